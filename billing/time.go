@@ -1,0 +1,238 @@
+package billing
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Time is an instant in microseconds since 1970-01-01T00:00:00Z, the unit the
+// bills store (Parquet TIMESTAMP(MICROS, isAdjustedToUTC=true), which DuckDB
+// reads as TIMESTAMPTZ).
+type Time int64
+
+const (
+	// MinTime is earlier than every timestamp ParseTime returns.
+	MinTime Time = math.MinInt64
+	// MaxTime is later than every timestamp ParseTime returns.
+	MaxTime Time = math.MaxInt64
+)
+
+// UTC returns t as a time.Time in UTC.
+func (t Time) UTC() time.Time { return time.UnixMicro(int64(t)).UTC() }
+
+// String formats t as RFC 3339 in UTC with microseconds when they are not zero.
+func (t Time) String() string { return t.UTC().Format("2006-01-02T15:04:05.999999Z07:00") }
+
+// Errors returned by ParseTime.
+var (
+	ErrTimeSyntax    = errors.New("not an RFC 3339 timestamp")
+	ErrTimeNoOffset  = errors.New("timestamp has no UTC offset")
+	ErrTimeRange     = errors.New("timestamp field out of range")
+	ErrTimePrecision = errors.New("timestamp is more precise than a microsecond")
+)
+
+// ParseTime parses an RFC 3339 timestamp with an offset ("Z" or ±hh:mm), such
+// as 2023-01-03T09:23:00+08:00. The date and time may be separated by 'T', 't'
+// or a space (RFC 3339 §5.6 allows it); fractions of a second up to nine digits
+// are read, but digits past the sixth must be zero: bills store microseconds
+// and nothing is rounded.
+func ParseTime(s string) (Time, error) {
+	if len(s) < 19 {
+		return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+	}
+	num := func(i, n int) (int, bool) {
+		v := 0
+		for j := i; j < i+n; j++ {
+			c := s[j]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 2)
+	day, ok3 := num(8, 2)
+	hour, ok4 := num(11, 2)
+	min, ok5 := num(14, 2)
+	sec, ok6 := num(17, 2)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || s[4] != '-' || s[7] != '-' ||
+		(s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
+		return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+	}
+	i := 19
+	var micros int64
+	if i < len(s) && s[i] == '.' {
+		i++
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			d := int64(s[i] - '0')
+			switch n := i - start; {
+			case n < 6:
+				micros = micros*10 + d
+			case n < 9:
+				if d != 0 {
+					return 0, fmt.Errorf("%w: %q", ErrTimePrecision, s)
+				}
+			default:
+				return 0, fmt.Errorf("%w: %q has more than nine fractional digits", ErrTimeSyntax, s)
+			}
+			i++
+		}
+		n := i - start
+		if n == 0 {
+			return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+		}
+		for ; n < 6; n++ {
+			micros *= 10
+		}
+	}
+	if i == len(s) {
+		return 0, fmt.Errorf("%w: %q", ErrTimeNoOffset, s)
+	}
+	var offset int
+	switch s[i] {
+	case 'Z', 'z':
+		i++
+	case '+', '-':
+		if len(s)-i != 6 || s[i+3] != ':' {
+			return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+		}
+		oh, ok1 := num(i+1, 2)
+		om, ok2 := num(i+4, 2)
+		if !ok1 || !ok2 {
+			return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+		}
+		if oh > 23 || om > 59 {
+			return 0, fmt.Errorf("%w: offset in %q", ErrTimeRange, s)
+		}
+		offset = oh*3600 + om*60
+		if s[i] == '-' {
+			offset = -offset
+		}
+		i += 6
+	default:
+		return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+	}
+	if i != len(s) {
+		return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+	}
+	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || min > 59 || sec > 59 {
+		return 0, fmt.Errorf("%w: %q", ErrTimeRange, s)
+	}
+	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+min*60+sec) - int64(offset)
+	return Time(secs*1e6 + micros), nil
+}
+
+// TimeOf converts a time.Time to a Time, truncating nothing: it reports an
+// error when t has a sub-microsecond part.
+func TimeOf(t time.Time) (Time, error) {
+	if t.Nanosecond()%1000 != 0 {
+		return 0, fmt.Errorf("%w: %s", ErrTimePrecision, t.Format(time.RFC3339Nano))
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return 0, fmt.Errorf("%w: year %d", ErrTimeRange, y)
+	}
+	return Time(t.UnixMicro()), nil
+}
+
+func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
+
+func daysIn(y, m int) int {
+	switch m {
+	case 2:
+		if isLeap(y) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
+// date (Howard Hinnant's algorithm).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
+// Cycle is a monthly billing cycle, counted in months since year 0:
+// year*12 + month - 1. Cycles compare with < and >.
+type Cycle int32
+
+// ErrCycle is returned by ParseCycle for anything but YYYY-MM.
+var ErrCycle = errors.New("billing cycle is not YYYY-MM")
+
+// ParseCycle parses "YYYY-MM" (year 0001 to 9999).
+func ParseCycle(s string) (Cycle, error) {
+	if len(s) != 7 || s[4] != '-' {
+		return 0, fmt.Errorf("%w: %q", ErrCycle, s)
+	}
+	y, err1 := strconv.Atoi(s[:4])
+	m, err2 := strconv.Atoi(s[5:])
+	if err1 != nil || err2 != nil || s[0] == '+' || s[0] == '-' || s[5] == '+' || s[5] == '-' || y < 1 || m < 1 || m > 12 {
+		return 0, fmt.Errorf("%w: %q", ErrCycle, s)
+	}
+	return Cycle(y*12 + m - 1), nil
+}
+
+// String formats c as YYYY-MM.
+func (c Cycle) String() string {
+	y, m := int(c)/12, int(c)%12+1
+	return fmt.Sprintf("%04d-%02d", y, m)
+}
+
+// Start returns the first instant of the cycle in loc.
+func (c Cycle) Start(loc *time.Location) time.Time {
+	return time.Date(int(c)/12, time.Month(int(c)%12+1), 1, 0, 0, 0, 0, loc)
+}
+
+// CycleOf returns the billing cycle (calendar month) that contains t in loc.
+func CycleOf(t Time, loc *time.Location) Cycle {
+	u := t.UTC().In(loc)
+	return Cycle(u.Year()*12 + int(u.Month()) - 1)
+}
+
+// ParseZone parses a billing time zone: a fixed offset "+08:00", "-05:30",
+// "Z" or "UTC", or an IANA name such as "Asia/Shanghai".
+func ParseZone(s string) (*time.Location, error) {
+	if s == "Z" || s == "UTC" {
+		return time.UTC, nil
+	}
+	if len(s) == 6 && (s[0] == '+' || s[0] == '-') && s[3] == ':' {
+		h, err1 := strconv.Atoi(s[1:3])
+		m, err2 := strconv.Atoi(s[4:])
+		if err1 != nil || err2 != nil || h > 23 || m > 59 || s[1] == '+' || s[1] == '-' || s[4] == '+' || s[4] == '-' {
+			return nil, fmt.Errorf("invalid offset %q", s)
+		}
+		off := h*3600 + m*60
+		if s[0] == '-' {
+			off = -off
+		}
+		return time.FixedZone(s, off), nil
+	}
+	if s == "" || s == "Local" {
+		return nil, fmt.Errorf("invalid time zone %q: give an offset like +08:00 or an IANA name", s)
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		return nil, fmt.Errorf("unknown time zone %q: give an offset like +08:00 or an IANA name", s)
+	}
+	return loc, nil
+}

@@ -1,0 +1,287 @@
+// Command billcons consolidates cloud bills under financial trusteeship: it
+// decides which account pays every bill line and writes Parquet bills per
+// paying account. Run "billcons help" for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	_ "time/tzdata" // IANA zones for --tz on machines without a zoneinfo database
+
+	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/pipeline"
+	"github.com/billcons/billcons/rules"
+	"github.com/billcons/billcons/writers"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit statuses (CONTRACT.md, Command line).
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitDataQuality = 3
+)
+
+const usageText = `billcons consolidates cloud bills under financial trusteeship.
+
+Usage:
+  billcons run --usage PATH [--usage PATH ...] --changes PATH [--accounts PATH]
+               --out DIR [--timing end-time|next-period] [--tz ZONE]
+               [--max-reject-ratio R]
+  billcons verify DIR
+  billcons report DIR
+  billcons version
+  billcons help [COMMAND]
+
+Commands:
+  run      read bill lines and trusteeship changes, decide who pays each line,
+           and write the output tree to DIR (replaced whole and atomically)
+  verify   re-check a finished output tree from its files alone
+  report   print the consolidated totals per billing cycle and paying account,
+           read back from the Parquet bills
+  version  print the program version
+
+Exit status:
+  0  the command completed (rejected rows do not fail a run)
+  1  it could not: unreadable input, a required column missing, no space,
+     another run holding DIR, or verify found a problem
+  2  usage error: an unknown command, flag or value
+  3  a data-quality limit was crossed (--max-reject-ratio); DIR is kept
+
+Run "billcons help run" for the inputs, the rules and the output tree.
+`
+
+const runHelp = `Usage:
+  billcons run --usage PATH [--usage PATH ...] --changes PATH [--accounts PATH]
+               --out DIR [--timing end-time|next-period] [--tz ZONE]
+               [--max-reject-ratio R]
+
+Reads bill lines (--usage) and the history of trusteeship changes
+(--changes), decides for every line which account pays it, and writes:
+
+  DIR/bills/billing_cycle=YYYY-MM/payer_account_id=ID/part-NNNNN.parquet
+  DIR/summary/summary.parquet      lines and exact sums per cycle, payer,
+                                   member, product and currency
+  DIR/rejects/usage.parquet        every rejected row, with file, row,
+  DIR/rejects/changes.parquet      reason_code, reason and the raw record
+  DIR/manifest.json                inputs, outputs, checksums, totals
+
+PATH is a file, a folder (its *.csv, *.csv.gz and *.parquet files, in name
+order) or a glob; the format follows the extension. --usage and --changes
+may be repeated. DIR is replaced whole and atomically: until the new tree is
+complete DIR keeps the previous one, and a failed or killed run leaves it
+untouched. DIR must be new, empty, or an earlier billcons output.
+
+Who pays a line: the payer set by the latest accepted change of its member
+that the line falls after, or the member itself. A change falls before a
+line's product when an unsettled bill of that product, issued before the
+change in the change's billing cycle, holds it back: it then takes effect
+from the next cycle (seed 000 Scenario 1, seed 001 rule 5.1). Otherwise:
+
+Options:
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Main runs the command line args and returns the exit status.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return exitUsage
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return cmdVerify(args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "billcons", version)
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[1] == "run" {
+			return cmdRun(ctx, []string{"--help"}, stdout, stderr)
+		}
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "billcons: unknown command %q; run \"billcons help\"\n", args[0])
+	return exitUsage
+}
+
+// paths is a repeatable flag.
+type paths []string
+
+func (p *paths) String() string     { return strings.Join(*p, ",") }
+func (p *paths) Set(v string) error { *p = append(*p, v); return nil }
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("billcons run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var usage, changes, accounts paths
+	fs.Var(&usage, "usage", "bill lines: a file, folder or glob (repeatable; required)")
+	fs.Var(&changes, "changes", "trusteeship changes: a file, folder or glob (repeatable; required)")
+	fs.Var(&accounts, "accounts", "accounts with their enterprise_id: turns on the same-enterprise rule (optional)")
+	out := fs.String("out", "", "the output tree to create or replace (required)")
+	timing := fs.String("timing", "end-time", "end-time: a line is the new payer's when its usage_end is at or after the change\n(seed 000 Scenario 2); next-period: when its usage_start is after the change (seed 001 rule 3)")
+	tz := fs.String("tz", "+08:00", "the billing time zone cycles are cut in: an offset like +08:00 or an IANA name")
+	maxReject := fs.Float64("max-reject-ratio", -1, "fail with exit 3, keeping DIR, when more than this share (0 to 1) of usage rows is rejected; -1 for no limit")
+	quiet := fs.Bool("quiet", false, "print nothing but errors")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprint(stdout, runHelp)
+			fs.PrintDefaults()
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "billcons run: %v; see billcons run --help\n", err)
+		return exitUsage
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "billcons run: "+format+"; see billcons run --help\n", a...)
+		return exitUsage
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	case len(usage) == 0:
+		return usageErr("--usage is required")
+	case len(changes) == 0:
+		return usageErr("--changes is required")
+	case *out == "":
+		return usageErr("--out is required")
+	}
+	tim, ok := rules.ParseTiming(*timing)
+	if !ok {
+		return usageErr("--timing %q: want end-time or next-period", *timing)
+	}
+	loc, err := billing.ParseZone(*tz)
+	if err != nil {
+		return usageErr("--tz: %v", err)
+	}
+	if *maxReject != -1 && (*maxReject < 0 || *maxReject > 1) {
+		return usageErr("--max-reject-ratio %g: want a share from 0 to 1", *maxReject)
+	}
+	cfg := pipeline.Config{
+		Usage: usage, Changes: changes, Accounts: accounts, Out: *out,
+		Timing: tim, Zone: loc, ZoneName: *tz, MaxRejectRatio: *maxReject, Version: version,
+	}
+	if n, err := strconv.Atoi(os.Getenv("BILLCONS_SPILL_BYTES")); err == nil && n > 0 {
+		cfg.SpillBytes = n // for tests that exercise spilling on small data
+	}
+	res, err := pipeline.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons run: %v\n", err)
+		if errors.Is(err, pipeline.ErrDataQuality) {
+			return exitDataQuality
+		}
+		return exitFailed
+	}
+	if !*quiet {
+		c := res.Manifest.Counts
+		fmt.Fprintf(stderr, "billcons: %d usage rows read: %d billed in %d files, %d rejected; %d of %d changes accepted; wrote %s\n",
+			c.UsageRead, c.UsageBilled, c.BillFiles, c.UsageRejected, c.ChangesAccepted, c.ChangesRead, *out)
+	}
+	return exitOK
+}
+
+func oneDir(name string, args []string, stderr io.Writer) (string, bool) {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "billcons %s: want exactly one output folder: billcons %s DIR\n", name, name)
+		return "", false
+	}
+	return args[0], true
+}
+
+func cmdVerify(args []string, stdout, stderr io.Writer) int {
+	dir, ok := oneDir("verify", args, stderr)
+	if !ok {
+		return exitUsage
+	}
+	problems, err := writers.Verify(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons verify: %v\n", err)
+		return exitFailed
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "billcons verify: %s: %s\n", dir, p)
+		}
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", dir)
+	return exitOK
+}
+
+func cmdReport(args []string, stdout, stderr io.Writer) int {
+	dir, ok := oneDir("report", args, stderr)
+	if !ok {
+		return exitUsage
+	}
+	type key struct{ cycle, payer, currency string }
+	type agg struct {
+		members map[string]bool
+		lines   int64
+		sum     billing.Sum
+	}
+	groups := map[key]*agg{}
+	err := writers.ReadBills(dir, func(b *writers.BillRecord) error {
+		k := key{b.Cycle, b.Payer, b.Currency}
+		a := groups[k]
+		if a == nil {
+			a = &agg{members: map[string]bool{}}
+			groups[k] = a
+		}
+		if b.AccountID != b.Payer {
+			a.members[b.AccountID] = true
+		}
+		a.lines++
+		a.sum.Add(b.Amount)
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons report: %v\n", err)
+		return exitFailed
+	}
+	keys := make([]key, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.cycle != b.cycle {
+			return a.cycle < b.cycle
+		}
+		if a.payer != b.payer {
+			return a.payer < b.payer
+		}
+		return a.currency < b.currency
+	})
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "billing_cycle\tpayer_account_id\tmembers paid for\tlines\tcurrency\tlist_amount\t")
+	for _, k := range keys {
+		a := groups[k]
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t\n", k.cycle, k.payer, len(a.members), a.lines, k.currency, a.sum)
+	}
+	tw.Flush()
+	return exitOK
+}

@@ -1,0 +1,799 @@
+// Package pipeline runs a consolidation: it reads the inputs, judges the
+// changes, decides the payer of every line and writes the output tree. It
+// wires packages readers, rules and writers and owns batching, spilling and
+// cancellation; it knows no file formats itself.
+//
+// Memory grows with the number of accounts and changes, not with the number
+// of bill lines: lines are spilled to sorted runs on disk (package spill) in
+// the staging folder and merged back, so at most Config.SpillBytes of lines
+// (twice, briefly) are held at once.
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/pipeline/spill"
+	"github.com/billcons/billcons/readers"
+	"github.com/billcons/billcons/rules"
+	"github.com/billcons/billcons/writers"
+)
+
+// Config is what one run reads, where it writes, and how it decides.
+type Config struct {
+	Usage    []string // --usage arguments: files, folders or globs
+	Changes  []string // --changes arguments
+	Accounts []string // --accounts arguments; none means no enterprise checks
+	Out      string   // --out DIR
+
+	Timing   rules.Timing
+	Zone     *time.Location // the billing time zone cycles are cut in
+	ZoneName string         // as given, for the manifest
+
+	// MaxRejectRatio fails the run with ErrDataQuality when the share of
+	// rejected usage rows is above it. Negative means no limit.
+	MaxRejectRatio float64
+
+	// SpillBytes is the memory budget of each line sort before it spills to
+	// disk. Zero means DefaultSpillBytes.
+	SpillBytes int
+
+	Version string    // the program version, for the manifest
+	Log     io.Writer // progress lines; nil for none
+}
+
+// DefaultSpillBytes is the default in-memory budget of one line sort.
+const DefaultSpillBytes = 128 << 20
+
+// ErrDataQuality is returned when a limit set by the operator (such as
+// Config.MaxRejectRatio) was crossed. The previous output is kept.
+var ErrDataQuality = errors.New("data-quality limit crossed")
+
+// Result summarises a completed run.
+type Result struct {
+	Manifest *writers.Manifest
+}
+
+type run struct {
+	cfg        Config
+	ctx        context.Context
+	tree       *writers.Tree
+	spillDir   string
+	inputs     []writers.Input
+	counts     writers.Counts
+	totals     map[string]*currencyTotals
+	extras     readers.ExtraColumns
+	usageFiles []string
+}
+
+type currencyTotals struct{ read, billed, rejected billing.Sum }
+
+func (r *run) total(cur string) *currencyTotals {
+	t := r.totals[cur]
+	if t == nil {
+		t = &currencyTotals{}
+		r.totals[cur] = t
+	}
+	return t
+}
+
+func (r *run) logf(format string, args ...any) {
+	if r.cfg.Log != nil {
+		fmt.Fprintf(r.cfg.Log, "billcons: "+format+"\n", args...)
+	}
+}
+
+// Run performs one consolidation run. On error nothing under cfg.Out changes.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	started := time.Now().UTC()
+	if cfg.Zone == nil {
+		cfg.Zone = time.FixedZone("+08:00", 8*3600)
+		cfg.ZoneName = "+08:00"
+	}
+	if cfg.SpillBytes <= 0 {
+		cfg.SpillBytes = DefaultSpillBytes
+	}
+	r := &run{cfg: cfg, ctx: ctx, totals: map[string]*currencyTotals{}}
+
+	// Resolve every input before touching the output.
+	usage, err := expandAll(cfg.Usage)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := expandAll(cfg.Changes)
+	if err != nil {
+		return nil, err
+	}
+	accounts, err := expandAll(cfg.Accounts)
+	if err != nil {
+		return nil, err
+	}
+	r.usageFiles = usage
+
+	tree, err := writers.Begin(cfg.Out)
+	if err != nil {
+		return nil, err
+	}
+	r.tree = tree
+	committed := false
+	defer func() {
+		if !committed {
+			tree.Abort()
+		}
+	}()
+	r.spillDir = filepath.Join(tree.Dir(), ".spill")
+	if err := os.Mkdir(r.spillDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating spill folder: %w", err)
+	}
+
+	for _, group := range []struct {
+		kind  string
+		files []string
+	}{{"usage", usage}, {"changes", changes}, {"accounts", accounts}} {
+		for _, f := range group.files {
+			in, err := describe(group.kind, f)
+			if err != nil {
+				return nil, err
+			}
+			r.inputs = append(r.inputs, in)
+		}
+	}
+
+	var acctMap rules.Accounts
+	var acctRejects []writers.Reject
+	if len(accounts) > 0 {
+		acctMap, acctRejects, err = r.readAccounts(accounts)
+		if err != nil {
+			return nil, err
+		}
+	}
+	accepted, changeRejects, err := r.readChanges(changes, acctMap)
+	if err != nil {
+		return nil, err
+	}
+	plan := rules.NewPlan(accepted, cfg.Zone, cfg.Timing)
+	r.logf("changes: %d read, %d accepted, %d rejected", r.counts.ChangesRead, r.counts.ChangesAccepted, r.counts.ChangesRejected)
+
+	byID := spill.New(r.spillDir, "by-line-id", cfg.SpillBytes)
+	rejects := spill.New(r.spillDir, "usage-rejects", cfg.SpillBytes/4)
+	if err := r.readUsage(usage, byID, rejects); err != nil {
+		return nil, err
+	}
+	r.logf("usage: %d rows read", r.counts.UsageRead)
+	if err := r.findDuplicates(byID, rejects, plan); err != nil {
+		return nil, err
+	}
+	byPart := spill.New(r.spillDir, "by-partition", cfg.SpillBytes)
+	if err := r.assign(byID, byPart, plan); err != nil {
+		return nil, err
+	}
+	byID.Remove()
+	outputs, err := r.writeBills(byPart)
+	if err != nil {
+		return nil, err
+	}
+	byPart.Remove()
+
+	rejOut, err := r.writeUsageRejects(rejects)
+	if err != nil {
+		return nil, err
+	}
+	rejects.Remove()
+	outputs = append(outputs, rejOut)
+	chOut, err := writeRejectList(tree.Dir(), "changes", changeRejects)
+	if err != nil {
+		return nil, err
+	}
+	outputs = append(outputs, chOut)
+	if len(accounts) > 0 {
+		acOut, err := writeRejectList(tree.Dir(), "accounts", acctRejects)
+		if err != nil {
+			return nil, err
+		}
+		outputs = append(outputs, acOut)
+	}
+	if err := os.RemoveAll(r.spillDir); err != nil {
+		return nil, fmt.Errorf("removing spill folder: %w", err)
+	}
+
+	if r.counts.UsageRead != r.counts.UsageBilled+r.counts.UsageRejected {
+		return nil, fmt.Errorf("internal error: %d usage rows read but %d billed and %d rejected", r.counts.UsageRead, r.counts.UsageBilled, r.counts.UsageRejected)
+	}
+	m := &writers.Manifest{
+		Program:   "billcons",
+		Version:   cfg.Version,
+		StartedAt: started.Format(time.RFC3339Nano),
+		Options: map[string]any{
+			"usage": cfg.Usage, "changes": cfg.Changes, "accounts": cfg.Accounts, "out": cfg.Out,
+			"timing": cfg.Timing.String(), "tz": cfg.ZoneName, "max_reject_ratio": cfg.MaxRejectRatio,
+		},
+		Inputs:  r.inputs,
+		Outputs: outputs,
+		Counts:  r.counts,
+		Totals:  map[string]writers.Totals{},
+	}
+	for cur, t := range r.totals {
+		var sum billing.Sum
+		sum.AddSum(t.billed)
+		sum.AddSum(t.rejected)
+		if sum != t.read {
+			return nil, fmt.Errorf("internal error: %s read %s but billed %s and rejected %s", cur, t.read, t.billed, t.rejected)
+		}
+		m.Totals[cur] = writers.Totals{Read: t.read.String(), Billed: t.billed.String(), Rejected: t.rejected.String()}
+	}
+	if cfg.MaxRejectRatio >= 0 && r.counts.UsageRead > 0 {
+		ratio := float64(r.counts.UsageRejected) / float64(r.counts.UsageRead)
+		if ratio > cfg.MaxRejectRatio {
+			return nil, fmt.Errorf("%w: %d of %d usage rows rejected (%.4g), above --max-reject-ratio %g; previous output kept",
+				ErrDataQuality, r.counts.UsageRejected, r.counts.UsageRead, ratio, cfg.MaxRejectRatio)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.EndedAt = time.Now().UTC().Format(time.RFC3339Nano)
+	if err := writers.WriteManifest(tree.Dir(), m); err != nil {
+		return nil, err
+	}
+	if err := tree.Commit(); err != nil {
+		return nil, err
+	}
+	committed = true
+	return &Result{Manifest: m}, nil
+}
+
+func expandAll(args []string) ([]string, error) {
+	var files []string
+	for _, a := range args {
+		fs, err := readers.Expand(a)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, fs...)
+	}
+	return files, nil
+}
+
+// describe hashes one input file for the manifest.
+func describe(kind, path string) (writers.Input, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return writers.Input{}, fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return writers.Input{}, fmt.Errorf("%s: reading: %w", path, err)
+	}
+	return writers.Input{Kind: kind, Path: path, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+func (r *run) setRows(path string, kind string, rows int64) {
+	for i := range r.inputs {
+		if r.inputs[i].Path == path && r.inputs[i].Kind == kind {
+			r.inputs[i].Rows = rows
+			return
+		}
+	}
+}
+
+// eachRow reads one table to the end, checking for cancellation.
+func (r *run) eachRow(t readers.Table, fn func(*readers.Row) error) error {
+	buf := make([]readers.Row, 1024)
+	for {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		n, err := t.Read(buf)
+		for i := range buf[:n] {
+			if ferr := fn(&buf[i]); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func rowReject(header []string, row *readers.Row, e *billing.RowError) writers.Reject {
+	reason := e.Err.Error()
+	if e.Field != "" {
+		reason = e.Field + ": " + reason
+	}
+	return writers.Reject{SourceFile: e.Pos.File, SourceRow: e.Pos.Row, Code: e.Code, Reason: reason,
+		Record: recordJSON(readers.Record(header, row))}
+}
+
+// recordJSON renders raw values as a JSON object in column order.
+func recordJSON(fields []readers.Field) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.Name)
+		b.Write(k)
+		b.WriteByte(':')
+		if f.Value == nil {
+			b.WriteString("null")
+		} else {
+			v, _ := json.Marshal(*f.Value)
+			b.Write(v)
+		}
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func (r *run) readAccounts(files []string) (rules.Accounts, []writers.Reject, error) {
+	type entry struct {
+		acct billing.Account
+		row  readers.Row
+		hdr  []string
+	}
+	var rejects []writers.Reject
+	seen := map[string][]entry{}
+	var order []string
+	for _, path := range files {
+		t, err := readers.Open(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		dec, err := readers.NewAccountDecoder(t)
+		if err != nil {
+			t.Close()
+			return nil, nil, err
+		}
+		var rows int64
+		err = r.eachRow(t, func(row *readers.Row) error {
+			rows++
+			r.counts.AccountsRead++
+			var a billing.Account
+			if e := dec.Decode(row, &a); e != nil {
+				rejects = append(rejects, rowReject(dec.Header(), row, e))
+				return nil
+			}
+			if _, ok := seen[a.AccountID]; !ok {
+				order = append(order, a.AccountID)
+			}
+			seen[a.AccountID] = append(seen[a.AccountID], entry{a, *row, dec.Header()})
+			return nil
+		})
+		t.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+		r.setRows(path, "accounts", rows)
+	}
+	accts := rules.Accounts{}
+	for _, id := range order {
+		es := seen[id]
+		ambiguous := false
+		for _, e := range es[1:] {
+			if e.acct.EnterpriseID != es[0].acct.EnterpriseID {
+				ambiguous = true
+			}
+		}
+		for i, e := range es {
+			switch {
+			case ambiguous:
+				rejects = append(rejects, writers.Reject{SourceFile: e.acct.Pos.File, SourceRow: e.acct.Pos.Row, Code: "ambiguous_account",
+					Reason: fmt.Sprintf("account %s is listed with different enterprises; all of its rows are rejected", id), Record: recordJSON(readers.Record(e.hdr, &e.row))})
+			case i > 0:
+				rejects = append(rejects, writers.Reject{SourceFile: e.acct.Pos.File, SourceRow: e.acct.Pos.Row, Code: "duplicate_account",
+					Reason: fmt.Sprintf("account %s is already listed at %s", id, es[0].acct.Pos), Record: recordJSON(readers.Record(e.hdr, &e.row))})
+			default:
+				accts[id] = e.acct.EnterpriseID
+				r.counts.AccountsAccepted++
+			}
+		}
+	}
+	r.counts.AccountsRejected = int64(len(rejects))
+	sortRejects(rejects, files)
+	return accts, rejects, nil
+}
+
+func (r *run) readChanges(files []string, accounts rules.Accounts) ([]billing.Change, []writers.Reject, error) {
+	var rejects []writers.Reject
+	var changes []billing.Change
+	records := map[int]string{} // change seq -> record JSON, for rule rejects
+	for _, path := range files {
+		t, err := readers.Open(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		dec, err := readers.NewChangeDecoder(t)
+		if err != nil {
+			t.Close()
+			return nil, nil, err
+		}
+		var rows int64
+		err = r.eachRow(t, func(row *readers.Row) error {
+			rows++
+			r.counts.ChangesRead++
+			var c billing.Change
+			if e := dec.Decode(row, &c); e != nil {
+				rejects = append(rejects, rowReject(dec.Header(), row, e))
+				return nil
+			}
+			c.Seq = len(changes)
+			records[c.Seq] = recordJSON(readers.Record(dec.Header(), row))
+			changes = append(changes, c)
+			return nil
+		})
+		t.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+		r.setRows(path, "changes", rows)
+	}
+	accepted, judged := rules.ValidateChanges(changes, accounts)
+	for _, j := range judged {
+		rejects = append(rejects, writers.Reject{SourceFile: j.Change.Pos.File, SourceRow: j.Change.Pos.Row,
+			Code: j.Rule.Code, Reason: j.Reason, Record: records[j.Change.Seq]})
+	}
+	r.counts.ChangesAccepted = int64(len(accepted))
+	r.counts.ChangesRejected = int64(len(rejects))
+	sortRejects(rejects, files)
+	return accepted, rejects, nil
+}
+
+// sortRejects orders rejects by input file (in the order read) and row.
+func sortRejects(rs []writers.Reject, files []string) {
+	idx := map[string]int{}
+	for i, f := range files {
+		if _, ok := idx[f]; !ok {
+			idx[f] = i
+		}
+	}
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := idx[rs[i].SourceFile], idx[rs[j].SourceFile]
+		if a != b {
+			return a < b
+		}
+		return rs[i].SourceRow < rs[j].SourceRow
+	})
+}
+
+func writeRejectList(root, name string, rs []writers.Reject) (writers.Output, error) {
+	w, err := writers.NewRejects(root, name)
+	if err != nil {
+		return writers.Output{}, err
+	}
+	for i := range rs {
+		if err := w.Write(&rs[i]); err != nil {
+			return writers.Output{}, err
+		}
+	}
+	return w.Close()
+}
+
+// rejectKey orders usage rejects by file and row.
+func rejectKey(file int, row int64) []byte {
+	var k [12]byte
+	binary.BigEndian.PutUint32(k[:4], uint32(file))
+	binary.BigEndian.PutUint64(k[4:], uint64(row))
+	return k[:]
+}
+
+func encodeReject(x *writers.Reject) []byte {
+	var b []byte
+	b = appendString(b, x.SourceFile)
+	b = binary.AppendUvarint(b, uint64(x.SourceRow))
+	b = appendString(b, x.Code)
+	b = appendString(b, x.Reason)
+	b = appendString(b, x.Record)
+	return b
+}
+
+func decodeReject(b []byte) (writers.Reject, error) {
+	d := decoder{b: b}
+	x := writers.Reject{SourceFile: d.string(), SourceRow: int64(d.uvarint()), Code: d.string(), Reason: d.string(), Record: d.string()}
+	if d.err {
+		return x, errCorrupt
+	}
+	return x, nil
+}
+
+// countRejectedAmount adds a rejected row's amount to the rejected total of
+// its currency, when both parse on their own.
+func (r *run) countRejectedAmount(amount, currency string) {
+	a, err1 := billing.ParseAmount(amount)
+	c, err2 := billing.ParseCurrency(currency)
+	if err1 == nil && err2 == nil {
+		t := r.total(c)
+		t.read.Add(a)
+		t.rejected.Add(a)
+	}
+}
+
+// readUsage is pass A: parse every usage row; bad rows go to the rejects,
+// good ones into runs sorted by line_id and read order.
+func (r *run) readUsage(files []string, byID, rejects *spill.Sorter) error {
+	var seq uint64
+	var key, payload []byte
+	var line billing.UsageLine
+	var s spilled
+	for fi, path := range files {
+		t, err := readers.Open(path)
+		if err != nil {
+			return err
+		}
+		dec, err := readers.NewUsageDecoder(t, &r.extras)
+		if err != nil {
+			t.Close()
+			return err
+		}
+		amountCol, currencyCol := -1, -1
+		for i, h := range dec.Header() {
+			switch h {
+			case "list_amount":
+				amountCol = i
+			case "currency":
+				currencyCol = i
+			}
+		}
+		var rows int64
+		err = r.eachRow(t, func(row *readers.Row) error {
+			rows++
+			r.counts.UsageRead++
+			if e := dec.Decode(row, &line); e != nil {
+				r.counts.UsageRejected++
+				if row.Err == nil && amountCol >= 0 && currencyCol >= 0 {
+					r.countRejectedAmount(row.Fields[amountCol], row.Fields[currencyCol])
+				}
+				x := rowReject(dec.Header(), row, e)
+				return rejects.Add(rejectKey(fi, row.N), encodeReject(&x))
+			}
+			line.Seq = seq
+			seq++
+			t := r.total(line.Currency)
+			t.read.Add(line.ListAmount)
+			s = spilled{line: line, file: fi, row: row.N, hasRaw: true}
+			raw := dec.Raw(row)
+			for i, c := range rawCols {
+				s.raw[i] = raw[c]
+			}
+			key = append(key[:0], line.LineID...)
+			key = append(key, 0)
+			key = binary.BigEndian.AppendUint64(key, line.Seq)
+			payload = encodeLine(payload[:0], &s)
+			return byID.Add(key, payload)
+		})
+		t.Close()
+		if err != nil {
+			return err
+		}
+		r.setRows(path, "usage", rows)
+	}
+	return nil
+}
+
+// eachFirst is passes B and C: replay the lines by line_id; call first for
+// the first line of each id (in read order) and dup for every later one.
+func (r *run) eachFirst(byID *spill.Sorter, first func(*spilled) error, dup func(s, firstOf *spilled) error) error {
+	it, err := byID.Merge()
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var cur, prev spilled
+	havePrev := false
+	var n int
+	for {
+		_, payload, ok := it.Next()
+		if !ok {
+			break
+		}
+		if n++; n%8192 == 0 {
+			if err := r.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := decodeLine(payload, &cur); err != nil {
+			return err
+		}
+		if havePrev && cur.line.LineID == prev.line.LineID {
+			if dup != nil {
+				if err := dup(&cur, &prev); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err := first(&cur); err != nil {
+			return err
+		}
+		// Keep the first of this id. After the swap cur and prev still own
+		// distinct Extra arrays, so decoding into cur leaves prev intact.
+		prev, cur = cur, prev
+		havePrev = true
+	}
+	return it.Err()
+}
+
+// findDuplicates is pass B: reject repeated line ids and find the unsettled
+// bills that hold changes back (accepted lines only).
+func (r *run) findDuplicates(byID, rejects *spill.Sorter, plan *rules.Plan) error {
+	return r.eachFirst(byID,
+		func(s *spilled) error { plan.Observe(&s.line); return nil },
+		func(s, first *spilled) error {
+			r.counts.UsageRejected++
+			t := r.total(s.line.Currency)
+			t.rejected.Add(s.line.ListAmount)
+			x := writers.Reject{
+				SourceFile: r.usageFiles[s.file], SourceRow: s.row, Code: "duplicate_line_id",
+				Reason: fmt.Sprintf("line_id %s was already read at %s:%d; the first stays", s.line.LineID, r.usageFiles[first.file], first.row),
+				Record: recordJSON(r.spilledRecord(s)),
+			}
+			return rejects.Add(rejectKey(s.file, s.row), encodeReject(&x))
+		})
+}
+
+// spilledRecord rebuilds a line's raw values for its reject record.
+func (r *run) spilledRecord(s *spilled) []readers.Field {
+	var raw [billing.NumUsageColumns]string
+	raw[billing.ColLineID] = s.line.LineID
+	raw[billing.ColAccountID] = s.line.AccountID
+	raw[billing.ColProductCode] = s.line.ProductCode
+	raw[billing.ColBillingCycle] = s.line.Cycle.String()
+	raw[billing.ColCurrency] = s.line.Currency
+	for i, c := range rawCols {
+		raw[c] = s.raw[i]
+	}
+	var fields []readers.Field
+	for c, name := range billing.UsageColumns {
+		v := raw[c]
+		fields = append(fields, readers.Field{Name: name, Value: &v})
+	}
+	for i, name := range r.extras.Names() {
+		f := readers.Field{Name: name}
+		if i < len(s.line.Extra) && s.line.Extra[i].Valid {
+			v := s.line.Extra[i].S
+			f.Value = &v
+		}
+		fields = append(fields, f)
+	}
+	return fields
+}
+
+// partitionKey orders lines for writing: by cycle and payer (one file at a
+// time), then member, product, currency (summary rows are runs) and line_id.
+func partitionKey(b []byte, s *spilled) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(s.line.Cycle))
+	for _, f := range []string{s.payer, s.line.AccountID, s.line.ProductCode, s.line.Currency, s.line.LineID} {
+		b = append(b, f...)
+		b = append(b, 0)
+	}
+	return b
+}
+
+// assign is pass C: give every accepted line its payer and sort by partition.
+func (r *run) assign(byID, byPart *spill.Sorter, plan *rules.Plan) error {
+	var key, payload []byte
+	return r.eachFirst(byID, func(s *spilled) error {
+		d := plan.Assign(&s.line)
+		out := spilled{line: s.line, file: s.file, row: s.row, payer: d.Payer, decided: d.DecidedBy, held: d.HeldBy}
+		key = partitionKey(key[:0], &out)
+		payload = encodeLine(payload[:0], &out)
+		return byPart.Add(key, payload)
+	}, nil)
+}
+
+// writeBills is pass D: write the bills one partition at a time, and the
+// summary as runs of (cycle, payer, member, product, currency).
+func (r *run) writeBills(byPart *spill.Sorter) ([]writers.Output, error) {
+	it, err := byPart.Merge()
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	bills := writers.NewBills(r.tree.Dir(), r.extras.Names())
+	summary, err := writers.NewSummary(r.tree.Dir())
+	if err != nil {
+		return nil, err
+	}
+	var row writers.SummaryRow
+	have := false
+	flush := func() error {
+		if !have {
+			return nil
+		}
+		r.counts.SummaryRows++
+		return summary.Write(&row)
+	}
+	var s spilled
+	var n int
+	for {
+		_, payload, ok := it.Next()
+		if !ok {
+			break
+		}
+		if n++; n%8192 == 0 {
+			if err := r.ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if err := decodeLine(payload, &s); err != nil {
+			return nil, err
+		}
+		l := &s.line
+		if err := bills.Write(l, s.payer, s.decided, s.held); err != nil {
+			return nil, err
+		}
+		r.counts.UsageBilled++
+		r.total(l.Currency).billed.Add(l.ListAmount)
+		if !have || row.Cycle != l.Cycle || row.Payer != s.payer || row.AccountID != l.AccountID || row.Product != l.ProductCode || row.Currency != l.Currency {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			row = writers.SummaryRow{Cycle: l.Cycle, Payer: s.payer, AccountID: l.AccountID, Product: l.ProductCode, Currency: l.Currency}
+			have = true
+		}
+		row.LineCount++
+		row.ListAmount.Add(l.ListAmount)
+	}
+	if err := it.Err(); err != nil {
+		return nil, err
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	outputs, err := bills.Close()
+	if err != nil {
+		return nil, err
+	}
+	r.counts.BillFiles = int64(len(outputs))
+	sumOut, err := summary.Close()
+	if err != nil {
+		return nil, err
+	}
+	return append(outputs, sumOut), nil
+}
+
+func (r *run) writeUsageRejects(rejects *spill.Sorter) (writers.Output, error) {
+	w, err := writers.NewRejects(r.tree.Dir(), "usage")
+	if err != nil {
+		return writers.Output{}, err
+	}
+	it, err := rejects.Merge()
+	if err != nil {
+		return writers.Output{}, err
+	}
+	defer it.Close()
+	for {
+		_, payload, ok := it.Next()
+		if !ok {
+			break
+		}
+		x, err := decodeReject(payload)
+		if err != nil {
+			return writers.Output{}, err
+		}
+		if err := w.Write(&x); err != nil {
+			return writers.Output{}, err
+		}
+	}
+	if err := it.Err(); err != nil {
+		return writers.Output{}, err
+	}
+	return w.Close()
+}

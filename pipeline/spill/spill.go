@@ -1,0 +1,260 @@
+// Package spill sorts records larger than memory: an external merge sort over
+// byte records, used by the pipeline to group bill lines by line_id (to find
+// duplicates) and by partition (to write one bills file at a time) without
+// holding every line in memory.
+//
+// A record is a byte-comparable key followed by a payload. Records are
+// buffered up to a byte budget, sorted by key and written to a run file; the
+// runs are then merged with a heap. Merge may be called more than once: each
+// call replays all records in key order.
+package spill
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+)
+
+// Sorter collects records and replays them sorted by key. Records with equal
+// keys come back in the order they were added only if the keys are made
+// unique by the caller (the pipeline appends a sequence number).
+type Sorter struct {
+	dir    string
+	name   string
+	budget int
+
+	arena []byte   // the records buffered in memory, back to back
+	recs  []record // their places in arena
+	runs  []string
+	count int64
+	done  bool
+}
+
+type record struct {
+	off, keyLen, len int32
+}
+
+// New returns a Sorter that writes its runs to files named name-N in dir once
+// budget bytes of records are buffered.
+func New(dir, name string, budget int) *Sorter {
+	if budget < 1<<16 {
+		budget = 1 << 16
+	}
+	return &Sorter{dir: dir, name: name, budget: budget}
+}
+
+// Add copies one record with the given key and payload. It may write a run.
+func (s *Sorter) Add(key, payload []byte) error {
+	if s.done {
+		return errors.New("spill: Add after Merge")
+	}
+	n := len(key) + len(payload)
+	if len(s.arena)+n > s.budget && len(s.recs) > 0 {
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
+	off := len(s.arena)
+	s.arena = append(s.arena, key...)
+	s.arena = append(s.arena, payload...)
+	s.recs = append(s.recs, record{off: int32(off), keyLen: int32(len(key)), len: int32(n)})
+	s.count++
+	return nil
+}
+
+// Len reports the number of records added.
+func (s *Sorter) Len() int64 { return s.count }
+
+// Runs reports how many run files were written.
+func (s *Sorter) Runs() int { return len(s.runs) }
+
+func (s *Sorter) key(r record) []byte { return s.arena[r.off : r.off+r.keyLen] }
+
+func (s *Sorter) sort() {
+	slices.SortFunc(s.recs, func(a, b record) int { return bytes.Compare(s.key(a), s.key(b)) })
+}
+
+func (s *Sorter) flush() error {
+	s.sort()
+	path := filepath.Join(s.dir, s.name+"-"+strconv.Itoa(len(s.runs)))
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("creating spill file: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var hdr [2 * binary.MaxVarintLen32]byte
+	for _, r := range s.recs {
+		n := binary.PutUvarint(hdr[:], uint64(r.keyLen))
+		n += binary.PutUvarint(hdr[n:], uint64(r.len-r.keyLen))
+		w.Write(hdr[:n])
+		w.Write(s.arena[r.off : r.off+r.len])
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing spill file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing spill file: %w", err)
+	}
+	s.runs = append(s.runs, path)
+	s.arena = s.arena[:0]
+	s.recs = s.recs[:0]
+	return nil
+}
+
+// Merge finishes adding and returns an iterator over all records in key
+// order. It may be called again for another full pass.
+func (s *Sorter) Merge() (*Iter, error) {
+	if !s.done {
+		s.done = true
+		if len(s.runs) > 0 && len(s.recs) > 0 {
+			if err := s.flush(); err != nil {
+				return nil, err
+			}
+			s.arena, s.recs = nil, nil
+		} else {
+			s.sort()
+		}
+	}
+	it := &Iter{s: s}
+	if len(s.runs) == 0 {
+		return it, nil
+	}
+	for _, path := range s.runs {
+		f, err := os.Open(path)
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("opening spill file: %w", err)
+		}
+		c := &cursor{f: f, r: bufio.NewReaderSize(f, 1<<18)}
+		it.files = append(it.files, c)
+		if err := c.next(); err != nil {
+			it.Close()
+			return nil, err
+		}
+		if c.key != nil {
+			it.h = append(it.h, c)
+		}
+	}
+	heap.Init(&it.h)
+	return it, nil
+}
+
+// Remove deletes the run files.
+func (s *Sorter) Remove() {
+	for _, p := range s.runs {
+		os.Remove(p)
+	}
+	s.runs = nil
+}
+
+// Iter replays records in key order.
+type Iter struct {
+	s     *Sorter
+	i     int // next in-memory record
+	h     cursorHeap
+	files []*cursor
+	top   *cursor
+	err   error
+}
+
+// Next returns the next record's key and payload, valid until the next call,
+// and false at the end or on error (see Err).
+func (it *Iter) Next() (key, payload []byte, ok bool) {
+	if it.err != nil {
+		return nil, nil, false
+	}
+	if it.files == nil { // all in memory
+		if it.i >= len(it.s.recs) {
+			return nil, nil, false
+		}
+		r := it.s.recs[it.i]
+		it.i++
+		rec := it.s.arena[r.off : r.off+r.len]
+		return rec[:r.keyLen], rec[r.keyLen:], true
+	}
+	if it.top != nil { // advance the cursor returned last time
+		if err := it.top.next(); err != nil {
+			it.err = err
+			return nil, nil, false
+		}
+		if it.top.key == nil {
+			heap.Pop(&it.h)
+		} else {
+			heap.Fix(&it.h, 0)
+		}
+		it.top = nil
+	}
+	if len(it.h) == 0 {
+		return nil, nil, false
+	}
+	it.top = it.h[0]
+	return it.top.key, it.top.payload, true
+}
+
+// Err returns the first read error.
+func (it *Iter) Err() error { return it.err }
+
+// Close releases the run files opened by the iterator.
+func (it *Iter) Close() {
+	for _, c := range it.files {
+		c.f.Close()
+	}
+	it.files = nil
+}
+
+type cursor struct {
+	f            *os.File
+	r            *bufio.Reader
+	buf          []byte
+	key, payload []byte
+}
+
+func (c *cursor) next() error {
+	kl, err := binary.ReadUvarint(c.r)
+	if err == io.EOF {
+		c.key, c.payload = nil, nil
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading spill file: %w", err)
+	}
+	pl, err := binary.ReadUvarint(c.r)
+	if err != nil {
+		return fmt.Errorf("reading spill file: %w", err)
+	}
+	n := int(kl + pl)
+	if cap(c.buf) < n {
+		c.buf = make([]byte, n, n+n/4)
+	}
+	c.buf = c.buf[:n]
+	if _, err := io.ReadFull(c.r, c.buf); err != nil {
+		return fmt.Errorf("reading spill file: %w", err)
+	}
+	c.key, c.payload = c.buf[:kl], c.buf[kl:]
+	if c.key == nil {
+		c.key = []byte{}
+	}
+	return nil
+}
+
+type cursorHeap []*cursor
+
+func (h cursorHeap) Len() int           { return len(h) }
+func (h cursorHeap) Less(i, j int) bool { return bytes.Compare(h[i].key, h[j].key) < 0 }
+func (h cursorHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *cursorHeap) Push(x any)        { *h = append(*h, x.(*cursor)) }
+func (h *cursorHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

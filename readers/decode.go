@@ -1,0 +1,445 @@
+package readers
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/billcons/billcons/billing"
+)
+
+// ErrMissingColumn is wrapped by the error a decoder returns for a header
+// that lacks a required column.
+var ErrMissingColumn = errors.New("required column missing")
+
+// ExtraColumns is the run-wide list of carried-through usage columns: the
+// union over all usage files of the columns the contract does not name, in
+// the order they are first seen. It is not safe for concurrent use.
+type ExtraColumns struct {
+	names []string
+	index map[string]int
+}
+
+// Names returns the extra column names in schema order. The caller must not
+// modify the slice.
+func (x *ExtraColumns) Names() []string { return x.names }
+
+func (x *ExtraColumns) add(name string) int {
+	if i, ok := x.index[name]; ok {
+		return i
+	}
+	if x.index == nil {
+		x.index = map[string]int{}
+	}
+	x.index[name] = len(x.names)
+	x.names = append(x.names, name)
+	return len(x.names) - 1
+}
+
+// header maps column names to positions and checks the header is usable.
+func headerIndex(t Table) (map[string]int, error) {
+	idx := make(map[string]int, len(t.Header()))
+	for i, h := range t.Header() {
+		if h == "" {
+			return nil, fmt.Errorf("%s: header column %d has no name", t.Name(), i+1)
+		}
+		if _, dup := idx[h]; dup {
+			return nil, fmt.Errorf("%s: header names column %s twice", t.Name(), h)
+		}
+		idx[h] = i
+	}
+	return idx, nil
+}
+
+func kindsOf(t Table) []ColumnKind {
+	if k, ok := t.(interface{ Kinds() []ColumnKind }); ok {
+		return k.Kinds()
+	}
+	return nil // CSV: everything is text
+}
+
+// lookup finds the required columns, and checks each Parquet column's type
+// is one the contract allows for it.
+func lookup(t Table, idx map[string]int, names []string, optional func(string) bool, allowed func(string) []ColumnKind) ([]int, error) {
+	kinds := kindsOf(t)
+	pos := make([]int, len(names))
+	var missing []string
+	for i, name := range names {
+		j, ok := idx[name]
+		if !ok {
+			pos[i] = -1
+			if optional == nil || !optional(name) {
+				missing = append(missing, name)
+			}
+			continue
+		}
+		pos[i] = j
+		if kinds != nil {
+			want := allowed(name)
+			if !slices.Contains(want, kinds[j]) {
+				return nil, fmt.Errorf("%s: column %s has Parquet type %s; want %s", t.Name(), name, kindName(kinds[j]), kindNames(want))
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%s: %w: %v", t.Name(), ErrMissingColumn, joinNames(missing))
+	}
+	return pos, nil
+}
+
+func kindName(k ColumnKind) string {
+	switch k {
+	case KindText:
+		return "text"
+	case KindTimestamp:
+		return "timestamp"
+	case KindDecimal:
+		return "decimal"
+	}
+	return "number or other non-text"
+}
+
+func kindNames(ks []ColumnKind) string {
+	s := ""
+	for i, k := range ks {
+		if i > 0 {
+			s += " or "
+		}
+		s += kindName(k)
+	}
+	return s
+}
+
+func joinNames(names []string) string {
+	s := ""
+	for i, n := range names {
+		if i > 0 {
+			s += ", "
+		}
+		s += n
+	}
+	return s
+}
+
+var (
+	textOnly      = []ColumnKind{KindText}
+	timestampKind = []ColumnKind{KindText, KindTimestamp}
+	decimalKind   = []ColumnKind{KindText, KindDecimal}
+)
+
+// UsageDecoder decodes the rows of one usage table.
+type UsageDecoder struct {
+	file   string
+	header []string
+	col    []int // contract column -> header position, -1 if absent
+	extra  []int // header position -> extra column index, -1 for contract columns
+	nExtra *ExtraColumns
+}
+
+// NewUsageDecoder maps t's header onto the usage columns. Columns the contract
+// does not name are added to extras. It fails, naming the file, when a
+// required column is missing, a column name repeats or is reserved for the
+// output, or a Parquet column has a type the contract does not allow.
+func NewUsageDecoder(t Table, extras *ExtraColumns) (*UsageDecoder, error) {
+	idx, err := headerIndex(t)
+	if err != nil {
+		return nil, err
+	}
+	for _, out := range billing.OutputColumns {
+		if _, ok := idx[out]; ok {
+			return nil, fmt.Errorf("%s: column %s is one billcons writes itself; rename it in the input", t.Name(), out)
+		}
+	}
+	col, err := lookup(t, idx, billing.UsageColumns[:],
+		func(n string) bool { return n == "settled_at" },
+		func(n string) []ColumnKind {
+			switch n {
+			case "usage_start", "usage_end", "issued_at", "settled_at":
+				return timestampKind
+			case "list_amount":
+				return decimalKind
+			}
+			return textOnly
+		})
+	if err != nil {
+		return nil, err
+	}
+	d := &UsageDecoder{file: t.Name(), header: t.Header(), col: col, extra: make([]int, len(t.Header())), nExtra: extras}
+	for i := range d.extra {
+		d.extra[i] = -1
+	}
+	for i, h := range t.Header() {
+		if !slices.Contains(billing.UsageColumns[:], h) {
+			d.extra[i] = extras.add(h)
+		}
+	}
+	return d, nil
+}
+
+// Raw returns the row's text for each contract column ("" where absent).
+func (d *UsageDecoder) Raw(row *Row) [billing.NumUsageColumns]string {
+	var raw [billing.NumUsageColumns]string
+	for c, j := range d.col {
+		if j >= 0 && j < len(row.Fields) {
+			raw[c] = row.Fields[j]
+		}
+	}
+	return raw
+}
+
+// Decode parses row into line. On a bad row it returns a *billing.RowError
+// whose Field names the first bad column and whose Code is the reason_code;
+// line is then partly filled and must not be used. Line.Extra is sized to
+// the extra columns known so far; columns this file lacks are null.
+func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowError {
+	pos := billing.Pos{File: d.file, Row: row.N}
+	if row.Err != nil {
+		code := "malformed_row"
+		var fe *FormatError
+		if errors.As(row.Err, &fe) {
+			code = fe.Code
+		}
+		return &billing.RowError{Pos: pos, Code: code, Err: row.Err}
+	}
+	get := func(c int) (string, *billing.RowError) {
+		j := d.col[c]
+		if j < 0 || (row.Null != nil && row.Null[j]) || row.Fields[j] == "" {
+			if c == billing.ColSettledAt {
+				return "", nil
+			}
+			return "", &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: j + 1}, Field: billing.UsageColumns[c], Code: "missing_value", Err: errors.New("required value is empty")}
+		}
+		return row.Fields[j], nil
+	}
+	bad := func(c int, code string, err error) *billing.RowError {
+		return &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: d.col[c] + 1}, Field: billing.UsageColumns[c], Code: code, Err: err}
+	}
+	var vals [billing.NumUsageColumns]string
+	for c := range vals {
+		v, rerr := get(c)
+		if rerr != nil {
+			return rerr
+		}
+		vals[c] = v
+	}
+	var err error
+	if line.LineID, err = billing.ParseID(vals[billing.ColLineID]); err != nil {
+		return bad(billing.ColLineID, "invalid_id", err)
+	}
+	if line.AccountID, err = billing.ParseID(vals[billing.ColAccountID]); err != nil {
+		return bad(billing.ColAccountID, "invalid_id", err)
+	}
+	if line.ProductCode, err = billing.ParseID(vals[billing.ColProductCode]); err != nil {
+		return bad(billing.ColProductCode, "invalid_product_code", err)
+	}
+	if line.Cycle, err = billing.ParseCycle(vals[billing.ColBillingCycle]); err != nil {
+		return bad(billing.ColBillingCycle, "invalid_billing_cycle", err)
+	}
+	if line.SubscriptionType, err = billing.ParseSubscriptionType(vals[billing.ColSubscriptionType]); err != nil {
+		return bad(billing.ColSubscriptionType, "invalid_subscription_type", err)
+	}
+	if line.UsageStart, err = billing.ParseTime(vals[billing.ColUsageStart]); err != nil {
+		return bad(billing.ColUsageStart, "invalid_timestamp", err)
+	}
+	if line.UsageEnd, err = billing.ParseTime(vals[billing.ColUsageEnd]); err != nil {
+		return bad(billing.ColUsageEnd, "invalid_timestamp", err)
+	}
+	if line.ListAmount, err = billing.ParseAmount(vals[billing.ColListAmount]); err != nil {
+		return bad(billing.ColListAmount, "invalid_amount", err)
+	}
+	if line.Currency, err = billing.ParseCurrency(vals[billing.ColCurrency]); err != nil {
+		return bad(billing.ColCurrency, "invalid_currency", err)
+	}
+	if line.PaymentStatus, err = billing.ParsePaymentStatus(vals[billing.ColPaymentStatus]); err != nil {
+		return bad(billing.ColPaymentStatus, "invalid_payment_status", err)
+	}
+	if line.IssuedAt, err = billing.ParseTime(vals[billing.ColIssuedAt]); err != nil {
+		return bad(billing.ColIssuedAt, "invalid_timestamp", err)
+	}
+	line.HasSettledAt = vals[billing.ColSettledAt] != ""
+	line.SettledAt = 0
+	if line.HasSettledAt {
+		if line.SettledAt, err = billing.ParseTime(vals[billing.ColSettledAt]); err != nil {
+			return bad(billing.ColSettledAt, "invalid_timestamp", err)
+		}
+	}
+	if line.UsageEnd < line.UsageStart {
+		return bad(billing.ColUsageEnd, "usage_end_before_start",
+			fmt.Errorf("usage_end %s is before usage_start %s", vals[billing.ColUsageEnd], vals[billing.ColUsageStart]))
+	}
+	n := len(d.nExtra.names)
+	if cap(line.Extra) >= n {
+		line.Extra = line.Extra[:n]
+		clear(line.Extra)
+	} else {
+		line.Extra = make([]billing.NullString, n)
+	}
+	for j, x := range d.extra {
+		if x >= 0 && !(row.Null != nil && row.Null[j]) {
+			line.Extra[x] = billing.NullString{S: row.Fields[j], Valid: true}
+		}
+	}
+	return nil
+}
+
+// Record returns the row's raw values keyed by header name, for a reject's
+// record column. Null values are nil.
+func Record(header []string, row *Row) []Field {
+	out := make([]Field, 0, len(header))
+	for i, h := range header {
+		f := Field{Name: h}
+		if i < len(row.Fields) && !(row.Null != nil && row.Null[i]) {
+			v := row.Fields[i]
+			f.Value = &v
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// Field is one named raw value of a rejected row; a nil Value is null (or
+// absent from a short row).
+type Field struct {
+	Name  string
+	Value *string
+}
+
+// Header returns the decoder's header.
+func (d *UsageDecoder) Header() []string { return d.header }
+
+// ChangeDecoder decodes the rows of one trusteeship-changes table.
+type ChangeDecoder struct {
+	file   string
+	header []string
+	col    []int
+}
+
+// NewChangeDecoder maps t's header onto the change columns.
+func NewChangeDecoder(t Table) (*ChangeDecoder, error) {
+	idx, err := headerIndex(t)
+	if err != nil {
+		return nil, err
+	}
+	col, err := lookup(t, idx, billing.ChangeColumns,
+		func(n string) bool { return n == "management_account_id" },
+		func(n string) []ColumnKind {
+			if n == "changed_at" {
+				return timestampKind
+			}
+			return textOnly
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &ChangeDecoder{file: t.Name(), header: t.Header(), col: col}, nil
+}
+
+// Header returns the decoder's header.
+func (d *ChangeDecoder) Header() []string { return d.header }
+
+// Decode parses row into c (whose Seq the caller sets).
+func (d *ChangeDecoder) Decode(row *Row, c *billing.Change) *billing.RowError {
+	c.Pos = billing.Pos{File: d.file, Row: row.N}
+	if row.Err != nil {
+		code := "malformed_row"
+		var fe *FormatError
+		if errors.As(row.Err, &fe) {
+			code = fe.Code
+		}
+		return &billing.RowError{Pos: c.Pos, Code: code, Err: row.Err}
+	}
+	val := func(i int) string {
+		j := d.col[i]
+		if j < 0 || (row.Null != nil && row.Null[j]) {
+			return ""
+		}
+		return row.Fields[j]
+	}
+	bad := func(i int, code string, err error) *billing.RowError {
+		return &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: d.col[i] + 1}, Field: billing.ChangeColumns[i], Code: code, Err: err}
+	}
+	missing := errors.New("required value is empty")
+	for i := range billing.ChangeColumns {
+		if i != 3 && val(i) == "" {
+			return bad(i, "missing_value", missing)
+		}
+	}
+	var err error
+	if c.ChangeID, err = billing.ParseID(val(0)); err != nil {
+		return bad(0, "invalid_id", err)
+	}
+	if c.AccountID, err = billing.ParseID(val(1)); err != nil {
+		return bad(1, "invalid_id", err)
+	}
+	if c.Policy, err = billing.ParsePolicy(val(2)); err != nil {
+		return bad(2, "invalid_policy", err)
+	}
+	c.ManagementAccountID = ""
+	if c.Policy == billing.PolicyTrusteeship {
+		if val(3) == "" {
+			return bad(3, "missing_management_account", errors.New("policy trusteeship needs a management account"))
+		}
+		if c.ManagementAccountID, err = billing.ParseID(val(3)); err != nil {
+			return bad(3, "invalid_id", err)
+		}
+	}
+	if c.ChangedAt, err = billing.ParseTime(val(4)); err != nil {
+		return bad(4, "invalid_timestamp", err)
+	}
+	return nil
+}
+
+// AccountDecoder decodes the rows of one accounts table.
+type AccountDecoder struct {
+	file   string
+	header []string
+	col    []int
+}
+
+// NewAccountDecoder maps t's header onto the account columns.
+func NewAccountDecoder(t Table) (*AccountDecoder, error) {
+	idx, err := headerIndex(t)
+	if err != nil {
+		return nil, err
+	}
+	col, err := lookup(t, idx, billing.AccountColumns, nil, func(string) []ColumnKind { return textOnly })
+	if err != nil {
+		return nil, err
+	}
+	return &AccountDecoder{file: t.Name(), header: t.Header(), col: col}, nil
+}
+
+// Header returns the decoder's header.
+func (d *AccountDecoder) Header() []string { return d.header }
+
+// Decode parses row into a.
+func (d *AccountDecoder) Decode(row *Row, a *billing.Account) *billing.RowError {
+	a.Pos = billing.Pos{File: d.file, Row: row.N}
+	if row.Err != nil {
+		code := "malformed_row"
+		var fe *FormatError
+		if errors.As(row.Err, &fe) {
+			code = fe.Code
+		}
+		return &billing.RowError{Pos: a.Pos, Code: code, Err: row.Err}
+	}
+	for i, name := range billing.AccountColumns {
+		j := d.col[i]
+		v := row.Fields[j]
+		if row.Null != nil && row.Null[j] {
+			v = ""
+		}
+		if v == "" {
+			return &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: j + 1}, Field: name, Code: "missing_value", Err: errors.New("required value is empty")}
+		}
+		if _, err := billing.ParseID(v); err != nil {
+			return &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: j + 1}, Field: name, Code: "invalid_id", Err: err}
+		}
+		if i == 0 {
+			a.AccountID = v
+		} else {
+			a.EnterpriseID = v
+		}
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package readers
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Row is one data row of a table, as text.
+type Row struct {
+	// N is the 1-based data row: the first row after the header is 1.
+	N int64
+	// Fields holds one value per header column. It may be shorter than the
+	// header when Err is set.
+	Fields []string
+	// Null marks the fields that were null (Parquet only); nil when none were.
+	Null []bool
+	// Err is set when the row itself is malformed (a CSV quoting error or a
+	// wrong number of fields). Its Code names the kind.
+	Err error
+}
+
+// Table is a source of rows under a header.
+//
+// Read fills dst with up to len(dst) rows and returns how many it filled.
+// At the end it returns [io.EOF], possibly with n > 0: the caller processes
+// dst[:n] before looking at err. The strings in the rows stay valid after
+// the next call; the Row values themselves are overwritten.
+type Table interface {
+	Name() string
+	Header() []string
+	Read(dst []Row) (n int, err error)
+	Close() error
+}
+
+// ErrUnknownFormat is returned by [Open] for a file whose extension is not
+// .csv, .csv.gz or .parquet.
+var ErrUnknownFormat = errors.New("unknown input format: want .csv, .csv.gz or .parquet")
+
+// Open opens one input file, choosing the format by its extension.
+func Open(path string) (Table, error) {
+	lower := strings.ToLower(path)
+	switch {
+	case strings.HasSuffix(lower, ".csv"):
+		return openCSV(path, false)
+	case strings.HasSuffix(lower, ".csv.gz"):
+		return openCSV(path, true)
+	case strings.HasSuffix(lower, ".parquet"):
+		return openParquet(path)
+	}
+	return nil, fmt.Errorf("%s: %w", path, ErrUnknownFormat)
+}
+
+// IsInput reports whether name has an input extension.
+func IsInput(name string) bool {
+	lower := strings.ToLower(name)
+	return strings.HasSuffix(lower, ".csv") || strings.HasSuffix(lower, ".csv.gz") || strings.HasSuffix(lower, ".parquet")
+}
+
+// Expand resolves one --usage, --changes or --accounts argument to files: a
+// file is itself; a directory gives every *.csv, *.csv.gz and *.parquet file
+// directly inside it, in name order; anything with glob characters is
+// matched with [filepath.Glob], in name order. It is an error for an argument
+// to match nothing, or for an explicitly named file to have another extension.
+func Expand(arg string) ([]string, error) {
+	if strings.ContainsAny(arg, "*?[") {
+		matches, err := filepath.Glob(arg)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad pattern: %w", arg, err)
+		}
+		var files []string
+		for _, m := range matches {
+			if st, err := os.Stat(m); err == nil && st.Mode().IsRegular() && IsInput(m) {
+				files = append(files, m)
+			}
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("%s: no .csv, .csv.gz or .parquet file matches", arg)
+		}
+		sort.Strings(files)
+		return files, nil
+	}
+	st, err := os.Stat(arg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", arg, unwrapPath(err))
+	}
+	if !st.IsDir() {
+		if !IsInput(arg) {
+			return nil, fmt.Errorf("%s: %w", arg, ErrUnknownFormat)
+		}
+		return []string{arg}, nil
+	}
+	entries, err := os.ReadDir(arg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", arg, unwrapPath(err))
+	}
+	var files []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && IsInput(e.Name()) {
+			files = append(files, filepath.Join(arg, e.Name()))
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: folder holds no .csv, .csv.gz or .parquet file", arg)
+	}
+	return files, nil // ReadDir returns entries sorted by name
+}
+
+// unwrapPath drops the *fs.PathError wrapper, whose text repeats the path.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// readAll reads a table to the end, calling fn for each row.
+func readAll(t Table, fn func(*Row) error) error {
+	buf := make([]Row, 256)
+	for {
+		n, err := t.Read(buf)
+		for i := range buf[:n] {
+			if ferr := fn(&buf[i]); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

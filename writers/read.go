@@ -1,0 +1,146 @@
+package writers
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/billcons/billcons/billing"
+	"github.com/parquet-go/parquet-go"
+)
+
+// BillRecord is one bill read back from a tree.
+type BillRecord struct {
+	File      string // relative to the tree
+	Cycle     string // from the partition folder
+	Payer     string // from the partition folder
+	Values    map[string]parquet.Value
+	Columns   []string // the file's columns, in order
+	LineID    string
+	AccountID string
+	Product   string
+	Currency  string
+	Amount    billing.Amount
+	DecidedBy string // "" for null
+	HeldBy    string
+}
+
+// BillFiles lists the bills files of a tree in path order, relative to dir.
+func BillFiles(dir string) ([]string, error) {
+	var files []string
+	root := filepath.Join(dir, "bills")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// partitionOf parses bills/billing_cycle=C/payer_account_id=P/part-N.parquet.
+func partitionOf(rel string) (cycle, payer string, err error) {
+	parts := strings.Split(rel, "/")
+	if len(parts) != 4 || parts[0] != "bills" || !strings.HasPrefix(parts[1], "billing_cycle=") ||
+		!strings.HasPrefix(parts[2], "payer_account_id=") || !strings.HasSuffix(parts[3], ".parquet") {
+		return "", "", fmt.Errorf("%s: not a bills partition file", rel)
+	}
+	return strings.TrimPrefix(parts[1], "billing_cycle="), strings.TrimPrefix(parts[2], "payer_account_id="), nil
+}
+
+// ReadBills calls fn for every bill in the tree at dir, file by file in path
+// order and row by row within a file.
+func ReadBills(dir string, fn func(*BillRecord) error) error {
+	files, err := BillFiles(dir)
+	if err != nil {
+		return err
+	}
+	for _, rel := range files {
+		cycle, payer, err := partitionOf(rel)
+		if err != nil {
+			return err
+		}
+		err = ReadParquet(filepath.Join(dir, filepath.FromSlash(rel)), func(cols []string, vals map[string]parquet.Value) error {
+			rec := &BillRecord{File: rel, Cycle: cycle, Payer: payer, Values: vals, Columns: cols}
+			rec.LineID = string(vals["line_id"].ByteArray())
+			rec.AccountID = string(vals["account_id"].ByteArray())
+			rec.Product = string(vals["product_code"].ByteArray())
+			rec.Currency = string(vals["currency"].ByteArray())
+			rec.Amount = billing.Amount(vals["list_amount"].Int64())
+			if v := vals["decided_by"]; !v.IsNull() {
+				rec.DecidedBy = string(v.ByteArray())
+			}
+			if v := vals["held_by"]; !v.IsNull() {
+				rec.HeldBy = string(v.ByteArray())
+			}
+			return fn(rec)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadParquet calls fn for each row of a flat Parquet file with its values by
+// column name. The values are valid only during the call.
+func ReadParquet(p string, fn func(cols []string, vals map[string]parquet.Value) error) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, unwrapPath(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	var cols []string
+	for _, fld := range pf.Schema().Fields() {
+		cols = append(cols, fld.Name())
+	}
+	vals := make(map[string]parquet.Value, len(cols))
+	buf := make([]parquet.Row, 256)
+	for _, rg := range pf.RowGroups() {
+		rows := rg.Rows()
+		for {
+			n, err := rows.ReadRows(buf)
+			for _, row := range buf[:n] {
+				clear(vals)
+				for _, v := range row {
+					if c := v.Column(); c >= 0 && c < len(cols) {
+						vals[cols[c]] = v
+					}
+				}
+				if ferr := fn(cols, vals); ferr != nil {
+					rows.Close()
+					return ferr
+				}
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
+		rows.Close()
+	}
+	return nil
+}

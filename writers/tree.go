@@ -1,0 +1,181 @@
+package writers
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrLocked is returned by [Begin] when another run holds DIR.
+var ErrLocked = errors.New("another billcons run is writing it")
+
+// Tree is a new output tree being staged beside DIR. Until [Tree.Commit],
+// DIR is untouched; a killed run leaves only a staging folder, which the next
+// run removes.
+type Tree struct {
+	out     string // DIR
+	staging string
+	lock    *os.File
+}
+
+// Begin takes the lock on out and creates an empty staging folder beside it.
+// The lock is an flock(2) on a ".NAME.lock" file next to out: the kernel drops
+// it when the process dies, so a killed run never blocks the next one.
+func Begin(out string) (*Tree, error) {
+	out = filepath.Clean(out)
+	parent, base := filepath.Dir(out), filepath.Base(out)
+	if base == "." || base == "/" || base == ".." {
+		return nil, fmt.Errorf("--out %s: give a folder to create or replace", out)
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("--out %s: %w", out, unwrapPath(err))
+	}
+	if err := checkReplaceable(out); err != nil {
+		return nil, err
+	}
+	lockPath := filepath.Join(parent, "."+base+".lock")
+	lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("--out %s: creating lock %s: %w", out, lockPath, unwrapPath(err))
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(lockPath)
+		lock.Close()
+		who := strings.TrimSpace(string(holder))
+		if who == "" {
+			who = "unknown process"
+		}
+		return nil, fmt.Errorf("--out %s: %w (%s; lock %s)", out, ErrLocked, who, lockPath)
+	}
+	host, _ := os.Hostname()
+	lock.Truncate(0)
+	lock.WriteAt([]byte(fmt.Sprintf("pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))), 0)
+
+	// Staging folders of killed runs: safe to remove, we hold the lock.
+	if olds, _ := filepath.Glob(filepath.Join(parent, "."+base+".staging-*")); len(olds) > 0 {
+		for _, o := range olds {
+			os.RemoveAll(o)
+		}
+	}
+	if olds, _ := filepath.Glob(filepath.Join(parent, "."+base+".old-*")); len(olds) > 0 {
+		for _, o := range olds {
+			os.RemoveAll(o)
+		}
+	}
+	staging := filepath.Join(parent, "."+base+".staging-"+strconv.Itoa(os.Getpid()))
+	if err := os.Mkdir(staging, 0o755); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("--out %s: creating staging folder: %w", out, unwrapPath(err))
+	}
+	return &Tree{out: out, staging: staging, lock: lock}, nil
+}
+
+// checkReplaceable refuses to replace a folder that is not a billcons tree,
+// so that a mistyped --out never deletes someone's data.
+func checkReplaceable(out string) error {
+	st, err := os.Stat(out)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", out, unwrapPath(err))
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("--out %s: exists and is not a folder", out)
+	}
+	if _, err := os.Stat(filepath.Join(out, "manifest.json")); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", out, unwrapPath(err))
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("--out %s: folder exists, is not empty and holds no manifest.json; billcons replaces only its own output", out)
+	}
+	return nil
+}
+
+// Dir is the staging folder to write the new tree into.
+func (t *Tree) Dir() string { return t.staging }
+
+// Commit makes the staged tree DIR in one step and removes the previous one.
+// With renameat2(RENAME_EXCHANGE) the swap is atomic: a reader sees the old
+// tree or the new one, never neither.
+func (t *Tree) Commit() error {
+	defer t.release()
+	if err := syncDir(t.staging); err != nil {
+		return err
+	}
+	_, statErr := os.Lstat(t.out)
+	switch {
+	case errors.Is(statErr, os.ErrNotExist):
+		if err := os.Rename(t.staging, t.out); err != nil {
+			return fmt.Errorf("--out %s: moving new tree in place: %w", t.out, unwrapPath(err))
+		}
+	default:
+		err := unix.Renameat2(unix.AT_FDCWD, t.staging, unix.AT_FDCWD, t.out, unix.RENAME_EXCHANGE)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+			// No atomic exchange on this file system: move the old tree aside
+			// first. A kill between the two renames leaves the old tree at
+			// .NAME.old-PID, which the next run removes after writing anew.
+			old := filepath.Join(filepath.Dir(t.out), "."+filepath.Base(t.out)+".old-"+strconv.Itoa(os.Getpid()))
+			if err := os.Rename(t.out, old); err != nil {
+				return fmt.Errorf("--out %s: moving previous tree aside: %w", t.out, unwrapPath(err))
+			}
+			if err := os.Rename(t.staging, t.out); err != nil {
+				os.Rename(old, t.out)
+				return fmt.Errorf("--out %s: moving new tree in place: %w", t.out, unwrapPath(err))
+			}
+			os.RemoveAll(old)
+		} else if err != nil {
+			return fmt.Errorf("--out %s: swapping in new tree: %w", t.out, err)
+		} else {
+			os.RemoveAll(t.staging) // now holds the previous tree
+		}
+	}
+	return syncDir(filepath.Dir(t.out))
+}
+
+// Abort removes the staging folder and releases the lock; DIR is untouched.
+func (t *Tree) Abort() {
+	os.RemoveAll(t.staging)
+	t.release()
+}
+
+func (t *Tree) release() {
+	if t.lock != nil {
+		t.lock.Close()
+		t.lock = nil
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, unwrapPath(err))
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}

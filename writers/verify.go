@@ -1,0 +1,262 @@
+package writers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/pipeline/spill"
+	"github.com/parquet-go/parquet-go"
+)
+
+// Verify re-checks a finished tree from its files alone and returns what is
+// wrong, or nothing. It checks that the files are exactly those the manifest
+// lists, byte for byte (SHA-256); that rows read = billed + rejected; that per
+// currency the amount read = billed + rejected to the last digit, and the
+// bills and rejects add up to the manifest's totals; that each line_id
+// appears once; and that the summary is the sum of the bills.
+func Verify(dir string) ([]string, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	// 1. The files are those listed, unchanged.
+	listed := map[string]Output{}
+	for _, o := range m.Outputs {
+		listed[o.Path] = o
+	}
+	var found []string
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if rel != "manifest.json" {
+			found = append(found, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	sort.Strings(found)
+	seen := map[string]bool{}
+	for _, rel := range found {
+		seen[rel] = true
+		o, ok := listed[rel]
+		if !ok {
+			bad("%s: file is not listed in manifest.json", rel)
+			continue
+		}
+		sum, size, err := hashFile(filepath.Join(dir, filepath.FromSlash(rel)))
+		if err != nil {
+			bad("%s: %v", rel, err)
+			continue
+		}
+		if size != o.Bytes || sum != o.SHA256 {
+			bad("%s: content differs from manifest.json (sha256 %s, want %s)", rel, sum, o.SHA256)
+		}
+	}
+	for _, o := range m.Outputs {
+		if !seen[o.Path] {
+			bad("%s: listed in manifest.json but missing", o.Path)
+		}
+	}
+	if len(problems) > 0 {
+		return problems, nil // the files cannot be trusted for the rest
+	}
+
+	// 2. Bills: count, totals, unique line ids, the summary recomputed.
+	type group struct{ cycle, payer, account, product, currency string }
+	type agg struct {
+		n   int64
+		sum billing.Sum
+	}
+	groups := map[group]*agg{}
+	billed := map[string]*billing.Sum{}
+	tmp, err := os.MkdirTemp("", "billcons-verify-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	ids := spill.New(tmp, "ids", 64<<20)
+	var billRows int64
+	err = ReadBills(dir, func(b *BillRecord) error {
+		billRows++
+		if billed[b.Currency] == nil {
+			billed[b.Currency] = &billing.Sum{}
+		}
+		billed[b.Currency].Add(b.Amount)
+		g := group{b.Cycle, b.Payer, b.AccountID, b.Product, b.Currency}
+		if groups[g] == nil {
+			groups[g] = &agg{}
+		}
+		groups[g].n++
+		groups[g].sum.Add(b.Amount)
+		return ids.Add([]byte(b.LineID), []byte(b.File))
+	})
+	if err != nil {
+		return nil, err
+	}
+	it, err := ids.Merge()
+	if err != nil {
+		return nil, err
+	}
+	var prev []byte
+	for {
+		k, p, ok := it.Next()
+		if !ok {
+			break
+		}
+		if prev != nil && string(k) == string(prev) {
+			bad("line_id %s appears more than once (again in %s)", k, p)
+		}
+		prev = append(prev[:0], k...)
+	}
+	it.Close()
+	if err := it.Err(); err != nil {
+		return nil, err
+	}
+
+	var summaryRows int64
+	err = ReadParquet(filepath.Join(dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
+		summaryRows++
+		g := group{str(v["billing_cycle"]), str(v["payer_account_id"]), str(v["account_id"]), str(v["product_code"]), str(v["currency"])}
+		a := groups[g]
+		n := v["line_count"].Int64()
+		s := billing.SumFromBytes16(v["list_amount"].ByteArray())
+		switch {
+		case a == nil:
+			bad("summary row %v has no bills", g)
+		case a.n != n || a.sum != s:
+			bad("summary row %v says %d lines, %s; the bills hold %d lines, %s", g, n, s, a.n, a.sum)
+		}
+		delete(groups, g)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for g := range groups {
+		bad("bills of %v have no summary row", g)
+	}
+
+	// 3. Rejects: count and the amounts of rows whose amount and currency parse.
+	rejected := map[string]*billing.Sum{}
+	var rejectRows int64
+	err = ReadParquet(filepath.Join(dir, "rejects", "usage.parquet"), func(_ []string, v map[string]parquet.Value) error {
+		rejectRows++
+		var rec map[string]*string
+		if err := json.Unmarshal(v["record"].ByteArray(), &rec); err != nil {
+			bad("rejects/usage.parquet row %d: record is not a JSON object: %v", rejectRows, err)
+			return nil
+		}
+		if rec["list_amount"] == nil || rec["currency"] == nil {
+			return nil
+		}
+		a, err1 := billing.ParseAmount(*rec["list_amount"])
+		c, err2 := billing.ParseCurrency(*rec["currency"])
+		if err1 == nil && err2 == nil {
+			if rejected[c] == nil {
+				rejected[c] = &billing.Sum{}
+			}
+			rejected[c].Add(a)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var changeRejects int64
+	if err := ReadParquet(filepath.Join(dir, "rejects", "changes.parquet"), func([]string, map[string]parquet.Value) error {
+		changeRejects++
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+
+	// 4. Everything adds up.
+	c := m.Counts
+	if c.UsageRead != c.UsageBilled+c.UsageRejected {
+		bad("manifest: %d usage rows read but %d billed + %d rejected", c.UsageRead, c.UsageBilled, c.UsageRejected)
+	}
+	if billRows != c.UsageBilled {
+		bad("bills hold %d rows; manifest says %d billed", billRows, c.UsageBilled)
+	}
+	if rejectRows != c.UsageRejected {
+		bad("rejects/usage.parquet holds %d rows; manifest says %d rejected", rejectRows, c.UsageRejected)
+	}
+	if changeRejects != c.ChangesRejected {
+		bad("rejects/changes.parquet holds %d rows; manifest says %d rejected", changeRejects, c.ChangesRejected)
+	}
+	if c.ChangesRead != c.ChangesAccepted+c.ChangesRejected {
+		bad("manifest: %d changes read but %d accepted + %d rejected", c.ChangesRead, c.ChangesAccepted, c.ChangesRejected)
+	}
+	if summaryRows != c.SummaryRows {
+		bad("summary holds %d rows; manifest says %d", summaryRows, c.SummaryRows)
+	}
+	currencies := map[string]bool{}
+	for cur := range m.Totals {
+		currencies[cur] = true
+	}
+	for cur := range billed {
+		currencies[cur] = true
+	}
+	for cur := range rejected {
+		currencies[cur] = true
+	}
+	for cur := range currencies {
+		t := m.Totals[cur]
+		var b, r billing.Sum
+		if billed[cur] != nil {
+			b = *billed[cur]
+		}
+		if rejected[cur] != nil {
+			r = *rejected[cur]
+		}
+		var total billing.Sum
+		total.AddSum(b)
+		total.AddSum(r)
+		if b.String() != t.Billed {
+			bad("%s: bills add up to %s; manifest says %s billed", cur, b, t.Billed)
+		}
+		if r.String() != t.Rejected {
+			bad("%s: rejects add up to %s; manifest says %s rejected", cur, r, t.Rejected)
+		}
+		if total.String() != t.Read {
+			bad("%s: billed %s + rejected %s = %s; manifest says %s read", cur, b, r, total, t.Read)
+		}
+	}
+	sort.Strings(problems)
+	return problems, nil
+}
+
+func str(v parquet.Value) string { return string(v.ByteArray()) }
+
+func hashFile(p string) (string, int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
