@@ -3,7 +3,6 @@ package readers
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -117,23 +116,4 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// readAll reads a table to the end, calling fn for each row.
-func readAll(t Table, fn func(*Row) error) error {
-	buf := make([]Row, 256)
-	for {
-		n, err := t.Read(buf)
-		for i := range buf[:n] {
-			if ferr := fn(&buf[i]); ferr != nil {
-				return ferr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
 }

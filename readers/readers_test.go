@@ -1,0 +1,140 @@
+package readers
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/billcons/billcons/billing"
+)
+
+const header = "line_id,account_id,product_code,billing_cycle,subscription_type,usage_start,usage_end,list_amount,currency,payment_status,issued_at,settled_at"
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func decodeAll(t *testing.T, path string) (lines []billing.UsageLine, errs []*billing.RowError) {
+	t.Helper()
+	tab, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	var extras ExtraColumns
+	dec, err := NewUsageDecoder(tab, &extras)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = readAll(tab, func(r *Row) error {
+		var l billing.UsageLine
+		if e := dec.Decode(r, &l); e != nil {
+			errs = append(errs, e)
+		} else {
+			lines = append(lines, l)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines, errs
+}
+
+func TestCSVVariants(t *testing.T) {
+	row := "L1,m1,ecs,2023-01,payg,2023-01-01T00:00:00+08:00,2023-01-02T00:00:00+08:00,1.5,CNY,settled,2023-01-02T01:00:00+08:00,"
+	plain := []byte(header + "\n" + row + "\n")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	tests := []struct {
+		Name string
+		File string
+		Data []byte
+	}{
+		{"plain", "u.csv", plain},
+		{"gzip", "u.csv.gz", gz.Bytes()},
+		{"bom", "u.csv", append([]byte("\uFEFF"), plain...)},
+		{"crlf", "u.csv", bytes.ReplaceAll(plain, []byte("\n"), []byte("\r\n"))},
+		{"upper-case extension", "U.CSV", plain},
+	}
+	for _, tt := range tests {
+		t.Run(tt.Name, func(t *testing.T) {
+			lines, errs := decodeAll(t, writeFile(t, tt.File, tt.Data))
+			if len(errs) != 0 || len(lines) != 1 || lines[0].LineID != "L1" || lines[0].ListAmount != 1_500_000_000 {
+				t.Errorf("decoding %s: lines %v, errors %v; want line L1 of 1.5", tt.Name, lines, errs)
+			}
+		})
+	}
+}
+
+func TestRowPositions(t *testing.T) {
+	// A quoted newline spans two lines; rows are counted as data rows.
+	data := header + "\n" +
+		"L1,m1,ecs,2023-01,payg,2023-01-01T00:00:00+08:00,2023-01-02T00:00:00+08:00,1,CNY,settled,2023-01-02T01:00:00+08:00,\n" +
+		"\"L\n2\",m1,ecs,2023-01,payg,2023-01-01T00:00:00+08:00,2023-01-02T00:00:00+08:00,1,CNY,settled,2023-01-02T01:00:00+08:00,\n" +
+		"L3,m1,ecs,2023-01,payg,2023-01-01T00:00:00+08:00,2023-01-02T00:00:00+08:00,§,CNY,settled,2023-01-02T01:00:00+08:00,\n"
+	_, errs := decodeAll(t, writeFile(t, "u.csv", []byte(data)))
+	if len(errs) != 2 {
+		t.Fatalf("got %d row errors, want 2: %v", len(errs), errs)
+	}
+	if errs[0].Pos.Row != 2 || errs[0].Field != "line_id" || errs[0].Code != "invalid_id" {
+		t.Errorf("first error = %v (code %s), want row 2 line_id invalid_id", errs[0], errs[0].Code)
+	}
+	if errs[1].Pos.Row != 3 || errs[1].Pos.Col != 8 || errs[1].Field != "list_amount" {
+		t.Errorf("second error = %v, want u.csv:3:8 list_amount", errs[1])
+	}
+}
+
+func TestFileErrors(t *testing.T) {
+	if _, err := Open(writeFile(t, "u.txt", []byte(header))); err == nil {
+		t.Error("Open(u.txt) = nil error, want unknown format")
+	}
+	if _, err := Open(writeFile(t, "u.csv.gz", []byte("not gzip"))); err == nil {
+		t.Error("Open(bad gzip) = nil error")
+	}
+	if _, err := Open(writeFile(t, "u.parquet", []byte("not parquet"))); err == nil {
+		t.Error("Open(bad parquet) = nil error")
+	}
+	if _, err := Open(writeFile(t, "u.csv", nil)); err == nil {
+		t.Error("Open(empty csv) = nil error, want no header")
+	}
+	tab, err := Open(writeFile(t, "u.csv", []byte("line_id,line_id\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewUsageDecoder(tab, &ExtraColumns{}); err == nil {
+		t.Error("NewUsageDecoder(repeated column) = nil error")
+	}
+	if _, err := Expand(filepath.Join(t.TempDir(), "*.csv")); err == nil {
+		t.Error("Expand(glob matching nothing) = nil error")
+	}
+}
+
+// readAll reads a table to the end, calling fn for each row.
+func readAll(t Table, fn func(*Row) error) error {
+	buf := make([]Row, 256)
+	for {
+		n, err := t.Read(buf)
+		for i := range buf[:n] {
+			if ferr := fn(&buf[i]); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
