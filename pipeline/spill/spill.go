@@ -62,6 +62,13 @@ func (s *Sorter) Add(key, payload []byte) error {
 			return err
 		}
 	}
+	if len(s.arena)+n > cap(s.arena) {
+		// Grow by doubling but never past the budget: append alone would
+		// double past it, and the old array lingers until the next GC.
+		grown := make([]byte, len(s.arena), min(max(2*cap(s.arena), 1<<20, len(s.arena)+n), max(s.budget, len(s.arena)+n)))
+		copy(grown, s.arena)
+		s.arena = grown
+	}
 	off := len(s.arena)
 	s.arena = append(s.arena, key...)
 	s.arena = append(s.arena, payload...)
