@@ -86,10 +86,20 @@ complete DIR keeps the previous one, and a failed or killed run leaves it
 untouched. DIR must be new, empty, or an earlier billcons output.
 
 Who pays a line: the payer set by the latest accepted change of its member
-that the line falls after, or the member itself. A change falls before a
-line's product when an unsettled bill of that product, issued before the
-change in the change's billing cycle, holds it back: it then takes effect
-from the next cycle (seed 000 Scenario 1, seed 001 rule 5.1). Otherwise:
+that the line falls after, or the member itself when it falls after none.
+A line falls after a change:
+  - when an unsettled bill of the line's product, issued before the change
+    in the change's billing cycle, holds the change back (seed 000
+    Scenario 1, seed 001 rule 5.1): only if the line's billing_cycle is
+    later than that cycle;
+  - otherwise, by --timing: end-time (the default) when usage_end is at or
+    after the change (seed 000 Scenario 2, seed 001 rule 5.2); next-period
+    when usage_start is after it (seed 001 rule 3, the March 10 example).
+Changes are rejected (to DIR/rejects/changes.parquet) when they are copies
+or ambiguous, name the member itself, would make a chain, give a management
+account more than 300 members, or, with --accounts, cross enterprises.
+Every bill records decided_by (the change that set its payer) and held_by
+(the change an unsettled bill held back).
 
 Options:
 `
