@@ -290,28 +290,6 @@ func (r *run) setRows(path string, kind string, rows int64) {
 	}
 }
 
-// eachRow reads one table to the end, checking for cancellation.
-func (r *run) eachRow(t readers.Table, fn func(*readers.Row) error) error {
-	buf := make([]readers.Row, 1024)
-	for {
-		if err := r.ctx.Err(); err != nil {
-			return err
-		}
-		n, err := t.Read(buf)
-		for i := range buf[:n] {
-			if ferr := fn(&buf[i]); ferr != nil {
-				return ferr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
 func rowReject(header []string, row *readers.Row, e *billing.RowError) writers.Reject {
 	reason := e.Err.Error()
 	if e.Field != "" {
@@ -363,7 +341,7 @@ func (r *run) readAccounts(files []string) (rules.Accounts, []writers.Reject, er
 			return nil, nil, err
 		}
 		var rows int64
-		err = r.eachRow(t, func(row *readers.Row) error {
+		err = readers.Each(r.ctx, t, func(row *readers.Row) error {
 			rows++
 			r.counts.AccountsRead++
 			var a billing.Account
@@ -426,7 +404,7 @@ func (r *run) readChanges(files []string, accounts rules.Accounts) ([]billing.Ch
 			return nil, nil, err
 		}
 		var rows int64
-		err = r.eachRow(t, func(row *readers.Row) error {
+		err = readers.Each(r.ctx, t, func(row *readers.Row) error {
 			rows++
 			r.counts.ChangesRead++
 			var c billing.Change
@@ -552,7 +530,7 @@ func (r *run) readUsage(files []string, byID, rejects *spill.Sorter) error {
 			}
 		}
 		var rows int64
-		err = r.eachRow(t, func(row *readers.Row) error {
+		err = readers.Each(r.ctx, t, func(row *readers.Row) error {
 			rows++
 			r.counts.UsageRead++
 			if e := dec.Decode(row, &line); e != nil {

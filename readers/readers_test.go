@@ -3,7 +3,7 @@ package readers
 import (
 	"bytes"
 	"compress/gzip"
-	"io"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,7 +34,7 @@ func decodeAll(t *testing.T, path string) (lines []billing.UsageLine, errs []*bi
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = readAll(tab, func(r *Row) error {
+	err = Each(context.Background(), tab, func(r *Row) error {
 		var l billing.UsageLine
 		if e := dec.Decode(r, &l); e != nil {
 			errs = append(errs, e)
@@ -117,24 +117,5 @@ func TestFileErrors(t *testing.T) {
 	}
 	if _, err := Expand(filepath.Join(t.TempDir(), "*.csv")); err == nil {
 		t.Error("Expand(glob matching nothing) = nil error")
-	}
-}
-
-// readAll reads a table to the end, calling fn for each row.
-func readAll(t Table, fn func(*Row) error) error {
-	buf := make([]Row, 256)
-	for {
-		n, err := t.Read(buf)
-		for i := range buf[:n] {
-			if ferr := fn(&buf[i]); ferr != nil {
-				return ferr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
 	}
 }

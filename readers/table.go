@@ -1,8 +1,10 @@
 package readers
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -116,4 +118,27 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// Each reads t to the end in batches, calling fn for each row, and stops at
+// the first error from fn or the table, or when ctx is done.
+func Each(ctx context.Context, t Table, fn func(*Row) error) error {
+	buf := make([]Row, 1024)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := t.Read(buf)
+		for i := range buf[:n] {
+			if ferr := fn(&buf[i]); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
