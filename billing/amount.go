@@ -124,9 +124,6 @@ func (s *Sum) AddSum(t Sum) {
 	s.hi = s.hi + t.hi + int64(carry)
 }
 
-// IsZero reports whether s is zero.
-func (s Sum) IsZero() bool { return s.hi == 0 && s.lo == 0 }
-
 // Big returns the unscaled value of s.
 func (s Sum) Big() *big.Int {
 	b := new(big.Int).SetInt64(s.hi)
@@ -159,30 +156,4 @@ func SumFromBytes16(b []byte) Sum {
 		s.lo = s.lo<<8 | uint64(b[8+i])
 	}
 	return s
-}
-
-// SumFromDecimal converts an exact decimal with at most 9 fractional digits.
-func SumFromDecimal(d decimal.Decimal) (Sum, error) {
-	scaled := d.Shift(Scale)
-	if !scaled.Equal(scaled.Truncate(0)) {
-		return Sum{}, fmt.Errorf("%w: %s", ErrAmountPrecision, d.String())
-	}
-	bi := scaled.BigInt()
-	if bi.BitLen() > 126 {
-		return Sum{}, fmt.Errorf("sum out of range: %s", d.String())
-	}
-	var s Sum
-	mask := new(big.Int).SetUint64(^uint64(0))
-	abs := new(big.Int).Abs(bi)
-	s.lo = new(big.Int).And(abs, mask).Uint64()
-	s.hi = int64(new(big.Int).Rsh(abs, 64).Uint64())
-	if bi.Sign() < 0 {
-		// two's complement negate
-		s.lo = ^s.lo
-		s.hi = ^s.hi
-		var c uint64
-		s.lo, c = bits.Add64(s.lo, 1, 0)
-		s.hi += int64(c)
-	}
-	return s, nil
 }

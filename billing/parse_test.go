@@ -128,8 +128,4 @@ func TestSum(t *testing.T) {
 	if neg.String() != "-0.000000001" || SumFromBytes16(neg.Bytes16()) != neg || SumFromBytes16(s.Bytes16()) != s {
 		t.Errorf("Sum round trip through 16 bytes failed: %s, %s", neg, s)
 	}
-	d, _ := SumFromDecimal(neg.Decimal())
-	if d != neg {
-		t.Errorf("SumFromDecimal(%s) = %s", neg.Decimal(), d)
-	}
 }

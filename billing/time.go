@@ -128,18 +128,6 @@ func ParseTime(s string) (Time, error) {
 	return Time(secs*1e6 + micros), nil
 }
 
-// TimeOf converts a time.Time to a Time, truncating nothing: it reports an
-// error when t has a sub-microsecond part.
-func TimeOf(t time.Time) (Time, error) {
-	if t.Nanosecond()%1000 != 0 {
-		return 0, fmt.Errorf("%w: %s", ErrTimePrecision, t.Format(time.RFC3339Nano))
-	}
-	if y := t.UTC().Year(); y < 1 || y > 9999 {
-		return 0, fmt.Errorf("%w: year %d", ErrTimeRange, y)
-	}
-	return Time(t.UnixMicro()), nil
-}
-
 func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 
 func daysIn(y, m int) int {
@@ -196,11 +184,6 @@ func ParseCycle(s string) (Cycle, error) {
 func (c Cycle) String() string {
 	y, m := int(c)/12, int(c)%12+1
 	return fmt.Sprintf("%04d-%02d", y, m)
-}
-
-// Start returns the first instant of the cycle in loc.
-func (c Cycle) Start(loc *time.Location) time.Time {
-	return time.Date(int(c)/12, time.Month(int(c)%12+1), 1, 0, 0, 0, 0, loc)
 }
 
 // CycleOf returns the billing cycle (calendar month) that contains t in loc.

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"slices"
 	"time"
 
 	"github.com/billcons/billcons/billing"
@@ -128,18 +127,4 @@ func (p *Plan) Assign(line *billing.UsageLine) Decision {
 		d.HeldBy = steps[heldBy].change.ChangeID
 	}
 	return d
-}
-
-// Held reports the products a change is held back for, for reports and tests.
-func (p *Plan) Held(member, changeID string) []string {
-	var out []string
-	for _, s := range p.members[member] {
-		if s.change.ChangeID == changeID {
-			for prod := range s.held {
-				out = append(out, prod)
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
 }

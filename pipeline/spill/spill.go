@@ -34,7 +34,6 @@ type Sorter struct {
 	arena []byte   // the records buffered in memory, back to back
 	recs  []record // their places in arena
 	runs  []string
-	count int64
 	done  bool
 }
 
@@ -73,12 +72,8 @@ func (s *Sorter) Add(key, payload []byte) error {
 	s.arena = append(s.arena, key...)
 	s.arena = append(s.arena, payload...)
 	s.recs = append(s.recs, record{off: int32(off), keyLen: int32(len(key)), len: int32(n)})
-	s.count++
 	return nil
 }
-
-// Len reports the number of records added.
-func (s *Sorter) Len() int64 { return s.count }
 
 // Runs reports how many run files were written.
 func (s *Sorter) Runs() int { return len(s.runs) }
