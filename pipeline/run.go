@@ -50,8 +50,7 @@ type Config struct {
 	// disk. Zero means DefaultSpillBytes.
 	SpillBytes int
 
-	Version string    // the program version, for the manifest
-	Log     io.Writer // progress lines; nil for none
+	Version string // the program version, for the manifest
 }
 
 // DefaultSpillBytes is the default in-memory budget of one line sort.
@@ -87,12 +86,6 @@ func (r *run) total(cur string) *currencyTotals {
 		r.totals[cur] = t
 	}
 	return t
-}
-
-func (r *run) logf(format string, args ...any) {
-	if r.cfg.Log != nil {
-		fmt.Fprintf(r.cfg.Log, "billcons: "+format+"\n", args...)
-	}
 }
 
 // Run performs one consolidation run. On error nothing under cfg.Out changes.
@@ -164,14 +157,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	plan := rules.NewPlan(accepted, cfg.Zone, cfg.Timing)
-	r.logf("changes: %d read, %d accepted, %d rejected", r.counts.ChangesRead, r.counts.ChangesAccepted, r.counts.ChangesRejected)
 
 	byID := spill.New(r.spillDir, "by-line-id", cfg.SpillBytes)
 	rejects := spill.New(r.spillDir, "usage-rejects", cfg.SpillBytes/4)
 	if err := r.readUsage(usage, byID, rejects); err != nil {
 		return nil, err
 	}
-	r.logf("usage: %d rows read", r.counts.UsageRead)
 	if err := r.findDuplicates(byID, rejects, plan); err != nil {
 		return nil, err
 	}
@@ -491,6 +482,15 @@ func decodeReject(b []byte) (writers.Reject, error) {
 	return x, nil
 }
 
+// fieldAt returns a row's value in column i, if the row has one there and it
+// is not null: exactly the values readers.Record puts in a reject's record.
+func fieldAt(row *readers.Row, i int) (string, bool) {
+	if i < 0 || i >= len(row.Fields) || (row.Null != nil && row.Null[i]) {
+		return "", false
+	}
+	return row.Fields[i], true
+}
+
 // countRejectedAmount adds a rejected row's amount to the rejected total of
 // its currency, when both parse on their own.
 func (r *run) countRejectedAmount(amount, currency string) {
@@ -535,8 +535,12 @@ func (r *run) readUsage(files []string, byID, rejects *spill.Sorter) error {
 			r.counts.UsageRead++
 			if e := dec.Decode(row, &line); e != nil {
 				r.counts.UsageRejected++
-				if row.Err == nil && amountCol >= 0 && currencyCol >= 0 {
-					r.countRejectedAmount(row.Fields[amountCol], row.Fields[currencyCol])
+				// Count from the values the reject's record holds, as verify
+				// does, even for a row with too many or too few fields.
+				if v, ok := fieldAt(row, amountCol); ok {
+					if c, ok := fieldAt(row, currencyCol); ok {
+						r.countRejectedAmount(v, c)
+					}
 				}
 				x := rowReject(dec.Header(), row, e)
 				return rejects.Add(rejectKey(fi, row.N), encodeReject(&x))

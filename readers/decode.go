@@ -283,11 +283,16 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 }
 
 // Record returns the row's raw values keyed by header name, for a reject's
-// record column. Null values are nil.
+// record column. Null values (and columns a short row lacks) are nil; values
+// past the header's end are kept under their position, "column_N", so that
+// nothing read is dropped.
 func Record(header []string, row *Row) []Field {
-	out := make([]Field, 0, len(header))
-	for i, h := range header {
-		f := Field{Name: h}
+	out := make([]Field, 0, max(len(header), len(row.Fields)))
+	for i := 0; i < len(header) || i < len(row.Fields); i++ {
+		f := Field{Name: fmt.Sprintf("column_%d", i+1)}
+		if i < len(header) {
+			f.Name = header[i]
+		}
 		if i < len(row.Fields) && !(row.Null != nil && row.Null[i]) {
 			v := row.Fields[i]
 			f.Value = &v
