@@ -36,7 +36,7 @@ func (p *parquetFile) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// CreatedBy is written into every Parquet footer. It names billcons, not the
+// createdBy is written into every Parquet footer. It names billcons, not the
 // library version, so that output bytes change only when billcons does.
 const createdBy = "billcons"
 

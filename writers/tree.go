@@ -36,9 +36,6 @@ func Begin(out string) (*Tree, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("--out %s: %w", out, unwrapPath(err))
 	}
-	if err := checkReplaceable(out); err != nil {
-		return nil, err
-	}
 	lockPath := filepath.Join(parent, "."+base+".lock")
 	lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
@@ -63,10 +60,13 @@ func Begin(out string) (*Tree, error) {
 			os.RemoveAll(o)
 		}
 	}
-	if olds, _ := filepath.Glob(filepath.Join(parent, "."+base+".old-*")); len(olds) > 0 {
-		for _, o := range olds {
-			os.RemoveAll(o)
-		}
+	if err := recoverOld(out); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	if err := checkReplaceable(out); err != nil {
+		lock.Close()
+		return nil, err
 	}
 	staging := filepath.Join(parent, "."+base+".staging-"+strconv.Itoa(os.Getpid()))
 	if err := os.Mkdir(staging, 0o755); err != nil {
@@ -74,6 +74,27 @@ func Begin(out string) (*Tree, error) {
 		return nil, fmt.Errorf("--out %s: creating staging folder: %w", out, unwrapPath(err))
 	}
 	return &Tree{out: out, staging: staging, lock: lock}, nil
+}
+
+// recoverOld undoes a swap cut short on a file system without an atomic
+// exchange: when DIR is missing but a .NAME.old-* folder exists, that folder
+// is the previous complete tree and goes back to DIR. When DIR exists, any
+// .NAME.old-* is what a finished swap left behind, and is removed.
+func recoverOld(out string) error {
+	olds, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".old-*"))
+	if len(olds) == 0 {
+		return nil
+	}
+	if _, err := os.Lstat(out); errors.Is(err, os.ErrNotExist) {
+		if err := os.Rename(olds[0], out); err != nil {
+			return fmt.Errorf("--out %s: restoring the previous tree from %s: %w", out, olds[0], unwrapPath(err))
+		}
+		olds = olds[1:]
+	}
+	for _, o := range olds {
+		os.RemoveAll(o)
+	}
+	return nil
 }
 
 // checkReplaceable refuses to replace a folder that is not a billcons tree,
@@ -123,8 +144,8 @@ func (t *Tree) Commit() error {
 		err := unix.Renameat2(unix.AT_FDCWD, t.staging, unix.AT_FDCWD, t.out, unix.RENAME_EXCHANGE)
 		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
 			// No atomic exchange on this file system: move the old tree aside
-			// first. A kill between the two renames leaves the old tree at
-			// .NAME.old-PID, which the next run removes after writing anew.
+			// first. A kill between the two renames leaves DIR missing and
+			// the previous tree at .NAME.old-PID; the next Begin puts it back.
 			old := filepath.Join(filepath.Dir(t.out), "."+filepath.Base(t.out)+".old-"+strconv.Itoa(os.Getpid()))
 			if err := os.Rename(t.out, old); err != nil {
 				return fmt.Errorf("--out %s: moving previous tree aside: %w", t.out, unwrapPath(err))

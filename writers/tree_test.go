@@ -55,3 +55,29 @@ func TestTreeLockAndSwap(t *testing.T) {
 		t.Errorf("staging folders left behind: %v", strays)
 	}
 }
+
+// TestTreeRecoversInterruptedSwap: on a file system without an atomic
+// exchange, a run killed between its two renames leaves DIR missing and the
+// previous tree at .DIR.old-PID. The next run must put it back, not delete it.
+func TestTreeRecoversInterruptedSwap(t *testing.T) {
+	parent := t.TempDir()
+	out := filepath.Join(parent, "out")
+	old := filepath.Join(parent, ".out.old-4242")
+	os.Mkdir(old, 0o755)
+	os.WriteFile(filepath.Join(old, "manifest.json"), []byte("{}"), 0o644)
+
+	tr, err := Begin(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "manifest.json")); err != nil {
+		t.Errorf("Begin() did not restore the previous tree: %v", err)
+	}
+	tr.Abort() // this run fails too: DIR must still hold the previous tree
+	if _, err := os.Stat(filepath.Join(out, "manifest.json")); err != nil {
+		t.Errorf("after Abort() DIR lost the previous tree: %v", err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("%s still exists after recovery", old)
+	}
+}

@@ -42,11 +42,10 @@ type record struct {
 }
 
 // New returns a Sorter that writes its runs to files named name-N in dir once
-// budget bytes of records are buffered.
+// budget bytes of records are buffered. The budget is kept between 64 KiB and
+// 1 GiB: records are addressed with 32-bit offsets.
 func New(dir, name string, budget int) *Sorter {
-	if budget < 1<<16 {
-		budget = 1 << 16
-	}
+	budget = min(max(budget, 1<<16), 1<<30)
 	return &Sorter{dir: dir, name: name, budget: budget}
 }
 
