@@ -75,6 +75,13 @@ type run struct {
 	totals     map[string]*currencyTotals
 	extras     readers.ExtraColumns
 	usageFiles []string
+	stamps     map[string]stamp // input path -> size and mtime when hashed
+}
+
+// stamp is what an input file looked like when it was hashed.
+type stamp struct {
+	size  int64
+	mtime time.Time
 }
 
 type currencyTotals struct{ read, billed, rejected billing.Sum }
@@ -98,7 +105,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.SpillBytes <= 0 {
 		cfg.SpillBytes = DefaultSpillBytes
 	}
-	r := &run{cfg: cfg, ctx: ctx, totals: map[string]*currencyTotals{}}
+	r := &run{cfg: cfg, ctx: ctx, totals: map[string]*currencyTotals{}, stamps: map[string]stamp{}}
 
 	// Resolve every input before touching the output.
 	usage, err := expandAll(cfg.Usage)
@@ -136,13 +143,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		files []string
 	}{{"usage", usage}, {"changes", changes}, {"accounts", accounts}} {
 		for _, f := range group.files {
-			in, err := describe(group.kind, f)
+			in, st, err := describe(group.kind, f)
 			if err != nil {
 				return nil, err
 			}
+			r.stamps[f] = st
 			r.inputs = append(r.inputs, in)
 		}
 	}
+
+	writers.Checkpoint("hashed")
 
 	var acctMap rules.Accounts
 	var acctRejects []writers.Reject
@@ -258,18 +268,47 @@ func expandAll(args []string) ([]string, error) {
 }
 
 // describe hashes one input file for the manifest.
-func describe(kind, path string) (writers.Input, error) {
+func describe(kind, path string) (writers.Input, stamp, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return writers.Input{}, fmt.Errorf("%s: %w", path, err)
+		return writers.Input{}, stamp{}, fmt.Errorf("%s: %w", path, unwrapPath(err))
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return writers.Input{}, stamp{}, fmt.Errorf("%s: %w", path, unwrapPath(err))
+	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
-		return writers.Input{}, fmt.Errorf("%s: reading: %w", path, err)
+		return writers.Input{}, stamp{}, fmt.Errorf("%s: reading: %w", path, unwrapPath(err))
 	}
-	return writers.Input{Kind: kind, Path: path, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return writers.Input{Kind: kind, Path: path, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))},
+		stamp{size: st.Size(), mtime: st.ModTime()}, nil
+}
+
+// unchanged checks, after an input was parsed, that it is still the file
+// that was hashed: an input rewritten or removed during the run would make
+// the manifest's checksum describe other data than the bills.
+func (r *run) unchanged(path string) error {
+	want := r.stamps[path]
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: removed during the run (%v); the output would not match its inputs, rerun when they are complete", path, unwrapPath(err))
+	}
+	if st.Size() != want.size || !st.ModTime().Equal(want.mtime) {
+		return fmt.Errorf("%s: changed during the run (%d bytes, modified %s; was %d bytes, modified %s); rerun when the inputs are complete",
+			path, st.Size(), st.ModTime().UTC().Format(time.RFC3339Nano), want.size, want.mtime.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func (r *run) setRows(path string, kind string, rows int64) {
@@ -350,6 +389,9 @@ func (r *run) readAccounts(files []string) (rules.Accounts, []writers.Reject, er
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := r.unchanged(path); err != nil {
+			return nil, nil, err
+		}
 		r.setRows(path, "accounts", rows)
 	}
 	accts := rules.Accounts{}
@@ -410,6 +452,9 @@ func (r *run) readChanges(files []string, accounts rules.Accounts) ([]billing.Ch
 		})
 		t.Close()
 		if err != nil {
+			return nil, nil, err
+		}
+		if err := r.unchanged(path); err != nil {
 			return nil, nil, err
 		}
 		r.setRows(path, "changes", rows)
@@ -532,7 +577,9 @@ func (r *run) readUsage(files []string, byID, rejects *spill.Sorter) error {
 		var rows int64
 		err = readers.Each(r.ctx, t, func(row *readers.Row) error {
 			rows++
-			r.counts.UsageRead++
+			if r.counts.UsageRead++; r.counts.UsageRead == 1024 {
+				writers.Checkpoint("reading")
+			}
 			if e := dec.Decode(row, &line); e != nil {
 				r.counts.UsageRejected++
 				// Count from the values the reject's record holds, as verify
@@ -562,6 +609,9 @@ func (r *run) readUsage(files []string, byID, rejects *spill.Sorter) error {
 		})
 		t.Close()
 		if err != nil {
+			return err
+		}
+		if err := r.unchanged(path); err != nil {
 			return err
 		}
 		r.setRows(path, "usage", rows)

@@ -116,6 +116,9 @@ func (w *Bills) closeFile() error {
 		return err
 	}
 	w.outputs = append(w.outputs, out)
+	if len(w.outputs) == 1 {
+		Checkpoint("writing")
+	}
 	return nil
 }
 

@@ -134,6 +134,7 @@ func (t *Tree) Commit() error {
 	if err := syncDir(t.staging); err != nil {
 		return err
 	}
+	Checkpoint("before-swap")
 	_, statErr := os.Lstat(t.out)
 	switch {
 	case errors.Is(statErr, os.ErrNotExist):
@@ -141,7 +142,10 @@ func (t *Tree) Commit() error {
 			return fmt.Errorf("--out %s: moving new tree in place: %w", t.out, unwrapPath(err))
 		}
 	default:
-		err := unix.Renameat2(unix.AT_FDCWD, t.staging, unix.AT_FDCWD, t.out, unix.RENAME_EXCHANGE)
+		var err error = unix.EINVAL
+		if !renameOnly {
+			err = unix.Renameat2(unix.AT_FDCWD, t.staging, unix.AT_FDCWD, t.out, unix.RENAME_EXCHANGE)
+		}
 		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
 			// No atomic exchange on this file system: move the old tree aside
 			// first. A kill between the two renames leaves DIR missing and
@@ -150,6 +154,7 @@ func (t *Tree) Commit() error {
 			if err := os.Rename(t.out, old); err != nil {
 				return fmt.Errorf("--out %s: moving previous tree aside: %w", t.out, unwrapPath(err))
 			}
+			Checkpoint("mid-swap")
 			if err := os.Rename(t.staging, t.out); err != nil {
 				os.Rename(old, t.out)
 				return fmt.Errorf("--out %s: moving new tree in place: %w", t.out, unwrapPath(err))
@@ -158,10 +163,15 @@ func (t *Tree) Commit() error {
 		} else if err != nil {
 			return fmt.Errorf("--out %s: swapping in new tree: %w", t.out, err)
 		} else {
-			os.RemoveAll(t.staging) // now holds the previous tree
+			Checkpoint("mid-swap") // DIR is the new tree, staging the old
+			os.RemoveAll(t.staging)
 		}
 	}
-	return syncDir(filepath.Dir(t.out))
+	if err := syncDir(filepath.Dir(t.out)); err != nil {
+		return err
+	}
+	Checkpoint("committed")
+	return nil
 }
 
 // Abort removes the staging folder and releases the lock; DIR is untouched.

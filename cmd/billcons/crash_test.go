@@ -1,0 +1,328 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/billcons/billcons/writers"
+)
+
+// The crash tests run billcons as a child process (this test binary, started
+// with BILLCONS_TEST_MAIN=1) and kill it with SIGKILL at the named points of
+// writers.Checkpoint. They check the promise of CONTRACT.md, Command line:
+// until a new tree is complete DIR holds the previous one, and a run that
+// fails or is killed leaves it untouched.
+
+// demo is the demo quarter the repository ships, as an absolute path: the
+// tests change directory.
+var demo, _ = filepath.Abs("../../fixtures/demo")
+
+// child is a billcons process started by a test.
+type child struct {
+	cmd    *exec.Cmd
+	stderr *bufio.Reader
+	lines  chan string
+	waited chan error
+}
+
+func startChild(t *testing.T, env []string, args ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "BILLCONS_TEST_MAIN=1"), env...)
+	pr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, lines: make(chan string, 100), waited: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		close(c.lines)
+		c.waited <- cmd.Wait()
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return c
+}
+
+// waitPaused waits until the child reports that it stopped at point.
+func (c *child) waitPaused(t *testing.T, point string) {
+	t.Helper()
+	timeout := time.After(2 * time.Minute)
+	for {
+		select {
+		case l, ok := <-c.lines:
+			if !ok {
+				t.Fatalf("child exited before pausing at %s: %v", point, <-c.waited)
+			}
+			if l == "billcons: paused at "+point {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("child did not pause at %s", point)
+		}
+	}
+}
+
+// finish waits for the child and returns its exit status and the rest of its stderr.
+func (c *child) finish(t *testing.T) (int, string) {
+	t.Helper()
+	var rest []string
+	for l := range c.lines {
+		rest = append(rest, l)
+	}
+	err := <-c.waited
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, strings.Join(rest, "\n")
+}
+
+// billcons runs the command in process and fails the test unless it exits with want.
+func billcons(t *testing.T, want int, args ...string) string {
+	t.Helper()
+	var out, errb strings.Builder
+	if got := Main(context.Background(), args, &out, &errb); got != want {
+		t.Fatalf("billcons %s: exit %d, want %d; stderr: %s", strings.Join(args, " "), got, want, errb.String())
+	}
+	return out.String() + errb.String()
+}
+
+// inputs writes the demo quarter to dir, and with more, a second usage file
+// that arrived later: a rerun must take it in.
+func inputs(t *testing.T, dir string, more bool) []string {
+	t.Helper()
+	os.MkdirAll(filepath.Join(dir, "usage"), 0o755)
+	for _, f := range []string{"usage.csv", "changes.csv", "accounts.csv"} {
+		b, err := os.ReadFile(filepath.Join(demo, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, f)
+		if f == "usage.csv" {
+			dst = filepath.Join(dir, "usage", "a.csv")
+		}
+		os.WriteFile(dst, b, 0o644)
+	}
+	if more {
+		b, _ := os.ReadFile(filepath.Join(demo, "usage.csv"))
+		lines := strings.SplitAfter(string(b), "\n")
+		var late strings.Builder
+		late.WriteString(lines[0])
+		for _, l := range lines[1:200] {
+			late.WriteString(strings.Replace(l, "L", "LATE", 1)) // new line ids
+		}
+		os.WriteFile(filepath.Join(dir, "usage", "b.csv"), []byte(late.String()), 0o644)
+	} else {
+		os.Remove(filepath.Join(dir, "usage", "b.csv"))
+	}
+	return []string{"run", "--usage", filepath.Join(dir, "usage"), "--changes", filepath.Join(dir, "changes.csv"),
+		"--accounts", filepath.Join(dir, "accounts.csv"), "--quiet"}
+}
+
+// snapshot reads every file of a tree, by relative path.
+func snapshot(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		files[rel] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// sameTree compares two trees file by file; the manifest is compared without
+// its times and paths, which differ between runs by design.
+func sameTree(a, b map[string][]byte) string {
+	if len(a) != len(b) {
+		return fmt.Sprintf("%d files, want %d", len(a), len(b))
+	}
+	for name, x := range a {
+		y, ok := b[name]
+		switch {
+		case !ok:
+			return name + " is not in the other tree"
+		case name == "manifest.json":
+			// Times and paths differ by design; what was read and written must not.
+			if d := sameManifest(x, y); d != "" {
+				return "manifest.json: " + d
+			}
+		case !bytes.Equal(x, y):
+			return name + " differs"
+		}
+	}
+	return ""
+}
+
+func sameManifest(a, b []byte) string {
+	var x, y writers.Manifest
+	if err := json.Unmarshal(a, &x); err != nil {
+		return err.Error()
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		return err.Error()
+	}
+	if !reflect.DeepEqual(x.Outputs, y.Outputs) || x.Counts != y.Counts || !reflect.DeepEqual(x.Totals, y.Totals) {
+		return "outputs, counts or totals differ"
+	}
+	if len(x.Inputs) != len(y.Inputs) {
+		return "inputs differ"
+	}
+	for i := range x.Inputs {
+		if x.Inputs[i].SHA256 != y.Inputs[i].SHA256 || x.Inputs[i].Rows != y.Inputs[i].Rows {
+			return "inputs differ"
+		}
+	}
+	return ""
+}
+
+// strays lists what runs leave beside DIR that they should not: staging
+// folders and trees moved aside. The lock file stays by design.
+func strays(t *testing.T, parent string) []string {
+	t.Helper()
+	var s []string
+	entries, _ := os.ReadDir(parent)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".staging-") || strings.Contains(e.Name(), ".old-") {
+			s = append(s, e.Name())
+		}
+	}
+	return s
+}
+
+// TestKillAtEveryPoint kills a run at each checkpoint, with and without a
+// previous tree, with the atomic exchange and with the two-rename fallback,
+// and checks what DIR holds after the kill, that verify passes, and that the
+// next run succeeds, matches a clean run byte for byte and leaves no strays.
+func TestKillAtEveryPoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process per case")
+	}
+	// The trees clean runs make, to compare against. Every run reads and
+	// writes the same relative paths (in/..., out), because the rejects name
+	// their source files.
+	clean := func(more bool) map[string][]byte {
+		t.Chdir(t.TempDir())
+		args := inputs(t, "in", false)
+		if more {
+			args = inputs(t, "in", true)
+		}
+		billcons(t, 0, append(args, "--out", "out")...)
+		return snapshot(t, "out")
+	}
+	cleanOld, cleanNew := clean(false), clean(true)
+	if sameTree(cleanOld, cleanNew) == "" {
+		t.Fatal("the later usage did not change the tree; the test would prove nothing")
+	}
+
+	points := []string{"hashed", "reading", "writing", "before-swap", "mid-swap", "committed"}
+	for _, swap := range []string{"exchange", "rename"} {
+		for _, first := range []bool{true, false} {
+			for _, point := range points {
+				if first && point == "mid-swap" {
+					continue // a first run only renames; there is no swap
+				}
+				name := fmt.Sprintf("%s/%s/first=%v", swap, point, first)
+				t.Run(name, func(t *testing.T) {
+					work := t.TempDir()
+					t.Chdir(work)
+					out := "out"
+					// Both runs read the same paths; the rerun sees the later usage.
+					args := inputs(t, "in", false)
+					if !first {
+						billcons(t, 0, append(args, "--out", out)...)
+					}
+					args = inputs(t, "in", true)
+					args = append(args, "--out", out)
+					env := []string{"BILLCONS_PAUSE_AT=" + point}
+					if swap == "rename" {
+						env = append(env, "BILLCONS_SWAP=rename")
+					}
+					c := startChild(t, env, args...)
+					c.waitPaused(t, point)
+					c.cmd.Process.Signal(syscall.SIGKILL)
+					c.finish(t)
+
+					// What DIR holds now.
+					_, statErr := os.Stat(out)
+					switch {
+					case point == "committed" || (point == "mid-swap" && swap == "exchange"):
+						// The new tree is in place; only the cleanup was cut short.
+						if d := sameTree(snapshot(t, out), cleanNew); d != "" {
+							t.Fatalf("after a kill at %s DIR is not the new tree: %s", point, d)
+						}
+					case point == "mid-swap" && swap == "rename" && !first:
+						// The one gap of the fallback: DIR is missing and the
+						// previous tree waits beside it for the next run.
+						if statErr == nil {
+							t.Fatal("expected DIR moved aside")
+						}
+						if s := strays(t, "."); len(s) == 0 {
+							t.Fatal("the previous tree is nowhere")
+						}
+					case first:
+						if statErr == nil {
+							t.Fatalf("a first run killed at %s left DIR behind", point)
+						}
+					default:
+						if d := sameTree(snapshot(t, out), cleanOld); d != "" {
+							t.Fatalf("after a kill at %s DIR is not the previous tree: %s", point, d)
+						}
+					}
+					if statErr == nil {
+						billcons(t, 0, "verify", out)
+					}
+
+					// The next run succeeds, equals a clean run and leaves nothing behind.
+					if point == "mid-swap" && swap == "rename" && !first {
+						// The rerun first puts the previous tree back.
+						c := startChild(t, []string{"BILLCONS_PAUSE_AT=hashed"}, args...)
+						c.waitPaused(t, "hashed")
+						if d := sameTree(snapshot(t, out), cleanOld); d != "" {
+							t.Fatalf("the previous tree was not restored: %s", d)
+						}
+						c.cmd.Process.Signal(syscall.SIGCONT)
+						if code, errs := c.finish(t); code != 0 {
+							t.Fatalf("rerun: exit %d: %s", code, errs)
+						}
+					} else {
+						billcons(t, 0, args...)
+					}
+					billcons(t, 0, "verify", out)
+					if d := sameTree(snapshot(t, out), cleanNew); d != "" {
+						t.Fatalf("the rerun differs from a clean run: %s", d)
+					}
+					if s := strays(t, "."); len(s) > 0 {
+						t.Fatalf("strays after the rerun: %v", s)
+					}
+				})
+			}
+		}
+	}
+}
