@@ -63,6 +63,9 @@ var ErrDataQuality = errors.New("data-quality limit crossed")
 // Result summarises a completed run.
 type Result struct {
 	Manifest *writers.Manifest
+	// Warnings are problems that did not fail the run, such as a previous
+	// tree that could not be removed after the new one was put in place.
+	Warnings []string
 }
 
 type run struct {
@@ -252,7 +255,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	committed = true
-	return &Result{Manifest: m}, nil
+	return &Result{Manifest: m, Warnings: tree.Warnings}, nil
 }
 
 func expandAll(args []string) ([]string, error) {

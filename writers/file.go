@@ -61,7 +61,7 @@ func createParquet(root, rel string, schema *parquet.Schema) (*parquetFile, erro
 
 func (p *parquetFile) writeRow(row parquet.Row) error {
 	if _, err := p.w.WriteRows([]parquet.Row{row}); err != nil {
-		return fmt.Errorf("writing %s: %w", p.rel, err)
+		return fmt.Errorf("writing %s: %w", p.rel, unwrapPath(err))
 	}
 	p.rows++
 	return nil
@@ -70,14 +70,14 @@ func (p *parquetFile) writeRow(row parquet.Row) error {
 func (p *parquetFile) close() (Output, error) {
 	if err := p.w.Close(); err != nil {
 		p.f.Close()
-		return Output{}, fmt.Errorf("writing %s: %w", p.rel, err)
+		return Output{}, fmt.Errorf("writing %s: %w", p.rel, unwrapPath(err))
 	}
 	if err := p.f.Sync(); err != nil {
 		p.f.Close()
-		return Output{}, fmt.Errorf("writing %s: %w", p.rel, err)
+		return Output{}, fmt.Errorf("writing %s: %w", p.rel, unwrapPath(err))
 	}
 	if err := p.f.Close(); err != nil {
-		return Output{}, fmt.Errorf("writing %s: %w", p.rel, err)
+		return Output{}, fmt.Errorf("writing %s: %w", p.rel, unwrapPath(err))
 	}
 	return Output{Path: p.rel, Rows: p.rows, Bytes: p.n, SHA256: hex.EncodeToString(p.h.Sum(nil))}, nil
 }

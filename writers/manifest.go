@@ -68,11 +68,11 @@ func WriteManifest(root string, m *Manifest) error {
 	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
 		f.Close()
-		return fmt.Errorf("writing manifest.json: %w", err)
+		return fmt.Errorf("writing manifest.json: %w", unwrapPath(err))
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("writing manifest.json: %w", err)
+		return fmt.Errorf("writing manifest.json: %w", unwrapPath(err))
 	}
 	return f.Close()
 }

@@ -22,6 +22,11 @@ type Tree struct {
 	out     string // DIR
 	staging string
 	lock    *os.File
+
+	// Warnings are what the run could not tidy up without failing: a
+	// previous tree or staging folder it could not remove. The new tree is
+	// complete regardless; the operator should look.
+	Warnings []string
 }
 
 // Begin takes the lock on out and creates an empty staging folder beside it.
@@ -55,12 +60,14 @@ func Begin(out string) (*Tree, error) {
 	lock.WriteAt([]byte(fmt.Sprintf("pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))), 0)
 
 	// Staging folders of killed runs: safe to remove, we hold the lock.
-	if olds, _ := filepath.Glob(filepath.Join(parent, "."+base+".staging-*")); len(olds) > 0 {
-		for _, o := range olds {
-			os.RemoveAll(o)
+	var warnings []string
+	olds, _ := filepath.Glob(filepath.Join(parent, "."+base+".staging-*"))
+	for _, o := range olds {
+		if err := os.RemoveAll(o); err != nil {
+			warnings = append(warnings, fmt.Sprintf("could not remove %s, left by an earlier run: %v", o, unwrapPath(err)))
 		}
 	}
-	if err := recoverOld(out); err != nil {
+	if err := recoverOld(out, &warnings); err != nil {
 		lock.Close()
 		return nil, err
 	}
@@ -73,14 +80,14 @@ func Begin(out string) (*Tree, error) {
 		lock.Close()
 		return nil, fmt.Errorf("--out %s: creating staging folder: %w", out, unwrapPath(err))
 	}
-	return &Tree{out: out, staging: staging, lock: lock}, nil
+	return &Tree{out: out, staging: staging, lock: lock, Warnings: warnings}, nil
 }
 
 // recoverOld undoes a swap cut short on a file system without an atomic
 // exchange: when DIR is missing but a .NAME.old-* folder exists, that folder
 // is the previous complete tree and goes back to DIR. When DIR exists, any
 // .NAME.old-* is what a finished swap left behind, and is removed.
-func recoverOld(out string) error {
+func recoverOld(out string, warnings *[]string) error {
 	olds, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".old-*"))
 	if len(olds) == 0 {
 		return nil
@@ -92,7 +99,9 @@ func recoverOld(out string) error {
 		olds = olds[1:]
 	}
 	for _, o := range olds {
-		os.RemoveAll(o)
+		if err := os.RemoveAll(o); err != nil {
+			*warnings = append(*warnings, fmt.Sprintf("could not remove %s, a tree an earlier run replaced: %v", o, unwrapPath(err)))
+		}
 	}
 	return nil
 }
@@ -159,12 +168,12 @@ func (t *Tree) Commit() error {
 				os.Rename(old, t.out)
 				return fmt.Errorf("--out %s: moving new tree in place: %w", t.out, unwrapPath(err))
 			}
-			os.RemoveAll(old)
+			t.removeOld(old)
 		} else if err != nil {
 			return fmt.Errorf("--out %s: swapping in new tree: %w", t.out, err)
 		} else {
 			Checkpoint("mid-swap") // DIR is the new tree, staging the old
-			os.RemoveAll(t.staging)
+			t.removeOld(t.staging)
 		}
 	}
 	if err := syncDir(filepath.Dir(t.out)); err != nil {
@@ -172,6 +181,14 @@ func (t *Tree) Commit() error {
 	}
 	Checkpoint("committed")
 	return nil
+}
+
+// removeOld removes the tree just replaced; failing that, the new tree
+// stands and the run warns.
+func (t *Tree) removeOld(dir string) {
+	if err := os.RemoveAll(dir); err != nil {
+		t.Warnings = append(t.Warnings, fmt.Sprintf("the new tree is in place, but the previous one could not be removed from %s: %v", dir, unwrapPath(err)))
+	}
 }
 
 // Abort removes the staging folder and releases the lock; DIR is untouched.

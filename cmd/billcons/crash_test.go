@@ -71,12 +71,32 @@ func (c *child) waitPaused(t *testing.T, point string) {
 				t.Fatalf("child exited before pausing at %s: %v", point, <-c.waited)
 			}
 			if l == "billcons: paused at "+point {
+				c.waitStopped(t)
 				return
 			}
 		case <-timeout:
 			t.Fatalf("child did not pause at %s", point)
 		}
 	}
+}
+
+// waitStopped waits until the child is stopped: it prints its line just
+// before it stops, and a SIGCONT sent in between would be lost.
+func (c *child) waitStopped(t *testing.T) {
+	t.Helper()
+	stat := fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid)
+	for i := 0; i < 12000; i++ {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			t.Fatalf("child gone: %v", err)
+		}
+		// The state follows the command name in parentheses.
+		if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(f) > 0 && f[0] == "T" {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("child did not stop")
 }
 
 // finish waits for the child and returns its exit status and the rest of its stderr.
@@ -325,4 +345,156 @@ func TestKillAtEveryPoint(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFailuresKeepPreviousTree makes a rerun fail in the ways a night can go
+// wrong and checks each ends with one clear line, exit 1, the previous tree
+// intact and nothing left beside it.
+func TestFailuresKeepPreviousTree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	tests := []struct {
+		name string
+		// fail starts the failing run and returns its exit status and stderr.
+		fail func(t *testing.T, args []string) (int, string)
+		want string
+	}{
+		{"disk full", func(t *testing.T, args []string) (int, string) {
+			// A file-size limit makes writes fail as on a full disk (EFBIG
+			// rather than ENOSPC: a tmpfs needs privileges CI may not have).
+			sh := append([]string{"-c", `ulimit -f 16 && exec "$0" "$@"`, os.Args[0]}, args...)
+			return runChild(t, "sh", nil, sh...)
+		}, "file too large"},
+		{"input deleted after hashing", func(t *testing.T, args []string) (int, string) {
+			c := startChild(t, []string{"BILLCONS_PAUSE_AT=hashed"}, args...)
+			c.waitPaused(t, "hashed")
+			os.Remove("in/usage/b.csv")
+			c.cmd.Process.Signal(syscall.SIGCONT)
+			return c.finish(t)
+		}, "in/usage/b.csv: no such file or directory"},
+		{"input rewritten while read", func(t *testing.T, args []string) (int, string) {
+			c := startChild(t, []string{"BILLCONS_PAUSE_AT=reading"}, args...)
+			c.waitPaused(t, "reading")
+			f, _ := os.OpenFile("in/usage/a.csv", os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("L9999999,1000000000000001,oss,2024-01,payasyougo,2024-01-01T00:00:00+08:00,2024-01-02T00:00:00+08:00,1,CNY,settled,2024-01-02T02:00:00+08:00,,x,y\n")
+			f.Close()
+			c.cmd.Process.Signal(syscall.SIGCONT)
+			return c.finish(t)
+		}, "in/usage/a.csv: changed during the run"},
+		{"parent of DIR is a file", func(t *testing.T, args []string) (int, string) {
+			os.WriteFile("file", nil, 0o644)
+			args = append(args[:len(args)-1:len(args)-1], "file/out")
+			return runChild(t, "", nil, args...)
+		}, "file/out: not a directory"},
+		{"DIR not writable", func(t *testing.T, args []string) (int, string) {
+			if os.Geteuid() != 0 {
+				os.Chmod(".", 0o555)
+				defer os.Chmod(".", 0o755)
+				return runChild(t, "", nil, args...)
+			}
+			// As root, run the child as nobody: it may take the lock, but not
+			// create its staging folder beside DIR.
+			os.Chmod(".out.lock", 0o666)
+			os.Chmod(".", 0o755)
+			return runAsNobody(t, args...)
+		}, "creating staging folder: permission denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			args := append(inputs(t, "in", false), "--out", "out")
+			billcons(t, 0, args...)
+			before := snapshot(t, "out")
+			args = append(inputs(t, "in", true), "--out", "out")
+
+			code, stderr := tt.fail(t, args)
+			stderr = strings.TrimSpace(stderr)
+			t.Logf("exit %d: %s", code, stderr)
+			if code != exitFailed {
+				t.Errorf("exit %d, want %d; stderr: %s", code, exitFailed, stderr)
+			}
+			if !strings.Contains(stderr, tt.want) || strings.Count(stderr, "\n") > 0 {
+				t.Errorf("stderr = %q, want one line containing %q", stderr, tt.want)
+			}
+			if d := sameTree(snapshot(t, "out"), before); d != "" {
+				t.Errorf("the previous tree changed: %s", d)
+			}
+			billcons(t, 0, "verify", "out")
+			if s := strays(t, "."); len(s) > 0 {
+				t.Errorf("left beside DIR: %v", s)
+			}
+		})
+	}
+}
+
+// runChild runs billcons (or name, with args that start it) to the end.
+func runChild(t *testing.T, name string, env []string, args ...string) (int, string) {
+	t.Helper()
+	if name == "" {
+		name = os.Args[0]
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(append(os.Environ(), "BILLCONS_TEST_MAIN=1"), env...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), errb.String()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, errb.String()
+}
+
+// runAsNobody runs billcons as user nobody, for the permission tests under
+// root (where permission bits do not stop anything). The test binary is
+// copied where nobody may run it, and the folders above the working folder
+// opened up to it; the caller sets the working folder's own mode.
+func runAsNobody(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "billcons.test")
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(bin, b, 0o755)
+	wd, _ := os.Getwd()
+	for _, start := range []string{filepath.Dir(bin), filepath.Dir(wd)} {
+		for d := start; d != "/"; d = filepath.Dir(d) {
+			os.Chmod(d, 0o755)
+		}
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "BILLCONS_TEST_MAIN=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), errb.String()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, errb.String()
+}
+
+// TestPreviousTreeNotRemovable: when the swap succeeds but the tree it
+// replaced cannot be deleted, the run succeeds with a warning naming the
+// folder, instead of failing silently or leaving it unmentioned.
+func TestPreviousTreeNotRemovable(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the child as another user")
+	}
+	t.Chdir(t.TempDir())
+	args := append(inputs(t, "in", false), "--out", "out")
+	billcons(t, 0, args...) // root's tree: nobody cannot delete its files
+	args = append(inputs(t, "in", true), "--out", "out")
+	os.Chmod(".out.lock", 0o666)
+	os.Chmod(".", 0o777)
+	code, stderr := runAsNobody(t, args...)
+	if code != 0 || !strings.Contains(stderr, "warning: the new tree is in place, but the previous one could not be removed from .out.staging-") {
+		t.Fatalf("exit %d, stderr %q; want 0 and a warning", code, stderr)
+	}
+	billcons(t, 0, "verify", "out")
 }

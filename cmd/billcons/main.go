@@ -206,6 +206,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitFailed
 	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "billcons run: warning: %s\n", w)
+	}
 	if !*quiet {
 		c := res.Manifest.Counts
 		fmt.Fprintf(stderr, "billcons: %d usage rows read: %d billed in %d files, %d rejected; %d of %d changes accepted; wrote %s\n",
