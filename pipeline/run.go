@@ -51,6 +51,12 @@ type Config struct {
 	SpillBytes int
 
 	Version string // the program version, for the manifest
+
+	// Wait is how long to wait for another run holding Out: zero fails at
+	// once, negative waits for as long as it takes. Waiting, when set, is
+	// told the holder once when the wait starts.
+	Wait    time.Duration
+	Waiting func(holder string)
 }
 
 // DefaultSpillBytes is the default in-memory budget of one line sort.
@@ -125,7 +131,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r.usageFiles = usage
 
-	tree, err := writers.Begin(cfg.Out)
+	tree, err := writers.BeginWait(ctx, cfg.Out, cfg.Wait, cfg.Waiting)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package writers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -31,8 +32,16 @@ type Tree struct {
 
 // Begin takes the lock on out and creates an empty staging folder beside it.
 // The lock is an flock(2) on a ".NAME.lock" file next to out: the kernel drops
-// it when the process dies, so a killed run never blocks the next one.
+// it when the process dies, so a killed run never blocks the next one. When
+// another run holds the lock, Begin fails at once with [ErrLocked].
 func Begin(out string) (*Tree, error) {
+	return BeginWait(context.Background(), out, 0, nil)
+}
+
+// BeginWait is [Begin] that waits up to wait for a lock another run holds
+// (a negative wait: for as long as it takes, or until ctx is done). It calls
+// waiting once, with the holder, when it starts to wait.
+func BeginWait(ctx context.Context, out string, wait time.Duration, waiting func(holder string)) (*Tree, error) {
 	out = filepath.Clean(out)
 	parent, base := filepath.Dir(out), filepath.Base(out)
 	if base == "." || base == "/" || base == ".." {
@@ -46,14 +55,41 @@ func Begin(out string) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--out %s: creating lock %s: %w", out, lockPath, unwrapPath(err))
 	}
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		holder, _ := os.ReadFile(lockPath)
-		lock.Close()
-		who := strings.TrimSpace(string(holder))
-		if who == "" {
-			who = "unknown process"
+	holder := func() string {
+		b, _ := os.ReadFile(lockPath)
+		if who := strings.TrimSpace(string(b)); who != "" {
+			return who
 		}
-		return nil, fmt.Errorf("--out %s: %w (%s; lock %s)", out, ErrLocked, who, lockPath)
+		return "unknown process"
+	}
+	deadline := time.Now().Add(wait)
+	for announced := false; ; {
+		err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			lock.Close()
+			return nil, fmt.Errorf("--out %s: locking %s: %w", out, lockPath, err)
+		}
+		if wait == 0 || (wait > 0 && time.Now().After(deadline)) {
+			who := holder()
+			lock.Close()
+			if wait > 0 {
+				return nil, fmt.Errorf("--out %s: %w (%s; lock %s), still after waiting %s", out, ErrLocked, who, lockPath, wait)
+			}
+			return nil, fmt.Errorf("--out %s: %w (%s; lock %s); use --wait to wait for it", out, ErrLocked, who, lockPath)
+		}
+		if !announced && waiting != nil {
+			waiting(holder())
+			announced = true
+		}
+		select {
+		case <-ctx.Done():
+			lock.Close()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	host, _ := os.Hostname()
 	lock.Truncate(0)

@@ -498,3 +498,79 @@ func TestPreviousTreeNotRemovable(t *testing.T) {
 	}
 	billcons(t, 0, "verify", "out")
 }
+
+// TestOneRunAtATime: a second run on a DIR another run holds says who holds
+// it and exits 1 without touching anything; with --wait it runs once the
+// first is done; with --wait=DURATION it gives up after that long; and the
+// lock of a killed run does not block the next.
+func TestOneRunAtATime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	t.Chdir(t.TempDir())
+	args := append(inputs(t, "in", false), "--out", "out")
+	billcons(t, 0, args...)
+	before := snapshot(t, "out")
+	args = append(inputs(t, "in", true), "--out", "out")
+
+	first := startChild(t, []string{"BILLCONS_PAUSE_AT=reading"}, args...)
+	first.waitPaused(t, "reading")
+	pid := fmt.Sprintf("pid %d on ", first.cmd.Process.Pid)
+
+	msg := billcons(t, exitFailed, args...)
+	if !strings.Contains(msg, "another billcons run is writing it ("+pid) || !strings.Contains(msg, "use --wait") {
+		t.Errorf("second run said %q; want the holder, %q", msg, pid)
+	}
+	msg = billcons(t, exitFailed, append(args, "--wait=300ms")...)
+	if !strings.Contains(msg, "still after waiting 300ms") {
+		t.Errorf("--wait=300ms said %q", msg)
+	}
+	if d := sameTree(snapshot(t, "out"), before); d != "" {
+		t.Fatalf("a refused run changed DIR: %s", d)
+	}
+	if s := strays(t, "."); len(s) != 1 { // the first run's staging folder only
+		t.Fatalf("beside DIR: %v, want the first run's staging folder only", s)
+	}
+
+	// --wait: blocks until the first run is done, then runs.
+	done := make(chan string)
+	go func() {
+		var out, errb strings.Builder
+		var loud []string // without --quiet, to see it say that it waits
+		for _, a := range args {
+			if a != "--quiet" {
+				loud = append(loud, a)
+			}
+		}
+		code := Main(context.Background(), append(loud, "--wait"), &out, &errb)
+		done <- fmt.Sprintf("%d %s", code, errb.String())
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("--wait returned while the lock was held: %s", r)
+	case <-time.After(500 * time.Millisecond):
+	}
+	first.cmd.Process.Signal(syscall.SIGCONT)
+	if code, errs := first.finish(t); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, errs)
+	}
+	select {
+	case r := <-done:
+		if !strings.HasPrefix(r, "0 ") || !strings.Contains(r, "waiting for the run holding out ("+pid) {
+			t.Fatalf("--wait run: %s", r)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("--wait run did not finish after the lock was released")
+	}
+
+	// A killed holder's lock is gone with it.
+	killed := startChild(t, []string{"BILLCONS_PAUSE_AT=writing"}, args...)
+	killed.waitPaused(t, "writing")
+	killed.cmd.Process.Signal(syscall.SIGKILL)
+	killed.finish(t)
+	billcons(t, 0, args...)
+	billcons(t, 0, "verify", "out")
+	if s := strays(t, "."); len(s) > 0 {
+		t.Fatalf("left beside DIR: %v", s)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 	_ "time/tzdata" // IANA zones for --tz on machines without a zoneinfo database
 
 	"github.com/billcons/billcons/billing"
@@ -40,7 +41,7 @@ const usageText = `billcons consolidates cloud bills under financial trusteeship
 Usage:
   billcons run --usage PATH [--usage PATH ...] --changes PATH [--accounts PATH]
                --out DIR [--timing end-time|next-period] [--tz ZONE]
-               [--max-reject-ratio R]
+               [--max-reject-ratio R] [--wait[=DURATION]] [--quiet]
   billcons verify DIR
   billcons report DIR
   billcons version
@@ -67,7 +68,7 @@ Run "billcons help run" for the inputs, the rules and the output tree.
 const runHelp = `Usage:
   billcons run --usage PATH [--usage PATH ...] --changes PATH [--accounts PATH]
                --out DIR [--timing end-time|next-period] [--tz ZONE]
-               [--max-reject-ratio R]
+               [--max-reject-ratio R] [--wait[=DURATION]] [--quiet]
 
 Reads bill lines (--usage) and the history of trusteeship changes
 (--changes), decides for every line which account pays it, and writes:
@@ -156,6 +157,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tz := fs.String("tz", "+08:00", "the billing time zone cycles are cut in: an offset like +08:00 or an IANA name")
 	maxReject := fs.Float64("max-reject-ratio", -1, "fail with exit 3, keeping DIR, when more than this share (0 to 1) of usage rows is rejected; -1 for no limit")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
+	var wait waitFlag
+	fs.Var(&wait, "wait", "when another run holds DIR, wait for it instead of failing: --wait waits as long as it takes,\n--wait=DURATION (like 30m) at most that long")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
@@ -194,6 +197,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := pipeline.Config{
 		Usage: usage, Changes: changes, Accounts: accounts, Out: *out,
 		Timing: tim, Zone: loc, ZoneName: *tz, MaxRejectRatio: *maxReject, Version: version,
+		Wait: time.Duration(wait),
+	}
+	if !*quiet {
+		cfg.Waiting = func(holder string) {
+			fmt.Fprintf(stderr, "billcons: waiting for the run holding %s (%s)\n", *out, holder)
+		}
 	}
 	if n, err := strconv.Atoi(os.Getenv("BILLCONS_SPILL_BYTES")); err == nil && n > 0 {
 		cfg.SpillBytes = n // for tests that exercise spilling on small data
@@ -215,6 +224,34 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			c.UsageRead, c.UsageBilled, c.BillFiles, c.UsageRejected, c.ChangesAccepted, c.ChangesRead, *out)
 	}
 	return exitOK
+}
+
+// waitFlag is --wait: alone it means for as long as it takes (-1), with a
+// value (--wait=30m) at most that long.
+type waitFlag time.Duration
+
+func (w *waitFlag) IsBoolFlag() bool { return true }
+func (w *waitFlag) String() string {
+	if *w < 0 {
+		return "forever"
+	}
+	return time.Duration(*w).String()
+}
+func (w *waitFlag) Set(v string) error {
+	switch v {
+	case "true":
+		*w = -1
+		return nil
+	case "false":
+		*w = 0
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want a duration like 30m")
+	}
+	*w = waitFlag(d)
+	return nil
 }
 
 func oneDir(name string, args []string, stderr io.Writer) (string, bool) {
