@@ -42,7 +42,7 @@ Usage:
   billcons run --usage PATH [--usage PATH ...] --changes PATH [--accounts PATH]
                --out DIR [--timing end-time|next-period] [--tz ZONE]
                [--max-reject-ratio R] [--wait[=DURATION]] [--quiet]
-  billcons verify DIR
+  billcons verify DIR [--inputs]
   billcons report DIR
   billcons version
   billcons help [COMMAND]
@@ -50,7 +50,8 @@ Usage:
 Commands:
   run      read bill lines and trusteeship changes, decide who pays each line,
            and write the output tree to DIR (replaced whole and atomically)
-  verify   re-check a finished output tree from its files alone
+  verify   re-check a finished output tree from its files alone; with
+           --inputs, also whether its inputs changed since
   report   print the consolidated totals per billing cycle and paying account,
            read back from the Parquet bills
   version  print the program version
@@ -131,6 +132,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 && args[1] == "run" {
 			return cmdRun(ctx, []string{"--help"}, stdout, stderr)
+		}
+		if len(args) > 1 && args[1] == "verify" {
+			return cmdVerify([]string{"--help"}, stdout, stderr)
 		}
 		fmt.Fprint(stdout, usageText)
 		return exitOK
@@ -263,7 +267,20 @@ func oneDir(name string, args []string, stderr io.Writer) (string, bool) {
 }
 
 func cmdVerify(args []string, stdout, stderr io.Writer) int {
-	dir, ok := oneDir("verify", args, stderr)
+	var inputs bool
+	var rest []string
+	for _, a := range args {
+		switch a {
+		case "--inputs", "-inputs":
+			inputs = true
+		case "-h", "-help", "--help":
+			fmt.Fprint(stdout, verifyHelp)
+			return exitOK
+		default:
+			rest = append(rest, a)
+		}
+	}
+	dir, ok := oneDir("verify", rest, stderr)
 	if !ok {
 		return exitUsage
 	}
@@ -272,15 +289,50 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "billcons verify: %v\n", err)
 		return exitFailed
 	}
+	if inputs && len(problems) == 0 {
+		m, err := writers.ReadManifest(dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "billcons verify: %v\n", err)
+			return exitFailed
+		}
+		stale, err := pipeline.CheckInputs(m)
+		if err != nil {
+			fmt.Fprintf(stderr, "billcons verify: %s/%v\n", dir, err)
+			return exitFailed
+		}
+		for _, p := range stale {
+			problems = append(problems, "inputs: "+p)
+		}
+	}
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintf(stderr, "billcons verify: %s: %s\n", dir, p)
 		}
 		return exitFailed
 	}
-	fmt.Fprintf(stdout, "%s: ok\n", dir)
+	if inputs {
+		fmt.Fprintf(stdout, "%s: ok, and its inputs are unchanged\n", dir)
+	} else {
+		fmt.Fprintf(stdout, "%s: ok\n", dir)
+	}
 	return exitOK
 }
+
+const verifyHelp = `Usage:
+  billcons verify DIR [--inputs]
+
+Re-checks a finished output tree from its files alone: every file is the one
+manifest.json lists, byte for byte (SHA-256), nothing is missing or added;
+rows read = billed + rejected; per currency the amount read = billed +
+rejected to the last digit; each line_id appears once; the summary is the
+sum of the bills.
+
+--inputs also checks that the run's inputs are unchanged: it resolves the
+run's --usage, --changes and --accounts arguments again, from the current
+folder as the run did, and names every file changed, gone or new since.
+
+Exit status 0 when all holds, 1 otherwise, with one line per problem.
+`
 
 func cmdReport(args []string, stdout, stderr io.Writer) int {
 	dir, ok := oneDir("report", args, stderr)

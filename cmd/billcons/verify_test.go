@@ -1,0 +1,85 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestVerifyCatchesDamage damages a finished tree in each way a disk, a
+// person or a partial copy can, and checks verify fails naming the file.
+func TestVerifyCatchesDamage(t *testing.T) {
+	part := "bills/billing_cycle=2024-02/payer_account_id=2000000000000001/part-00000.parquet"
+	tests := []struct {
+		name   string
+		damage func(t *testing.T)
+		want   string
+	}{
+		{"a byte flipped in a bills file", func(t *testing.T) {
+			b, err := os.ReadFile("out/" + part)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/2] ^= 0x01
+			os.WriteFile("out/"+part, b, 0o644)
+		}, part + ": content differs from manifest.json"},
+		{"a bills file deleted", func(t *testing.T) {
+			os.Remove("out/" + part)
+		}, part + ": listed in manifest.json but missing"},
+		{"a bills file added", func(t *testing.T) {
+			b, _ := os.ReadFile("out/" + part)
+			os.MkdirAll("out/bills/billing_cycle=2024-02/payer_account_id=X", 0o755)
+			os.WriteFile("out/bills/billing_cycle=2024-02/payer_account_id=X/part-00000.parquet", b, 0o644)
+		}, "bills/billing_cycle=2024-02/payer_account_id=X/part-00000.parquet: file is not listed in manifest.json"},
+		{"a bills file truncated", func(t *testing.T) {
+			os.Truncate("out/"+part, 100)
+		}, part + ": content differs from manifest.json"},
+		{"the manifest's totals edited", func(t *testing.T) {
+			b, _ := os.ReadFile("out/manifest.json")
+			os.WriteFile("out/manifest.json", []byte(strings.Replace(string(b), `"usage_billed": 1`, `"usage_billed": 2`, 1)), 0o644)
+		}, "bills hold 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			args := append(inputs(t, "in", false), "--out", "out")
+			billcons(t, 0, args...)
+			billcons(t, 0, "verify", "out")
+			tt.damage(t)
+			msg := billcons(t, exitFailed, "verify", "out")
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("verify said %q, want %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+// TestVerifyInputs: verify --inputs tells whether a tree still matches its
+// inputs, and names each file new, changed or gone since the run.
+func TestVerifyInputs(t *testing.T) {
+	t.Chdir(t.TempDir())
+	args := append(inputs(t, "in", false), "--out", "out")
+	billcons(t, 0, args...)
+	if msg := billcons(t, 0, "verify", "out", "--inputs"); !strings.Contains(msg, "out: ok, and its inputs are unchanged") {
+		t.Fatalf("verify --inputs said %q", msg)
+	}
+
+	inputs(t, "in", true) // more usage arrives: in/usage/b.csv
+	f, _ := os.OpenFile("in/changes.csv", os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("late,1000000000000001,none,,2024-03-20T00:00:00+08:00\n")
+	f.Close()
+	os.Remove("in/accounts.csv")
+	msg := billcons(t, exitFailed, "verify", "--inputs", "out")
+	for _, want := range []string{
+		"inputs: " + filepath.Join("in", "usage", "b.csv") + ": new since the run (--usage in/usage)",
+		"inputs: in/changes.csv: changed since the run",
+		"inputs: in/accounts.csv: read by the run as accounts, but no longer found",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("verify --inputs said %q, want %q", msg, want)
+		}
+	}
+	// The tree itself is still sound: without --inputs verify passes.
+	billcons(t, 0, "verify", "out")
+}

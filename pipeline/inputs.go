@@ -1,0 +1,82 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/billcons/billcons/writers"
+)
+
+// CheckInputs says whether the inputs of a finished run are still what it
+// read: it resolves the run's --usage, --changes and --accounts arguments
+// again (relative to the current folder, as the run did) and compares the
+// files found, their sizes and SHA-256 with the manifest. It returns one
+// sentence per difference: a file changed, gone, or new since the run.
+func CheckInputs(m *writers.Manifest) ([]string, error) {
+	var problems []string
+	recorded := map[string]writers.Input{}
+	for _, in := range m.Inputs {
+		recorded[in.Kind+"\x00"+in.Path] = in
+	}
+	seen := map[string]bool{}
+	for _, kind := range []string{"usage", "changes", "accounts"} {
+		args, err := stringsOption(m.Options[kind])
+		if err != nil {
+			return nil, fmt.Errorf("manifest.json: options.%s: %w", kind, err)
+		}
+		for _, arg := range args {
+			files, err := expandAll([]string{arg})
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("--%s %s: %v", kind, arg, err))
+				continue
+			}
+			for _, f := range files {
+				key := kind + "\x00" + f
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				in, ok := recorded[key]
+				if !ok {
+					problems = append(problems, fmt.Sprintf("%s: new since the run (--%s %s); a rerun would read it", f, kind, arg))
+					continue
+				}
+				now, _, err := describe(kind, f)
+				if err != nil {
+					problems = append(problems, err.Error())
+					continue
+				}
+				if now.SHA256 != in.SHA256 || now.Bytes != in.Bytes {
+					problems = append(problems, fmt.Sprintf("%s: changed since the run (%d bytes, sha256 %s; the run read %d bytes, sha256 %s)",
+						f, now.Bytes, now.SHA256, in.Bytes, in.SHA256))
+				}
+			}
+		}
+	}
+	for _, in := range m.Inputs {
+		if !seen[in.Kind+"\x00"+in.Path] {
+			problems = append(problems, fmt.Sprintf("%s: read by the run as %s, but no longer found", in.Path, in.Kind))
+		}
+	}
+	return problems, nil
+}
+
+// stringsOption reads a list of strings back from the manifest's options.
+func stringsOption(v any) ([]string, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case []string:
+		return v, nil
+	case []any:
+		out := make([]string, len(v))
+		for i, x := range v {
+			s, ok := x.(string)
+			if !ok {
+				return nil, fmt.Errorf("want a list of paths")
+			}
+			out[i] = s
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("want a list of paths")
+}
