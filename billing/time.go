@@ -125,8 +125,20 @@ func ParseTime(s string) (Time, error) {
 		return 0, fmt.Errorf("%w: %q", ErrTimeRange, s)
 	}
 	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+min*60+sec) - int64(offset)
+	if secs < minTimeSecs || secs > maxTimeSecs {
+		// An offset can carry 0000-01-01 or 9999-12-31 out of the years
+		// every reader (DuckDB, RFC 3339 itself) can print.
+		return 0, fmt.Errorf("%w: %q is outside the years 0001 to 9999 in UTC", ErrTimeRange, s)
+	}
 	return Time(secs*1e6 + micros), nil
 }
+
+// The instants ParseTime accepts: 0001-01-01T00:00:00Z to the last second of
+// 9999-12-31 UTC, in seconds since the Unix epoch.
+var (
+	minTimeSecs = daysFromCivil(1, 1, 1) * 86400
+	maxTimeSecs = daysFromCivil(9999, 12, 31)*86400 + 86399
+)
 
 func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 

@@ -8,8 +8,23 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"unicode/utf8"
 )
+
+// Limits that keep hostile input from exhausting memory. A row (the header
+// included) may hold at most MaxRowBytes bytes, and a header at most
+// MaxColumns columns; a file that breaks either stops the run with an error
+// naming it and the row. Everything else is streamed, so a large input, or
+// a gzip file that inflates to any size, costs disk for spilling but not
+// memory.
+const (
+	MaxRowBytes = 4 << 20
+	MaxColumns  = 10_000
+)
+
+// ErrRowTooLong is wrapped by the error for a row longer than MaxRowBytes.
+var ErrRowTooLong = fmt.Errorf("row longer than %d MiB", MaxRowBytes>>20)
 
 // csvTable reads RFC 4180 CSV with a header row, optionally gzip-compressed.
 // A UTF-8 byte-order mark before the header is skipped.
@@ -17,10 +32,31 @@ type csvTable struct {
 	name   string
 	f      *os.File
 	gz     *gzip.Reader
+	budget *budgetReader
 	r      *csv.Reader
 	header []string
 	n      int64
 }
+
+// budgetReader fails once more than max bytes are read since the last
+// reset; the table resets it after every row, so that no row can make the
+// CSV reader buffer more than about max bytes.
+type budgetReader struct {
+	r    io.Reader
+	used int
+	max  int
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if b.used > b.max {
+		return 0, ErrRowTooLong
+	}
+	n, err := b.r.Read(p)
+	b.used += n
+	return n, err
+}
+
+const readBuf = 1 << 16
 
 func openCSV(path string, gz bool) (Table, error) {
 	f, err := os.Open(path)
@@ -37,20 +73,34 @@ func openCSV(path string, gz bool) (Table, error) {
 		}
 		src = t.gz
 	}
-	br := bufio.NewReaderSize(src, 1<<16)
+	// The budget counts what the buffer reads ahead, too: a row may use
+	// MaxRowBytes plus two buffers' worth before it is refused.
+	t.budget = &budgetReader{r: src, max: MaxRowBytes + 2*readBuf}
+	br := bufio.NewReaderSize(t.budget, readBuf)
 	if b, err := br.Peek(3); err == nil && string(b) == "\uFEFF" {
 		br.Discard(3)
 	}
 	t.r = csv.NewReader(br)
 	t.r.FieldsPerRecord = -1 // a row with the wrong count is rejected, not fatal
+	t.r.ReuseRecord = false
 	header, err := t.r.Read()
 	if err != nil {
 		t.Close()
-		if err == io.EOF {
+		switch {
+		case err == io.EOF:
 			return nil, fmt.Errorf("%s: empty file: no header row", path)
+		case errors.Is(err, ErrRowTooLong):
+			return nil, fmt.Errorf("%s: header: %w; billcons refuses rows that long (a broken file, or a gzip bomb?)", path, err)
+		case gz:
+			return nil, fmt.Errorf("%s: reading header: the gzip stream is truncated or corrupt: %v", path, err)
 		}
 		return nil, fmt.Errorf("%s: reading header: %w", path, err)
 	}
+	if len(header) > MaxColumns {
+		t.Close()
+		return nil, fmt.Errorf("%s: header has %d columns; billcons reads at most %d", path, len(header), MaxColumns)
+	}
+	t.budget.used = 0
 	for _, h := range header {
 		if !utf8.ValidString(h) {
 			t.Close()
@@ -70,6 +120,7 @@ func (t *csvTable) Read(dst []Row) (int, error) {
 		if err == io.EOF {
 			return i, io.EOF
 		}
+		t.budget.used = 0
 		t.n++
 		row := &dst[i]
 		*row = Row{N: t.n, Fields: rec}
@@ -77,6 +128,12 @@ func (t *csvTable) Read(dst []Row) (int, error) {
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
 				// An I/O or gzip error: the file cannot be read on.
+				switch {
+				case errors.Is(err, ErrRowTooLong):
+					return i, fmt.Errorf("%s: row %d: %w; billcons refuses rows that long (a broken file, or a gzip bomb?)", t.name, t.n, err)
+				case t.gz != nil:
+					return i, fmt.Errorf("%s: after row %d: the gzip stream is truncated or corrupt: %v", t.name, t.n-1, err)
+				}
 				return i, fmt.Errorf("%s: row %d: %w", t.name, t.n, err)
 			}
 			row.Err = &FormatError{Code: "malformed_csv", Msg: fmt.Sprintf("malformed CSV at line %d, column %d: %v", pe.Line, pe.Column, pe.Err)}
@@ -84,6 +141,10 @@ func (t *csvTable) Read(dst []Row) (int, error) {
 		}
 		if len(rec) != len(t.header) {
 			row.Err = &FormatError{Code: "field_count", Msg: fmt.Sprintf("row has %d fields, the header has %d", len(rec), len(t.header))}
+			continue
+		}
+		if slices.Equal(rec, t.header) {
+			row.Err = &FormatError{Code: "repeated_header", Msg: "the header row again, mid-file (files joined with their headers?)"}
 			continue
 		}
 		for j, v := range rec {

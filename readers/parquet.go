@@ -6,7 +6,9 @@ import (
 	"math/big"
 	"os"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
@@ -37,7 +39,14 @@ type parquetTable struct {
 	n      int64
 }
 
-func openParquet(path string) (Table, error) {
+func openParquet(path string) (t Table, err error) {
+	// parquet-go trusts the file's metadata and can panic on a corrupt one;
+	// a broken file must stop the run with an error, not a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			t, err = nil, fmt.Errorf("%s: not a readable Parquet file: %v", path, p)
+		}
+	}()
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, unwrapPath(err))
@@ -52,7 +61,11 @@ func openParquet(path string) (Table, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
 	}
-	t := &parquetTable{name: path, f: f, pf: pf, groups: pf.RowGroups()}
+	if n := len(pf.Schema().Fields()); n > MaxColumns {
+		f.Close()
+		return nil, fmt.Errorf("%s: schema has %d columns; billcons reads at most %d", path, n, MaxColumns)
+	}
+	pt := &parquetTable{name: path, f: f, pf: pf, groups: pf.RowGroups()}
 	for _, field := range pf.Schema().Fields() {
 		if !field.Leaf() || field.Repeated() {
 			f.Close()
@@ -63,11 +76,11 @@ func openParquet(path string) (Table, error) {
 			f.Close()
 			return nil, fmt.Errorf("%s: column %s: %w", path, field.Name(), err)
 		}
-		t.header = append(t.header, field.Name())
-		t.kinds = append(t.kinds, kind)
-		t.render = append(t.render, render)
+		pt.header = append(pt.header, field.Name())
+		pt.kinds = append(pt.kinds, kind)
+		pt.render = append(pt.render, render)
 	}
-	return t, nil
+	return pt, nil
 }
 
 // Kinds reports what each header column holds.
@@ -76,7 +89,16 @@ func (t *parquetTable) Kinds() []ColumnKind { return t.kinds }
 func (t *parquetTable) Name() string     { return t.name }
 func (t *parquetTable) Header() []string { return t.header }
 
-func (t *parquetTable) Read(dst []Row) (int, error) {
+func (t *parquetTable) Read(dst []Row) (n int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			n, err = 0, fmt.Errorf("%s: after row %d: not a readable Parquet file: %v", t.name, t.n, p)
+		}
+	}()
+	return t.read(dst)
+}
+
+func (t *parquetTable) read(dst []Row) (int, error) {
 	if len(t.buf) < len(dst) {
 		t.buf = make([]parquet.Row, len(dst))
 	}
@@ -95,6 +117,7 @@ func (t *parquetTable) Read(dst []Row) (int, error) {
 			row := &dst[filled]
 			filled++
 			*row = Row{N: t.n, Fields: make([]string, len(t.header))}
+			size := 0
 			for _, v := range prow {
 				c := v.Column()
 				if c < 0 || c >= len(t.header) {
@@ -111,7 +134,21 @@ func (t *parquetTable) Read(dst []Row) (int, error) {
 				if rerr != nil && row.Err == nil {
 					row.Err = &FormatError{Code: "invalid_value", Msg: fmt.Sprintf("column %s: %v", t.header[c], rerr)}
 				}
+				if t.kinds[c] == KindText && !utf8.ValidString(s) && row.Err == nil {
+					row.Err = &FormatError{Code: "invalid_utf8", Msg: fmt.Sprintf("column %s is not valid UTF-8", t.header[c])}
+				}
+				size += len(s)
 				row.Fields[c] = s
+			}
+			if size > MaxRowBytes {
+				// Unlike CSV, a Parquet row's end is known: reject it alone,
+				// keeping at most a prefix of each value in its record.
+				for c := range row.Fields {
+					if len(row.Fields[c]) > 1024 {
+						row.Fields[c] = strings.ToValidUTF8(row.Fields[c][:1024], "") + "…"
+					}
+				}
+				row.Err = &FormatError{Code: "row_too_long", Msg: fmt.Sprintf("row holds %d bytes; billcons takes at most %d MiB per row (values in the record are cut to 1 KiB)", size, MaxRowBytes>>20)}
 			}
 		}
 		if err == io.EOF {
