@@ -23,6 +23,7 @@ import (
 //	before-swap  the new tree complete in its staging folder
 //	mid-swap     inside the swap (see Tree.Commit)
 //	committed    the new tree in place, the lock still held
+//	exit         the command done, about to exit: its peak memory is final
 func Checkpoint(point string) {
 	if pauseAt == "" || pauseAt != point {
 		return

@@ -110,6 +110,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	writers.Checkpoint("exit") // for tests that read the peak memory
 	os.Exit(code)
 }
 
