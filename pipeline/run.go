@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -57,6 +58,10 @@ type Config struct {
 	// told the holder once when the wait starts.
 	Wait    time.Duration
 	Waiting func(holder string)
+
+	// Log, when set, receives one "stage" event per stage of the run, with
+	// its duration in seconds and its counts.
+	Log *slog.Logger
 }
 
 // DefaultSpillBytes is the default in-memory budget of one line sort.
@@ -76,6 +81,7 @@ type Result struct {
 
 type run struct {
 	cfg        Config
+	mark       time.Time // when the current stage began
 	ctx        context.Context
 	tree       *writers.Tree
 	spillDir   string
@@ -114,7 +120,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.SpillBytes <= 0 {
 		cfg.SpillBytes = DefaultSpillBytes
 	}
-	r := &run{cfg: cfg, ctx: ctx, totals: map[string]*currencyTotals{}, stamps: map[string]stamp{}}
+	r := &run{cfg: cfg, ctx: ctx, totals: map[string]*currencyTotals{}, stamps: map[string]stamp{}, mark: time.Now()}
 
 	// Resolve every input before touching the output.
 	usage, err := expandAll(cfg.Usage)
@@ -161,6 +167,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
+	var inBytes int64
+	for _, in := range r.inputs {
+		inBytes += in.Bytes
+	}
+	r.stage("hash_inputs", slog.Int("files", len(r.inputs)), slog.Int64("bytes", inBytes))
 	writers.Checkpoint("hashed")
 
 	var acctMap rules.Accounts
@@ -170,31 +181,38 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		r.stage("read_accounts", slog.Int64("rows", r.counts.AccountsRead), slog.Int64("accepted", r.counts.AccountsAccepted), slog.Int64("rejected", r.counts.AccountsRejected))
 	}
 	accepted, changeRejects, err := r.readChanges(changes, acctMap)
 	if err != nil {
 		return nil, err
 	}
 	plan := rules.NewPlan(accepted, cfg.Zone, cfg.Timing)
+	r.stage("read_changes", slog.Int64("rows", r.counts.ChangesRead), slog.Int64("accepted", r.counts.ChangesAccepted), slog.Int64("rejected", r.counts.ChangesRejected))
 
 	byID := spill.New(r.spillDir, "by-line-id", cfg.SpillBytes)
 	rejects := spill.New(r.spillDir, "usage-rejects", cfg.SpillBytes/4)
 	if err := r.readUsage(usage, byID, rejects); err != nil {
 		return nil, err
 	}
+	r.stage("read_usage", slog.Int("files", len(usage)), slog.Int64("rows", r.counts.UsageRead), slog.Int64("rejected", r.counts.UsageRejected))
+	rejectedBefore := r.counts.UsageRejected
 	if err := r.findDuplicates(byID, rejects, plan); err != nil {
 		return nil, err
 	}
+	r.stage("find_duplicates", slog.Int64("duplicates", r.counts.UsageRejected-rejectedBefore))
 	byPart := spill.New(r.spillDir, "by-partition", cfg.SpillBytes)
 	if err := r.assign(byID, byPart, plan); err != nil {
 		return nil, err
 	}
 	byID.Remove()
+	r.stage("assign_payers", slog.Int64("lines", r.counts.UsageRead-r.counts.UsageRejected))
 	outputs, err := r.writeBills(byPart)
 	if err != nil {
 		return nil, err
 	}
 	byPart.Remove()
+	r.stage("write_bills", slog.Int64("files", r.counts.BillFiles), slog.Int64("rows", r.counts.UsageBilled), slog.Int64("summary_rows", r.counts.SummaryRows))
 
 	rejOut, err := r.writeUsageRejects(rejects)
 	if err != nil {
@@ -217,6 +235,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := os.RemoveAll(r.spillDir); err != nil {
 		return nil, fmt.Errorf("removing spill folder: %w", err)
 	}
+	r.stage("write_rejects", slog.Int64("usage", r.counts.UsageRejected), slog.Int64("changes", r.counts.ChangesRejected), slog.Int64("accounts", r.counts.AccountsRejected))
 
 	if r.counts.UsageRead != r.counts.UsageBilled+r.counts.UsageRejected {
 		return nil, fmt.Errorf("internal error: %d usage rows read but %d billed and %d rejected", r.counts.UsageRead, r.counts.UsageBilled, r.counts.UsageRejected)
@@ -261,7 +280,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	committed = true
+	r.stage("commit", slog.String("out", cfg.Out))
 	return &Result{Manifest: m, Warnings: tree.Warnings}, nil
+}
+
+// stage logs the end of one stage of the run, with the time since the
+// previous one.
+func (r *run) stage(name string, attrs ...slog.Attr) {
+	now := time.Now()
+	if r.cfg.Log != nil {
+		attrs = append([]slog.Attr{slog.String("stage", name), slog.Float64("seconds", now.Sub(r.mark).Seconds())}, attrs...)
+		r.cfg.Log.LogAttrs(r.ctx, slog.LevelInfo, "stage", attrs...)
+	}
+	r.mark = now
 }
 
 func expandAll(args []string) ([]string, error) {

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
@@ -41,7 +42,8 @@ const usageText = `billcons consolidates cloud bills under financial trusteeship
 Usage:
   billcons run --usage PATH [--usage PATH ...] --changes PATH [--accounts PATH]
                --out DIR [--timing end-time|next-period] [--tz ZONE]
-               [--max-reject-ratio R] [--wait[=DURATION]] [--quiet]
+               [--max-reject-ratio R] [--wait[=DURATION]]
+               [--log-format text|json] [--quiet]
   billcons verify DIR [--inputs]
   billcons report DIR
   billcons version
@@ -69,7 +71,8 @@ Run "billcons help run" for the inputs, the rules and the output tree.
 const runHelp = `Usage:
   billcons run --usage PATH [--usage PATH ...] --changes PATH [--accounts PATH]
                --out DIR [--timing end-time|next-period] [--tz ZONE]
-               [--max-reject-ratio R] [--wait[=DURATION]] [--quiet]
+               [--max-reject-ratio R] [--wait[=DURATION]]
+               [--log-format text|json] [--quiet]
 
 Reads bill lines (--usage) and the history of trusteeship changes
 (--changes), decides for every line which account pays it, and writes:
@@ -162,6 +165,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tz := fs.String("tz", "+08:00", "the billing time zone cycles are cut in: an offset like +08:00 or an IANA name")
 	maxReject := fs.Float64("max-reject-ratio", -1, "fail with exit 3, keeping DIR, when more than this share (0 to 1) of usage rows is rejected; -1 for no limit")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
+	logFormat := fs.String("log-format", "text", "text: one summary line on success (none with --quiet), one line on failure;\njson: one JSON event per stage with counts and durations, then \"done\" or \"failed\", for log collectors")
 	var wait waitFlag
 	fs.Var(&wait, "wait", "when another run holds DIR, wait for it instead of failing: --wait waits as long as it takes,\n--wait=DURATION (like 30m) at most that long")
 	if err := fs.Parse(args); err != nil {
@@ -199,12 +203,25 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *maxReject != -1 && (*maxReject < 0 || *maxReject > 1) {
 		return usageErr("--max-reject-ratio %g: want a share from 0 to 1", *maxReject)
 	}
+	var log *slog.Logger
+	switch *logFormat {
+	case "text":
+	case "json":
+		log = slog.New(slog.NewJSONHandler(stderr, nil))
+	default:
+		return usageErr("--log-format %q: want text or json", *logFormat)
+	}
 	cfg := pipeline.Config{
 		Usage: usage, Changes: changes, Accounts: accounts, Out: *out,
 		Timing: tim, Zone: loc, ZoneName: *tz, MaxRejectRatio: *maxReject, Version: version,
-		Wait: time.Duration(wait),
+		Wait: time.Duration(wait), Log: log,
 	}
-	if !*quiet {
+	switch {
+	case log != nil:
+		cfg.Waiting = func(holder string) {
+			log.Info("waiting", "out", *out, "holder", holder)
+		}
+	case !*quiet:
 		cfg.Waiting = func(holder string) {
 			fmt.Fprintf(stderr, "billcons: waiting for the run holding %s (%s)\n", *out, holder)
 		}
@@ -212,16 +229,33 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if n, err := strconv.Atoi(os.Getenv("BILLCONS_SPILL_BYTES")); err == nil && n > 0 {
 		cfg.SpillBytes = n // for tests that exercise spilling on small data
 	}
+	started := time.Now()
 	res, err := pipeline.Run(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "billcons run: %v\n", err)
+		code := exitFailed
 		if errors.Is(err, pipeline.ErrDataQuality) {
-			return exitDataQuality
+			code = exitDataQuality
 		}
-		return exitFailed
+		if log != nil {
+			log.Error("failed", "error", err.Error(), "exit", code, "seconds", time.Since(started).Seconds())
+		} else {
+			fmt.Fprintf(stderr, "billcons run: %v\n", err)
+		}
+		return code
 	}
 	for _, w := range res.Warnings {
-		fmt.Fprintf(stderr, "billcons run: warning: %s\n", w)
+		if log != nil {
+			log.Warn("warning", "warning", w)
+		} else {
+			fmt.Fprintf(stderr, "billcons run: warning: %s\n", w)
+		}
+	}
+	if log != nil {
+		c := res.Manifest.Counts
+		log.Info("done", "exit", exitOK, "seconds", time.Since(started).Seconds(), "out", *out,
+			"usage_read", c.UsageRead, "usage_billed", c.UsageBilled, "usage_rejected", c.UsageRejected,
+			"changes_read", c.ChangesRead, "changes_accepted", c.ChangesAccepted, "bill_files", c.BillFiles)
+		return exitOK
 	}
 	if !*quiet {
 		c := res.Manifest.Counts
