@@ -574,3 +574,54 @@ func TestOneRunAtATime(t *testing.T) {
 		t.Fatalf("left beside DIR: %v", s)
 	}
 }
+
+// TestInterrupted: SIGTERM (what a scheduler sends to stop a job) ends the
+// run with exit 1 and one line, and DIR keeps the previous tree.
+func TestInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	t.Chdir(t.TempDir())
+	args := append(inputs(t, "in", false), "--out", "out")
+	billcons(t, 0, args...)
+	before := snapshot(t, "out")
+	args = append(inputs(t, "in", true), "--out", "out")
+	c := startChild(t, []string{"BILLCONS_PAUSE_AT=reading"}, args...)
+	c.waitPaused(t, "reading")
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	c.cmd.Process.Signal(syscall.SIGCONT)
+	code, msg := c.finish(t)
+	if code != exitFailed || msg != "billcons run: interrupted by a signal; out is unchanged" {
+		t.Fatalf("exit %d, stderr %q", code, msg)
+	}
+	if d := sameTree(snapshot(t, "out"), before); d != "" {
+		t.Fatalf("DIR changed: %s", d)
+	}
+	if s := strays(t, "."); len(s) > 0 {
+		t.Fatalf("left beside DIR: %v", s)
+	}
+}
+
+// TestRerunsAreHarmless: the same inputs and options give byte-identical
+// bills and summary (CONTRACT.md, invariants); a rerun after more usage
+// arrives replaces the tree with one that holds it, and verify accepts it.
+func TestRerunsAreHarmless(t *testing.T) {
+	t.Chdir(t.TempDir())
+	args := append(inputs(t, "in", false), "--out", "out")
+	billcons(t, 0, args...)
+	first := snapshot(t, "out")
+	billcons(t, 0, args...)
+	if d := sameTree(snapshot(t, "out"), first); d != "" {
+		t.Fatalf("a rerun on the same inputs differs: %s", d)
+	}
+	args = append(inputs(t, "in", true), "--out", "out")
+	billcons(t, 0, args...)
+	billcons(t, 0, "verify", "out", "--inputs")
+	m, err := writers.ReadManifest("out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Counts.UsageRead != 1681+199 {
+		t.Fatalf("after more usage arrived the tree holds %d rows read, want %d", m.Counts.UsageRead, 1681+199)
+	}
+}

@@ -236,6 +236,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, pipeline.ErrDataQuality) {
 			code = exitDataQuality
 		}
+		if errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("interrupted by a signal; %s is unchanged", *out)
+		}
 		if log != nil {
 			log.Error("failed", "error", err.Error(), "exit", code, "seconds", time.Since(started).Seconds())
 		} else {
