@@ -192,6 +192,11 @@ func ParseCycle(s string) (Cycle, error) {
 	return Cycle(y*12 + m - 1), nil
 }
 
+// Start is the first instant of cycle c in loc: midnight of its first day.
+func (c Cycle) Start(loc *time.Location) time.Time {
+	return time.Date(int(c)/12, time.Month(int(c)%12+1), 1, 0, 0, 0, 0, loc)
+}
+
 // String formats c as YYYY-MM.
 func (c Cycle) String() string {
 	y, m := int(c)/12, int(c)%12+1

@@ -91,6 +91,7 @@ type run struct {
 	extras     readers.ExtraColumns
 	usageFiles []string
 	stamps     map[string]stamp // input path -> size and mtime when hashed
+	cycles     []billing.Cycle  // the billing cycles of the bills, ascending
 }
 
 // stamp is what an input file looked like when it was hashed.
@@ -232,6 +233,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		outputs = append(outputs, acOut)
 	}
+	accOut, err := writers.WriteAcceptedChanges(tree.Dir(), accepted, cfg.Zone)
+	if err != nil {
+		return nil, err
+	}
+	outputs = append(outputs, accOut)
+	absOut, err := filepath.Abs(cfg.Out)
+	if err != nil {
+		return nil, fmt.Errorf("--out %s: %w", cfg.Out, err)
+	}
+	viewsOut, err := writers.WriteViews(tree.Dir(), writers.Views{Dir: absOut, Zone: cfg.Zone, ZoneName: cfg.ZoneName,
+		Cycles: r.cycles, HasBills: r.counts.BillFiles > 0, HasAccounts: len(accounts) > 0, Extras: r.extras.Names()})
+	if err != nil {
+		return nil, err
+	}
+	outputs = append(outputs, viewsOut)
 	if err := os.RemoveAll(r.spillDir); err != nil {
 		return nil, fmt.Errorf("removing spill folder: %w", err)
 	}
@@ -808,6 +824,9 @@ func (r *run) writeBills(byPart *spill.Sorter) ([]writers.Output, error) {
 			return nil, err
 		}
 		l := &s.line
+		if len(r.cycles) == 0 || r.cycles[len(r.cycles)-1] != l.Cycle {
+			r.cycles = append(r.cycles, l.Cycle)
+		}
 		if err := bills.Write(l, s.payer, s.decided, s.held); err != nil {
 			return nil, err
 		}

@@ -189,6 +189,20 @@ func Verify(dir string) ([]string, error) {
 		return nil, err
 	}
 
+	var accepted int64
+	acceptedPath := filepath.Join(dir, "changes", "accepted.parquet")
+	if _, err := os.Stat(acceptedPath); err == nil { // older trees lack it
+		if err := ReadParquet(acceptedPath, func([]string, map[string]parquet.Value) error {
+			accepted++
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if accepted != m.Counts.ChangesAccepted {
+			bad("changes/accepted.parquet holds %d rows; manifest says %d accepted", accepted, m.Counts.ChangesAccepted)
+		}
+	}
+
 	// 4. Everything adds up.
 	c := m.Counts
 	if c.UsageRead != c.UsageBilled+c.UsageRejected {

@@ -1,0 +1,212 @@
+package writers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/billcons/billcons/billing"
+)
+
+// Views describes what DIR/views.sql needs to know about a tree.
+type Views struct {
+	Dir         string         // where the tree will live, made absolute
+	Zone        *time.Location // the billing time zone of the run
+	ZoneName    string         // as given to --tz
+	Cycles      []billing.Cycle
+	HasBills    bool
+	HasAccounts bool     // rejects/accounts.parquet exists
+	Extras      []string // the extra (carried-through) bill columns
+}
+
+// FocusColumns are the FOCUS 1.2 columns the focus view provides, with their
+// DuckDB types and whether FOCUS lets them be null. The first 21 are the
+// columns FOCUS 1.2 marks Mandatory; SubAccountId is Conditional (present
+// because billcons has sub accounts: the members). Custom columns follow,
+// prefixed x_ as FOCUS requires.
+var FocusColumns = []struct {
+	Name, Type string
+	Nullable   bool
+	Mandatory  bool
+}{
+	{"BilledCost", "DECIMAL(18,9)", false, true},
+	{"BillingAccountId", "VARCHAR", false, true},
+	{"BillingAccountName", "VARCHAR", true, true},
+	{"BillingCurrency", "VARCHAR", false, true},
+	{"BillingPeriodEnd", "TIMESTAMP WITH TIME ZONE", false, true},
+	{"BillingPeriodStart", "TIMESTAMP WITH TIME ZONE", false, true},
+	{"ChargeCategory", "VARCHAR", false, true},
+	{"ChargeClass", "VARCHAR", true, true},
+	{"ChargeDescription", "VARCHAR", true, true},
+	{"ChargePeriodEnd", "TIMESTAMP WITH TIME ZONE", false, true},
+	{"ChargePeriodStart", "TIMESTAMP WITH TIME ZONE", false, true},
+	{"ContractedCost", "DECIMAL(18,9)", false, true},
+	{"EffectiveCost", "DECIMAL(18,9)", false, true},
+	{"InvoiceIssuerName", "VARCHAR", false, true},
+	{"ListCost", "DECIMAL(18,9)", false, true},
+	{"PricingQuantity", "DECIMAL(18,9)", true, true},
+	{"PricingUnit", "VARCHAR", true, true},
+	{"ProviderName", "VARCHAR", false, true},
+	{"PublisherName", "VARCHAR", false, true},
+	{"ServiceCategory", "VARCHAR", false, true},
+	{"ServiceName", "VARCHAR", false, true},
+	{"SubAccountId", "VARCHAR", false, false},
+	{"x_LineId", "VARCHAR", false, false},
+	{"x_BillingCycle", "VARCHAR", false, false},
+	{"x_SubscriptionType", "VARCHAR", false, false},
+	{"x_PaymentStatus", "VARCHAR", false, false},
+	{"x_DecidedBy", "VARCHAR", true, false},
+	{"x_HeldBy", "VARCHAR", true, false},
+}
+
+// WriteViews writes DIR/views.sql: DuckDB views over the tree, for
+// "billcons query" and for analysts' own DuckDB shells (.read DIR/views.sql).
+//
+// The tree's folder is the DuckDB variable billcons_dir, read when a view is
+// queried. The file sets it to v.Dir unless it is already set, so that a tree
+// moved or mounted elsewhere is read with
+//
+//	SET VARIABLE billcons_dir = '/new/place';
+//	.read /new/place/views.sql
+func WriteViews(root string, v Views) (Output, error) {
+	var b strings.Builder
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	fmt.Fprintf(&b, `-- DuckDB views over one billcons output tree. In the duckdb shell:
+--     .read %[1]s/views.sql
+-- The tree's folder is the variable billcons_dir; this file sets it to where
+-- the run wrote the tree, unless it is set already. For a tree that was
+-- moved or is mounted elsewhere (or a second tree in the same session), set
+-- it first:
+--     SET VARIABLE billcons_dir = '/new/place/of/the/tree';
+--     .read /new/place/of/the/tree/views.sql
+-- Views: bills, summary, changes (accepted), rejects_usage, rejects_changes,
+-- rejects_accounts (with --accounts), billing_periods and focus (FOCUS 1.2).
+SET VARIABLE billcons_dir = coalesce(getvariable('billcons_dir'), %[2]s);
+`, v.Dir, q(v.Dir))
+	path := func(rel string) string { return "getvariable('billcons_dir') || " + q("/"+rel) }
+
+	var extras strings.Builder
+	for _, x := range v.Extras {
+		fmt.Fprintf(&extras, ", NULL::VARCHAR AS %s", ident(x))
+	}
+	if v.HasBills {
+		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW bills AS\nSELECT * FROM read_parquet(%s, hive_partitioning = true,\n    hive_types = {'billing_cycle': VARCHAR, 'payer_account_id': VARCHAR});\n", path("bills/**/*.parquet"))
+	} else {
+		// No bills: an empty view of the same columns, so queries still bind.
+		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW bills AS\nSELECT NULL::VARCHAR AS line_id, NULL::VARCHAR AS account_id, NULL::VARCHAR AS product_code,\n"+
+			"    NULL::VARCHAR AS subscription_type, NULL::TIMESTAMPTZ AS usage_start, NULL::TIMESTAMPTZ AS usage_end,\n"+
+			"    NULL::DECIMAL(18,9) AS list_amount, NULL::VARCHAR AS currency, NULL::VARCHAR AS payment_status,\n"+
+			"    NULL::TIMESTAMPTZ AS issued_at, NULL::TIMESTAMPTZ AS settled_at, NULL::VARCHAR AS decided_by,\n"+
+			"    NULL::VARCHAR AS held_by%s, NULL::VARCHAR AS billing_cycle, NULL::VARCHAR AS payer_account_id\nWHERE false;\n", extras.String())
+	}
+	for _, t := range []struct{ view, rel string }{
+		{"summary", "summary/summary.parquet"},
+		{"changes", "changes/accepted.parquet"},
+		{"rejects_usage", "rejects/usage.parquet"},
+		{"rejects_changes", "rejects/changes.parquet"},
+	} {
+		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW %s AS SELECT * FROM read_parquet(%s);\n", t.view, path(t.rel))
+	}
+	if v.HasAccounts {
+		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW rejects_accounts AS SELECT * FROM read_parquet(%s);\n", path("rejects/accounts.parquet"))
+	}
+
+	// Billing periods: each cycle's first instant and the next cycle's, cut
+	// in the run's time zone (computed here, so DST zones come out right).
+	cycles := append([]billing.Cycle(nil), v.Cycles...)
+	sort.Slice(cycles, func(i, j int) bool { return cycles[i] < cycles[j] })
+	fmt.Fprintf(&b, "\n-- The billing cycles of the bills, cut in the run's time zone (%s).\nCREATE OR REPLACE VIEW billing_periods AS\n", v.ZoneName)
+	if len(cycles) == 0 {
+		b.WriteString("SELECT NULL::VARCHAR AS billing_cycle, NULL::TIMESTAMPTZ AS period_start, NULL::TIMESTAMPTZ AS period_end WHERE false;\n")
+	} else {
+		b.WriteString("SELECT billing_cycle, period_start::TIMESTAMPTZ AS period_start, period_end::TIMESTAMPTZ AS period_end FROM (VALUES\n")
+		for i, c := range cycles {
+			start, end := c.Start(v.Zone), (c + 1).Start(v.Zone)
+			sep := ","
+			if i == len(cycles)-1 {
+				sep = ""
+			}
+			fmt.Fprintf(&b, "    ('%s', '%s', '%s')%s\n", c, start.UTC().Format("2006-01-02 15:04:05+00"), end.UTC().Format("2006-01-02 15:04:05+00"), sep)
+		}
+		b.WriteString(") AS p(billing_cycle, period_start, period_end);\n")
+	}
+
+	b.WriteString(focusView)
+
+	return writeText(root, "views.sql", []byte(b.String()))
+}
+
+// writeText writes a small text file of the tree, synced, and describes it.
+func writeText(root, rel string, data []byte) (Output, error) {
+	f, err := os.OpenFile(filepath.Join(root, filepath.FromSlash(rel)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return Output{}, fmt.Errorf("writing %s: %w", rel, unwrapPath(err))
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return Output{}, fmt.Errorf("writing %s: %w", rel, unwrapPath(err))
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return Output{}, fmt.Errorf("writing %s: %w", rel, unwrapPath(err))
+	}
+	if err := f.Close(); err != nil {
+		return Output{}, fmt.Errorf("writing %s: %w", rel, unwrapPath(err))
+	}
+	sum := sha256.Sum256(data)
+	return Output{Path: rel, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}, nil
+}
+
+// focusView maps the bills onto FOCUS 1.2 (see README, FOCUS). Until pricing
+// exists, every cost is the list amount. Provider, publisher and invoice
+// issuer come from the variables focus_provider, focus_publisher and
+// focus_invoice_issuer when set, else "Alibaba Cloud", the cloud whose
+// financial trusteeship the seeds describe.
+const focusView = `
+-- FOCUS 1.2: the 21 Mandatory columns, SubAccountId, then x_ custom columns.
+CREATE OR REPLACE VIEW focus AS
+SELECT
+    b.list_amount                                   AS BilledCost,
+    b.payer_account_id                              AS BillingAccountId,
+    NULL::VARCHAR                                   AS BillingAccountName,
+    b.currency                                      AS BillingCurrency,
+    p.period_end                                    AS BillingPeriodEnd,
+    p.period_start                                  AS BillingPeriodStart,
+    CASE b.subscription_type WHEN 'subscription' THEN 'Purchase' ELSE 'Usage' END AS ChargeCategory,
+    NULL::VARCHAR                                   AS ChargeClass,
+    b.product_code || ' ' || b.subscription_type || ' of ' || b.account_id AS ChargeDescription,
+    b.usage_end                                     AS ChargePeriodEnd,
+    b.usage_start                                   AS ChargePeriodStart,
+    b.list_amount                                   AS ContractedCost,
+    b.list_amount                                   AS EffectiveCost,
+    coalesce(getvariable('focus_invoice_issuer'), 'Alibaba Cloud') AS InvoiceIssuerName,
+    b.list_amount                                   AS ListCost,
+    NULL::DECIMAL(18,9)                             AS PricingQuantity,
+    NULL::VARCHAR                                   AS PricingUnit,
+    coalesce(getvariable('focus_provider'), 'Alibaba Cloud') AS ProviderName,
+    coalesce(getvariable('focus_publisher'), 'Alibaba Cloud') AS PublisherName,
+    CASE lower(b.product_code)
+        WHEN 'ecs' THEN 'Compute' WHEN 'fc' THEN 'Compute' WHEN 'ack' THEN 'Compute'
+        WHEN 'oss' THEN 'Storage' WHEN 'nas' THEN 'Storage'
+        WHEN 'rds' THEN 'Databases' WHEN 'polardb' THEN 'Databases' WHEN 'redis' THEN 'Databases'
+        WHEN 'slb' THEN 'Networking' WHEN 'cdn' THEN 'Networking' WHEN 'vpc' THEN 'Networking' WHEN 'eip' THEN 'Networking'
+        WHEN 'alicom' THEN 'Business Applications'
+        ELSE 'Other' END                            AS ServiceCategory,
+    b.product_code                                  AS ServiceName,
+    b.account_id                                    AS SubAccountId,
+    b.line_id                                       AS x_LineId,
+    b.billing_cycle                                 AS x_BillingCycle,
+    b.subscription_type                             AS x_SubscriptionType,
+    b.payment_status                                AS x_PaymentStatus,
+    b.decided_by                                    AS x_DecidedBy,
+    b.held_by                                       AS x_HeldBy
+FROM bills b JOIN billing_periods p USING (billing_cycle);
+`
+
+// ident quotes a column name for SQL.
+func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
