@@ -46,6 +46,9 @@ Usage:
                [--log-format text|json] [--quiet]
   billcons verify DIR [--inputs]
   billcons report DIR
+  billcons query DIR [--format table|csv|json] [SQL]
+  billcons invoice DIR --payer ID --cycle YYYY-MM [--format text|csv|json]
+  billcons export --focus DIR OUT
   billcons version
   billcons help [COMMAND]
 
@@ -56,6 +59,11 @@ Commands:
            --inputs, also whether its inputs changed since
   report   print the consolidated totals per billing cycle and paying account,
            read back from the Parquet bills
+  query    run SQL (DuckDB, in process) over DIR's views: bills, summary,
+           changes, rejects_*, billing_periods, focus; a prompt without SQL
+  invoice  the consolidated statement of one payer for one billing cycle,
+           with the changes that moved its members, explained
+  export   write DIR's bills as FOCUS 1.2 Parquet
   version  print the program version
 
 Exit status:
@@ -65,7 +73,8 @@ Exit status:
   2  usage error: an unknown command, flag or value
   3  a data-quality limit was crossed (--max-reject-ratio); DIR is kept
 
-Run "billcons help run" for the inputs, the rules and the output tree.
+Run "billcons help COMMAND" for a command's options; "billcons help run" for
+the inputs, the rules and the output tree.
 `
 
 const runHelp = `Usage:
@@ -117,6 +126,9 @@ func main() {
 	os.Exit(code)
 }
 
+// stdin is what "billcons query" reads statements from; tests replace it.
+var stdin io.Reader = os.Stdin
+
 // Main runs the command line args and returns the exit status.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -130,6 +142,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdVerify(args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(args[1:], stdout, stderr)
+	case "query":
+		return cmdQuery(ctx, args[1:], stdin, stdout, stderr)
+	case "invoice":
+		return cmdInvoice(ctx, args[1:], stdout, stderr)
+	case "export":
+		return cmdExport(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "billcons", version)
 		return exitOK
@@ -137,8 +155,20 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if len(args) > 1 && args[1] == "run" {
 			return cmdRun(ctx, []string{"--help"}, stdout, stderr)
 		}
-		if len(args) > 1 && args[1] == "verify" {
-			return cmdVerify([]string{"--help"}, stdout, stderr)
+		if len(args) > 1 {
+			switch args[1] {
+			case "verify":
+				return cmdVerify([]string{"--help"}, stdout, stderr)
+			case "query":
+				fmt.Fprint(stdout, queryHelp)
+				return exitOK
+			case "invoice":
+				fmt.Fprint(stdout, invoiceHelp)
+				return exitOK
+			case "export":
+				fmt.Fprint(stdout, exportHelp)
+				return exitOK
+			}
 		}
 		fmt.Fprint(stdout, usageText)
 		return exitOK

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/billcons/billcons/query"
+	"golang.org/x/term"
+)
+
+const queryHelp = `Usage:
+  billcons query DIR [--format table|csv|json] [SQL]
+
+Opens DuckDB in process over the output tree DIR with these views:
+  bills            every billed line, with billing_cycle and payer_account_id
+  summary          lines and exact sums per cycle, payer, member, product, currency
+  changes          the accepted trusteeship changes (decided_by and held_by name them)
+  rejects_usage    rejected usage rows; rejects_changes, rejects_accounts likewise
+  billing_periods  each cycle's start and exclusive end in the run's time zone
+  focus            the bills as FOCUS 1.2 columns
+
+With SQL, runs it and prints the result; without, reads statements (ended by
+";") from standard input, with a prompt on a terminal. .tables lists the
+views, .quit ends. Amounts print exactly; timestamps in RFC 3339, UTC.
+
+The same views in your own DuckDB shell:  .read DIR/views.sql
+`
+
+func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("billcons query", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	format := fs.String("format", "table", "table, csv or json (one object per line)")
+	dir, rest, code := dirFirst("query", fs, args, stdout, stderr, queryHelp)
+	if dir == "" {
+		return code
+	}
+	switch *format {
+	case query.Table, query.CSV, query.JSON:
+	default:
+		fmt.Fprintf(stderr, "billcons query: --format %q: want table, csv or json\n", *format)
+		return exitUsage
+	}
+	db, err := query.Open(ctx, dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons query: %v\n", err)
+		return exitFailed
+	}
+	defer db.Close()
+	if len(rest) > 0 {
+		if _, err := db.Print(ctx, stdout, *format, strings.Join(rest, " ")); err != nil {
+			fmt.Fprintf(stderr, "billcons query: %v\n", err)
+			return exitFailed
+		}
+		return exitOK
+	}
+	return repl(ctx, db, *format, stdin, stdout, stderr)
+}
+
+// repl reads statements until end of input. A failed statement is reported
+// and the prompt goes on; the exit status is 1 if any failed.
+func repl(ctx context.Context, db *query.DB, format string, stdin io.Reader, stdout, stderr io.Writer) int {
+	interactive := false
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		interactive = true
+		fmt.Fprintf(stdout, "billcons query over %s. End statements with ;  .tables lists the views, .quit ends.\n", db.Dir)
+	}
+	prompt := func(cont bool) {
+		if interactive {
+			if cont {
+				fmt.Fprint(stdout, "     ...> ")
+			} else {
+				fmt.Fprint(stdout, "billcons> ")
+			}
+		}
+	}
+	status := exitOK
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(nil, 1<<20)
+	var stmt strings.Builder
+	prompt(false)
+	for sc.Scan() {
+		line := sc.Text()
+		trimmed := strings.TrimSpace(line)
+		if stmt.Len() == 0 {
+			switch trimmed {
+			case "":
+				prompt(false)
+				continue
+			case ".quit", ".exit", "\\q":
+				return status
+			case ".tables":
+				trimmed, line = "SELECT table_name AS view FROM duckdb_views() WHERE NOT internal ORDER BY 1;", "SELECT view_name AS view FROM duckdb_views() WHERE NOT internal ORDER BY 1;"
+			}
+		}
+		stmt.WriteString(line)
+		stmt.WriteByte('\n')
+		if !strings.HasSuffix(strings.TrimSpace(line), ";") {
+			prompt(true)
+			continue
+		}
+		if _, err := db.Print(ctx, stdout, format, stmt.String()); err != nil {
+			fmt.Fprintf(stderr, "billcons query: %v\n", err)
+			status = exitFailed
+		}
+		stmt.Reset()
+		prompt(false)
+	}
+	if s := strings.TrimSpace(stmt.String()); s != "" {
+		if _, err := db.Print(ctx, stdout, format, s); err != nil {
+			fmt.Fprintf(stderr, "billcons query: %v\n", err)
+			status = exitFailed
+		}
+	}
+	return status
+}
+
+const invoiceHelp = `Usage:
+  billcons invoice DIR --payer ID --cycle YYYY-MM [--format text|csv|json]
+
+Prints the consolidated statement of one paying account for one billing
+cycle: one row per member account, product and currency with line counts
+and exact amounts; totals per currency; the changes made in the cycle for
+its members or into and out of its trusteeship; and, for each member, why
+its lines are this payer's (decided_by and held_by, in words).
+--format csv gives the item rows; json the whole statement.
+`
+
+func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("billcons invoice", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	payer := fs.String("payer", "", "the paying account (required)")
+	cycle := fs.String("cycle", "", "the billing cycle, YYYY-MM (required)")
+	format := fs.String("format", "text", "text, csv or json")
+	dir, rest, code := dirFirst("invoice", fs, args, stdout, stderr, invoiceHelp)
+	if dir == "" {
+		return code
+	}
+	switch {
+	case len(rest) > 0:
+		fmt.Fprintf(stderr, "billcons invoice: unexpected argument %q; see billcons invoice --help\n", rest[0])
+		return exitUsage
+	case *payer == "" || *cycle == "":
+		fmt.Fprintln(stderr, "billcons invoice: --payer and --cycle are required; see billcons invoice --help")
+		return exitUsage
+	case *format != "text" && *format != "csv" && *format != "json":
+		fmt.Fprintf(stderr, "billcons invoice: --format %q: want text, csv or json\n", *format)
+		return exitUsage
+	}
+	db, err := query.Open(ctx, dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons invoice: %v\n", err)
+		return exitFailed
+	}
+	defer db.Close()
+	inv, err := db.Invoice(ctx, *payer, *cycle)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons invoice: %s: %v\n", dir, err)
+		return exitFailed
+	}
+	switch *format {
+	case "csv":
+		err = inv.WriteCSV(stdout)
+	case "json":
+		err = inv.WriteJSON(stdout)
+	default:
+		inv.WriteText(stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons invoice: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+const exportHelp = `Usage:
+  billcons export --focus DIR OUT
+
+Writes the bills of the output tree DIR as FOCUS 1.2 (the focus view) to the
+Parquet file OUT, replacing it whole.
+`
+
+func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("billcons export", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	focus := fs.Bool("focus", false, "export FOCUS 1.2 (the only export so far)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, exportHelp)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "billcons export: %v; see billcons export --help\n", err)
+		return exitUsage
+	}
+	if !*focus || fs.NArg() != 2 {
+		fmt.Fprintln(stderr, "billcons export: want billcons export --focus DIR OUT")
+		return exitUsage
+	}
+	dir, out := fs.Arg(0), fs.Arg(1)
+	db, err := query.Open(ctx, dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons export: %v\n", err)
+		return exitFailed
+	}
+	defer db.Close()
+	n, err := db.ExportFOCUS(ctx, out)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons export: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stderr, "billcons: wrote %d FOCUS rows to %s\n", n, out)
+	return exitOK
+}
+
+// dirFirst parses "DIR [flags] [args]" or "[flags] DIR [args]": the tree may
+// come before or after the flags. It returns "" and the exit status when
+// the command should end (help, or a usage error).
+func dirFirst(name string, fs *flag.FlagSet, args []string, stdout, stderr io.Writer, help string) (string, []string, int) {
+	var dir string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		dir, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, help)
+			return "", nil, exitOK
+		}
+		fmt.Fprintf(stderr, "billcons %s: %v; see billcons %s --help\n", name, err, name)
+		return "", nil, exitUsage
+	}
+	rest := fs.Args()
+	if dir == "" {
+		if len(rest) == 0 {
+			fmt.Fprintf(stderr, "billcons %s: want the output tree: billcons %s DIR ...\n", name, name)
+			return "", nil, exitUsage
+		}
+		dir, rest = rest[0], rest[1:]
+	}
+	return dir, rest, exitOK
+}

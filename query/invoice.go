@@ -1,0 +1,251 @@
+package query
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/writers"
+)
+
+// Invoice is the consolidated statement of one paying account for one
+// billing cycle.
+type Invoice struct {
+	Payer       string          `json:"payer_account_id"`
+	Cycle       string          `json:"billing_cycle"`
+	PeriodStart string          `json:"period_start"` // RFC 3339 in the run's time zone
+	PeriodEnd   string          `json:"period_end"`   // exclusive
+	Items       []InvoiceItem   `json:"items"`
+	Totals      []InvoiceTotal  `json:"totals"`
+	Changes     []InvoiceChange `json:"changes"`
+	Reasons     []InvoiceReason `json:"reasons"`
+}
+
+// InvoiceItem is one member, product and currency of the statement.
+type InvoiceItem struct {
+	AccountID  string `json:"account_id"`
+	Product    string `json:"product_code"`
+	Currency   string `json:"currency"`
+	Lines      int64  `json:"lines"`
+	ListAmount string `json:"list_amount"`
+}
+
+// InvoiceTotal is the statement's total in one currency.
+type InvoiceTotal struct {
+	Currency   string `json:"currency"`
+	Members    int64  `json:"members"`
+	Lines      int64  `json:"lines"`
+	ListAmount string `json:"list_amount"`
+}
+
+// InvoiceChange is an accepted change made in the cycle, of a member on the
+// statement or into or out of the payer's trusteeship.
+type InvoiceChange struct {
+	ChangeID   string `json:"change_id"`
+	AccountID  string `json:"account_id"`
+	Policy     string `json:"policy"`
+	Management string `json:"management_account_id,omitempty"`
+	ChangedAt  string `json:"changed_at"`
+	Words      string `json:"explanation"`
+}
+
+// InvoiceReason says why a group of a member's lines is on the statement:
+// the change that set the payer (decided_by) and the change an unsettled
+// bill held back (held_by), in words.
+type InvoiceReason struct {
+	AccountID string `json:"account_id"`
+	DecidedBy string `json:"decided_by,omitempty"`
+	HeldBy    string `json:"held_by,omitempty"`
+	Lines     int64  `json:"lines"`
+	Words     string `json:"explanation"`
+}
+
+// Invoice builds the statement of payer for cycle from the tree's views.
+func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error) {
+	c, err := billing.ParseCycle(cycle)
+	if err != nil {
+		return nil, err
+	}
+	loc := time.UTC
+	if m, err := writers.ReadManifest(d.Dir); err == nil {
+		if tz, ok := m.Options["tz"].(string); ok {
+			if l, err := billing.ParseZone(tz); err == nil {
+				loc = l
+			}
+		}
+	}
+	inv := &Invoice{Payer: payer, Cycle: cycle,
+		PeriodStart: c.Start(loc).Format(time.RFC3339), PeriodEnd: (c + 1).Start(loc).Format(time.RFC3339)}
+	at := func(t time.Time) string { return t.In(loc).Format(time.RFC3339) }
+
+	rows, err := d.Rows(ctx, `SELECT account_id, product_code, currency, count(*), sum(list_amount)::VARCHAR
+		FROM bills WHERE payer_account_id = ? AND billing_cycle = ? GROUP BY ALL ORDER BY ALL`, payer, cycle)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var it InvoiceItem
+		if err := rows.Scan(&it.AccountID, &it.Product, &it.Currency, &it.Lines, &it.ListAmount); err != nil {
+			rows.Close()
+			return nil, OneLine(err)
+		}
+		inv.Items = append(inv.Items, it)
+	}
+	rows.Close()
+	if len(inv.Items) == 0 {
+		var cycles []string
+		r, err := d.Rows(ctx, `SELECT DISTINCT billing_cycle FROM bills WHERE payer_account_id = ? ORDER BY 1`, payer)
+		if err == nil {
+			for r.Next() {
+				var s string
+				r.Scan(&s)
+				cycles = append(cycles, s)
+			}
+			r.Close()
+		}
+		if len(cycles) == 0 {
+			return nil, fmt.Errorf("payer %s has no bills in this tree", payer)
+		}
+		return nil, fmt.Errorf("payer %s has no bills in cycle %s; it has bills in %s", payer, cycle, strings.Join(cycles, ", "))
+	}
+
+	rows, err = d.Rows(ctx, `SELECT currency, count(DISTINCT account_id), count(*), sum(list_amount)::VARCHAR
+		FROM bills WHERE payer_account_id = ? AND billing_cycle = ? GROUP BY ALL ORDER BY ALL`, payer, cycle)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var t InvoiceTotal
+		if err := rows.Scan(&t.Currency, &t.Members, &t.Lines, &t.ListAmount); err != nil {
+			rows.Close()
+			return nil, OneLine(err)
+		}
+		inv.Totals = append(inv.Totals, t)
+	}
+	rows.Close()
+
+	// The changes made in the cycle of the statement's members, or into or
+	// out of the payer's trusteeship.
+	type change struct {
+		id, member, policy, mgmt string
+		at                       time.Time
+	}
+	byID := map[string]change{}
+	rows, err = d.Rows(ctx, `SELECT change_id, account_id, policy, coalesce(management_account_id, ''), changed_at, billing_cycle = ? AS in_cycle,
+			billing_cycle = ? AND (account_id IN (SELECT account_id FROM bills WHERE payer_account_id = ? AND billing_cycle = ?)
+				OR management_account_id = ? OR account_id = ?) AS listed
+		FROM changes ORDER BY changed_at, change_id`, cycle, cycle, payer, cycle, payer, payer)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var ch change
+		var inCycle, listed bool
+		if err := rows.Scan(&ch.id, &ch.member, &ch.policy, &ch.mgmt, &ch.at, &inCycle, &listed); err != nil {
+			rows.Close()
+			return nil, OneLine(err)
+		}
+		byID[ch.id] = ch
+		if listed {
+			inv.Changes = append(inv.Changes, InvoiceChange{ChangeID: ch.id, AccountID: ch.member, Policy: ch.policy,
+				Management: ch.mgmt, ChangedAt: at(ch.at), Words: describeChange(ch.member, ch.policy, ch.mgmt)})
+		}
+	}
+	rows.Close()
+	what := func(id string) string {
+		ch, ok := byID[id]
+		if !ok {
+			return id
+		}
+		return fmt.Sprintf("%s (%s, %s)", id, at(ch.at), describeChange(ch.member, ch.policy, ch.mgmt))
+	}
+
+	rows, err = d.Rows(ctx, `SELECT account_id, coalesce(decided_by, ''), coalesce(held_by, ''), count(*)
+		FROM bills WHERE payer_account_id = ? AND billing_cycle = ? GROUP BY ALL ORDER BY ALL`, payer, cycle)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var r InvoiceReason
+		if err := rows.Scan(&r.AccountID, &r.DecidedBy, &r.HeldBy, &r.Lines); err != nil {
+			rows.Close()
+			return nil, OneLine(err)
+		}
+		var words string
+		switch {
+		case r.DecidedBy == "" && r.AccountID == payer:
+			words = fmt.Sprintf("%s pays for itself: these lines fall after none of its accepted changes", r.AccountID)
+		case r.DecidedBy == "":
+			words = fmt.Sprintf("%s's lines fall after none of its changes", r.AccountID)
+		default:
+			words = "payer set by " + what(r.DecidedBy)
+		}
+		if r.HeldBy != "" {
+			words += "; " + what(r.HeldBy) + " would have set another payer, but an unsettled bill of the same product, issued before it in its cycle, held it back to the next cycle (seed 000 Scenario 1; seed 001 rule 5.1)"
+		}
+		r.Words = words
+		inv.Reasons = append(inv.Reasons, r)
+	}
+	rows.Close()
+	return inv, rows.Err()
+}
+
+func describeChange(member, policy, mgmt string) string {
+	if policy == "trusteeship" {
+		return fmt.Sprintf("%s into the trusteeship of %s, which pays for it from then on", member, mgmt)
+	}
+	return fmt.Sprintf("%s leaves trusteeship and pays for itself", member)
+}
+
+// WriteText writes the statement for people.
+func (inv *Invoice) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "Consolidated statement of %s for billing cycle %s\n", inv.Payer, inv.Cycle)
+	fmt.Fprintf(w, "Billing period %s to %s (exclusive)\n\n", inv.PeriodStart, inv.PeriodEnd)
+	items := make([][]string, len(inv.Items))
+	for i, it := range inv.Items {
+		items[i] = []string{it.AccountID, it.Product, it.Currency, fmt.Sprint(it.Lines), it.ListAmount}
+	}
+	writeTable(w, []string{"account_id", "product_code", "currency", "lines", "list_amount"}, []bool{false, false, false, true, true}, items)
+	fmt.Fprintln(w, "\nTotals")
+	totals := make([][]string, len(inv.Totals))
+	for i, t := range inv.Totals {
+		totals[i] = []string{t.Currency, fmt.Sprint(t.Members), fmt.Sprint(t.Lines), t.ListAmount}
+	}
+	writeTable(w, []string{"currency", "members", "lines", "list_amount"}, []bool{false, true, true, true}, totals)
+	fmt.Fprintf(w, "\nChanges made in %s for these members or into and out of %s's trusteeship\n", inv.Cycle, inv.Payer)
+	if len(inv.Changes) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	for _, c := range inv.Changes {
+		fmt.Fprintf(w, "  %s  %s: %s\n", c.ChangedAt, c.ChangeID, c.Words)
+	}
+	fmt.Fprintf(w, "\nWhy these lines are %s's (decided_by, held_by)\n", inv.Payer)
+	for _, r := range inv.Reasons {
+		fmt.Fprintf(w, "  %s, %d lines: %s\n", r.AccountID, r.Lines, r.Words)
+	}
+}
+
+// WriteCSV writes the statement's items, one row per member, product and
+// currency, for machines.
+func (inv *Invoice) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"billing_cycle", "payer_account_id", "account_id", "product_code", "currency", "lines", "list_amount"})
+	for _, it := range inv.Items {
+		cw.Write([]string{inv.Cycle, inv.Payer, it.AccountID, it.Product, it.Currency, fmt.Sprint(it.Lines), it.ListAmount})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteJSON writes the whole statement as one JSON object; amounts are exact
+// decimal strings.
+func (inv *Invoice) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(inv)
+}

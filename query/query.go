@@ -1,0 +1,101 @@
+// Package query opens DuckDB in process over a billcons output tree, with
+// the views of the tree's views.sql, and runs analysts' SQL, the invoice and
+// the FOCUS export on it.
+//
+// It is the one package that links DuckDB (cgo; linking takes about half a
+// minute), so that readers, rules, writers and pipeline build and test
+// without it.
+package query
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+)
+
+// DB is DuckDB with a tree's views. It holds one connection: the tree's
+// folder is a session variable the views read.
+type DB struct {
+	db   *sql.DB
+	conn *sql.Conn
+	Dir  string // the tree, absolute
+}
+
+// Open opens an in-memory DuckDB over the output tree in dir and runs its
+// views.sql with billcons_dir set to dir, wherever the tree now lives.
+func Open(ctx context.Context, dir string) (*DB, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	views, err := os.ReadFile(filepath.Join(abs, "views.sql"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no views.sql: not a billcons output tree, or one written before views.sql existed (run billcons again)", dir)
+		}
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d := &DB{db: db, conn: conn, Dir: abs}
+	if _, err := conn.ExecContext(ctx, "SET VARIABLE billcons_dir = "+Literal(abs)); err != nil {
+		d.Close()
+		return nil, OneLine(err)
+	}
+	if _, err := conn.ExecContext(ctx, string(views)); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("%s/views.sql: %w", dir, OneLine(err))
+	}
+	return d, nil
+}
+
+// Close releases DuckDB.
+func (d *DB) Close() error {
+	if d.conn != nil {
+		d.conn.Close()
+	}
+	return d.db.Close()
+}
+
+// Exec runs statements that return no rows.
+func (d *DB) Exec(ctx context.Context, q string, args ...any) error {
+	_, err := d.conn.ExecContext(ctx, q, args...)
+	return OneLine(err)
+}
+
+// Rows runs q and returns its rows.
+func (d *DB) Rows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	rows, err := d.conn.QueryContext(ctx, q, args...)
+	return rows, OneLine(err)
+}
+
+// Literal quotes s as an SQL string literal.
+func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// OneLine folds a DuckDB error, which may span lines (the statement, a caret
+// under the position), onto one line.
+func OneLine(err error) error {
+	if err == nil {
+		return nil
+	}
+	var parts []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" && strings.Trim(l, "^ ") != "" {
+			parts = append(parts, l)
+		}
+	}
+	return errors.New(strings.Join(parts, " "))
+}
