@@ -137,8 +137,8 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 	}
 	byID := map[string]change{}
 	rows, err = d.Rows(ctx, `SELECT change_id, account_id, policy, coalesce(management_account_id, ''), changed_at, billing_cycle = ? AS in_cycle,
-			billing_cycle = ? AND (account_id IN (SELECT account_id FROM bills WHERE payer_account_id = ? AND billing_cycle = ?)
-				OR management_account_id = ? OR account_id = ?) AS listed
+			coalesce(billing_cycle = ? AND (account_id IN (SELECT account_id FROM bills WHERE payer_account_id = ? AND billing_cycle = ?)
+				OR management_account_id = ? OR account_id = ?), false) AS listed
 		FROM changes ORDER BY changed_at, change_id`, cycle, cycle, payer, cycle, payer, payer)
 	if err != nil {
 		return nil, err

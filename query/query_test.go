@@ -1,0 +1,276 @@
+package query
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/billcons/billcons/pipeline"
+	"github.com/billcons/billcons/writers"
+)
+
+var demoOnce sync.Once
+var demoTree string
+
+// demo runs billcons on the demo quarter once, into a folder of its own, and
+// returns the tree.
+func demo(t *testing.T) string {
+	t.Helper()
+	demoOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "billcons-query-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _ := filepath.Abs("../fixtures/demo")
+		demoTree = filepath.Join(dir, "out")
+		loc, _ := time.LoadLocation("Asia/Shanghai")
+		if _, err := pipeline.Run(context.Background(), pipeline.Config{
+			Usage: []string{in + "/usage.csv"}, Changes: []string{in + "/changes.csv"}, Accounts: []string{in + "/accounts.csv"},
+			Out: demoTree, Zone: loc, ZoneName: "Asia/Shanghai", MaxRejectRatio: -1}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return demoTree
+}
+
+func open(t *testing.T, dir string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func one[T any](t *testing.T, db *DB, q string, args ...any) T {
+	t.Helper()
+	rows, err := db.Rows(context.Background(), q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var v T
+	if !rows.Next() {
+		t.Fatalf("%s: no row", q)
+	}
+	if err := rows.Scan(&v); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return v
+}
+
+// TestViewsSQLAfterMoving executes views.sql through DuckDB itself, as an
+// analyst's shell would, from another working folder: first where the run
+// wrote the tree, then after the tree was moved, setting billcons_dir as
+// the README says.
+func TestViewsSQLAfterMoving(t *testing.T) {
+	base := t.TempDir()
+	in, _ := filepath.Abs("../fixtures/demo")
+	orig := filepath.Join(base, "written", "out")
+	if _, err := pipeline.Run(context.Background(), pipeline.Config{Usage: []string{in + "/usage.csv"}, Changes: []string{in + "/changes.csv"},
+		Out: orig, MaxRejectRatio: -1}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := writers.ReadManifest(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := filepath.Join(base, "elsewhere")
+	os.MkdirAll(elsewhere, 0o755)
+	t.Chdir(elsewhere)
+
+	count := func(setup string, viewsFile string) (int64, error) {
+		db, err := sql.Open("duckdb", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		conn, _ := db.Conn(context.Background())
+		defer conn.Close()
+		views, err := os.ReadFile(viewsFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(context.Background(), setup+string(views)); err != nil {
+			return 0, err
+		}
+		var n int64
+		err = conn.QueryRowContext(context.Background(), "SELECT (SELECT count(*) FROM bills) + (SELECT count(*) FROM summary) * 0").Scan(&n)
+		return n, err
+	}
+	if n, err := count("", filepath.Join(orig, "views.sql")); err != nil || n != m.Counts.UsageBilled {
+		t.Fatalf("views.sql where it was written: %d bills, %v; want %d", n, err, m.Counts.UsageBilled)
+	}
+
+	moved := filepath.Join(base, "mounted", "elsewhere", "tree")
+	os.MkdirAll(filepath.Dir(moved), 0o755)
+	if err := os.Rename(orig, moved); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := count("", filepath.Join(moved, "views.sql")); err == nil {
+		t.Fatal("views.sql of a moved tree worked without billcons_dir: the test does not test the move")
+	}
+	n, err := count("SET VARIABLE billcons_dir = "+Literal(moved)+";\n", filepath.Join(moved, "views.sql"))
+	if err != nil || n != m.Counts.UsageBilled {
+		t.Fatalf("views.sql after moving, billcons_dir set: %d bills, %v; want %d", n, err, m.Counts.UsageBilled)
+	}
+	// billcons query sets it by itself.
+	db := open(t, moved)
+	if n := one[int64](t, db, "SELECT count(*) FROM bills"); n != m.Counts.UsageBilled {
+		t.Fatalf("Open(moved tree): %d bills, want %d", n, m.Counts.UsageBilled)
+	}
+}
+
+// TestFocusConformance checks the focus view against FOCUS 1.2: every
+// Mandatory column is there with the type FOCUS gives it, a column FOCUS
+// says must not be null holds no null, allowed values are respected, and
+// the costs add up to the bills.
+func TestFocusConformance(t *testing.T) {
+	db := open(t, demo(t))
+	ctx := context.Background()
+	types := map[string]string{}
+	rows, err := db.Rows(ctx, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'focus'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name, typ string
+		rows.Scan(&name, &typ)
+		types[name] = typ
+	}
+	rows.Close()
+	mandatory := 0
+	for _, c := range writers.FocusColumns {
+		if c.Mandatory {
+			mandatory++
+		}
+		got, ok := types[c.Name]
+		if !ok {
+			t.Errorf("focus has no column %s", c.Name)
+			continue
+		}
+		if got != c.Type {
+			t.Errorf("focus.%s is %s, want %s", c.Name, got, c.Type)
+		}
+		if !c.Nullable {
+			if n := one[int64](t, db, `SELECT count(*) FROM focus WHERE "`+c.Name+`" IS NULL`); n > 0 {
+				t.Errorf("focus.%s: %d nulls; FOCUS 1.2 allows none", c.Name, n)
+			}
+		}
+		if focusColumn := c.Mandatory || c.Name == "SubAccountId"; strings.HasPrefix(c.Name, "x_") == focusColumn {
+			t.Errorf("%s: custom columns must start with x_, FOCUS columns must not", c.Name)
+		}
+	}
+	if mandatory != 21 {
+		t.Errorf("%d Mandatory columns listed; FOCUS 1.2 has 21", mandatory)
+	}
+	checks := map[string]string{
+		"ChargeCategory outside the allowed values": "SELECT count(*) FROM focus WHERE ChargeCategory NOT IN ('Adjustment', 'Credit', 'Purchase', 'Tax', 'Usage')",
+		"ChargeClass other than null or Correction": "SELECT count(*) FROM focus WHERE ChargeClass IS NOT NULL AND ChargeClass <> 'Correction'",
+		"BillingCurrency not ISO 4217":              "SELECT count(*) FROM focus WHERE NOT regexp_full_match(BillingCurrency, '[A-Z]{3}')",
+		"billing period not a month, end exclusive": "SELECT count(*) FROM focus WHERE BillingPeriodEnd <= BillingPeriodStart OR date_diff('day', BillingPeriodStart, BillingPeriodEnd) NOT BETWEEN 28 AND 31",
+		"billing period not cut in the run's zone":  "SELECT count(*) FROM focus WHERE strftime(timezone('Asia/Shanghai', BillingPeriodStart), '%d %H:%M:%S') <> '01 00:00:00' OR strftime(timezone('Asia/Shanghai', BillingPeriodStart), '%Y-%m') <> x_BillingCycle",
+		"charge period reversed":                    "SELECT count(*) FROM focus WHERE ChargePeriodEnd < ChargePeriodStart",
+		"ServiceCategory outside the allowed values": `SELECT count(*) FROM focus WHERE ServiceCategory NOT IN ('AI and Machine Learning', 'Analytics', 'Business Applications', 'Compute', 'Databases',
+			'Developer Tools', 'Multicloud', 'Identity', 'Integration', 'Internet of Things', 'Management and Governance', 'Media', 'Migration', 'Mobile',
+			'Networking', 'Security', 'Storage', 'Web', 'Other')`,
+		"costs differ from the list amount until pricing exists": "SELECT count(*) FROM focus WHERE NOT (BilledCost = ListCost AND EffectiveCost = ListCost AND ContractedCost = ListCost)",
+		"rows other than the bills":                              "SELECT abs((SELECT count(*) FROM focus) - (SELECT count(*) FROM bills))",
+		"BilledCost does not add up to the bills per currency": `SELECT count(*) FROM (SELECT BillingCurrency AS currency, sum(BilledCost) AS s FROM focus GROUP BY 1) f
+			FULL JOIN (SELECT currency, sum(list_amount) AS s FROM bills GROUP BY 1) b USING (currency) WHERE f.s IS DISTINCT FROM b.s`,
+	}
+	for what, q := range checks {
+		if n := one[int64](t, db, q); n != 0 {
+			t.Errorf("%s: %d rows", what, n)
+		}
+	}
+	if n := one[int64](t, db, "SELECT count(*) FROM focus"); n == 0 {
+		t.Fatal("focus is empty; the checks above prove nothing")
+	}
+
+	// The export holds the same rows and columns.
+	out := filepath.Join(t.TempDir(), "focus.parquet")
+	n, err := db.ExportFOCUS(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := one[int64](t, db, "SELECT count(*) FROM focus"); n != want {
+		t.Errorf("export wrote %d rows, want %d", n, want)
+	}
+	if c := one[int64](t, db, "SELECT count(*) FROM (DESCRIBE SELECT * FROM read_parquet("+Literal(out)+"))"); c != int64(len(writers.FocusColumns)) {
+		t.Errorf("export has %d columns, want %d", c, len(writers.FocusColumns))
+	}
+}
+
+// TestInvoice checks the statement against the bills it is built from: the
+// statements of every payer of a cycle add up to the cycle's bills, each
+// statement's reasons cover its lines, and a change held back by an
+// unsettled bill is explained.
+func TestInvoice(t *testing.T) {
+	db := open(t, demo(t))
+	ctx := context.Background()
+	rows, err := db.Rows(ctx, "SELECT DISTINCT payer_account_id, billing_cycle FROM bills ORDER BY ALL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type pc struct{ payer, cycle string }
+	var all []pc
+	for rows.Next() {
+		var x pc
+		rows.Scan(&x.payer, &x.cycle)
+		all = append(all, x)
+	}
+	rows.Close()
+	linesPerCycle := map[string]int64{}
+	sawHeld := false
+	for _, x := range all {
+		inv, err := db.Invoice(ctx, x.payer, x.cycle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var items, reasons, totals int64
+		for _, it := range inv.Items {
+			items += it.Lines
+		}
+		for _, r := range inv.Reasons {
+			reasons += r.Lines
+			if r.HeldBy != "" && strings.Contains(r.Words, r.HeldBy) && strings.Contains(r.Words, "unsettled bill") {
+				sawHeld = true
+			}
+		}
+		for _, tt := range inv.Totals {
+			totals += tt.Lines
+		}
+		if items != reasons || items != totals {
+			t.Errorf("%s %s: items %d lines, reasons %d, totals %d", x.payer, x.cycle, items, reasons, totals)
+		}
+		linesPerCycle[x.cycle] += items
+		var text, js bytes.Buffer
+		inv.WriteText(&text)
+		if !strings.Contains(text.String(), "Consolidated statement of "+x.payer+" for billing cycle "+x.cycle) {
+			t.Errorf("text statement: %q", text.String())
+		}
+		if err := inv.WriteJSON(&js); err != nil || !json.Valid(js.Bytes()) {
+			t.Errorf("json statement: %v", err)
+		}
+	}
+	for cycle, n := range linesPerCycle {
+		if want := one[int64](t, db, "SELECT count(*) FROM bills WHERE billing_cycle = ?", cycle); n != want {
+			t.Errorf("%s: the statements hold %d lines, the bills %d", cycle, n, want)
+		}
+	}
+	if !sawHeld {
+		t.Error("no statement explains a change held back by an unsettled bill; the demo has one (move-03)")
+	}
+	if _, err := db.Invoice(ctx, "nobody", "2024-01"); err == nil || !strings.Contains(err.Error(), "payer nobody has no bills") {
+		t.Errorf("Invoice(unknown payer) = %v", err)
+	}
+}
