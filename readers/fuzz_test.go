@@ -42,7 +42,7 @@ func checkTable(t *testing.T, path string) {
 	// A reader that hangs, or allocates as a corrupt header says, is a bug
 	// too: crash the worker, so that the fuzzer keeps the input.
 	data, _ := os.ReadFile(path)
-	watchdog := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("reading %d bytes took over 10s: %q", len(data), data)) })
+	watchdog := time.AfterFunc(30*time.Second, func() { panic(fmt.Sprintf("reading %d bytes took over 30s: %q", len(data), data)) })
 	defer watchdog.Stop()
 	tab, err := Open(path)
 	if err != nil {
