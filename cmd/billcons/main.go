@@ -49,6 +49,7 @@ Usage:
   billcons query DIR [--format table|csv|json] [SQL]
   billcons invoice DIR --payer ID --cycle YYYY-MM [--format text|csv|json]
   billcons export --focus DIR OUT
+  billcons gen --lines N --out DIR [--seed S] [--format parquet|csv]
   billcons version
   billcons help [COMMAND]
 
@@ -64,6 +65,7 @@ Commands:
   invoice  the consolidated statement of one payer for one billing cycle,
            with the changes that moved its members, explained
   export   write DIR's bills as FOCUS 1.2 Parquet
+  gen      write a realistic, deterministic dataset of any size
   version  print the program version
 
 Exit status:
@@ -148,6 +150,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdInvoice(ctx, args[1:], stdout, stderr)
 	case "export":
 		return cmdExport(ctx, args[1:], stdout, stderr)
+	case "gen":
+		return cmdGen(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "billcons", version)
 		return exitOK
@@ -168,6 +172,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			case "export":
 				fmt.Fprint(stdout, exportHelp)
 				return exitOK
+			case "gen":
+				return cmdGen([]string{"--help"}, stdout, stderr)
 			}
 		}
 		fmt.Fprint(stdout, usageText)
