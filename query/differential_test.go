@@ -19,7 +19,8 @@ import (
 
 // The differential test: the payer rules written twice, once as the Go
 // engine (package rules, run through pipeline.Run) and once as DuckDB SQL
-// (testdata/rules.sql, written from CONTRACT.md alone), run on many random
+// (testdata/rules.sql after testdata/csv_inputs.sql, written from
+// CONTRACT.md alone), run on many random
 // datasets; every line must get the same payer_account_id, decided_by and
 // held_by from both, and both must bill the same lines.
 
@@ -288,12 +289,17 @@ func ns(s sql.NullString) string {
 
 var runs int
 
+// rulesSQL is the differential's input script, then the rules.
 var rulesSQL = func() string {
-	b, err := os.ReadFile("testdata/rules.sql")
-	if err != nil {
-		panic(err)
+	var s string
+	for _, f := range []string{"testdata/csv_inputs.sql", "testdata/rules.sql"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			panic(err)
+		}
+		s += string(b)
 	}
-	return string(b)
+	return s
 }()
 
 // shrink removes usage rows and changes one at a time while the two still

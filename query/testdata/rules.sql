@@ -1,63 +1,16 @@
 -- The payer rules of CONTRACT.md ("Rules: who pays a line", "Changes that
--- are rejected", "Lines that are rejected"), written a second time as DuckDB
--- SQL, from the contract and the seeds, without looking at the Go code. The
--- differential test (differential_test.go) runs it on the same inputs as
--- billcons and compares every line's payer_account_id, decided_by, held_by.
---
--- Placeholders, replaced by the test: {{usage}} and {{changes}} (CSV files
--- with a gen_seq column giving the read order), {{tz}} (an IANA zone),
--- {{timing}} ('end-time' or 'next-period').
-
-CREATE OR REPLACE MACRO is_id(x) AS
-    x IS NOT NULL AND regexp_full_match(x, '[A-Za-z0-9._-]{1,64}') AND x NOT IN ('.', '..');
--- RFC 3339 with an offset (Z or +hh:mm), the T or a space between.
-CREATE OR REPLACE MACRO ts(x) AS CASE
-    WHEN regexp_full_match(x, '\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d{1,6})?([Zz]|[+-]\d\d:\d\d)')
-    THEN TRY_CAST(x AS TIMESTAMPTZ) END;
-CREATE OR REPLACE MACRO cycle_of(t) AS strftime(timezone({{tz}}, t), '%Y-%m');
-
--- Usage: parse, reject the malformed, keep the first of each line_id.
-CREATE OR REPLACE TABLE usage_raw AS
-SELECT * FROM read_csv({{usage}}, header = true, all_varchar = true, quote = '"', escape = '"');
-
-CREATE OR REPLACE TABLE usage_parsed AS
-SELECT gen_seq::BIGINT AS seq, line_id, account_id, product_code, billing_cycle,
-       ts(usage_start) AS usage_start, ts(usage_end) AS usage_end,
-       TRY_CAST(list_amount AS DECIMAL(18,9)) AS list_amount, currency,
-       lower(payment_status) AS payment_status, ts(issued_at) AS issued_at,
-       nullif(settled_at, '') AS settled_raw, ts(settled_at) AS settled_at,
-       lower(subscription_type) AS subscription_type, list_amount AS amount_raw
-FROM usage_raw;
-
-CREATE OR REPLACE TABLE lines AS
-WITH valid AS (
-    SELECT * FROM usage_parsed
-    WHERE is_id(line_id) AND is_id(account_id) AND is_id(product_code)
-      AND regexp_full_match(billing_cycle, '\d{4}-(0[1-9]|1[0-2])')
-      AND subscription_type IN ('subscription', 'payasyougo', 'payg')
-      AND usage_start IS NOT NULL AND usage_end IS NOT NULL AND issued_at IS NOT NULL
-      AND regexp_full_match(amount_raw, '[+-]?(\d+\.?\d*|\.\d+)') AND list_amount IS NOT NULL
-      AND regexp_full_match(currency, '[A-Z]{3}')
-      AND payment_status IN ('settled', 'unsettled')
-      AND (settled_raw IS NULL OR settled_at IS NOT NULL)
-      AND usage_end >= usage_start
-)
-SELECT * EXCLUDE (rn) FROM (
-    SELECT *, row_number() OVER (PARTITION BY line_id ORDER BY seq) AS rn FROM valid
-) WHERE rn = 1;
-
--- Changes: parse; drop the malformed; then copies, then ambiguous histories.
-CREATE OR REPLACE TABLE changes_raw AS
-SELECT * FROM read_csv({{changes}}, header = true, all_varchar = true, quote = '"', escape = '"');
-
-CREATE OR REPLACE TABLE changes_ok AS
-SELECT gen_seq::BIGINT AS seq, change_id, account_id, lower(policy) AS policy,
-       CASE WHEN lower(policy) = 'trusteeship' THEN management_account_id END AS mgmt,
-       ts(changed_at) AS changed_at
-FROM changes_raw
-WHERE is_id(change_id) AND is_id(account_id) AND lower(policy) IN ('trusteeship', 'none')
-  AND ts(changed_at) IS NOT NULL
-  AND (lower(policy) = 'none' OR is_id(management_account_id));
+-- are rejected"), written a second time as DuckDB SQL, from the contract and
+-- the seeds, without looking at the Go code. The differential test
+-- (differential_test.go) and the benchmark (fixtures/bench) run it after
+-- an input script that makes two tables:
+--   lines(line_id, account_id, product_code, billing_cycle, usage_start,
+--         usage_end, payment_status, issued_at, settled_at, ...): accepted,
+--         one per line_id;
+--   changes_ok(seq, change_id, account_id, policy, mgmt, changed_at):
+--         the well-formed changes, seq the read order;
+-- and the macro cycle_of(t). Placeholder: {{timing}} ('end-time' or
+-- 'next-period'). It makes the table expected(line_id, payer_account_id,
+-- decided_by, held_by).
 
 -- A row equal to an earlier one in every value is a copy: the first stands.
 CREATE OR REPLACE TABLE changes_distinct AS
@@ -107,23 +60,27 @@ SELECT change_id, account_id, policy, changed_at,
        cycle_of(changed_at) AS change_cycle
 FROM judged WHERE reason IS NULL;
 
+-- The products each accepted change is held back for: an accepted line of
+-- the member and product, in the change's cycle, issued before the change
+-- and unsettled at it (seed 000 Scenario 1; seed 001 rule 5.1).
+CREATE OR REPLACE TABLE holds AS
+SELECT DISTINCT k.change_id, u.product_code
+FROM accepted k
+JOIN lines u ON u.account_id = k.account_id AND u.billing_cycle = k.change_cycle
+WHERE u.issued_at < k.changed_at
+  AND (u.payment_status = 'unsettled' OR (u.settled_at IS NOT NULL AND u.settled_at > k.changed_at));
+
 -- For each line and each accepted change of its member: is the change held
--- back for the line's product by an unsettled bill, and does the line fall
--- after it?
+-- back for the line's product, and does the line fall after it?
 CREATE OR REPLACE TABLE pairs AS
 SELECT l.line_id, k.change_id, k.changed_at, k.payer,
-       h.held,
+       h.change_id IS NOT NULL AS held,
        CASE WHEN {{timing}} = 'end-time' THEN l.usage_end >= k.changed_at
             ELSE l.usage_start > k.changed_at END AS at_time,
        l.billing_cycle > k.change_cycle AS next_cycle
 FROM lines l
 JOIN accepted k ON k.account_id = l.account_id
-CROSS JOIN LATERAL (SELECT EXISTS (
-    SELECT 1 FROM lines u
-    WHERE u.account_id = k.account_id AND u.product_code = l.product_code
-      AND u.billing_cycle = k.change_cycle AND u.issued_at < k.changed_at
-      AND (u.payment_status = 'unsettled' OR (u.settled_at IS NOT NULL AND u.settled_at > k.changed_at))
-) AS held) h;
+LEFT JOIN holds h ON h.change_id = k.change_id AND h.product_code = l.product_code;
 
 CREATE OR REPLACE TABLE expected AS
 WITH falls AS (
