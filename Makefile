@@ -4,7 +4,7 @@ BIN     := bin/billcons
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 DEMO    := fixtures/demo
 
-.PHONY: build demo test fmt-check clean
+.PHONY: build demo test bench fmt-check clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/billcons
@@ -22,6 +22,17 @@ demo: build
 test: fmt-check
 	$(GO) vet ./...
 	$(GO) test ./...
+
+# Times billcons against the same rules as DuckDB SQL on 1M and 10M generated
+# lines (kept in $(BENCH_CACHE) between runs) and writes BENCHMARKS.md.
+# Takes about 15 minutes on 2 cores; BENCH_SIZES=1000000 for a quick look.
+BENCH_CACHE ?= $(HOME)/.cache/billcons-bench
+BENCH_SIZES ?= 1000000,10000000
+BENCH_ROUNDS ?= 2
+bench: build
+	$(GO) test -run XXX -bench . -benchtime 3x ./readers/ ./rules/ ./writers/
+	$(GO) build -o bin/bench ./fixtures/bench
+	bin/bench -cache $(BENCH_CACHE) -sizes $(BENCH_SIZES) -rounds $(BENCH_ROUNDS)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
