@@ -59,3 +59,11 @@ func TestLogFormatJSON(t *testing.T) {
 		t.Errorf("failure logged as %q", errb.String())
 	}
 }
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1234: "-1,234"} {
+		if got := count(n); got != want {
+			t.Errorf("count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

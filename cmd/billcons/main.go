@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/rules"
 	"github.com/billcons/billcons/writers"
+	"golang.org/x/term"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -122,7 +124,14 @@ Options:
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if path := os.Getenv("BILLCONS_CPUPROFILE"); path != "" { // for profiling: see BENCHMARKS.md
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer f.Close()
+		}
+	}
 	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	pprof.StopCPUProfile()
 	stop()
 	writers.Checkpoint("exit") // for tests that read the peak memory
 	os.Exit(code)
@@ -266,7 +275,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.SpillBytes = n // for tests that exercise spilling on small data
 	}
 	started := time.Now()
+	stopProgress := func() {}
+	if f, ok := stderr.(*os.File); ok && log == nil && !*quiet && term.IsTerminal(int(f.Fd())) {
+		cfg.Progress = &pipeline.Progress{}
+		stopProgress = showProgress(f, cfg.Progress)
+	}
 	res, err := pipeline.Run(ctx, cfg)
+	stopProgress()
 	if err != nil {
 		code := exitFailed
 		if errors.Is(err, pipeline.ErrDataQuality) {
@@ -302,6 +317,57 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			c.UsageRead, c.UsageBilled, c.BillFiles, c.UsageRejected, c.ChangesAccepted, c.ChangesRead, *out)
 	}
 	return exitOK
+}
+
+// showProgress redraws one status line on the terminal every half second,
+// once the run has taken two seconds, and returns the function that stops
+// it and clears the line.
+func showProgress(w io.Writer, p *pipeline.Progress) func() {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-done:
+			return
+		case <-time.After(2 * time.Second):
+		}
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			s := p.Snapshot()
+			if s.Step > 0 {
+				line := fmt.Sprintf("billcons: [%d/%d] %s: %s", s.Step, pipeline.LineStages, s.Stage, count(s.Done))
+				if s.Total > 0 {
+					line += " of " + count(s.Total)
+				}
+				line += fmt.Sprintf(" lines, %s/s", count(int64(s.Rate)))
+				if s.ETA >= 0 {
+					line += fmt.Sprintf(", %s left", s.ETA.Round(time.Second))
+				}
+				fmt.Fprintf(w, "\r\033[K%s", line)
+			}
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
+}
+
+// count prints n with thousands separators.
+func count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // waitFlag is --wait: alone it means for as long as it takes (-1), with a

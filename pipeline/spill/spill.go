@@ -108,8 +108,16 @@ func (s *Sorter) flush() error {
 	s.runs = append(s.runs, path)
 	s.arena = s.arena[:0]
 	s.recs = s.recs[:0]
+	if len(s.runs)%runsPerDoubling == 0 {
+		// Keep the number of runs, and so of files open in a merge, from
+		// growing with the input: double the budget every 64 runs.
+		s.budget = min(2*s.budget, 1<<30)
+	}
 	return nil
 }
+
+// runsPerDoubling is how many runs are written before the budget doubles.
+const runsPerDoubling = 64
 
 // Merge finishes adding and returns an iterator over all records in key
 // order. It may be called again for another full pass.

@@ -51,3 +51,41 @@ func TestSorterSpillsAndReplays(t *testing.T) {
 		})
 	}
 }
+
+// TestRunsStayFew: the budget doubles every 64 runs, so the number of run
+// files (and of files a merge opens) grows with the log of the input, not
+// with the input.
+func TestRunsStayFew(t *testing.T) {
+	s := New(t.TempDir(), "t", 1<<16)
+	payload := make([]byte, 1000)
+	const records = 200_000 // 200 MB: 3,000 runs at a fixed 64 KiB
+	for i := 0; i < records; i++ {
+		if err := s.Add([]byte(fmt.Sprintf("%09d", (i*7919)%records)), payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Runs() > 64*6 {
+		t.Fatalf("%d runs for %d records", s.Runs(), records)
+	}
+	it, err := s.Merge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	n, prev := 0, ""
+	for {
+		k, _, ok := it.Next()
+		if !ok {
+			break
+		}
+		if string(k) < prev {
+			t.Fatalf("out of order: %s after %s", k, prev)
+		}
+		prev = string(k)
+		n++
+	}
+	if n != records || it.Err() != nil {
+		t.Fatalf("%d records back, %v", n, it.Err())
+	}
+	t.Logf("%d runs", s.Runs())
+}
