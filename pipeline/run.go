@@ -811,6 +811,12 @@ func (r *run) writeBills(byPart *spill.Sorter) ([]writers.Output, error) {
 	}
 	defer it.Close()
 	bills := writers.NewBills(r.tree.Dir(), r.extras.Names())
+	closed := false
+	defer func() {
+		if !closed {
+			bills.Close() // let its goroutines finish on the way out of a failure
+		}
+	}()
 	summary, err := writers.NewSummary(r.tree.Dir())
 	if err != nil {
 		return nil, err
@@ -865,6 +871,7 @@ func (r *run) writeBills(byPart *spill.Sorter) ([]writers.Output, error) {
 	if err := flush(); err != nil {
 		return nil, err
 	}
+	closed = true
 	outputs, err := bills.Close()
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package writers
 import (
 	"fmt"
 	"path"
+	"sync"
+	"sync/atomic"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/parquet-go/parquet-go"
@@ -21,20 +23,45 @@ var BillColumns = []string{
 // more gets part-00001 and on.
 const MaxRowsPerFile = 1 << 22
 
-// Bills writes bills partitioned by billing cycle and payer, one file open
-// at a time. Lines must arrive grouped by (cycle, payer): all lines of one
-// partition in a row, in the order they are to be stored.
+// Bills writes bills partitioned by billing cycle and payer. Lines must
+// arrive grouped by (cycle, payer): all lines of one partition in a row, in
+// the order they are to be stored. The caller's goroutine turns lines into
+// rows; up to BillWriters part files are encoded and compressed at once, each
+// by its own goroutine, so that both cores work. Each file's bytes are what
+// one writer alone would write.
 type Bills struct {
-	root    string
-	schema  *parquet.Schema
-	nExtra  int
-	cur     *parquetFile
-	cycle   billing.Cycle
-	payer   string
-	part    int
-	seen    map[string]bool
-	outputs []Output
-	b       rowBuilder
+	root   string
+	schema *parquet.Schema
+	nCols  int
+	nExtra int
+	cur    *billPart
+	cycle  billing.Cycle
+	payer  string
+	part   int
+	seen   map[string]bool
+	b      rowBuilder
+
+	sem     chan struct{} // one token per part being written
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	outputs []Output // by part, in the order parts were started
+	err     error
+	failed  atomic.Bool
+	written atomic.Int32
+}
+
+// BillWriters is how many bills files are written at once.
+const BillWriters = 2
+
+// billBatch is the rows sent to a part's goroutine in one go.
+const billBatch = 4096
+
+// billPart is a part file being written by its goroutine.
+type billPart struct {
+	rel   string
+	rows  int
+	batch []parquet.Row
+	ch    chan []parquet.Row
 }
 
 // NewBills returns a writer of bills under root/bills with the given extra
@@ -49,7 +76,8 @@ func NewBills(root string, extras []string) *Bills {
 	for _, x := range extras {
 		cols = append(cols, column{x, optText})
 	}
-	return &Bills{root: root, schema: newSchema("bill", cols), nExtra: len(extras), seen: map[string]bool{}}
+	return &Bills{root: root, schema: newSchema("bill", cols), nCols: len(cols), nExtra: len(extras),
+		seen: map[string]bool{}, sem: make(chan struct{}, BillWriters)}
 }
 
 // PartitionDir returns the folder of a partition, relative to the tree.
@@ -60,11 +88,12 @@ func PartitionDir(cycle billing.Cycle, payer string) string {
 // Write appends one line to its partition. decidedBy and heldBy are "" for
 // null.
 func (w *Bills) Write(l *billing.UsageLine, payer, decidedBy, heldBy string) error {
+	if w.failed.Load() {
+		return w.firstError()
+	}
 	if w.cur == nil || l.Cycle != w.cycle || payer != w.payer || w.cur.rows >= MaxRowsPerFile {
 		samePartition := w.cur != nil && l.Cycle == w.cycle && payer == w.payer
-		if err := w.closeFile(); err != nil {
-			return err
-		}
+		w.finishPart()
 		if samePartition {
 			w.part++
 		} else {
@@ -75,14 +104,11 @@ func (w *Bills) Write(l *billing.UsageLine, payer, decidedBy, heldBy string) err
 			w.seen[dir] = true
 			w.cycle, w.payer, w.part = l.Cycle, payer, 0
 		}
-		f, err := createParquet(w.root, path.Join(PartitionDir(l.Cycle, payer), fmt.Sprintf("part-%05d.parquet", w.part)), w.schema)
-		if err != nil {
-			return err
-		}
-		w.cur = f
+		w.startPart(path.Join(PartitionDir(l.Cycle, payer), fmt.Sprintf("part-%05d.parquet", w.part)))
 	}
 	b := &w.b
-	b.reset()
+	b.row = make(parquet.Row, 0, w.nCols) // handed to another goroutine: a fresh row
+	b.col = 0
 	b.text(l.LineID)
 	b.text(l.AccountID)
 	b.text(l.ProductCode)
@@ -103,29 +129,85 @@ func (w *Bills) Write(l *billing.UsageLine, payer, decidedBy, heldBy string) err
 		}
 		b.optText(x.S, x.Valid)
 	}
-	return w.cur.writeRow(b.row)
-}
-
-func (w *Bills) closeFile() error {
-	if w.cur == nil {
-		return nil
-	}
-	out, err := w.cur.close()
-	w.cur = nil
-	if err != nil {
-		return err
-	}
-	w.outputs = append(w.outputs, out)
-	if len(w.outputs) == 1 {
-		Checkpoint("writing")
+	p := w.cur
+	p.batch = append(p.batch, b.row)
+	p.rows++
+	if len(p.batch) == billBatch {
+		p.ch <- p.batch
+		p.batch = make([]parquet.Row, 0, billBatch)
 	}
 	return nil
 }
 
-// Close finishes the last file and returns every file written.
+// startPart starts the goroutine of a new part file, once fewer than
+// BillWriters are running.
+func (w *Bills) startPart(rel string) {
+	w.sem <- struct{}{}
+	w.mu.Lock()
+	idx := len(w.outputs)
+	w.outputs = append(w.outputs, Output{})
+	w.mu.Unlock()
+	p := &billPart{rel: rel, batch: make([]parquet.Row, 0, billBatch), ch: make(chan []parquet.Row, 2)}
+	w.cur = p
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer func() { <-w.sem }()
+		f, err := createParquet(w.root, rel, w.schema)
+		for rows := range p.ch {
+			if err == nil {
+				_, err = f.w.WriteRows(rows)
+				if err != nil {
+					err = fmt.Errorf("writing %s: %w", rel, unwrapPath(err))
+				}
+				f.rows += int64(len(rows))
+			}
+		}
+		var out Output
+		if err == nil {
+			out, err = f.close()
+		} else if f != nil {
+			f.f.Close()
+		}
+		w.mu.Lock()
+		w.outputs[idx] = out
+		if err != nil && w.err == nil {
+			w.err = err
+			w.failed.Store(true)
+		}
+		w.mu.Unlock()
+		if err == nil && w.written.Add(1) == 1 {
+			Checkpoint("writing")
+		}
+	}()
+}
+
+// finishPart sends the current part its last rows and lets it close.
+func (w *Bills) finishPart() {
+	if p := w.cur; p != nil {
+		if len(p.batch) > 0 {
+			p.ch <- p.batch
+		}
+		close(p.ch)
+		w.cur = nil
+	}
+}
+
+func (w *Bills) firstError() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Close finishes the last file, waits for every part, and returns every
+// file written, in the order the parts were started.
 func (w *Bills) Close() ([]Output, error) {
-	err := w.closeFile()
-	return w.outputs, err
+	w.finishPart()
+	w.wg.Wait()
+	if err := w.firstError(); err != nil {
+		return nil, err
+	}
+	return w.outputs, nil
 }
 
 // SummaryRow is one row of the summary: the lines of one member and product

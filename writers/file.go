@@ -72,10 +72,6 @@ func (p *parquetFile) close() (Output, error) {
 		p.f.Close()
 		return Output{}, fmt.Errorf("writing %s: %w", p.rel, unwrapPath(err))
 	}
-	if err := p.f.Sync(); err != nil {
-		p.f.Close()
-		return Output{}, fmt.Errorf("writing %s: %w", p.rel, unwrapPath(err))
-	}
 	if err := p.f.Close(); err != nil {
 		return Output{}, fmt.Errorf("writing %s: %w", p.rel, unwrapPath(err))
 	}

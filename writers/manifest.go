@@ -70,10 +70,6 @@ func WriteManifest(root string, m *Manifest) error {
 		f.Close()
 		return fmt.Errorf("writing manifest.json: %w", unwrapPath(err))
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing manifest.json: %w", unwrapPath(err))
-	}
 	return f.Close()
 }
 

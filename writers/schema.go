@@ -1,6 +1,8 @@
 package writers
 
 import (
+	"unsafe"
+
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -47,13 +49,17 @@ type rowBuilder struct {
 func (b *rowBuilder) reset() { b.row, b.col = b.row[:0], 0 }
 
 func (b *rowBuilder) text(s string) {
-	b.row = append(b.row, parquet.ByteArrayValue([]byte(s)).Level(0, 0, b.col))
+	b.row = append(b.row, parquet.ByteArrayValue(bytesOf(s)).Level(0, 0, b.col))
 	b.col++
 }
 
+// bytesOf views s as bytes without copying. parquet-go only reads them (it
+// copies values into its page buffers), and a string never changes.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
 func (b *rowBuilder) optText(s string, valid bool) {
 	if valid {
-		b.row = append(b.row, parquet.ByteArrayValue([]byte(s)).Level(0, 1, b.col))
+		b.row = append(b.row, parquet.ByteArrayValue(bytesOf(s)).Level(0, 1, b.col))
 	} else {
 		b.row = append(b.row, parquet.NullValue().Level(0, 0, b.col))
 	}

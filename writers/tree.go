@@ -176,6 +176,12 @@ func (t *Tree) Dir() string { return t.staging }
 // tree or the new one, never neither.
 func (t *Tree) Commit() error {
 	defer t.release()
+	// Every file of the new tree reaches the disk before the swap: one
+	// syncfs(2) for the whole file system, rather than an fsync per file
+	// (thousands of bills files made fsync a tenth of a run's time).
+	if err := syncTree(t.staging); err != nil {
+		return err
+	}
 	if err := syncDir(t.staging); err != nil {
 		return err
 	}
@@ -238,6 +244,20 @@ func (t *Tree) release() {
 		t.lock.Close()
 		t.lock = nil
 	}
+}
+
+// syncTree flushes the file system holding dir, so that every file written
+// under it is on disk.
+func syncTree(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, unwrapPath(err))
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
 }
 
 func syncDir(dir string) error {

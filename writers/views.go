@@ -151,10 +151,6 @@ func writeText(root, rel string, data []byte) (Output, error) {
 		f.Close()
 		return Output{}, fmt.Errorf("writing %s: %w", rel, unwrapPath(err))
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return Output{}, fmt.Errorf("writing %s: %w", rel, unwrapPath(err))
-	}
 	if err := f.Close(); err != nil {
 		return Output{}, fmt.Errorf("writing %s: %w", rel, unwrapPath(err))
 	}
