@@ -35,6 +35,18 @@ type Sorter struct {
 	recs  []record // their places in arena
 	runs  []string
 	done  bool
+
+	// A full buffer is sorted and written by a goroutine while Add fills
+	// the other one: at most one run is being written, so memory is at most
+	// twice the budget.
+	writing chan flushed
+}
+
+// flushed is a run written in the background, and its buffers to reuse.
+type flushed struct {
+	err   error
+	arena []byte
+	recs  []record
 }
 
 type record struct {
@@ -56,7 +68,7 @@ func (s *Sorter) Add(key, payload []byte) error {
 	}
 	n := len(key) + len(payload)
 	if len(s.arena)+n > s.budget && len(s.recs) > 0 {
-		if err := s.flush(); err != nil {
+		if err := s.flushInBackground(); err != nil {
 			return err
 		}
 	}
@@ -83,20 +95,79 @@ func (s *Sorter) sort() {
 	slices.SortFunc(s.recs, func(a, b record) int { return bytes.Compare(s.key(a), s.key(b)) })
 }
 
+// flushInBackground hands the buffer to a goroutine that sorts it and
+// writes it as a run, after the previous one is done, and goes on with that
+// one's buffers.
+func (s *Sorter) flushInBackground() error {
+	arena, recs := s.arena, s.recs
+	s.arena, s.recs = nil, nil
+	if s.writing != nil {
+		f := <-s.writing
+		if f.err != nil {
+			return f.err
+		}
+		s.arena, s.recs = f.arena[:0], f.recs[:0]
+	} else {
+		s.writing = make(chan flushed, 1)
+	}
+	path := s.nextRun()
+	go func() {
+		err := writeRun(path, arena, recs)
+		s.writing <- flushed{err: err, arena: arena, recs: recs}
+	}()
+	return nil
+}
+
+// wait waits for the run being written, if any.
+func (s *Sorter) wait() error {
+	if s.writing == nil {
+		return nil
+	}
+	f := <-s.writing
+	s.writing = nil
+	return f.err
+}
+
+// flush sorts the buffer and writes it as a run, here and now.
 func (s *Sorter) flush() error {
-	s.sort()
+	if err := writeRun(s.nextRun(), s.arena, s.recs); err != nil {
+		return err
+	}
+	s.arena = s.arena[:0]
+	s.recs = s.recs[:0]
+	return nil
+}
+
+// nextRun names the next run file and counts it.
+func (s *Sorter) nextRun() string {
 	path := filepath.Join(s.dir, s.name+"-"+strconv.Itoa(len(s.runs)))
+	s.runs = append(s.runs, path)
+	if len(s.runs)%runsPerDoubling == 0 {
+		// Keep the number of runs, and so of files open in a merge, from
+		// growing with the input: double the budget every 64 runs.
+		s.budget = min(2*s.budget, 1<<30)
+	}
+	return path
+}
+
+// runsPerDoubling is how many runs are written before the budget doubles.
+const runsPerDoubling = 64
+
+// writeRun sorts the records by key and writes them to a new run file.
+func writeRun(path string, arena []byte, recs []record) error {
+	key := func(r record) []byte { return arena[r.off : r.off+r.keyLen] }
+	slices.SortFunc(recs, func(a, b record) int { return bytes.Compare(key(a), key(b)) })
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("creating spill file: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	var hdr [2 * binary.MaxVarintLen32]byte
-	for _, r := range s.recs {
+	for _, r := range recs {
 		n := binary.PutUvarint(hdr[:], uint64(r.keyLen))
 		n += binary.PutUvarint(hdr[n:], uint64(r.len-r.keyLen))
 		w.Write(hdr[:n])
-		w.Write(s.arena[r.off : r.off+r.len])
+		w.Write(arena[r.off : r.off+r.len])
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
@@ -105,25 +176,17 @@ func (s *Sorter) flush() error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing spill file: %w", err)
 	}
-	s.runs = append(s.runs, path)
-	s.arena = s.arena[:0]
-	s.recs = s.recs[:0]
-	if len(s.runs)%runsPerDoubling == 0 {
-		// Keep the number of runs, and so of files open in a merge, from
-		// growing with the input: double the budget every 64 runs.
-		s.budget = min(2*s.budget, 1<<30)
-	}
 	return nil
 }
-
-// runsPerDoubling is how many runs are written before the budget doubles.
-const runsPerDoubling = 64
 
 // Merge finishes adding and returns an iterator over all records in key
 // order. It may be called again for another full pass.
 func (s *Sorter) Merge() (*Iter, error) {
 	if !s.done {
 		s.done = true
+		if err := s.wait(); err != nil {
+			return nil, err
+		}
 		if len(s.runs) > 0 && len(s.recs) > 0 {
 			if err := s.flush(); err != nil {
 				return nil, err
@@ -159,6 +222,7 @@ func (s *Sorter) Merge() (*Iter, error) {
 
 // Remove deletes the run files.
 func (s *Sorter) Remove() {
+	s.wait()
 	for _, p := range s.runs {
 		os.Remove(p)
 	}
