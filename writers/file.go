@@ -53,7 +53,7 @@ func createParquet(root, rel string, schema *parquet.Schema) (*parquetFile, erro
 	p.w = parquet.NewWriter(p, schema,
 		parquet.Compression(&parquet.Zstd),
 		parquet.CreatedBy(createdBy, "", ""),
-		parquet.MaxRowsPerRowGroup(1<<17),
+		parquet.MaxRowsPerRowGroup(1<<15), // a row group is buffered whole: 32k rows keep a writer at a few MB
 		parquet.PageBufferSize(1<<20),
 	)
 	return p, nil

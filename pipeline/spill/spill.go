@@ -144,14 +144,14 @@ func (s *Sorter) nextRun() string {
 	s.runs = append(s.runs, path)
 	if len(s.runs)%runsPerDoubling == 0 {
 		// Keep the number of runs, and so of files open in a merge, from
-		// growing with the input: double the budget every 64 runs.
+		// growing with the input: double the budget every 256 runs.
 		s.budget = min(2*s.budget, 1<<30)
 	}
 	return path
 }
 
 // runsPerDoubling is how many runs are written before the budget doubles.
-const runsPerDoubling = 64
+const runsPerDoubling = 256
 
 // writeRun sorts the records by key and writes them to a new run file.
 func writeRun(path string, arena []byte, recs []record) error {
@@ -206,7 +206,7 @@ func (s *Sorter) Merge() (*Iter, error) {
 			it.Close()
 			return nil, fmt.Errorf("opening spill file: %w", err)
 		}
-		c := &cursor{f: f, r: bufio.NewReaderSize(f, 1<<18)}
+		c := &cursor{f: f, r: bufio.NewReaderSize(f, 1<<16)}
 		it.files = append(it.files, c)
 		if err := c.next(); err != nil {
 			it.Close()

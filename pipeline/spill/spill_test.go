@@ -52,7 +52,7 @@ func TestSorterSpillsAndReplays(t *testing.T) {
 	}
 }
 
-// TestRunsStayFew: the budget doubles every 64 runs, so the number of run
+// TestRunsStayFew: the budget doubles every 256 runs, so the number of run
 // files (and of files a merge opens) grows with the log of the input, not
 // with the input.
 func TestRunsStayFew(t *testing.T) {
@@ -64,7 +64,7 @@ func TestRunsStayFew(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if s.Runs() > 64*6 {
+	if s.Runs() > 256*5 {
 		t.Fatalf("%d runs for %d records", s.Runs(), records)
 	}
 	it, err := s.Merge()
