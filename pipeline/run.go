@@ -117,7 +117,7 @@ func (r *run) total(cur string) *currencyTotals {
 	t := r.totals[cur]
 	if t == nil {
 		t = &currencyTotals{}
-		r.totals[cur] = t
+		r.totals[strings.Clone(cur)] = t // cur may point into a spill buffer
 	}
 	return t
 }
@@ -796,13 +796,20 @@ func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *reade
 
 // eachFirst is passes B and C: replay the lines by line_id; call first for
 // the first line of each id (in read order) and dup for every later one.
-func (r *run) eachFirst(byID *spill.Sorter, first func(*spilled) error, dup func(s, firstOf *spilled) error) error {
+func (r *run) eachFirst(byID *spill.Sorter, first func(*spilled) error, dup func(s *spilled, firstFile int, firstRow int64) error) error {
 	it, err := byID.Merge()
 	if err != nil {
 		return err
 	}
 	defer it.Close()
-	var cur, prev spilled
+	// cur's strings point into the merge's buffer (viewLine): only the
+	// first line's id and place are kept across lines, as copies.
+	var cur spilled
+	var prev struct {
+		id   string
+		file int
+		row  int64
+	}
 	havePrev := false
 	var n int
 	for {
@@ -816,12 +823,12 @@ func (r *run) eachFirst(byID *spill.Sorter, first func(*spilled) error, dup func
 				return err
 			}
 		}
-		if err := decodeLine(payload, &cur); err != nil {
+		if err := viewLine(payload, &cur); err != nil {
 			return err
 		}
-		if havePrev && cur.line.LineID == prev.line.LineID {
+		if havePrev && cur.line.LineID == prev.id {
 			if dup != nil {
-				if err := dup(&cur, &prev); err != nil {
+				if err := dup(&cur, prev.file, prev.row); err != nil {
 					return err
 				}
 			}
@@ -830,9 +837,7 @@ func (r *run) eachFirst(byID *spill.Sorter, first func(*spilled) error, dup func
 		if err := first(&cur); err != nil {
 			return err
 		}
-		// Keep the first of this id. After the swap cur and prev still own
-		// distinct Extra arrays, so decoding into cur leaves prev intact.
-		prev, cur = cur, prev
+		prev.id, prev.file, prev.row = strings.Clone(cur.line.LineID), cur.file, cur.row
 		havePrev = true
 	}
 	return it.Err()
@@ -843,13 +848,13 @@ func (r *run) eachFirst(byID *spill.Sorter, first func(*spilled) error, dup func
 func (r *run) findDuplicates(byID, rejects *spill.Sorter, plan *rules.Plan) error {
 	return r.eachFirst(byID,
 		func(s *spilled) error { plan.Observe(&s.line); return nil },
-		func(s, first *spilled) error {
+		func(s *spilled, firstFile int, firstRow int64) error {
 			r.counts.UsageRejected++
 			t := r.total(s.line.Currency)
 			t.rejected.Add(s.line.ListAmount)
 			x := writers.Reject{
 				SourceFile: r.usageFiles[s.file], SourceRow: s.row, Code: "duplicate_line_id",
-				Reason: fmt.Sprintf("line_id %s was already read at %s:%d; the first stays", s.line.LineID, r.usageFiles[first.file], first.row),
+				Reason: fmt.Sprintf("line_id %s was already read at %s:%d; the first stays", s.line.LineID, r.usageFiles[firstFile], firstRow),
 				Record: recordJSON(r.spilledRecord(s)),
 			}
 			return rejects.Add(rejectKey(s.file, s.row), encodeReject(&x))

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"time"
 
 	"github.com/billcons/billcons/billing"
@@ -83,7 +84,10 @@ func (p *Plan) Observe(line *billing.UsageLine) {
 			if s.held == nil {
 				s.held = map[string]bool{}
 			}
-			s.held[line.ProductCode] = true
+			if !s.held[line.ProductCode] {
+				// A copy: the caller's strings may point into a buffer it reuses.
+				s.held[strings.Clone(line.ProductCode)] = true
+			}
 		}
 	}
 }
