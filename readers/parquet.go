@@ -3,6 +3,7 @@ package readers
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"os"
 	"strconv"
@@ -196,7 +197,7 @@ func parquetRenderer(typ parquet.Type) (ColumnKind, func(parquet.Value) (string,
 			default:
 				t = time.Unix(0, x)
 			}
-			return t.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"), nil
+			return formatUTC(t), nil
 		}, nil
 	case *format.DecimalType:
 		scale := lt.Scale
@@ -205,9 +206,9 @@ func parquetRenderer(typ parquet.Type) (ColumnKind, func(parquet.Value) (string,
 			var unscaled *big.Int
 			switch kind {
 			case parquet.Int32:
-				unscaled = big.NewInt(int64(v.Int32()))
+				return formatDecimal(int64(v.Int32()), scale), nil
 			case parquet.Int64:
-				unscaled = big.NewInt(v.Int64())
+				return formatDecimal(v.Int64(), scale), nil
 			default:
 				unscaled = bigFromTwos(v.ByteArray())
 			}
@@ -241,6 +242,72 @@ func parquetRenderer(typ parquet.Type) (ColumnKind, func(parquet.Value) (string,
 		return KindOther, func(v parquet.Value) (string, error) { return fmt.Sprintf("%x", v.ByteArray()), nil }, nil
 	}
 	return 0, nil, fmt.Errorf("unsupported Parquet type %s", typ)
+}
+
+// formatUTC renders t in UTC as RFC 3339 with the fraction's trailing zeros
+// dropped: what t.UTC().Format("2006-01-02T15:04:05.999999999Z07:00") gives,
+// several times faster (a Parquet timestamp is rendered for every value).
+func formatUTC(t time.Time) string {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	if y < 0 || y > 9999 {
+		return t.Format("2006-01-02T15:04:05.999999999Z07:00")
+	}
+	var b [30]byte
+	p := b[:0]
+	two := func(n int) { p = append(p, byte('0'+n/10), byte('0'+n%10)) }
+	two(y / 100)
+	two(y % 100)
+	p = append(p, '-')
+	two(int(mo))
+	p = append(p, '-')
+	two(d)
+	p = append(p, 'T')
+	two(h)
+	p = append(p, ':')
+	two(mi)
+	p = append(p, ':')
+	two(sec)
+	if ns := t.Nanosecond(); ns != 0 {
+		p = append(p, '.')
+		for div := 100_000_000; div > 0 && ns > 0; div /= 10 {
+			p = append(p, byte('0'+ns/div))
+			ns %= div
+		}
+	}
+	p = append(p, 'Z')
+	return string(p)
+}
+
+// formatDecimal renders unscaled×10^-scale as shopspring/decimal's String
+// does (trailing fractional zeros dropped), without big numbers.
+func formatDecimal(u int64, scale int32) string {
+	if scale <= 0 || scale > 18 || u == math.MinInt64 {
+		return decimal.NewFromBigInt(big.NewInt(u), -scale).String()
+	}
+	neg := u < 0
+	if neg {
+		u = -u
+	}
+	digits := strconv.AppendInt(make([]byte, 0, 24), u, 10)
+	for len(digits) <= int(scale) {
+		digits = append([]byte{'0'}, digits...)
+	}
+	intPart, frac := digits[:len(digits)-int(scale)], digits[len(digits)-int(scale):]
+	for len(frac) > 0 && frac[len(frac)-1] == '0' {
+		frac = frac[:len(frac)-1]
+	}
+	out := make([]byte, 0, len(digits)+2)
+	if neg {
+		out = append(out, '-')
+	}
+	out = append(out, intPart...)
+	if len(frac) > 0 {
+		out = append(out, '.')
+		out = append(out, frac...)
+	}
+	return string(out)
 }
 
 // bigFromTwos reads a big-endian two's-complement integer.
