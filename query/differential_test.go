@@ -1,8 +1,10 @@
 package query
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/csv"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -198,21 +200,14 @@ func generate(seed uint64) dataset {
 }
 
 func writeCSV(path string, header []string, rows [][]string) error {
-	var b strings.Builder
-	b.WriteString(strings.Join(header, ",") + "\n")
-	for _, r := range rows {
-		for i, v := range r {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			if strings.ContainsAny(v, ",\"\n") {
-				v = `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
-			}
-			b.WriteString(v)
-		}
-		b.WriteByte('\n')
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Write(header)
+	w.WriteAll(rows)
+	if err := w.Error(); err != nil {
+		return err
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // disagreement runs both implementations on d and returns what they
