@@ -462,6 +462,12 @@ func runChild(t *testing.T, name string, env []string, args ...string) (int, str
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(append(os.Environ(), "BILLCONS_TEST_MAIN=1"), env...)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd to the end and returns its exit status and stderr.
+func runCmd(t *testing.T, cmd *exec.Cmd) (int, string) {
+	t.Helper()
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	err := cmd.Run()
@@ -494,15 +500,7 @@ func runAsNobody(t *testing.T, args ...string) (int, string) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "BILLCONS_TEST_MAIN=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	err = cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), errb.String()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return 0, errb.String()
+	return runCmd(t, cmd)
 }
 
 // TestPreviousTreeNotRemovable: when the swap succeeds but the tree it

@@ -95,7 +95,7 @@ func repl(ctx context.Context, db *query.DB, format string, stdin io.Reader, std
 			case ".quit", ".exit", "\\q":
 				return status
 			case ".tables":
-				trimmed, line = "SELECT table_name AS view FROM duckdb_views() WHERE NOT internal ORDER BY 1;", "SELECT view_name AS view FROM duckdb_views() WHERE NOT internal ORDER BY 1;"
+				line = "SELECT view_name AS view FROM duckdb_views() WHERE NOT internal ORDER BY 1;"
 			}
 		}
 		stmt.WriteString(line)
