@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -88,4 +89,23 @@ func TestRunsStayFew(t *testing.T) {
 		t.Fatalf("%d records back, %v", n, it.Err())
 	}
 	t.Logf("%d runs", s.Runs())
+}
+
+// TestKeyPrefixOrder: comparing by prefix first orders keys exactly as
+// bytes.Compare does, also for keys shorter than the prefix and for keys
+// that differ only past it.
+func TestKeyPrefixOrder(t *testing.T) {
+	keys := []string{"", "a", "a\x00", "ab", "abcdefgh", "abcdefgh\x00", "abcdefghi", "abcdefgi", "b", "\xff\xff\xff\xff\xff\xff\xff\xff\xff", "abcdefgh1", "abcdefgh0"}
+	for _, a := range keys {
+		for _, b := range keys {
+			arena := []byte(a + b)
+			ra := record{prefix: keyPrefix([]byte(a)), off: 0, keyLen: int32(len(a))}
+			rb := record{prefix: keyPrefix([]byte(b)), off: int32(len(a)), keyLen: int32(len(b))}
+			got := compareRecords(arena, ra, rb)
+			want := strings.Compare(a, b)
+			if got != want {
+				t.Errorf("compare(%q, %q) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
 }
