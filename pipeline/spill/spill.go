@@ -111,7 +111,6 @@ func (s *Sorter) Add(key, payload []byte) error {
 // Runs reports how many run files were written.
 func (s *Sorter) Runs() int { return len(s.runs) }
 
-
 func (s *Sorter) sort() {
 	slices.SortFunc(s.recs, func(a, b record) int { return compareRecords(s.arena, a, b) })
 }
