@@ -45,6 +45,11 @@ type budgetReader struct {
 	r    io.Reader
 	used int
 	max  int
+	// Until the first line ends, the commas are counted: a header with more
+	// than MaxColumns columns is refused before it is split into strings
+	// (a million of them would take a hundred megabytes).
+	inHeader bool
+	commas   int
 }
 
 func (b *budgetReader) Read(p []byte) (int, error) {
@@ -53,8 +58,24 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.used += n
+	if b.inHeader {
+		for _, c := range p[:n] {
+			if c == '\n' {
+				b.inHeader = false
+				break
+			}
+			if c == ',' {
+				b.commas++
+			}
+		}
+		if b.commas >= MaxColumns {
+			return n, errTooManyColumns
+		}
+	}
 	return n, err
 }
+
+var errTooManyColumns = fmt.Errorf("header has more than %d columns", MaxColumns)
 
 const readBuf = 1 << 16
 
@@ -75,7 +96,7 @@ func openCSV(path string, gz bool) (Table, error) {
 	}
 	// The budget counts what the buffer reads ahead, too: a row may use
 	// MaxRowBytes plus two buffers' worth before it is refused.
-	t.budget = &budgetReader{r: src, max: MaxRowBytes + 2*readBuf}
+	t.budget = &budgetReader{r: src, max: MaxRowBytes + 2*readBuf, inHeader: true}
 	br := bufio.NewReaderSize(t.budget, readBuf)
 	if b, err := br.Peek(3); err == nil && string(b) == "\uFEFF" {
 		br.Discard(3)
@@ -91,6 +112,8 @@ func openCSV(path string, gz bool) (Table, error) {
 			return nil, fmt.Errorf("%s: empty file: no header row", path)
 		case errors.Is(err, ErrRowTooLong):
 			return nil, fmt.Errorf("%s: header: %w; billcons refuses rows that long (a broken file, or a gzip bomb?)", path, err)
+		case errors.Is(err, errTooManyColumns):
+			return nil, fmt.Errorf("%s: %v; billcons reads at most %d", path, err, MaxColumns)
 		case gz:
 			return nil, fmt.Errorf("%s: reading header: the gzip stream is truncated or corrupt: %v", path, err)
 		}
