@@ -82,21 +82,6 @@ func ParseAmount(s string) (Amount, error) {
 	return Amount(v), nil
 }
 
-// AmountFromDecimal converts an exact decimal (from a Parquet DECIMAL column
-// of any scale, say) to an Amount, with the same range and precision rules as
-// ParseAmount.
-func AmountFromDecimal(d decimal.Decimal) (Amount, error) {
-	scaled := d.Shift(Scale)
-	if !scaled.Equal(scaled.Truncate(0)) {
-		return 0, fmt.Errorf("%w: %s", ErrAmountPrecision, d.String())
-	}
-	bi := scaled.BigInt()
-	if !bi.IsInt64() || bi.Int64() >= maxAmount || bi.Int64() <= -maxAmount {
-		return 0, fmt.Errorf("%w: %s", ErrAmountRange, d.String())
-	}
-	return Amount(bi.Int64()), nil
-}
-
 // String formats a at the fixed scale of 9, e.g. "-12.500000000".
 func (a Amount) String() string {
 	return decimal.New(int64(a), -Scale).StringFixed(Scale)

@@ -25,7 +25,7 @@ import (
 //	committed    the new tree in place, the lock still held
 //	exit         the command done, about to exit: its peak memory is final
 func Checkpoint(point string) {
-	if pauseAt == "" || pauseAt != point {
+	if pauseAt != point {
 		return
 	}
 	fmt.Fprintf(os.Stderr, "billcons: paused at %s\n", point)

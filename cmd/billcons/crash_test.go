@@ -248,6 +248,17 @@ func withoutViews(outs []writers.Output) []writers.Output {
 	return keep
 }
 
+// previousTree makes a fresh working folder with a tree from the demo
+// quarter in ./out, and returns the arguments of a rerun after more usage
+// arrived, and the tree as it is now.
+func previousTree(t *testing.T) ([]string, map[string][]byte) {
+	t.Helper()
+	t.Chdir(t.TempDir())
+	billcons(t, 0, append(inputs(t, "in", false), "--out", "out")...)
+	before := snapshot(t, "out")
+	return append(inputs(t, "in", true), "--out", "out"), before
+}
+
 // strays lists what runs leave beside DIR that they should not: staging
 // folders and trees moved aside. The lock file stays by design.
 func strays(t *testing.T, parent string) []string {
@@ -428,11 +439,7 @@ func TestFailuresKeepPreviousTree(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Chdir(t.TempDir())
-			args := append(inputs(t, "in", false), "--out", "out")
-			billcons(t, 0, args...)
-			before := snapshot(t, "out")
-			args = append(inputs(t, "in", true), "--out", "out")
+			args, before := previousTree(t)
 
 			code, stderr := tt.fail(t, args)
 			stderr = strings.TrimSpace(stderr)
@@ -510,10 +517,7 @@ func TestPreviousTreeNotRemovable(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run the child as another user")
 	}
-	t.Chdir(t.TempDir())
-	args := append(inputs(t, "in", false), "--out", "out")
-	billcons(t, 0, args...) // root's tree: nobody cannot delete its files
-	args = append(inputs(t, "in", true), "--out", "out")
+	args, _ := previousTree(t) // root's tree: nobody cannot delete its files
 	os.Chmod(".out.lock", 0o666)
 	os.Chmod(".", 0o777)
 	code, stderr := runAsNobody(t, args...)
@@ -531,11 +535,7 @@ func TestOneRunAtATime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	t.Chdir(t.TempDir())
-	args := append(inputs(t, "in", false), "--out", "out")
-	billcons(t, 0, args...)
-	before := snapshot(t, "out")
-	args = append(inputs(t, "in", true), "--out", "out")
+	args, before := previousTree(t)
 
 	first := startChild(t, []string{"BILLCONS_PAUSE_AT=reading"}, args...)
 	first.waitPaused(t, "reading")
@@ -605,11 +605,7 @@ func TestInterrupted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
-	t.Chdir(t.TempDir())
-	args := append(inputs(t, "in", false), "--out", "out")
-	billcons(t, 0, args...)
-	before := snapshot(t, "out")
-	args = append(inputs(t, "in", true), "--out", "out")
+	args, before := previousTree(t)
 	c := startChild(t, []string{"BILLCONS_PAUSE_AT=reading"}, args...)
 	c.waitPaused(t, "reading")
 	c.cmd.Process.Signal(syscall.SIGTERM)
