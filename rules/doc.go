@@ -17,4 +17,8 @@
 //     called once for every accepted bill line, to find the unsettled bills
 //     that hold a change back for a product.
 //  3. [Plan.Assign] then gives each line its payer, decided_by and held_by.
+//
+// A run of many lines need not wait for step 2 to decide most of them:
+// [Plan.AssignEarly] decides a line at once when no hold can change its
+// payer, and [Plan.Holds] says which lines step 2 needs to see at all.
 package rules

@@ -71,7 +71,8 @@ func NewPlan(accepted []billing.Change, loc *time.Location, timing Timing) *Plan
 // change of the line's member whose cycle is the line's billing_cycle, made
 // after the line was issued and while it was unsettled, is held for the
 // line's product. Call it once for every accepted line, and never for a
-// rejected one, before any call to Assign.
+// rejected one, before any call to Assign. Observe changes nothing for a
+// line [Plan.Holds] says no.
 func (p *Plan) Observe(line *billing.UsageLine) {
 	steps := p.members[line.AccountID]
 	if len(steps) == 0 {
@@ -79,8 +80,7 @@ func (p *Plan) Observe(line *billing.UsageLine) {
 	}
 	until := line.UnsettledUntil()
 	for _, s := range steps {
-		t := s.change.ChangedAt
-		if s.cycle == line.Cycle && line.IssuedAt < t && until > t {
+		if s.holds(line, until) {
 			if s.held == nil {
 				s.held = map[string]bool{}
 			}
@@ -90,6 +90,30 @@ func (p *Plan) Observe(line *billing.UsageLine) {
 			}
 		}
 	}
+}
+
+// holds reports whether line, unsettled until until, holds s back.
+func (s *step) holds(line *billing.UsageLine, until billing.Time) bool {
+	t := s.change.ChangedAt
+	return s.cycle == line.Cycle && line.IssuedAt < t && until > t
+}
+
+// Holds reports whether line would hold back any change, were it accepted:
+// whether Observe would record anything for it. It only reads the changes,
+// so it may be called from several goroutines at once, but not while
+// Observe runs.
+func (p *Plan) Holds(line *billing.UsageLine) bool {
+	steps := p.members[line.AccountID]
+	if len(steps) == 0 {
+		return false
+	}
+	until := line.UnsettledUntil()
+	for _, s := range steps {
+		if s.holds(line, until) {
+			return true
+		}
+	}
+	return false
 }
 
 // Decision is who pays a line and why.
@@ -104,12 +128,7 @@ func (p *Plan) Assign(line *billing.UsageLine) Decision {
 	steps := p.members[line.AccountID]
 	decided, heldBy := -1, -1
 	for i, s := range steps {
-		var byTime bool
-		if p.timing == TimingEndTime {
-			byTime = line.UsageEnd >= s.change.ChangedAt
-		} else {
-			byTime = line.UsageStart > s.change.ChangedAt
-		}
+		byTime := p.fallsByTime(line, s)
 		after := byTime
 		if s.held[line.ProductCode] {
 			after = line.Cycle > s.cycle
@@ -122,6 +141,44 @@ func (p *Plan) Assign(line *billing.UsageLine) Decision {
 			heldBy = -1 // only a held change later than decided_by counts
 		}
 	}
+	return decision(line, steps, decided, heldBy)
+}
+
+// AssignEarly decides the payer of line before every line is observed, when
+// no hold can change it: when, for each change of the member, the line
+// falls after it by time ([EndTime] or [NextPeriod]) exactly when it falls after
+// it by cycle ([UnsettledHold]), a hold on the change makes no difference.
+// That is so for every line of a member whose changes all lie in other
+// cycles than the line's (the line ends after a change of an earlier cycle
+// and before one of a later cycle), which is nearly every line of a run.
+// Otherwise ok is false and the line must wait for Assign. When ok, the
+// decision is the one Assign gives after any observations. Like Holds, it
+// only reads the changes.
+func (p *Plan) AssignEarly(line *billing.UsageLine) (d Decision, ok bool) {
+	steps := p.members[line.AccountID]
+	decided := -1
+	for i, s := range steps {
+		byTime := p.fallsByTime(line, s)
+		if byTime != (line.Cycle > s.cycle) {
+			return Decision{}, false
+		}
+		if byTime {
+			decided = i
+		}
+	}
+	return decision(line, steps, decided, -1), true
+}
+
+// fallsByTime reports whether line falls after s when no bill holds s back
+// ([EndTime] or [NextPeriod], by the run's timing).
+func (p *Plan) fallsByTime(line *billing.UsageLine, s *step) bool {
+	if p.timing == TimingEndTime {
+		return line.UsageEnd >= s.change.ChangedAt
+	}
+	return line.UsageStart > s.change.ChangedAt
+}
+
+func decision(line *billing.UsageLine, steps []*step, decided, heldBy int) Decision {
 	d := Decision{Payer: line.AccountID}
 	if decided >= 0 {
 		d.Payer = steps[decided].change.Payer()

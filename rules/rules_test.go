@@ -200,6 +200,14 @@ func TestAssign(t *testing.T) {
 			if diff := cmp.Diff(tt.Want, got); diff != "" {
 				t.Errorf("Assign() mismatch (-want +got) [%s]:\n%s", tt.Reason, diff)
 			}
+			// Deciding early, before any line is observed, may decline but
+			// never decide otherwise.
+			early, ok := NewPlan(tt.Changes(t), cst, tt.Timing).AssignEarly(&tt.Line)
+			if ok {
+				if diff := cmp.Diff(tt.Want, early); diff != "" {
+					t.Errorf("AssignEarly() mismatch (-want +got) [%s]:\n%s", tt.Reason, diff)
+				}
+			}
 		})
 	}
 }
