@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"unsafe"
@@ -8,23 +9,25 @@ import (
 	"github.com/billcons/billcons/billing"
 )
 
-// The spill record of a usage line. Pass A stores the line with where it was
-// read and the raw text of the columns whose canonical form may differ (for a
-// duplicate's reject record); pass C stores the line with its payer instead.
+// The spill records of a usage line. A line is spilled whole (encodeLine)
+// when it waits for its payer or holds a change back; a line whose payer is
+// known is spilled as a bill (billKey and encodeBill): the key orders it
+// for writing and carries its text fields, the payload the rest.
+//
+// A line's Seq is its place in the read order: its file's index in the
+// upper 24 bits, its row in the lower 40 (a trillion rows).
 
-// rawCols are the usage columns whose raw text is kept for rejects: the others
-// (ids, codes, billing_cycle, currency) are stored exactly as read.
-var rawCols = [...]int{
-	billing.ColSubscriptionType, billing.ColUsageStart, billing.ColUsageEnd, billing.ColListAmount,
-	billing.ColPaymentStatus, billing.ColIssuedAt, billing.ColSettledAt,
+const rowBits = 40
+
+func seqOf(file int, row int64) uint64 { return uint64(file)<<rowBits | uint64(row) }
+
+func placeOf(seq uint64) (file int, row int64) {
+	return int(seq >> rowBits), int64(seq & (1<<rowBits - 1))
 }
 
+// spilled is a line read back from a spill, with its payer when known.
 type spilled struct {
 	line    billing.UsageLine
-	file    int
-	row     int64
-	raw     [len(rawCols)]string
-	hasRaw  bool
 	payer   string
 	decided string
 	held    string
@@ -35,24 +38,27 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func encodeLine(b []byte, s *spilled) []byte {
-	l := &s.line
-	b = binary.AppendUvarint(b, l.Seq)
-	b = binary.AppendUvarint(b, uint64(s.file))
-	b = binary.AppendUvarint(b, uint64(s.row))
+// encodeLine encodes a whole line.
+func encodeLine(b []byte, l *billing.UsageLine) []byte {
 	b = appendString(b, l.LineID)
 	b = appendString(b, l.AccountID)
 	b = appendString(b, l.ProductCode)
 	b = appendString(b, l.Currency)
 	b = binary.AppendVarint(b, int64(l.Cycle))
+	return encodeRest(b, l)
+}
+
+// encodeRest encodes the fields of a line that are not in a bill's key.
+func encodeRest(b []byte, l *billing.UsageLine) []byte {
+	b = binary.AppendUvarint(b, l.Seq)
 	b = append(b, byte(l.SubscriptionType), byte(l.PaymentStatus))
 	b = binary.AppendVarint(b, int64(l.UsageStart))
-	b = binary.AppendVarint(b, int64(l.UsageEnd))
-	b = binary.AppendVarint(b, int64(l.IssuedAt))
+	b = binary.AppendVarint(b, int64(l.UsageEnd)-int64(l.UsageStart))
+	b = binary.AppendVarint(b, int64(l.IssuedAt)-int64(l.UsageEnd))
 	b = binary.AppendVarint(b, int64(l.ListAmount))
 	if l.HasSettledAt {
 		b = append(b, 1)
-		b = binary.AppendVarint(b, int64(l.SettledAt))
+		b = binary.AppendVarint(b, int64(l.SettledAt)-int64(l.IssuedAt))
 	} else {
 		b = append(b, 0)
 	}
@@ -65,18 +71,26 @@ func encodeLine(b []byte, s *spilled) []byte {
 			b = append(b, 0)
 		}
 	}
-	if s.hasRaw {
-		b = append(b, 1)
-		for _, r := range s.raw {
-			b = appendString(b, r)
-		}
-	} else {
+	return b
+}
+
+// billKey orders bills for writing: by cycle and payer (one file at a
+// time), then member, product, currency (summary rows are runs) and
+// line_id. Ids and codes hold no NUL byte, so NUL ends each field.
+func billKey(b []byte, l *billing.UsageLine, payer string) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(l.Cycle))
+	for _, f := range [...]string{payer, l.AccountID, l.ProductCode, l.Currency, l.LineID} {
+		b = append(b, f...)
 		b = append(b, 0)
-		b = appendString(b, s.payer)
-		b = appendString(b, s.decided)
-		b = appendString(b, s.held)
 	}
 	return b
+}
+
+// encodeBill encodes the payload of a bill: what its key does not hold.
+func encodeBill(b []byte, l *billing.UsageLine, decided, held string) []byte {
+	b = encodeRest(b, l)
+	b = appendString(b, decided)
+	return appendString(b, held)
 }
 
 var errCorrupt = errors.New("spill record is corrupt")
@@ -123,70 +137,90 @@ func (d *decoder) string() string {
 		d.err, d.b = true, nil
 		return ""
 	}
-	var s string
-	if d.view && n > 0 {
-		s = unsafe.String(&d.b[0], n)
-	} else {
-		s = string(d.b[:n])
-	}
+	s := d.text(d.b[:n])
 	d.b = d.b[n:]
 	return s
 }
 
-// decodeLine decodes a spilled line; its strings are its own.
-func decodeLine(b []byte, s *spilled) error { return decodeLineFrom(decoder{b: b}, s) }
+// text returns b as a string: a view of it, or a copy.
+func (d *decoder) text(b []byte) string {
+	if d.view && len(b) > 0 {
+		return unsafe.String(&b[0], len(b))
+	}
+	return string(b)
+}
 
-// viewLine decodes a spilled line whose strings point into b: valid only
-// while b is, and never to be kept (clone what must outlive it). Passes B
-// and C decode every line and keep almost none: this saves an allocation
-// per value.
-func viewLine(b []byte, s *spilled) error { return decodeLineFrom(decoder{b: b, view: true}, s) }
-
-func decodeLineFrom(d decoder, s *spilled) error {
-	b := d.b
-	l := &s.line
-	l.Seq = d.uvarint()
-	s.file = int(d.uvarint())
-	s.row = int64(d.uvarint())
+// viewLine decodes a whole line whose strings point into b: valid only
+// while b is, and never to be kept (clone what must outlive it). Most lines
+// are decoded and dropped: this saves an allocation per value.
+func viewLine(b []byte, l *billing.UsageLine) error {
+	d := decoder{b: b, view: true}
 	l.LineID = d.string()
 	l.AccountID = d.string()
 	l.ProductCode = d.string()
 	l.Currency = d.string()
 	l.Cycle = billing.Cycle(d.varint())
+	d.rest(l)
+	if d.err {
+		return errCorrupt
+	}
+	return nil
+}
+
+func (d *decoder) rest(l *billing.UsageLine) {
+	l.Seq = d.uvarint()
 	l.SubscriptionType = billing.SubscriptionType(d.byte())
 	l.PaymentStatus = billing.PaymentStatus(d.byte())
 	l.UsageStart = billing.Time(d.varint())
-	l.UsageEnd = billing.Time(d.varint())
-	l.IssuedAt = billing.Time(d.varint())
+	l.UsageEnd = l.UsageStart + billing.Time(d.varint())
+	l.IssuedAt = l.UsageEnd + billing.Time(d.varint())
 	l.ListAmount = billing.Amount(d.varint())
 	l.HasSettledAt = d.byte() == 1
 	l.SettledAt = 0
 	if l.HasSettledAt {
-		l.SettledAt = billing.Time(d.varint())
+		l.SettledAt = l.IssuedAt + billing.Time(d.varint())
 	}
-	n := int(d.uvarint())
-	if n > len(b) {
-		return errCorrupt
+	n := d.uvarint()
+	if n > uint64(len(d.b)) { // each value takes a byte at least
+		d.err = true
+		return
 	}
 	l.Extra = l.Extra[:0]
-	for i := 0; i < n; i++ {
+	for range n {
 		if d.byte() == 1 {
 			l.Extra = append(l.Extra, billing.NullString{S: d.string(), Valid: true})
 		} else {
 			l.Extra = append(l.Extra, billing.NullString{})
 		}
 	}
-	s.hasRaw = d.byte() == 1
-	if s.hasRaw {
-		for i := range s.raw {
-			s.raw[i] = d.string()
-		}
-	} else {
-		s.payer = d.string()
-		s.decided = d.string()
-		s.held = d.string()
+}
+
+// viewBill decodes a bill from its key and payload; its strings point into
+// them, as with viewLine.
+func viewBill(key, payload []byte, s *spilled) error {
+	if len(key) < 4 {
+		return errCorrupt
 	}
-	if d.err {
+	l := &s.line
+	l.Cycle = billing.Cycle(int32(binary.BigEndian.Uint32(key)))
+	d := decoder{b: payload, view: true}
+	fields := [...]*string{&s.payer, &l.AccountID, &l.ProductCode, &l.Currency, &l.LineID}
+	rest := key[4:]
+	for _, f := range fields {
+		i := bytes.IndexByte(rest, 0)
+		if i < 0 {
+			return errCorrupt
+		}
+		*f = d.text(rest[:i])
+		rest = rest[i+1:]
+	}
+	if len(rest) != 0 {
+		return errCorrupt
+	}
+	d.rest(l)
+	s.decided = d.string()
+	s.held = d.string()
+	if d.err || len(d.b) != 0 {
 		return errCorrupt
 	}
 	return nil

@@ -5,11 +5,13 @@
 //
 // Memory grows with the number of accounts and changes, not with the number
 // of bill lines: lines are spilled to sorted runs on disk (package spill) in
-// the staging folder and merged back, so at most Config.SpillBytes of lines
-// (twice, briefly) are held at once.
+// the staging folder and merged back, so each sort holds at most its share
+// of Config.SpillBytes (twice, while a run is written). See lineSpills for
+// the passes.
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -103,6 +105,26 @@ type run struct {
 	usageFiles []string
 	stamps     map[string]stamp // input path -> size and mtime when hashed
 	cycles     []billing.Cycle  // the billing cycles of the bills, ascending
+	dups       dupSet           // the lines rejected as duplicates
+	pending    int64            // lines whose payer waits for the holds
+}
+
+// lineSpills are the sorts the usage lines go through.
+//
+// Pass A (readUsage) parses every row. A bad row goes to rejects. A good
+// line adds its id to ids and, when no hold can change its payer (nearly
+// always), goes to bills at once with its payer; else to pending.
+// Pass B (findDuplicates) replays ids in (line_id, read order): a repeated
+// id is a duplicate, marked in run.dups, and the first lines that may hold
+// a change back are observed. Pass C (assignPending) gives the pending lines
+// their payers and adds them to bills. Pass D (writeBills) writes bills in
+// partition order, leaving out the duplicates. Each line is spilled whole
+// once (in bills or pending) and its id once.
+type lineSpills struct {
+	ids     *spill.Sorter // line_id, NUL, seq -> the line if it may hold a change back
+	bills   *spill.Sorter // billKey -> encodeBill
+	pending *spill.Sorter // seq -> encodeLine
+	rejects *spill.Sorter // rejectKey -> encodeReject
 }
 
 // stamp is what an input file looked like when it was hashed.
@@ -195,46 +217,50 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		r.stage("read_accounts", slog.Int64("rows", r.counts.AccountsRead), slog.Int64("accepted", r.counts.AccountsAccepted), slog.Int64("rejected", r.counts.AccountsRejected))
 	}
-	accepted, changeRejects, err := r.readChanges(changes, acctMap)
+	acceptedChanges, changeRejects, err := r.readChanges(changes, acctMap)
 	if err != nil {
 		return nil, err
 	}
-	plan := rules.NewPlan(accepted, cfg.Zone, cfg.Timing)
+	plan := rules.NewPlan(acceptedChanges, cfg.Zone, cfg.Timing)
 	r.stage("read_changes", slog.Int64("rows", r.counts.ChangesRead), slog.Int64("accepted", r.counts.ChangesAccepted), slog.Int64("rejected", r.counts.ChangesRejected))
 
-	byID := spill.New(r.spillDir, "by-line-id", cfg.SpillBytes)
-	rejects := spill.New(r.spillDir, "usage-rejects", cfg.SpillBytes/4)
+	sp := &lineSpills{
+		ids:     spill.New(r.spillDir, "by-line-id", cfg.SpillBytes/2),
+		bills:   spill.New(r.spillDir, "by-partition", cfg.SpillBytes),
+		pending: spill.New(r.spillDir, "pending", cfg.SpillBytes/4),
+		rejects: spill.New(r.spillDir, "usage-rejects", cfg.SpillBytes/4),
+	}
 	cfg.Progress.begin("reading usage", 1, 0)
-	if err := r.readUsage(usage, byID, rejects); err != nil {
+	if err := r.readUsage(usage, plan, sp); err != nil {
 		return nil, err
 	}
 	r.stage("read_usage", slog.Int("files", len(usage)), slog.Int64("rows", r.counts.UsageRead), slog.Int64("rejected", r.counts.UsageRejected))
-	rejectedBefore := r.counts.UsageRejected
-	cfg.Progress.begin("finding duplicates and holds", 2, r.counts.UsageRead-r.counts.UsageRejected)
-	if err := r.findDuplicates(byID, rejects, plan); err != nil {
+	accepted := r.counts.UsageRead - r.counts.UsageRejected
+	cfg.Progress.begin("finding duplicates and holds", 2, accepted)
+	if err := r.findDuplicates(sp, plan); err != nil {
 		return nil, err
 	}
-	r.stage("find_duplicates", slog.Int64("duplicates", r.counts.UsageRejected-rejectedBefore))
-	byPart := spill.New(r.spillDir, "by-partition", cfg.SpillBytes)
-	cfg.Progress.begin("assigning payers", 3, r.counts.UsageRead-rejectedBefore)
-	if err := r.assign(byID, byPart, plan); err != nil {
+	sp.ids.Remove()
+	r.stage("find_duplicates", slog.Int64("duplicates", r.dups.n))
+	cfg.Progress.begin("assigning payers", 3, r.pending)
+	if err := r.assignPending(sp, plan); err != nil {
 		return nil, err
 	}
-	byID.Remove()
-	r.stage("assign_payers", slog.Int64("lines", r.counts.UsageRead-r.counts.UsageRejected))
-	cfg.Progress.begin("writing bills", 4, r.counts.UsageRead-r.counts.UsageRejected)
-	outputs, err := r.writeBills(byPart)
+	sp.pending.Remove()
+	r.stage("assign_payers", slog.Int64("lines", accepted), slog.Int64("decided_while_reading", accepted-r.pending), slog.Int64("decided_after_holds", r.pending))
+	cfg.Progress.begin("writing bills", 4, accepted)
+	outputs, err := r.writeBills(sp.bills)
 	if err != nil {
 		return nil, err
 	}
-	byPart.Remove()
+	sp.bills.Remove()
 	r.stage("write_bills", slog.Int64("files", r.counts.BillFiles), slog.Int64("rows", r.counts.UsageBilled), slog.Int64("summary_rows", r.counts.SummaryRows))
 
-	rejOut, err := r.writeUsageRejects(rejects)
+	rejOut, err := r.writeUsageRejects(sp.rejects)
 	if err != nil {
 		return nil, err
 	}
-	rejects.Remove()
+	sp.rejects.Remove()
 	outputs = append(outputs, rejOut)
 	chOut, err := writeRejectList(tree.Dir(), "changes", changeRejects)
 	if err != nil {
@@ -248,7 +274,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		outputs = append(outputs, acOut)
 	}
-	accOut, err := writers.WriteAcceptedChanges(tree.Dir(), accepted, cfg.Zone)
+	accOut, err := writers.WriteAcceptedChanges(tree.Dir(), acceptedChanges, cfg.Zone)
 	if err != nil {
 		return nil, err
 	}
@@ -579,8 +605,15 @@ func rejectKey(file int, row int64) []byte {
 	return k[:]
 }
 
-func encodeReject(x *writers.Reject) []byte {
-	var b []byte
+// rejectPlace reads a rejectKey.
+func rejectPlace(k []byte) (file int, row int64) {
+	if len(k) != 12 {
+		return -1, -1
+	}
+	return int(binary.BigEndian.Uint32(k[:4])), int64(binary.BigEndian.Uint64(k[4:]))
+}
+
+func encodeReject(b []byte, x *writers.Reject) []byte {
 	b = appendString(b, x.SourceFile)
 	b = binary.AppendUvarint(b, uint64(x.SourceRow))
 	b = appendString(b, x.Code)
@@ -610,8 +643,8 @@ func fieldAt(row *readers.Row, i int) (string, bool) {
 // usageTally is one reader's counts and totals, added to the run's at the
 // end (exact integers: the order of the additions does not matter).
 type usageTally struct {
-	read, rejected int64
-	totals         map[string]*currencyTotals
+	read, rejected, pending int64
+	totals                  map[string]*currencyTotals
 }
 
 func (u *usageTally) total(cur string) *currencyTotals {
@@ -643,7 +676,7 @@ const UsageReaders = 2
 // up to UsageReaders goroutines at once; a line's place in the read order
 // is its file's index and its row, so the outcome does not depend on which
 // goroutine read what first.
-func (r *run) readUsage(files []string, byID, rejects *spill.Sorter) error {
+func (r *run) readUsage(files []string, plan *rules.Plan, sp *lineSpills) error {
 	// The headers first, in file order: extra columns are numbered in the
 	// order they are first seen, and every decoder must know them all.
 	decs := make([]*readers.UsageDecoder, len(files))
@@ -683,7 +716,7 @@ func (r *run) readUsage(files []string, byID, rejects *spill.Sorter) error {
 		go func() {
 			defer wg.Done()
 			for fi := range next {
-				if err := r.readUsageFile(ctx, fi, files[fi], decs[fi], tally, &read, &mu, byID, rejects); err != nil {
+				if err := r.readUsageFile(ctx, fi, files[fi], decs[fi], plan, tally, &read, &mu, sp); err != nil {
 					fail(err)
 				}
 			}
@@ -708,6 +741,7 @@ feed:
 	for _, t := range tallies {
 		r.counts.UsageRead += t.read
 		r.counts.UsageRejected += t.rejected
+		r.pending += t.pending
 		for cur, x := range t.totals {
 			rt := r.total(cur)
 			rt.read.AddSum(x.read)
@@ -718,8 +752,8 @@ feed:
 }
 
 // readUsageFile reads one usage file into the sorters, which mu guards.
-func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *readers.UsageDecoder, tally *usageTally,
-	read *atomic.Int64, mu *sync.Mutex, byID, rejects *spill.Sorter) error {
+func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *readers.UsageDecoder, plan *rules.Plan, tally *usageTally,
+	read *atomic.Int64, mu *sync.Mutex, sp *lineSpills) error {
 	t, err := readers.Open(path)
 	if err != nil {
 		return err
@@ -737,9 +771,8 @@ func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *reade
 			currencyCol = i
 		}
 	}
-	var key, payload []byte
+	var idKey, idPayload, key, payload []byte
 	var line billing.UsageLine
-	var s spilled
 	var rows int64
 	err = readers.Each(ctx, t, func(row *readers.Row) error {
 		rows++
@@ -760,27 +793,39 @@ func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *reade
 				}
 			}
 			x := rowReject(dec.Header(), row, e)
-			payload = encodeReject(&x)
+			payload = encodeReject(payload[:0], &x)
 			mu.Lock()
-			err := rejects.Add(rejectKey(fi, row.N), payload)
+			err := sp.rejects.Add(rejectKey(fi, row.N), payload)
 			mu.Unlock()
 			return err
 		}
-		line.Seq = uint64(fi)<<40 | uint64(row.N) // the read order
+		line.Seq = seqOf(fi, row.N)
 		tally.total(line.Currency).read.Add(line.ListAmount)
-		s = spilled{line: line, file: fi, row: row.N, hasRaw: true}
-		raw := dec.Raw(row)
-		for i, c := range rawCols {
-			s.raw[i] = raw[c]
+		idKey = append(idKey[:0], line.LineID...)
+		idKey = append(idKey, 0)
+		idKey = binary.BigEndian.AppendUint64(idKey, line.Seq)
+		idPayload = idPayload[:0]
+		if plan.Holds(&line) {
+			idPayload = encodeLine(idPayload, &line)
 		}
-		key = append(key[:0], line.LineID...)
-		key = append(key, 0)
-		key = binary.BigEndian.AppendUint64(key, line.Seq)
-		payload = encodeLine(payload[:0], &s)
+		d, early := plan.AssignEarly(&line)
+		if early {
+			key = billKey(key[:0], &line, d.Payer)
+			payload = encodeBill(payload[:0], &line, d.DecidedBy, d.HeldBy)
+		} else {
+			tally.pending++
+			key = binary.BigEndian.AppendUint64(key[:0], line.Seq)
+			payload = encodeLine(payload[:0], &line)
+		}
 		mu.Lock()
-		err := byID.Add(key, payload)
-		mu.Unlock()
-		return err
+		defer mu.Unlock()
+		if err := sp.ids.Add(idKey, idPayload); err != nil {
+			return err
+		}
+		if early {
+			return sp.bills.Add(key, payload)
+		}
+		return sp.pending.Add(key, payload)
 	})
 	if err != nil {
 		return err
@@ -794,26 +839,24 @@ func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *reade
 	return nil
 }
 
-// eachFirst is passes B and C: replay the lines by line_id; call first for
-// the first line of each id (in read order) and dup for every later one.
-func (r *run) eachFirst(byID *spill.Sorter, first func(*spilled) error, dup func(s *spilled, firstFile int, firstRow int64) error) error {
-	it, err := byID.Merge()
+// findDuplicates is pass B: replay the ids in (line_id, read order); reject
+// every line but the first of an id, and observe the first lines that may
+// hold a change back.
+func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
+	it, err := sp.ids.Merge()
 	if err != nil {
 		return err
 	}
 	defer it.Close()
-	// cur's strings point into the merge's buffer (viewLine): only the
-	// first line's id and place are kept across lines, as copies.
-	var cur spilled
-	var prev struct {
-		id   string
-		file int
-		row  int64
-	}
-	havePrev := false
+	// The duplicates' rejects, without their records: those are read from
+	// the inputs again, once every duplicate is known.
+	dups := spill.New(r.spillDir, "duplicates", r.cfg.SpillBytes/4)
+	defer dups.Remove()
+	var first []byte // the first key of the current line_id
+	var line billing.UsageLine
 	var n int
 	for {
-		_, payload, ok := it.Next()
+		key, payload, ok := it.Next()
 		if !ok {
 			break
 		}
@@ -823,98 +866,153 @@ func (r *run) eachFirst(byID *spill.Sorter, first func(*spilled) error, dup func
 				return err
 			}
 		}
-		if err := viewLine(payload, &cur); err != nil {
-			return err
+		if len(key) < 9 {
+			return errCorrupt
 		}
-		if havePrev && cur.line.LineID == prev.id {
-			if dup != nil {
-				if err := dup(&cur, prev.file, prev.row); err != nil {
+		id := key[:len(key)-9]
+		if first == nil || !bytes.Equal(id, first[:len(first)-9]) {
+			first = append(first[:0], key...)
+			if len(payload) > 0 {
+				if err := viewLine(payload, &line); err != nil {
 					return err
 				}
+				plan.Observe(&line)
 			}
 			continue
 		}
-		if err := first(&cur); err != nil {
+		file, row := placeOf(binary.BigEndian.Uint64(key[len(key)-8:]))
+		firstFile, firstRow := placeOf(binary.BigEndian.Uint64(first[len(first)-8:]))
+		r.dups.add(file, row)
+		r.counts.UsageRejected++
+		x := writers.Reject{
+			SourceFile: r.usageFiles[file], SourceRow: row, Code: "duplicate_line_id",
+			Reason: fmt.Sprintf("line_id %s was already read at %s:%d; the first stays", id, r.usageFiles[firstFile], firstRow),
+		}
+		if err := dups.Add(rejectKey(file, row), encodeReject(nil, &x)); err != nil {
 			return err
 		}
-		prev.id, prev.file, prev.row = strings.Clone(cur.line.LineID), cur.file, cur.row
-		havePrev = true
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	return r.readDuplicates(dups, sp.rejects)
+}
+
+// errFound stops a read once the rows sought are found.
+var errFound = errors.New("found")
+
+// readDuplicates reads the duplicates' rows from their files again, in
+// file and row order, and adds their rejects with the rows' raw values:
+// the record of a reject is the row as read, like every other reject's.
+// Files without duplicates are not opened; a run without any reads nothing.
+func (r *run) readDuplicates(dups, rejects *spill.Sorter) error {
+	if r.dups.n == 0 {
+		return nil
+	}
+	it, err := dups.Merge()
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	key, payload, ok := it.Next()
+	for ok {
+		fi, _ := rejectPlace(key)
+		path := r.usageFiles[fi]
+		t, err := readers.Open(path)
+		if err != nil {
+			return err
+		}
+		err = readers.Each(r.ctx, t, func(row *readers.Row) error {
+			for ok {
+				file, n := rejectPlace(key)
+				if file != fi {
+					return errFound
+				}
+				if n != row.N {
+					return nil
+				}
+				x, err := decodeReject(payload)
+				if err != nil {
+					return err
+				}
+				x.Record = recordJSON(readers.Record(t.Header(), row))
+				if err := rejects.Add(key, encodeReject(nil, &x)); err != nil {
+					return err
+				}
+				key, payload, ok = it.Next()
+			}
+			return errFound
+		})
+		t.Close()
+		if err != nil && err != errFound {
+			return err
+		}
+		if file, n := rejectPlace(key); ok && file == fi {
+			return fmt.Errorf("internal error: %s: row %d, a duplicate line, is not there on reading the file again", path, n)
+		}
+		if err := r.unchanged(path); err != nil {
+			return err
+		}
 	}
 	return it.Err()
 }
 
-// findDuplicates is pass B: reject repeated line ids and find the unsettled
-// bills that hold changes back (accepted lines only).
-func (r *run) findDuplicates(byID, rejects *spill.Sorter, plan *rules.Plan) error {
-	return r.eachFirst(byID,
-		func(s *spilled) error { plan.Observe(&s.line); return nil },
-		func(s *spilled, firstFile int, firstRow int64) error {
-			r.counts.UsageRejected++
-			t := r.total(s.line.Currency)
-			t.rejected.Add(s.line.ListAmount)
-			x := writers.Reject{
-				SourceFile: r.usageFiles[s.file], SourceRow: s.row, Code: "duplicate_line_id",
-				Reason: fmt.Sprintf("line_id %s was already read at %s:%d; the first stays", s.line.LineID, r.usageFiles[firstFile], firstRow),
-				Record: recordJSON(r.spilledRecord(s)),
-			}
-			return rejects.Add(rejectKey(s.file, s.row), encodeReject(&x))
-		})
-}
-
-// spilledRecord rebuilds a line's raw values for its reject record.
-func (r *run) spilledRecord(s *spilled) []readers.Field {
-	var raw [billing.NumUsageColumns]string
-	raw[billing.ColLineID] = s.line.LineID
-	raw[billing.ColAccountID] = s.line.AccountID
-	raw[billing.ColProductCode] = s.line.ProductCode
-	raw[billing.ColBillingCycle] = s.line.Cycle.String()
-	raw[billing.ColCurrency] = s.line.Currency
-	for i, c := range rawCols {
-		raw[c] = s.raw[i]
+// assignPending is pass C: give the lines that waited for the holds their
+// payers, and add them to the bills. Duplicates among them are left out by
+// pass D, like those decided while reading.
+func (r *run) assignPending(sp *lineSpills, plan *rules.Plan) error {
+	it, err := sp.pending.Merge()
+	if err != nil {
+		return err
 	}
-	var fields []readers.Field
-	for c, name := range billing.UsageColumns {
-		v := raw[c]
-		fields = append(fields, readers.Field{Name: name, Value: &v})
-	}
-	for i, name := range r.extras.Names() {
-		f := readers.Field{Name: name}
-		if i < len(s.line.Extra) && s.line.Extra[i].Valid {
-			v := s.line.Extra[i].S
-			f.Value = &v
-		}
-		fields = append(fields, f)
-	}
-	return fields
-}
-
-// partitionKey orders lines for writing: by cycle and payer (one file at a
-// time), then member, product, currency (summary rows are runs) and line_id.
-func partitionKey(b []byte, s *spilled) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(s.line.Cycle))
-	for _, f := range []string{s.payer, s.line.AccountID, s.line.ProductCode, s.line.Currency, s.line.LineID} {
-		b = append(b, f...)
-		b = append(b, 0)
-	}
-	return b
-}
-
-// assign is pass C: give every accepted line its payer and sort by partition.
-func (r *run) assign(byID, byPart *spill.Sorter, plan *rules.Plan) error {
+	defer it.Close()
+	var line billing.UsageLine
 	var key, payload []byte
-	return r.eachFirst(byID, func(s *spilled) error {
-		d := plan.Assign(&s.line)
-		out := spilled{line: s.line, file: s.file, row: s.row, payer: d.Payer, decided: d.DecidedBy, held: d.HeldBy}
-		key = partitionKey(key[:0], &out)
-		payload = encodeLine(payload[:0], &out)
-		return byPart.Add(key, payload)
-	}, nil)
+	var n int
+	for {
+		_, p, ok := it.Next()
+		if !ok {
+			break
+		}
+		if n++; n%8192 == 0 {
+			r.cfg.Progress.add(8192)
+			if err := r.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := viewLine(p, &line); err != nil {
+			return err
+		}
+		d := plan.Assign(&line) // a duplicate too: pass D leaves it out
+
+		key = billKey(key[:0], &line, d.Payer)
+		payload = encodeBill(payload[:0], &line, d.DecidedBy, d.HeldBy)
+		if err := sp.bills.Add(key, payload); err != nil {
+			return err
+		}
+	}
+	return it.Err()
+}
+
+// slab holds copies of spilled bills whose strings are handed on (the bills
+// writer keeps them until their row group is written): one allocation per
+// megabyte instead of one per value.
+type slab struct{ buf []byte }
+
+func (s *slab) copy(b []byte) []byte {
+	if len(s.buf)+len(b) > cap(s.buf) {
+		s.buf = make([]byte, 0, max(1<<20, len(b)))
+	}
+	start := len(s.buf)
+	s.buf = append(s.buf, b...)
+	return s.buf[start:len(s.buf):len(s.buf)]
 }
 
 // writeBills is pass D: write the bills one partition at a time, and the
-// summary as runs of (cycle, payer, member, product, currency).
-func (r *run) writeBills(byPart *spill.Sorter) ([]writers.Output, error) {
-	it, err := byPart.Merge()
+// summary as runs of (cycle, payer, member, product, currency); leave out
+// the duplicates.
+func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
+	it, err := bySpill.Merge()
 	if err != nil {
 		return nil, err
 	}
@@ -940,9 +1038,10 @@ func (r *run) writeBills(byPart *spill.Sorter) ([]writers.Output, error) {
 		return summary.Write(&row)
 	}
 	var s spilled
+	var mem slab
 	var n int
 	for {
-		_, payload, ok := it.Next()
+		key, payload, ok := it.Next()
 		if !ok {
 			break
 		}
@@ -952,10 +1051,15 @@ func (r *run) writeBills(byPart *spill.Sorter) ([]writers.Output, error) {
 				return nil, err
 			}
 		}
-		if err := decodeLine(payload, &s); err != nil {
+		key, payload = mem.copy(key), mem.copy(payload)
+		if err := viewBill(key, payload, &s); err != nil {
 			return nil, err
 		}
 		l := &s.line
+		if r.dups.has(l.Seq) {
+			r.total(l.Currency).rejected.Add(l.ListAmount)
+			continue
+		}
 		if len(r.cycles) == 0 || r.cycles[len(r.cycles)-1] != l.Cycle {
 			r.cycles = append(r.cycles, l.Cycle)
 		}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
@@ -130,7 +131,14 @@ func main() {
 			defer f.Close()
 		}
 	}
+	if path := os.Getenv("BILLCONS_TRACE"); path != "" { // an execution trace, for go tool trace
+		if f, err := os.Create(path); err == nil {
+			trace.Start(f)
+			defer f.Close()
+		}
+	}
 	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	trace.Stop()
 	pprof.StopCPUProfile()
 	stop()
 	writers.Checkpoint("exit") // for tests that read the peak memory
