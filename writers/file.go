@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
 // Output describes one file of the tree, for the manifest.
@@ -51,7 +52,7 @@ func createParquet(root, rel string, schema *parquet.Schema) (*parquetFile, erro
 	}
 	p := &parquetFile{root: root, rel: rel, f: f, h: sha256.New()}
 	p.w = parquet.NewWriter(p, schema,
-		parquet.Compression(&parquet.Zstd),
+		parquet.Compression(&zstdFastest),
 		parquet.CreatedBy(createdBy, "", ""),
 		parquet.MaxRowsPerRowGroup(1<<15), // a row group is buffered whole: 32k rows keep a writer at a few MB
 		parquet.PageBufferSize(1<<20),
@@ -77,3 +78,9 @@ func (p *parquetFile) close() (Output, error) {
 	}
 	return Output{Path: p.rel, Rows: p.rows, Bytes: p.n, SHA256: hex.EncodeToString(p.h.Sum(nil))}, nil
 }
+
+// zstdFastest compresses every Parquet file billcons writes. At 10M lines it
+// took the bills' compression from 5.6 s to 3.1 s of CPU (write_bills
+// from 14.0 s to 11.6 s) for 21% larger files (238 MB to 288 MB); DuckDB
+// reads both as fast.
+var zstdFastest = zstd.Codec{Level: zstd.SpeedFastest}
