@@ -479,7 +479,7 @@ func (r *run) readAccounts(files []string) (rules.Accounts, []writers.Reject, er
 			if _, ok := seen[a.AccountID]; !ok {
 				order = append(order, a.AccountID)
 			}
-			seen[a.AccountID] = append(seen[a.AccountID], entry{a, *row, dec.Header()})
+			seen[a.AccountID] = append(seen[a.AccountID], entry{a, row.Clone(), dec.Header()})
 			return nil
 		})
 		t.Close()

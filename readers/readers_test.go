@@ -130,21 +130,21 @@ func TestFileErrors(t *testing.T) {
 func TestFastRenderers(t *testing.T) {
 	for _, us := range []int64{0, 1, -1, 1704038400000000, 1704038400123456, 1704038400100000, 253402300799999999, -62135596800000000, 86399999999} {
 		tm := time.UnixMicro(us)
-		if got, want := formatUTC(tm), tm.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"); got != want {
-			t.Errorf("formatUTC(%d) = %s, want %s", us, got, want)
+		if got, want := string(appendUTC([]byte("x"), tm)), "x"+tm.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"); got != want {
+			t.Errorf("appendUTC(%d) = %s, want %s", us, got, want)
 		}
 	}
 	tm := time.Unix(0, 1704038400123456789)
-	if got, want := formatUTC(tm), tm.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"); got != want {
-		t.Errorf("formatUTC(ns) = %s, want %s", got, want)
+	if got, want := string(appendUTC([]byte("x"), tm)), "x"+tm.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"); got != want {
+		t.Errorf("appendUTC(ns) = %s, want %s", got, want)
 	}
 	for _, c := range []struct {
 		u     int64
 		scale int32
-	}{{0, 9}, {1, 9}, {-1, 9}, {1250000000, 9}, {-12500000000, 9}, {123456789012345678, 9}, {5, 0}, {100, 2}, {-100, 2}, {7, 18}, {math.MaxInt64, 9}, {math.MinInt64, 9}, {10, 1}} {
-		want := decimal.NewFromBigInt(big.NewInt(c.u), -c.scale).String()
-		if got := formatDecimal(c.u, c.scale); got != want {
-			t.Errorf("formatDecimal(%d, %d) = %s, want %s", c.u, c.scale, got, want)
+	}{{0, 9}, {1, 9}, {-1, 9}, {1250000000, 9}, {-12500000000, 9}, {123456789012345678, 9}, {5, 0}, {100, 2}, {-100, 2}, {7, 18}, {math.MaxInt64, 9}, {math.MinInt64, 9}, {10, 1}, {123, 9}, {-123, 9}, {1, 18}, {-999999999999999999, 18}} {
+		want := "x" + decimal.NewFromBigInt(big.NewInt(c.u), -c.scale).String()
+		if got := string(appendDecimal([]byte("x"), c.u, c.scale)); got != want {
+			t.Errorf("appendDecimal(%d, %d) = %s, want %s", c.u, c.scale, got, want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -25,12 +26,21 @@ type Row struct {
 	Err error
 }
 
+// Clone returns a copy of the row that the next Read does not overwrite.
+func (r *Row) Clone() Row {
+	c := *r
+	c.Fields = slices.Clone(r.Fields)
+	c.Null = slices.Clone(r.Null)
+	return c
+}
+
 // Table is a source of rows under a header.
 //
 // Read fills dst with up to len(dst) rows and returns how many it filled.
 // At the end it returns [io.EOF], possibly with n > 0: the caller processes
 // dst[:n] before looking at err. The strings in the rows stay valid after
-// the next call; the Row values themselves are overwritten.
+// the next call; the Row values themselves, and their Fields and Null
+// slices, are overwritten (keep a row with [Row.Clone]).
 type Table interface {
 	Name() string
 	Header() []string
