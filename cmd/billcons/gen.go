@@ -17,7 +17,7 @@ const genHelp = `Usage:
                [--members M] [--management K]
 
 Writes a realistic, deterministic dataset in the contract's formats:
-DIR/usage/part-NNNNN.{parquet,csv} (1,048,576 lines per file),
+DIR/usage/part-NNNNN.{parquet,csv} (524,288 lines per file),
 DIR/changes.csv and DIR/accounts.csv. Three billing cycles (2024-01 to
 2024-03, cut in +08:00); hourly, daily and monthly lines over six products;
 about 5% unsettled; refunds; CNY and USD; amounts with 2 to 9 fractional

@@ -40,6 +40,9 @@ type Sorter struct {
 	// the other one: at most one run is being written, so memory is at most
 	// twice the budget.
 	writing chan flushed
+	// w buffers the run being written: one at a time, so one buffer,
+	// reused (a fresh megabyte per run was most of a run's garbage).
+	w *bufio.Writer
 }
 
 // flushed is a run written in the background, and its buffers to reuse.
@@ -132,7 +135,7 @@ func (s *Sorter) flushInBackground() error {
 	}
 	path := s.nextRun()
 	go func() {
-		err := writeRun(path, arena, recs)
+		err := s.writeRun(path, arena, recs)
 		s.writing <- flushed{err: err, arena: arena, recs: recs}
 	}()
 	return nil
@@ -150,7 +153,7 @@ func (s *Sorter) wait() error {
 
 // flush sorts the buffer and writes it as a run, here and now.
 func (s *Sorter) flush() error {
-	if err := writeRun(s.nextRun(), s.arena, s.recs); err != nil {
+	if err := s.writeRun(s.nextRun(), s.arena, s.recs); err != nil {
 		return err
 	}
 	s.arena = s.arena[:0]
@@ -174,13 +177,19 @@ func (s *Sorter) nextRun() string {
 const runsPerDoubling = 256
 
 // writeRun sorts the records by key and writes them to a new run file.
-func writeRun(path string, arena []byte, recs []record) error {
+// Only one run is written at a time.
+func (s *Sorter) writeRun(path string, arena []byte, recs []record) error {
 	slices.SortFunc(recs, func(a, b record) int { return compareRecords(arena, a, b) })
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("creating spill file: %w", err)
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
+	if s.w == nil {
+		s.w = bufio.NewWriterSize(f, 1<<20)
+	}
+	w := s.w
+	w.Reset(f)
+	defer w.Reset(nil)
 	var hdr [2 * binary.MaxVarintLen32]byte
 	for _, r := range recs {
 		n := binary.PutUvarint(hdr[:], uint64(r.keyLen))
