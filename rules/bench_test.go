@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -40,4 +41,37 @@ func BenchmarkAssign(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkPlanMemory reports what a plan keeps per accepted change, with
+// ids as long as billcons gen's and a hold on one product: the per-change
+// state a run holds besides its line sorts.
+func BenchmarkPlanMemory(b *testing.B) {
+	loc := time.FixedZone("+08:00", 8*3600)
+	base := billing.Time(time.Date(2024, 1, 1, 0, 0, 0, 0, loc).UnixMicro())
+	const n = 100_000
+	changes := make([]billing.Change, n)
+	for i := range changes {
+		changes[i] = billing.Change{ChangeID: fmt.Sprintf("chg-%07d", i), AccountID: fmt.Sprintf("1%015d", i),
+			Policy: billing.PolicyTrusteeship, ManagementAccountID: fmt.Sprintf("2%015d", i/300), ChangedAt: base + billing.Time(i)*1e6}
+	}
+	accepted, _ := ValidateChanges(changes, nil)
+	var perChange float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		p := NewPlan(accepted, loc, TimingEndTime)
+		for i := range accepted {
+			c := &accepted[i]
+			l := billing.UsageLine{AccountID: c.AccountID, ProductCode: "ecs", Cycle: billing.CycleOf(c.ChangedAt, loc),
+				IssuedAt: c.ChangedAt - 1, PaymentStatus: billing.Unsettled}
+			p.Observe(&l)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perChange = float64(after.HeapAlloc-before.HeapAlloc) / n
+		runtime.KeepAlive(p)
+	}
+	b.ReportMetric(perChange, "B/change")
 }
