@@ -860,11 +860,8 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 		if !ok {
 			break
 		}
-		if n++; n%8192 == 0 {
-			r.cfg.Progress.add(8192)
-			if err := r.ctx.Err(); err != nil {
-				return err
-			}
+		if err := r.tick(&n); err != nil {
+			return err
 		}
 		if len(key) < 9 {
 			return errCorrupt
@@ -896,6 +893,16 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 		return err
 	}
 	return r.readDuplicates(dups, sp.rejects)
+}
+
+// tick counts a line of a pass for the progress display and, every 8,192
+// lines, checks whether the run was cancelled.
+func (r *run) tick(n *int) error {
+	if *n++; *n%8192 == 0 {
+		r.cfg.Progress.add(8192)
+		return r.ctx.Err()
+	}
+	return nil
 }
 
 // errFound stops a read once the rows sought are found.
@@ -974,11 +981,8 @@ func (r *run) assignPending(sp *lineSpills, plan *rules.Plan) error {
 		if !ok {
 			break
 		}
-		if n++; n%8192 == 0 {
-			r.cfg.Progress.add(8192)
-			if err := r.ctx.Err(); err != nil {
-				return err
-			}
+		if err := r.tick(&n); err != nil {
+			return err
 		}
 		if err := viewLine(p, &line); err != nil {
 			return err
@@ -1045,11 +1049,8 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 		if !ok {
 			break
 		}
-		if n++; n%8192 == 0 {
-			r.cfg.Progress.add(8192)
-			if err := r.ctx.Err(); err != nil {
-				return nil, err
-			}
+		if err := r.tick(&n); err != nil {
+			return nil, err
 		}
 		key, payload = mem.copy(key), mem.copy(payload)
 		if err := viewBill(key, payload, &s); err != nil {
