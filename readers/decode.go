@@ -176,17 +176,6 @@ func NewUsageDecoder(t Table, extras *ExtraColumns) (*UsageDecoder, error) {
 	return d, nil
 }
 
-// Raw returns the row's text for each contract column ("" where absent).
-func (d *UsageDecoder) Raw(row *Row) [billing.NumUsageColumns]string {
-	var raw [billing.NumUsageColumns]string
-	for c, j := range d.col {
-		if j >= 0 && j < len(row.Fields) {
-			raw[c] = row.Fields[j]
-		}
-	}
-	return raw
-}
-
 // Decode parses row into line. On a bad row it returns a *billing.RowError
 // whose Field names the first bad column and whose Code is the reason_code;
 // line is then partly filled and must not be used. Line.Extra is sized to
