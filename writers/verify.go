@@ -12,7 +12,7 @@ import (
 	"sort"
 
 	"github.com/billcons/billcons/billing"
-	"github.com/billcons/billcons/pipeline/spill"
+	"github.com/billcons/billcons/spill"
 	"github.com/parquet-go/parquet-go"
 )
 

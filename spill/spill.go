@@ -1,5 +1,5 @@
 // Package spill sorts records larger than memory: an external merge sort over
-// byte records, used by the pipeline to group bill lines by line_id (to find
+// byte records, used by the pipeline and by verify to group bill lines by line_id (to find
 // duplicates) and by partition (to write one bills file at a time) without
 // holding every line in memory.
 //

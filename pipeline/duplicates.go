@@ -1,0 +1,139 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/readers"
+	"github.com/billcons/billcons/rules"
+	"github.com/billcons/billcons/spill"
+	"github.com/billcons/billcons/writers"
+)
+
+// findDuplicates is pass B: replay the ids in (line_id, read order); reject
+// every line but the first of an id, and observe the first lines that may
+// hold a change back.
+func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
+	it, err := sp.ids.Merge()
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	// The duplicates' rejects, without their records: those are read from
+	// the inputs again, once every duplicate is known.
+	dups := spill.New(r.spillDir, "duplicates", r.cfg.SpillBytes/4)
+	defer dups.Remove()
+	var first []byte // the first key of the current line_id
+	var line billing.UsageLine
+	var n int
+	for {
+		key, payload, ok := it.Next()
+		if !ok {
+			break
+		}
+		if err := r.tick(&n); err != nil {
+			return err
+		}
+		if len(key) < 9 {
+			return errCorrupt
+		}
+		id := key[:len(key)-9]
+		if first == nil || !bytes.Equal(id, first[:len(first)-9]) {
+			first = append(first[:0], key...)
+			if len(payload) > 0 {
+				if err := viewLine(payload, &line); err != nil {
+					return err
+				}
+				plan.Observe(&line)
+			}
+			continue
+		}
+		file, row := placeOf(binary.BigEndian.Uint64(key[len(key)-8:]))
+		firstFile, firstRow := placeOf(binary.BigEndian.Uint64(first[len(first)-8:]))
+		r.dups.add(file, row)
+		r.counts.UsageRejected++
+		x := writers.Reject{
+			SourceFile: r.usageFiles[file], SourceRow: row, Code: "duplicate_line_id",
+			Reason: fmt.Sprintf("line_id %s was already read at %s:%d; the first stays", id, r.usageFiles[firstFile], firstRow),
+		}
+		if err := dups.Add(rejectKey(file, row), encodeReject(nil, &x)); err != nil {
+			return err
+		}
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	return r.readDuplicates(dups, sp.rejects)
+}
+
+// tick counts a line of a pass for the progress display and, every 8,192
+// lines, checks whether the run was cancelled.
+func (r *run) tick(n *int) error {
+	if *n++; *n%8192 == 0 {
+		r.cfg.Progress.add(8192)
+		return r.ctx.Err()
+	}
+	return nil
+}
+
+// errFound stops a read once the rows sought are found.
+var errFound = errors.New("found")
+
+// readDuplicates reads the duplicates' rows from their files again, in
+// file and row order, and adds their rejects with the rows' raw values:
+// the record of a reject is the row as read, like every other reject's.
+// Files without duplicates are not opened; a run without any reads nothing.
+func (r *run) readDuplicates(dups, rejects *spill.Sorter) error {
+	if r.dups.n == 0 {
+		return nil
+	}
+	it, err := dups.Merge()
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	key, payload, ok := it.Next()
+	for ok {
+		fi, _ := rejectPlace(key)
+		path := r.usageFiles[fi]
+		t, err := readers.Open(path)
+		if err != nil {
+			return err
+		}
+		err = readers.Each(r.ctx, t, func(row *readers.Row) error {
+			for ok {
+				file, n := rejectPlace(key)
+				if file != fi {
+					return errFound
+				}
+				if n != row.N {
+					return nil
+				}
+				x, err := decodeReject(payload)
+				if err != nil {
+					return err
+				}
+				x.Record = recordJSON(readers.Record(t.Header(), row))
+				if err := rejects.Add(key, encodeReject(nil, &x)); err != nil {
+					return err
+				}
+				key, payload, ok = it.Next()
+			}
+			return errFound
+		})
+		t.Close()
+		if err != nil && err != errFound {
+			return err
+		}
+		if file, n := rejectPlace(key); ok && file == fi {
+			return fmt.Errorf("internal error: %s: row %d, a duplicate line, is not there on reading the file again", path, n)
+		}
+		if err := r.unchanged(path); err != nil {
+			return err
+		}
+	}
+	return it.Err()
+}

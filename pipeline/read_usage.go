@@ -1,0 +1,214 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/readers"
+	"github.com/billcons/billcons/rules"
+	"github.com/billcons/billcons/writers"
+)
+
+// usageTally is one reader's counts and totals, added to the run's at the
+// end (exact integers: the order of the additions does not matter).
+type usageTally struct {
+	read, rejected, pending int64
+	totals                  map[string]*currencyTotals
+}
+
+func (u *usageTally) total(cur string) *currencyTotals {
+	t := u.totals[cur]
+	if t == nil {
+		t = &currencyTotals{}
+		u.totals[cur] = t
+	}
+	return t
+}
+
+// countRejectedAmount adds a rejected row's amount to the rejected total of
+// its currency, when both parse on their own.
+func (u *usageTally) countRejectedAmount(amount, currency string) {
+	a, err1 := billing.ParseAmount(amount)
+	c, err2 := billing.ParseCurrency(currency)
+	if err1 == nil && err2 == nil {
+		t := u.total(c)
+		t.read.Add(a)
+		t.rejected.Add(a)
+	}
+}
+
+// UsageReaders is how many usage files are read at once.
+const UsageReaders = 2
+
+// readUsage is pass A: parse every usage row; bad rows go to the rejects,
+// good ones into runs sorted by line_id and read order. Files are read by
+// up to UsageReaders goroutines at once; a line's place in the read order
+// is its file's index and its row, so the outcome does not depend on which
+// goroutine read what first.
+func (r *run) readUsage(files []string, plan *rules.Plan, sp *lineSpills) error {
+	// The headers first, in file order: extra columns are numbered in the
+	// order they are first seen, and every decoder must know them all.
+	decs := make([]*readers.UsageDecoder, len(files))
+	for fi, path := range files {
+		t, err := readers.Open(path)
+		if err != nil {
+			return err
+		}
+		decs[fi], err = readers.NewUsageDecoder(t, &r.extras)
+		t.Close()
+		if err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex // guards the sorters, r.inputs and firstErr
+		firstErr error
+		read     atomic.Int64
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	next := make(chan int)
+	tallies := make([]*usageTally, min(UsageReaders, len(files)))
+	for w := range tallies {
+		tally := &usageTally{totals: map[string]*currencyTotals{}}
+		tallies[w] = tally
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for fi := range next {
+				if err := r.readUsageFile(ctx, fi, files[fi], decs[fi], plan, tally, &read, &mu, sp); err != nil {
+					fail(err)
+				}
+			}
+		}()
+	}
+feed:
+	for fi := range files {
+		select {
+		case next <- fi:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	for _, t := range tallies {
+		r.counts.UsageRead += t.read
+		r.counts.UsageRejected += t.rejected
+		r.pending += t.pending
+		for cur, x := range t.totals {
+			rt := r.total(cur)
+			rt.read.AddSum(x.read)
+			rt.rejected.AddSum(x.rejected)
+		}
+	}
+	return nil
+}
+
+// readUsageFile reads one usage file into the sorters, which mu guards.
+func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *readers.UsageDecoder, plan *rules.Plan, tally *usageTally,
+	read *atomic.Int64, mu *sync.Mutex, sp *lineSpills) error {
+	t, err := readers.Open(path)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if !slices.Equal(t.Header(), dec.Header()) {
+		return fmt.Errorf("%s: changed during the run (its header differs)", path)
+	}
+	amountCol, currencyCol := -1, -1
+	for i, h := range dec.Header() {
+		switch h {
+		case "list_amount":
+			amountCol = i
+		case "currency":
+			currencyCol = i
+		}
+	}
+	var idKey, idPayload, key, payload []byte
+	var line billing.UsageLine
+	var rows int64
+	err = readers.Each(ctx, t, func(row *readers.Row) error {
+		rows++
+		tally.read++
+		if n := read.Add(1); n%1024 == 0 {
+			r.cfg.Progress.add(1024)
+			if n == 1024 {
+				writers.Checkpoint("reading")
+			}
+		}
+		if e := dec.Decode(row, &line); e != nil {
+			tally.rejected++
+			// Count from the values the reject's record holds, as verify
+			// does, even for a row with too many or too few fields.
+			if v, ok := fieldAt(row, amountCol); ok {
+				if c, ok := fieldAt(row, currencyCol); ok {
+					tally.countRejectedAmount(v, c)
+				}
+			}
+			x := rowReject(dec.Header(), row, e)
+			payload = encodeReject(payload[:0], &x)
+			mu.Lock()
+			err := sp.rejects.Add(rejectKey(fi, row.N), payload)
+			mu.Unlock()
+			return err
+		}
+		line.Seq = seqOf(fi, row.N)
+		tally.total(line.Currency).read.Add(line.ListAmount)
+		idKey = append(idKey[:0], line.LineID...)
+		idKey = append(idKey, 0)
+		idKey = binary.BigEndian.AppendUint64(idKey, line.Seq)
+		idPayload = idPayload[:0]
+		if plan.Holds(&line) {
+			idPayload = encodeLine(idPayload, &line)
+		}
+		d, early := plan.AssignEarly(&line)
+		if early {
+			key = billKey(key[:0], &line, d.Payer)
+			payload = encodeBill(payload[:0], &line, d.DecidedBy, d.HeldBy)
+		} else {
+			tally.pending++
+			key = binary.BigEndian.AppendUint64(key[:0], line.Seq)
+			payload = encodeLine(payload[:0], &line)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err := sp.ids.Add(idKey, idPayload); err != nil {
+			return err
+		}
+		if early {
+			return sp.bills.Add(key, payload)
+		}
+		return sp.pending.Add(key, payload)
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.unchanged(path); err != nil {
+		return err
+	}
+	mu.Lock()
+	r.setRows(path, "usage", rows)
+	mu.Unlock()
+	return nil
+}

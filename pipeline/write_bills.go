@@ -1,0 +1,106 @@
+package pipeline
+
+import (
+	"github.com/billcons/billcons/spill"
+	"github.com/billcons/billcons/writers"
+)
+
+// slab holds copies of spilled bills whose strings are handed on (the bills
+// writer keeps them until their row group is written): one allocation per
+// megabyte instead of one per value.
+type slab struct{ buf []byte }
+
+func (s *slab) copy(b []byte) []byte {
+	if len(s.buf)+len(b) > cap(s.buf) {
+		s.buf = make([]byte, 0, max(1<<20, len(b)))
+	}
+	start := len(s.buf)
+	s.buf = append(s.buf, b...)
+	return s.buf[start:len(s.buf):len(s.buf)]
+}
+
+// writeBills is pass D: write the bills one partition at a time, and the
+// summary as runs of (cycle, payer, member, product, currency); leave out
+// the duplicates.
+func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
+	it, err := bySpill.Merge()
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	bills := writers.NewBills(r.tree.Dir(), r.extras.Names())
+	closed := false
+	defer func() {
+		if !closed {
+			bills.Close() // let its goroutines finish on the way out of a failure
+		}
+	}()
+	summary, err := writers.NewSummary(r.tree.Dir())
+	if err != nil {
+		return nil, err
+	}
+	var row writers.SummaryRow
+	have := false
+	flush := func() error {
+		if !have {
+			return nil
+		}
+		r.counts.SummaryRows++
+		return summary.Write(&row)
+	}
+	var s spilled
+	var mem slab
+	var n int
+	for {
+		key, payload, ok := it.Next()
+		if !ok {
+			break
+		}
+		if err := r.tick(&n); err != nil {
+			return nil, err
+		}
+		key, payload = mem.copy(key), mem.copy(payload)
+		if err := viewBill(key, payload, &s); err != nil {
+			return nil, err
+		}
+		l := &s.line
+		if r.dups.has(l.Seq) {
+			r.total(l.Currency).rejected.Add(l.ListAmount)
+			continue
+		}
+		if len(r.cycles) == 0 || r.cycles[len(r.cycles)-1] != l.Cycle {
+			r.cycles = append(r.cycles, l.Cycle)
+		}
+		if err := bills.Write(l, s.payer, s.decided, s.held); err != nil {
+			return nil, err
+		}
+		r.counts.UsageBilled++
+		r.total(l.Currency).billed.Add(l.ListAmount)
+		if !have || row.Cycle != l.Cycle || row.Payer != s.payer || row.AccountID != l.AccountID || row.Product != l.ProductCode || row.Currency != l.Currency {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			row = writers.SummaryRow{Cycle: l.Cycle, Payer: s.payer, AccountID: l.AccountID, Product: l.ProductCode, Currency: l.Currency}
+			have = true
+		}
+		row.LineCount++
+		row.ListAmount.Add(l.ListAmount)
+	}
+	if err := it.Err(); err != nil {
+		return nil, err
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	closed = true
+	outputs, err := bills.Close()
+	if err != nil {
+		return nil, err
+	}
+	r.counts.BillFiles = int64(len(outputs))
+	sumOut, err := summary.Close()
+	if err != nil {
+		return nil, err
+	}
+	return append(outputs, sumOut), nil
+}
