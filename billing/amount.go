@@ -142,3 +142,41 @@ func SumFromBytes16(b []byte) Sum {
 	}
 	return s
 }
+
+// SumOf returns a as a Sum.
+func SumOf(a Amount) Sum {
+	var s Sum
+	s.Add(a)
+	return s
+}
+
+// Sub subtracts a from s.
+func (s *Sum) Sub(a Amount) { s.Add(-a) } // |a| < 10^18: -a never overflows
+
+// SubSum subtracts t from s.
+func (s *Sum) SubSum(t Sum) {
+	var borrow uint64
+	s.lo, borrow = bits.Sub64(s.lo, t.lo, 0)
+	s.hi = s.hi - t.hi - int64(borrow)
+}
+
+// Sign returns -1, 0 or +1.
+func (s Sum) Sign() int {
+	switch {
+	case s.hi < 0:
+		return -1
+	case s.hi == 0 && s.lo == 0:
+		return 0
+	}
+	return 1
+}
+
+// Cmp compares s and t: -1, 0 or +1.
+func (s Sum) Cmp(t Sum) int {
+	d := s
+	d.SubSum(t)
+	return d.Sign()
+}
+
+// Amount returns s as an Amount; s must be below 10^9 in absolute value.
+func (s Sum) Amount() Amount { return Amount(int64(s.lo)) }

@@ -115,6 +115,8 @@ type UsageLine struct {
 	IssuedAt         Time
 	SettledAt        Time // valid when HasSettledAt
 	HasSettledAt     bool
+	ChargeType       ChargeType // Usage when the input has none
+	ResourceID       string     // "" when the input has none
 	Extra            []NullString
 }
 
@@ -180,6 +182,8 @@ const (
 	ColPaymentStatus
 	ColIssuedAt
 	ColSettledAt
+	ColChargeType
+	ColResourceID
 	NumUsageColumns
 )
 
@@ -187,7 +191,12 @@ const (
 var UsageColumns = [NumUsageColumns]string{
 	"line_id", "account_id", "product_code", "billing_cycle", "subscription_type",
 	"usage_start", "usage_end", "list_amount", "currency", "payment_status",
-	"issued_at", "settled_at",
+	"issued_at", "settled_at", "charge_type", "resource_id",
+}
+
+// OptionalUsageColumn reports whether usage column c may be absent or empty.
+func OptionalUsageColumn(c int) bool {
+	return c == ColSettledAt || c == ColChargeType || c == ColResourceID
 }
 
 // ChangeColumns names the trusteeship change columns, in contract order.
@@ -198,4 +207,5 @@ var AccountColumns = []string{"account_id", "enterprise_id"}
 
 // OutputColumns are the columns billcons adds to every bill; an input column
 // with one of these names would be ambiguous and stops the run.
-var OutputColumns = []string{"payer_account_id", "decided_by", "held_by"}
+var OutputColumns = []string{"payer_account_id", "decided_by", "held_by",
+	"discount_owner", "discount_id", "discount_amount", "effective_amount"}

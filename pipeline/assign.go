@@ -31,7 +31,8 @@ func (r *run) assignPending(sp *lineSpills, plan *rules.Plan) error {
 		d := plan.Assign(&line) // a duplicate too: pass D leaves it out
 
 		key = billKey(key[:0], &line, d.Payer)
-		payload = encodeBill(payload[:0], &line, d.DecidedBy, d.HeldBy)
+		ld := r.discounts.Apply(&line, d)
+		payload = encodeBill(payload[:0], &line, &d, &ld)
 		if err := sp.bills.Add(key, payload); err != nil {
 			return err
 		}

@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/rules"
+	"github.com/billcons/billcons/writers"
 )
 
 // The spill records of a usage line. A line is spilled whole (encodeLine)
@@ -25,12 +27,11 @@ func placeOf(seq uint64) (file int, row int64) {
 	return int(seq >> rowBits), int64(seq & (1<<rowBits - 1))
 }
 
-// spilled is a line read back from a spill, with its payer when known.
+// spilled is a line read back from a spill, with what was decided for it
+// when that is known.
 type spilled struct {
-	line    billing.UsageLine
-	payer   string
-	decided string
-	held    string
+	line billing.UsageLine
+	writers.Decided
 }
 
 func appendString(b []byte, s string) []byte {
@@ -51,7 +52,8 @@ func encodeLine(b []byte, l *billing.UsageLine) []byte {
 // encodeRest encodes the fields of a line that are not in a bill's key.
 func encodeRest(b []byte, l *billing.UsageLine) []byte {
 	b = binary.AppendUvarint(b, l.Seq)
-	b = append(b, byte(l.SubscriptionType), byte(l.PaymentStatus))
+	b = append(b, byte(l.SubscriptionType), byte(l.PaymentStatus), byte(l.ChargeType))
+	b = appendString(b, l.ResourceID)
 	b = binary.AppendVarint(b, int64(l.UsageStart))
 	b = binary.AppendVarint(b, int64(l.UsageEnd)-int64(l.UsageStart))
 	b = binary.AppendVarint(b, int64(l.IssuedAt)-int64(l.UsageEnd))
@@ -87,10 +89,18 @@ func billKey(b []byte, l *billing.UsageLine, payer string) []byte {
 }
 
 // encodeBill encodes the payload of a bill: what its key does not hold.
-func encodeBill(b []byte, l *billing.UsageLine, decided, held string) []byte {
+// The discount owner is the member or the payer: one byte says which.
+func encodeBill(b []byte, l *billing.UsageLine, d *rules.Decision, ld *rules.LineDiscount) []byte {
 	b = encodeRest(b, l)
-	b = appendString(b, decided)
-	return appendString(b, held)
+	b = appendString(b, d.DecidedBy)
+	b = appendString(b, d.HeldBy)
+	if ld.Owner == l.AccountID {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+	}
+	b = appendString(b, ld.DiscountID)
+	return binary.AppendVarint(b, int64(ld.Amount))
 }
 
 var errCorrupt = errors.New("spill record is corrupt")
@@ -171,6 +181,8 @@ func (d *decoder) rest(l *billing.UsageLine) {
 	l.Seq = d.uvarint()
 	l.SubscriptionType = billing.SubscriptionType(d.byte())
 	l.PaymentStatus = billing.PaymentStatus(d.byte())
+	l.ChargeType = billing.ChargeType(d.byte())
+	l.ResourceID = d.string()
 	l.UsageStart = billing.Time(d.varint())
 	l.UsageEnd = l.UsageStart + billing.Time(d.varint())
 	l.IssuedAt = l.UsageEnd + billing.Time(d.varint())
@@ -204,7 +216,7 @@ func viewBill(key, payload []byte, s *spilled) error {
 	l := &s.line
 	l.Cycle = billing.Cycle(int32(binary.BigEndian.Uint32(key)))
 	d := decoder{b: payload, view: true}
-	fields := [...]*string{&s.payer, &l.AccountID, &l.ProductCode, &l.Currency, &l.LineID}
+	fields := [...]*string{&s.Payer, &l.AccountID, &l.ProductCode, &l.Currency, &l.LineID}
 	rest := key[4:]
 	for _, f := range fields {
 		i := bytes.IndexByte(rest, 0)
@@ -218,8 +230,14 @@ func viewBill(key, payload []byte, s *spilled) error {
 		return errCorrupt
 	}
 	d.rest(l)
-	s.decided = d.string()
-	s.held = d.string()
+	s.DecidedBy = d.string()
+	s.HeldBy = d.string()
+	s.DiscountOwner = l.AccountID
+	if d.byte() == 1 {
+		s.DiscountOwner = s.Payer
+	}
+	s.DiscountID = d.string()
+	s.DiscountAmount = billing.Amount(d.varint())
 	if d.err || len(d.b) != 0 {
 		return errCorrupt
 	}

@@ -18,7 +18,7 @@ func CheckInputs(m *writers.Manifest) ([]string, error) {
 		recorded[in.Kind+"\x00"+in.Path] = in
 	}
 	seen := map[string]bool{}
-	for _, kind := range []string{"usage", "changes", "accounts"} {
+	for _, kind := range []string{"usage", "changes", "accounts", "discounts", "enterprises", "credits", "balances"} {
 		args, err := stringsOption(m.Options[kind])
 		if err != nil {
 			return nil, fmt.Errorf("manifest.json: options.%s: %w", kind, err)

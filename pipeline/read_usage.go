@@ -185,7 +185,8 @@ func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *reade
 		d, early := plan.AssignEarly(&line)
 		if early {
 			key = billKey(key[:0], &line, d.Payer)
-			payload = encodeBill(payload[:0], &line, d.DecidedBy, d.HeldBy)
+			ld := r.discounts.Apply(&line, d)
+			payload = encodeBill(payload[:0], &line, &d, &ld)
 		} else {
 			tally.pending++
 			key = binary.BigEndian.AppendUint64(key[:0], line.Seq)

@@ -18,8 +18,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +38,13 @@ type Config struct {
 	Changes  []string // --changes arguments
 	Accounts []string // --accounts arguments; none means no enterprise checks
 	Out      string   // --out DIR
+
+	// The settlement inputs (CONTRACT.md, Settlement); each is optional.
+	// Enterprises needs Accounts.
+	Discounts   []string
+	Credits     []string
+	Enterprises []string
+	Balances    []string
 
 	Timing   rules.Timing
 	Zone     *time.Location // the billing time zone cycles are cut in
@@ -80,6 +89,9 @@ var ErrDataQuality = errors.New("data-quality limit crossed")
 // Result summarises a completed run.
 type Result struct {
 	Manifest *writers.Manifest
+	// Alerts are the run's spending and low-credit alerts, as written to
+	// alerts/alerts.parquet, for the caller to page someone with.
+	Alerts []rules.Alert
 	// Warnings are problems that did not fail the run, such as a previous
 	// tree that could not be removed after the new one was put in place.
 	Warnings []string
@@ -100,6 +112,8 @@ type run struct {
 	cycles     []billing.Cycle  // the billing cycles of the bills, ascending
 	dups       dupSet           // the lines rejected as duplicates
 	pending    int64            // lines whose payer waits for the holds
+	discounts  *rules.Discounts // whose discount each line gets
+	settle     *settlement      // the credits and alerts of pass D
 }
 
 // lineSpills are the sorts the usage lines go through.
@@ -126,7 +140,12 @@ type stamp struct {
 	mtime time.Time
 }
 
-type currencyTotals struct{ read, billed, rejected billing.Sum }
+// currencyTotals are the exact sums of one currency: the list amounts read,
+// billed and rejected, and the settlement of the billed lines.
+type currencyTotals struct {
+	read, billed, rejected                 billing.Sum
+	discount, coupon, voucher, storedValue billing.Sum
+}
 
 func (r *run) total(cur string) *currencyTotals {
 	t := r.totals[cur]
@@ -163,6 +182,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	r.usageFiles = usage
+	if len(cfg.Enterprises) > 0 && len(cfg.Accounts) == 0 {
+		return nil, fmt.Errorf("--enterprises needs --accounts: an enterprise is found through its accounts")
+	}
+	settleFiles := map[string][]string{}
+	for _, in := range []struct {
+		kind string
+		args []string
+	}{{"discounts", cfg.Discounts}, {"enterprises", cfg.Enterprises}, {"credits", cfg.Credits}, {"balances", cfg.Balances}} {
+		if settleFiles[in.kind], err = expandAll(in.args); err != nil {
+			return nil, err
+		}
+	}
 
 	tree, err := writers.BeginWait(ctx, cfg.Out, cfg.Wait, cfg.Waiting)
 	if err != nil {
@@ -183,7 +214,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for _, group := range []struct {
 		kind  string
 		files []string
-	}{{"usage", usage}, {"changes", changes}, {"accounts", accounts}} {
+	}{{"usage", usage}, {"changes", changes}, {"accounts", accounts},
+		{"discounts", settleFiles["discounts"]}, {"enterprises", settleFiles["enterprises"]},
+		{"credits", settleFiles["credits"]}, {"balances", settleFiles["balances"]}} {
 		for _, f := range group.files {
 			in, st, err := describe(group.kind, f)
 			if err != nil {
@@ -216,6 +249,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	plan := rules.NewPlan(acceptedChanges, cfg.Zone, cfg.Timing)
 	r.stage("read_changes", slog.Int64("rows", r.counts.ChangesRead), slog.Int64("accepted", r.counts.ChangesAccepted), slog.Int64("rejected", r.counts.ChangesRejected))
+	settleIn, err := r.readSettlement(settleFiles["discounts"], settleFiles["enterprises"], settleFiles["credits"], settleFiles["balances"])
+	if err != nil {
+		return nil, err
+	}
+	r.discounts = rules.NewDiscounts(acctMap, settleIn.enterprises, settleIn.discounts)
+	applied, err := writers.NewApplied(tree.Dir())
+	if err != nil {
+		return nil, err
+	}
+	credits := rules.NewCredits(settleIn.credits, cfg.Zone)
+	r.settle = newSettlement(credits, applied, settleIn.balances)
+	c := r.counts
+	r.stage("read_settlement", slog.Int64("discounts", c.DiscountsAccepted), slog.Int64("enterprises", c.EnterprisesAccepted),
+		slog.Int64("credits", c.CreditsAccepted), slog.Int64("balances", c.BalancesAccepted),
+		slog.Int64("rejected", c.DiscountsRejected+c.EnterprisesRejected+c.CreditsRejected+c.BalancesRejected))
 
 	sp := &lineSpills{
 		ids:     spill.New(r.spillDir, "by-line-id", cfg.SpillBytes/2),
@@ -249,6 +297,26 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	sp.bills.Remove()
 	r.stage("write_bills", slog.Int64("files", r.counts.BillFiles), slog.Int64("rows", r.counts.UsageBilled), slog.Int64("summary_rows", r.counts.SummaryRows))
 
+	// Settlement: the statement rows were settled as pass D wrote them;
+	// what is left is the credits' balances and the alerts.
+	appliedOut, err := applied.Close()
+	if err != nil {
+		return nil, err
+	}
+	r.counts.CreditsApplied = r.settle.n
+	balOut, err := writers.WriteCreditBalances(tree.Dir(), credits.Balances())
+	if err != nil {
+		return nil, err
+	}
+	alerts := rules.Alerts(settleIn.balances, r.cycles, r.settle, plan.InTrusteeshipAtEnd)
+	r.counts.Alerts = int64(len(alerts))
+	alertOut, err := writers.WriteAlerts(tree.Dir(), alerts)
+	if err != nil {
+		return nil, err
+	}
+	outputs = append(outputs, appliedOut, balOut, alertOut)
+	r.stage("settle", slog.Int64("credits_applied", r.counts.CreditsApplied), slog.Int64("alerts", r.counts.Alerts))
+
 	rejOut, err := r.writeUsageRejects(sp.rejects)
 	if err != nil {
 		return nil, err
@@ -272,12 +340,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	outputs = append(outputs, accOut)
+	for _, kind := range []string{"discounts", "enterprises", "credits", "balances"} {
+		if rs, ok := settleIn.rejects[kind]; ok {
+			o, err := writeRejectList(tree.Dir(), kind, rs)
+			if err != nil {
+				return nil, err
+			}
+			outputs = append(outputs, o)
+		}
+	}
 	absOut, err := filepath.Abs(cfg.Out)
 	if err != nil {
 		return nil, fmt.Errorf("--out %s: %w", cfg.Out, err)
 	}
 	viewsOut, err := writers.WriteViews(tree.Dir(), writers.Views{Dir: absOut, Zone: cfg.Zone, ZoneName: cfg.ZoneName,
-		Cycles: r.cycles, HasBills: r.counts.BillFiles > 0, HasAccounts: len(accounts) > 0, Extras: r.extras.Names()})
+		Cycles: r.cycles, HasBills: r.counts.BillFiles > 0, HasAccounts: len(accounts) > 0, Extras: r.extras.Names(),
+		SettlementRejects: slices.Sorted(maps.Keys(settleIn.rejects))})
 	if err != nil {
 		return nil, err
 	}
@@ -297,6 +375,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Options: map[string]any{
 			"usage": cfg.Usage, "changes": cfg.Changes, "accounts": cfg.Accounts, "out": cfg.Out,
 			"timing": cfg.Timing.String(), "tz": cfg.ZoneName, "max_reject_ratio": cfg.MaxRejectRatio,
+			"discounts": cfg.Discounts, "credits": cfg.Credits, "enterprises": cfg.Enterprises, "balances": cfg.Balances,
 		},
 		Inputs:  r.inputs,
 		Outputs: outputs,
@@ -310,7 +389,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if sum != t.read {
 			return nil, fmt.Errorf("internal error: %s read %s but billed %s and rejected %s", cur, t.read, t.billed, t.rejected)
 		}
-		m.Totals[cur] = writers.Totals{Read: t.read.String(), Billed: t.billed.String(), Rejected: t.rejected.String()}
+		eff := t.billed
+		eff.SubSum(t.discount)
+		due := eff
+		due.SubSum(t.coupon)
+		due.SubSum(t.voucher)
+		due.SubSum(t.storedValue)
+		m.Totals[cur] = writers.Totals{Read: t.read.String(), Billed: t.billed.String(), Rejected: t.rejected.String(),
+			Discount: t.discount.String(), Effective: eff.String(), Coupon: t.coupon.String(), Voucher: t.voucher.String(),
+			StoredValue: t.storedValue.String(), Due: due.String()}
 	}
 	if cfg.MaxRejectRatio >= 0 && r.counts.UsageRead > 0 {
 		ratio := float64(r.counts.UsageRejected) / float64(r.counts.UsageRead)
@@ -331,7 +418,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	committed = true
 	r.stage("commit", slog.String("out", cfg.Out))
-	return &Result{Manifest: m, Warnings: tree.Warnings}, nil
+	return &Result{Manifest: m, Warnings: tree.Warnings, Alerts: alerts}, nil
 }
 
 // stage logs the end of one stage of the run, with the time since the

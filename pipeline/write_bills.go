@@ -46,6 +46,14 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 			return nil
 		}
 		r.counts.SummaryRows++
+		if err := r.settle.row(&row); err != nil {
+			return err
+		}
+		t := r.total(row.Currency)
+		t.discount.AddSum(row.Discount)
+		t.coupon.AddSum(row.Coupon)
+		t.voucher.AddSum(row.Voucher)
+		t.storedValue.AddSum(row.StoredVal)
 		return summary.Write(&row)
 	}
 	var s spilled
@@ -71,20 +79,21 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 		if len(r.cycles) == 0 || r.cycles[len(r.cycles)-1] != l.Cycle {
 			r.cycles = append(r.cycles, l.Cycle)
 		}
-		if err := bills.Write(l, s.payer, s.decided, s.held); err != nil {
+		if err := bills.Write(l, &s.Decided); err != nil {
 			return nil, err
 		}
 		r.counts.UsageBilled++
 		r.total(l.Currency).billed.Add(l.ListAmount)
-		if !have || row.Cycle != l.Cycle || row.Payer != s.payer || row.AccountID != l.AccountID || row.Product != l.ProductCode || row.Currency != l.Currency {
+		if !have || row.Cycle != l.Cycle || row.Payer != s.Payer || row.AccountID != l.AccountID || row.Product != l.ProductCode || row.Currency != l.Currency {
 			if err := flush(); err != nil {
 				return nil, err
 			}
-			row = writers.SummaryRow{Cycle: l.Cycle, Payer: s.payer, AccountID: l.AccountID, Product: l.ProductCode, Currency: l.Currency}
+			row = writers.SummaryRow{Cycle: l.Cycle, Payer: s.Payer, AccountID: l.AccountID, Product: l.ProductCode, Currency: l.Currency}
 			have = true
 		}
 		row.LineCount++
 		row.ListAmount.Add(l.ListAmount)
+		row.Discount.Add(s.DiscountAmount)
 	}
 	if err := it.Err(); err != nil {
 		return nil, err

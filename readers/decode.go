@@ -151,7 +151,7 @@ func NewUsageDecoder(t Table, extras *ExtraColumns) (*UsageDecoder, error) {
 		}
 	}
 	col, err := lookup(t, idx, billing.UsageColumns[:],
-		func(n string) bool { return n == "settled_at" },
+		func(n string) bool { return n == "settled_at" || n == "charge_type" || n == "resource_id" },
 		func(n string) []ColumnKind {
 			switch n {
 			case "usage_start", "usage_end", "issued_at", "settled_at":
@@ -193,7 +193,7 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 	get := func(c int) (string, *billing.RowError) {
 		j := d.col[c]
 		if j < 0 || (row.Null != nil && row.Null[j]) || row.Fields[j] == "" {
-			if c == billing.ColSettledAt {
+			if billing.OptionalUsageColumn(c) {
 				return "", nil
 			}
 			return "", &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: j + 1}, Field: billing.UsageColumns[c], Code: "missing_value", Err: errors.New("required value is empty")}
@@ -251,6 +251,12 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 		if line.SettledAt, err = billing.ParseTime(vals[billing.ColSettledAt]); err != nil {
 			return bad(billing.ColSettledAt, "invalid_timestamp", err)
 		}
+	}
+	if line.ChargeType, err = billing.ParseChargeType(vals[billing.ColChargeType]); err != nil {
+		return bad(billing.ColChargeType, "invalid_charge_type", err)
+	}
+	if line.ResourceID, err = billing.ParseResourceID(vals[billing.ColResourceID]); err != nil {
+		return bad(billing.ColResourceID, "invalid_resource_id", err)
 	}
 	if line.UsageEnd < line.UsageStart {
 		return bad(billing.ColUsageEnd, "usage_end_before_start",

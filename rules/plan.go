@@ -52,6 +52,10 @@ type step struct {
 	change billing.Change
 	cycle  billing.Cycle // the billing cycle containing changed_at
 	held   map[string]bool
+	// since is when the member's trusteeship under this change's payer
+	// began: the earliest change of the unbroken run of accepted
+	// trusteeship changes naming that payer that ends with this one.
+	since billing.Time
 }
 
 // NewPlan indexes accepted changes (as returned by [ValidateChanges]) for a
@@ -59,10 +63,14 @@ type step struct {
 func NewPlan(accepted []billing.Change, loc *time.Location, timing Timing) *Plan {
 	p := &Plan{timing: timing, members: map[string][]*step{}}
 	for _, c := range accepted { // already in (changed_at, change_id) order
-		p.members[c.AccountID] = append(p.members[c.AccountID], &step{
-			change: c,
-			cycle:  billing.CycleOf(c.ChangedAt, loc),
-		})
+		steps := p.members[c.AccountID]
+		s := &step{change: c, cycle: billing.CycleOf(c.ChangedAt, loc), since: c.ChangedAt}
+		if n := len(steps); n > 0 && c.Policy == billing.PolicyTrusteeship {
+			if prev := steps[n-1].change; prev.Policy == billing.PolicyTrusteeship && prev.ManagementAccountID == c.ManagementAccountID {
+				s.since = steps[n-1].since
+			}
+		}
+		p.members[c.AccountID] = append(steps, s)
 	}
 	return p
 }
@@ -121,6 +129,9 @@ type Decision struct {
 	Payer     string
 	DecidedBy string // the change_id that set the payer, or "" (null)
 	HeldBy    string // the change_id that would have set it but for an unsettled bill, or ""
+	// Since is, when a trusteeship change set the payer, when the member's
+	// trusteeship under that payer began ([LegacyInheritance]).
+	Since billing.Time
 }
 
 // Assign decides the payer of line ([LatestChange]).
@@ -183,9 +194,17 @@ func decision(line *billing.UsageLine, steps []*step, decided, heldBy int) Decis
 	if decided >= 0 {
 		d.Payer = steps[decided].change.Payer()
 		d.DecidedBy = steps[decided].change.ChangeID
+		d.Since = steps[decided].since
 	}
 	if heldBy >= 0 {
 		d.HeldBy = steps[heldBy].change.ChangeID
 	}
 	return d
+}
+
+// InTrusteeshipAtEnd reports whether account is in trusteeship after the
+// last accepted change: whether its last accepted change is a trusteeship.
+func (p *Plan) InTrusteeshipAtEnd(account string) bool {
+	steps := p.members[account]
+	return len(steps) > 0 && steps[len(steps)-1].change.Policy == billing.PolicyTrusteeship
 }

@@ -86,3 +86,75 @@ var (
 // MaxMembers is the most managed members one management account may hold
 // (seed 000, Additional notes; seed 001, rule 8).
 const MaxMembers = 300
+
+// The settlement input rules (CONTRACT.md, Settlement: the inputs).
+var (
+	DuplicateDiscount = &Rule{Code: "duplicate_discount", Seed: "CONTRACT.md, Input: discounts",
+		Doc: "an exact copy of an earlier discount row: the first stands, the copy is rejected"}
+	AmbiguousDiscount = &Rule{Code: "ambiguous_discount", Seed: "CONTRACT.md, Input: discounts",
+		Doc: "two different rows with one discount_id, or two discounts of one account for one product_code whose validity overlaps, are all rejected"}
+	DuplicateEnterprise = &Rule{Code: "duplicate_enterprise", Seed: "CONTRACT.md, Input: enterprises",
+		Doc: "an exact copy of an earlier enterprises row: the first stands, the copy is rejected"}
+	AmbiguousEnterprise = &Rule{Code: "ambiguous_enterprise", Seed: "CONTRACT.md, Input: enterprises",
+		Doc: "conflicting rows for one enterprise_id are all rejected; the enterprise gets the defaults"}
+	DuplicateCredit = &Rule{Code: "duplicate_credit", Seed: "CONTRACT.md, Input: credits",
+		Doc: "an exact copy of an earlier credit row: the first stands, the copy is rejected"}
+	AmbiguousCredit = &Rule{Code: "ambiguous_credit", Seed: "CONTRACT.md, Input: credits",
+		Doc: "one credit_id for different rows: all of them are rejected"}
+	DuplicateBalance = &Rule{Code: "duplicate_balance", Seed: "CONTRACT.md, Settlement (copies are removed before ids are compared, in every settlement input)",
+		Doc: "an exact copy of an earlier balances row: the first stands, the copy is rejected"}
+	AmbiguousBalance = &Rule{Code: "ambiguous_balance", Seed: "CONTRACT.md, Input: balances and alerts",
+		Doc: "one account and currency on two different rows: all of them are rejected"}
+)
+
+// Whose discount a line gets (CONTRACT.md, "Whose discount a line gets"):
+// the first of these that applies names the discount owner.
+var (
+	SelfPayDiscount = &Rule{Code: "self_pay_discount",
+		Seed: "CONTRACT.md, Whose discount a line gets, rule 1",
+		Doc:  "a member that pays for itself gets its own discount"}
+	CommunicationsDiscount = &Rule{Code: "communications_discount",
+		Seed: "seed 000, Key considerations (legacy members used the management account's discounts \"except for Alibaba Cloud Communications\"); seed 001, rule 2",
+		Doc:  "a communications product (alicom) always gets the member's own discount"}
+	LegacyInheritance = &Rule{Code: "legacy_inheritance",
+		Seed: "seed 000, What does financial trusteeship cover (\"Existing managed member accounts that were set up before the upgrade to the new version will continue to share the management account's discounts\")",
+		Doc:  "a trusteeship that began before the member's enterprise upgraded shares the management account's discount"}
+	EntityDiscounts = &Rule{Code: "entity_discounts",
+		Seed: "seed 000, What does financial trusteeship cover (\"Once configured, all accounts within the same enterprise, including new ones, will automatically share discounts\")",
+		Doc:  "once entity-level discounts are configured for the member's enterprise (at or before the line's usage_start), the line gets the payer's discount"}
+	NewMemberOwnDiscount = &Rule{Code: "new_member_own_discount",
+		Seed: "seed 000, What does financial trusteeship cover (\"new managed member accounts only use their own discount policies\")",
+		Doc:  "otherwise a managed member uses its own discount"}
+	DiscountApplied = &Rule{Code: "discount_applied",
+		Seed: "CONTRACT.md, The discount applied",
+		Doc:  "the owner's discount valid at usage_start for the product, else for *, else none; discount_amount = list_amount x rate rounded to 9 digits, halves away from zero"}
+)
+
+// The credit rules (CONTRACT.md, "Input: credits").
+var (
+	OwnCredits = &Rule{Code: "own_credits",
+		Seed: "CONTRACT.md, Which credits may pay a statement row (the member pays for itself)",
+		Doc:  "a member that pays for itself uses its own credits of any kind"}
+	SharedCredits = &Rule{Code: "shared_credits",
+		Seed: "seed 000, Key considerations (\"By default, the management account shares its vouchers and stored value cards with all its managed member accounts\"; sharing with specific accounts); seed 001, rule 2",
+		Doc:  "the payer's credits pay its members' rows when the member is in the credit's sharing, except its coupons on communications products"}
+	MemberCouponsAliTelecom = &Rule{Code: "member_coupons_alitelecom",
+		Seed: "seed 001, rule 2 (\"Linked accounts can still use their own coupons for AliTelecom\")",
+		Doc:  "a managed member's own coupons pay its communications rows"}
+	MemberCreditsFrozen = &Rule{Code: "member_credits_frozen",
+		Seed: "seed 000, Key considerations (\"A managed member account's vouchers and stored value cards cannot be used\"); seed 001, rule 4",
+		Doc:  "no other credit of a managed member pays: not its vouchers or stored-value cards, not its coupons outside communications"}
+	CreditOrder = &Rule{Code: "credit_order",
+		Seed: "CONTRACT.md, Order",
+		Doc:  "rows in (billing_cycle, payer, member, product, currency) order; per row coupons, then vouchers, then stored-value cards, each earliest valid_to first, then credit_id; each takes the smaller of what is owed and its balance"}
+)
+
+// The alert rules (CONTRACT.md, "Input: balances and alerts").
+var (
+	SpendingAlert = &Rule{Code: "spending",
+		Seed: "seed 000, Key considerations (\"Available Credit Alert and spending alerts are sent to the management account\"); seed 001, Trusteeship rule 1",
+		Doc:  "a payer whose amount due in a cycle and currency is above its spending_alert gets an alert"}
+	LowCreditAlert = &Rule{Code: "low_credit",
+		Seed: "seed 001, Rules for linked accounts (\"If the main account has insufficient funds, all resources in linked accounts become unavailable\"); seed 000, Key considerations",
+		Doc:  "an account not in trusteeship whose amount due in the latest cycle is above its available_credit gets an alert: every member it pays for is at risk"}
+)

@@ -17,6 +17,18 @@ var BillColumns = []string{
 	"line_id", "account_id", "product_code", "subscription_type",
 	"usage_start", "usage_end", "list_amount", "currency", "payment_status",
 	"issued_at", "settled_at", "decided_by", "held_by",
+	"charge_type", "resource_id", "discount_owner", "discount_id", "discount_amount", "effective_amount",
+}
+
+// Decided is what the run decided for a line: who pays it and why, and the
+// discount it gets.
+type Decided struct {
+	Payer          string
+	DecidedBy      string // "" for null
+	HeldBy         string // "" for null
+	DiscountOwner  string
+	DiscountID     string // "" for null: no discount applies
+	DiscountAmount billing.Amount
 }
 
 // MaxRowsPerFile is the most rows one bills part file holds; a partition with
@@ -72,6 +84,8 @@ func NewBills(root string, extras []string) *Bills {
 		{"subscription_type", textNode}, {"usage_start", tsNode}, {"usage_end", tsNode},
 		{"list_amount", amountNode}, {"currency", textNode}, {"payment_status", textNode},
 		{"issued_at", tsNode}, {"settled_at", optTS}, {"decided_by", optText}, {"held_by", optText},
+		{"charge_type", textNode}, {"resource_id", optText}, {"discount_owner", textNode}, {"discount_id", optText},
+		{"discount_amount", amountNode}, {"effective_amount", amountNode},
 	}
 	for _, x := range extras {
 		cols = append(cols, column{x, optText})
@@ -85,9 +99,9 @@ func PartitionDir(cycle billing.Cycle, payer string) string {
 	return path.Join("bills", "billing_cycle="+cycle.String(), "payer_account_id="+payer)
 }
 
-// Write appends one line to its partition. decidedBy and heldBy are "" for
-// null.
-func (w *Bills) Write(l *billing.UsageLine, payer, decidedBy, heldBy string) error {
+// Write appends one line to its partition.
+func (w *Bills) Write(l *billing.UsageLine, d *Decided) error {
+	payer := d.Payer
 	if w.failed.Load() {
 		return w.firstError()
 	}
@@ -120,8 +134,14 @@ func (w *Bills) Write(l *billing.UsageLine, payer, decidedBy, heldBy string) err
 	b.text(l.PaymentStatus.String())
 	b.int64(int64(l.IssuedAt))
 	b.optInt64(int64(l.SettledAt), l.HasSettledAt)
-	b.optText(decidedBy, decidedBy != "")
-	b.optText(heldBy, heldBy != "")
+	b.optText(d.DecidedBy, d.DecidedBy != "")
+	b.optText(d.HeldBy, d.HeldBy != "")
+	b.text(l.ChargeType.String())
+	b.optText(l.ResourceID, l.ResourceID != "")
+	b.text(d.DiscountOwner)
+	b.optText(d.DiscountID, d.DiscountID != "")
+	b.int64(int64(d.DiscountAmount))
+	b.int64(int64(l.ListAmount - d.DiscountAmount))
 	for i := 0; i < w.nExtra; i++ {
 		var x billing.NullString
 		if i < len(l.Extra) {
@@ -220,10 +240,17 @@ type SummaryRow struct {
 	Currency   string
 	LineCount  int64
 	ListAmount billing.Sum
+	Discount   billing.Sum
+	Effective  billing.Sum
+	Coupon     billing.Sum
+	Voucher    billing.Sum
+	StoredVal  billing.Sum
+	Due        billing.Sum
 }
 
 // SummaryColumns are the columns of the summary file.
-var SummaryColumns = []string{"billing_cycle", "payer_account_id", "account_id", "product_code", "currency", "line_count", "list_amount"}
+var SummaryColumns = []string{"billing_cycle", "payer_account_id", "account_id", "product_code", "currency", "line_count", "list_amount",
+	"discount_amount", "effective_amount", "coupon_amount", "voucher_amount", "stored_value_amount", "due_amount"}
 
 // Summary writes DIR/summary/summary.parquet.
 type Summary struct {
@@ -236,6 +263,8 @@ func NewSummary(root string) (*Summary, error) {
 	f, err := createParquet(root, "summary/summary.parquet", newSchema("summary", []column{
 		{"billing_cycle", textNode}, {"payer_account_id", textNode}, {"account_id", textNode},
 		{"product_code", textNode}, {"currency", textNode}, {"line_count", countNode}, {"list_amount", sumNode},
+		{"discount_amount", sumNode}, {"effective_amount", sumNode}, {"coupon_amount", sumNode},
+		{"voucher_amount", sumNode}, {"stored_value_amount", sumNode}, {"due_amount", sumNode},
 	}))
 	if err != nil {
 		return nil, err
@@ -253,7 +282,9 @@ func (s *Summary) Write(r *SummaryRow) error {
 	b.text(r.Product)
 	b.text(r.Currency)
 	b.int64(r.LineCount)
-	b.fixed(r.ListAmount.Bytes16())
+	for _, x := range []billing.Sum{r.ListAmount, r.Discount, r.Effective, r.Coupon, r.Voucher, r.StoredVal, r.Due} {
+		b.fixed(x.Bytes16())
+	}
 	return s.f.writeRow(b.row)
 }
 

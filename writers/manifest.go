@@ -44,15 +44,40 @@ type Counts struct {
 	AccountsRejected int64 `json:"accounts_rejected"`
 	BillFiles        int64 `json:"bill_files"`
 	SummaryRows      int64 `json:"summary_rows"`
+
+	// The settlement inputs: read = accepted + rejected for each.
+	DiscountsRead       int64 `json:"discounts_read"`
+	DiscountsAccepted   int64 `json:"discounts_accepted"`
+	DiscountsRejected   int64 `json:"discounts_rejected"`
+	EnterprisesRead     int64 `json:"enterprises_read"`
+	EnterprisesAccepted int64 `json:"enterprises_accepted"`
+	EnterprisesRejected int64 `json:"enterprises_rejected"`
+	CreditsRead         int64 `json:"credits_read"`
+	CreditsAccepted     int64 `json:"credits_accepted"`
+	CreditsRejected     int64 `json:"credits_rejected"`
+	BalancesRead        int64 `json:"balances_read"`
+	BalancesAccepted    int64 `json:"balances_accepted"`
+	BalancesRejected    int64 `json:"balances_rejected"`
+	CreditsApplied      int64 `json:"credits_applied"` // rows of credits/applied.parquet
+	Alerts              int64 `json:"alerts"`
 }
 
 // Totals are the exact list_amount sums of one currency, at scale 9. Read
 // covers every row whose amount and currency both parse; Read = Billed +
 // Rejected to the last digit.
+//
+// The settlement totals are over the billed lines: Effective = Billed -
+// Discount and Due = Effective - Coupon - Voucher - StoredValue.
 type Totals struct {
-	Read     string `json:"read"`
-	Billed   string `json:"billed"`
-	Rejected string `json:"rejected"`
+	Read        string `json:"read"`
+	Billed      string `json:"billed"`
+	Rejected    string `json:"rejected"`
+	Discount    string `json:"discount"`
+	Effective   string `json:"effective"`
+	Coupon      string `json:"coupon"`
+	Voucher     string `json:"voucher"`
+	StoredValue string `json:"stored_value"`
+	Due         string `json:"due"`
 }
 
 // WriteManifest writes m to root/manifest.json.

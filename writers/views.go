@@ -22,6 +22,9 @@ type Views struct {
 	HasBills    bool
 	HasAccounts bool     // rejects/accounts.parquet exists
 	Extras      []string // the extra (carried-through) bill columns
+	// SettlementRejects names the settlement inputs given, whose rejects
+	// files exist: discounts, enterprises, credits, balances.
+	SettlementRejects []string
 }
 
 // FocusColumns are the FOCUS 1.2 columns the focus view provides, with their

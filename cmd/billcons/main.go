@@ -213,6 +213,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&usage, "usage", "bill lines: a file, folder or glob (repeatable; required)")
 	fs.Var(&changes, "changes", "trusteeship changes: a file, folder or glob (repeatable; required)")
 	fs.Var(&accounts, "accounts", "accounts with their enterprise_id: turns on the same-enterprise rule (optional)")
+	var discounts, credits, enterprises, balances paths
+	fs.Var(&discounts, "discounts", "contract discounts per account and product (optional; repeatable)")
+	fs.Var(&credits, "credits", "coupons, vouchers and stored-value cards (optional; repeatable)")
+	fs.Var(&enterprises, "enterprises", "enterprises: when each upgraded and configured entity-level discounts (optional; needs --accounts)")
+	fs.Var(&balances, "balances", "available credit and spending alert per account and currency: turns on alerts (optional)")
 	out := fs.String("out", "", "the output tree to create or replace (required)")
 	timing := fs.String("timing", "end-time", "end-time: a line is the new payer's when its usage_end is at or after the change\n(seed 000 Scenario 2); next-period: when its usage_start is after the change (seed 001 rule 3)")
 	tz := fs.String("tz", "+08:00", "the billing time zone cycles are cut in: an offset like +08:00 or an IANA name")
@@ -244,6 +249,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usageErr("--changes is required")
 	case *out == "":
 		return usageErr("--out is required")
+	case len(enterprises) > 0 && len(accounts) == 0:
+		return usageErr("--enterprises needs --accounts: an enterprise is found through its accounts")
 	}
 	tim, ok := rules.ParseTiming(*timing)
 	if !ok {
@@ -266,6 +273,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := pipeline.Config{
 		Usage: usage, Changes: changes, Accounts: accounts, Out: *out,
+		Discounts: discounts, Credits: credits, Enterprises: enterprises, Balances: balances,
 		Timing: tim, Zone: loc, ZoneName: *tz, MaxRejectRatio: *maxReject, Version: version,
 		Wait: time.Duration(wait), Log: log,
 	}
@@ -304,6 +312,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "billcons run: %v\n", err)
 		}
 		return code
+	}
+	// Alerts never fail a run: each is one event or line, for a scheduler to
+	// page someone with (CONTRACT.md, alerts).
+	for _, a := range res.Alerts {
+		if log != nil {
+			log.Warn("alert", "kind", a.Rule.Code, "billing_cycle", a.Cycle.String(), "payer_account_id", a.Payer,
+				"currency", a.Currency, "amount_due", a.AmountDue.String(), "limit", a.Limit.String(), "members", a.Members)
+		} else if !*quiet {
+			fmt.Fprintf(stderr, "billcons run: alert: %s\n", alertText(&a))
+		}
 	}
 	for _, w := range res.Warnings {
 		if log != nil {
@@ -534,4 +552,14 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	return exitOK
+}
+
+// alertText says an alert in one line.
+func alertText(a *rules.Alert) string {
+	what := "its spending_alert"
+	if a.Rule == rules.LowCreditAlert {
+		what = "its available credit"
+	}
+	return fmt.Sprintf("%s %s: %s owes %s %s in %s, above %s of %s; it pays for %d member(s)",
+		a.Rule.Code, a.Payer, a.Payer, a.AmountDue, a.Currency, a.Cycle, what, a.Limit, a.Members)
 }
