@@ -28,7 +28,8 @@ func BenchmarkWriteBills(b *testing.B) {
 		for i := 0; i < lines; i++ {
 			l := ls[i%len(ls)]
 			l.Cycle = billing.Cycle(2024*12 + i*3/lines)
-			if err := w.Write(&l, fmt.Sprintf("2%015d", i*100/lines), "k1", ""); err != nil {
+			payer := fmt.Sprintf("2%015d", i*100/lines)
+			if err := w.Write(&l, &Decided{Payer: payer, DecidedBy: "k1", DiscountOwner: payer, DiscountID: "d1", DiscountAmount: l.ListAmount / 10}); err != nil {
 				b.Fatal(err)
 			}
 		}
