@@ -73,7 +73,9 @@ func newSettlementDecoder(t Table, in settlementInput) (*SettlementDecoder, erro
 }
 
 // NewDiscountDecoder maps t's header onto the discount columns.
-func NewDiscountDecoder(t Table) (*SettlementDecoder, error) { return newSettlementDecoder(t, discountInput) }
+func NewDiscountDecoder(t Table) (*SettlementDecoder, error) {
+	return newSettlementDecoder(t, discountInput)
+}
 
 // NewEnterpriseDecoder maps t's header onto the enterprise columns.
 func NewEnterpriseDecoder(t Table) (*SettlementDecoder, error) {
@@ -81,10 +83,14 @@ func NewEnterpriseDecoder(t Table) (*SettlementDecoder, error) {
 }
 
 // NewCreditDecoder maps t's header onto the credit columns.
-func NewCreditDecoder(t Table) (*SettlementDecoder, error) { return newSettlementDecoder(t, creditInput) }
+func NewCreditDecoder(t Table) (*SettlementDecoder, error) {
+	return newSettlementDecoder(t, creditInput)
+}
 
 // NewBalanceDecoder maps t's header onto the balance columns.
-func NewBalanceDecoder(t Table) (*SettlementDecoder, error) { return newSettlementDecoder(t, balanceInput) }
+func NewBalanceDecoder(t Table) (*SettlementDecoder, error) {
+	return newSettlementDecoder(t, balanceInput)
+}
 
 // fields reads one row's values for a settlement decoder and reports the
 // first bad value.
