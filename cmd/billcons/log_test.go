@@ -3,8 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/tools/txtar"
 )
 
 // TestLogFormatJSON: with --log-format json every line of stderr is one JSON
@@ -65,5 +71,65 @@ func TestCount(t *testing.T) {
 		if got := count(n); got != want {
 			t.Errorf("count(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestAlertEvents: each alert is one "alert" event in --log-format json and
+// one line on stderr in text mode, and never fails the run (CONTRACT.md,
+// alerts; seed 000: alerts go to the management account).
+func TestAlertEvents(t *testing.T) {
+	fixture := "../../fixtures/testdata/settlement-alerts.txtar"
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			dir := t.TempDir()
+			ar, err := txtar.ParseFile(fixture)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range ar.Files {
+				if strings.HasPrefix(f.Name, "in/") {
+					p := filepath.Join(dir, f.Name)
+					os.MkdirAll(filepath.Dir(p), 0o755)
+					if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			t.Chdir(dir)
+			args := []string{"run", "--usage", "in/usage.csv", "--changes", "in/changes.csv", "--discounts", "in/discounts.csv",
+				"--balances", "in/balances.csv", "--out", "out", "--log-format", format}
+			var out, errb strings.Builder
+			if code := Main(context.Background(), args, &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			var alerts []string
+			for _, l := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
+				if format == "text" {
+					if strings.HasPrefix(l, "billcons run: alert: ") {
+						alerts = append(alerts, l)
+					}
+					continue
+				}
+				var ev map[string]any
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatalf("not a JSON event: %q", l)
+				}
+				if ev["msg"] == "alert" {
+					alerts = append(alerts, fmt.Sprintf("%v %v %v %v %v %v", ev["kind"], ev["billing_cycle"], ev["payer_account_id"], ev["amount_due"], ev["limit"], ev["members"]))
+				}
+			}
+			want := []string{"spending 2024-01 MA 180.000000000 150.000000000 2", "low_credit 2024-02 MA 90.000000000 50.000000000 2",
+				"low_credit 2024-02 T 0.000000000 -5.000000000 0"}
+			if format == "text" {
+				want = []string{
+					"billcons run: alert: spending MA: MA owes 180.000000000 CNY in 2024-01, above its spending_alert of 150.000000000; it pays for 2 member(s)",
+					"billcons run: alert: low_credit MA: MA owes 90.000000000 CNY in 2024-02, above its available credit of 50.000000000; it pays for 2 member(s)",
+					"billcons run: alert: low_credit T: T owes 0.000000000 CNY in 2024-02, above its available credit of -5.000000000; it pays for 0 member(s)",
+				}
+			}
+			if diff := cmp.Diff(want, alerts); diff != "" {
+				t.Errorf("alerts (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
