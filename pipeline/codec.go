@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"unsafe"
 
 	"github.com/billcons/billcons/billing"
@@ -89,16 +90,13 @@ func billKey(b []byte, l *billing.UsageLine, payer string) []byte {
 }
 
 // encodeBill encodes the payload of a bill: what its key does not hold.
-// The discount owner is the member or the payer: one byte says which.
+// The discount owner is the member or the payer: one byte says by which
+// rule of rules.OwnerRules, and so which.
 func encodeBill(b []byte, l *billing.UsageLine, d *rules.Decision, ld *rules.LineDiscount) []byte {
 	b = encodeRest(b, l)
 	b = appendString(b, d.DecidedBy)
 	b = appendString(b, d.HeldBy)
-	if ld.Owner == l.AccountID {
-		b = append(b, 0)
-	} else {
-		b = append(b, 1)
-	}
+	b = append(b, byte(slices.Index(rules.OwnerRules, ld.Rule)))
 	b = appendString(b, ld.DiscountID)
 	return binary.AppendVarint(b, int64(ld.Amount))
 }
@@ -233,8 +231,13 @@ func viewBill(key, payload []byte, s *spilled) error {
 	s.DecidedBy = d.string()
 	s.HeldBy = d.string()
 	s.DiscountOwner = l.AccountID
-	if d.byte() == 1 {
-		s.DiscountOwner = s.Payer
+	if i := int(d.byte()); i < len(rules.OwnerRules) {
+		s.DiscountRule = rules.OwnerRules[i].Code
+		if rules.OwnerRules[i] == rules.LegacyInheritance || rules.OwnerRules[i] == rules.EntityDiscounts {
+			s.DiscountOwner = s.Payer
+		}
+	} else {
+		d.err = true
 	}
 	s.DiscountID = d.string()
 	s.DiscountAmount = billing.Amount(d.varint())

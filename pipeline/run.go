@@ -340,6 +340,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	outputs = append(outputs, accOut)
+	setOuts, err := writers.WriteAcceptedSettlement(tree.Dir(), settleIn.discounts, settleIn.enterprises, acctMap)
+	if err != nil {
+		return nil, err
+	}
+	outputs = append(outputs, setOuts...)
 	for _, kind := range []string{"discounts", "enterprises", "credits", "balances"} {
 		if rs, ok := settleIn.rejects[kind]; ok {
 			o, err := writeRejectList(tree.Dir(), kind, rs)

@@ -76,6 +76,10 @@ func (d *Discounts) Owner(line *billing.UsageLine, dec Decision) (string, *Rule)
 	return m, NewMemberOwnDiscount
 }
 
+// OwnerRules are the rules that name a discount owner, in the order they
+// are tried; a rule's index here is how a run stores it compactly.
+var OwnerRules = []*Rule{SelfPayDiscount, CommunicationsDiscount, LegacyInheritance, EntityDiscounts, NewMemberOwnDiscount}
+
 // LineDiscount is the discount a line gets.
 type LineDiscount struct {
 	Owner      string

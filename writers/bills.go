@@ -17,7 +17,7 @@ var BillColumns = []string{
 	"line_id", "account_id", "product_code", "subscription_type",
 	"usage_start", "usage_end", "list_amount", "currency", "payment_status",
 	"issued_at", "settled_at", "decided_by", "held_by",
-	"charge_type", "resource_id", "discount_owner", "discount_id", "discount_amount", "effective_amount",
+	"charge_type", "resource_id", "discount_owner", "discount_rule", "discount_id", "discount_amount", "effective_amount",
 }
 
 // Decided is what the run decided for a line: who pays it and why, and the
@@ -27,6 +27,7 @@ type Decided struct {
 	DecidedBy      string // "" for null
 	HeldBy         string // "" for null
 	DiscountOwner  string
+	DiscountRule   string // the code of the rule that named the owner
 	DiscountID     string // "" for null: no discount applies
 	DiscountAmount billing.Amount
 }
@@ -84,7 +85,7 @@ func NewBills(root string, extras []string) *Bills {
 		{"subscription_type", textNode}, {"usage_start", tsNode}, {"usage_end", tsNode},
 		{"list_amount", amountNode}, {"currency", textNode}, {"payment_status", textNode},
 		{"issued_at", tsNode}, {"settled_at", optTS}, {"decided_by", optText}, {"held_by", optText},
-		{"charge_type", textNode}, {"resource_id", optText}, {"discount_owner", textNode}, {"discount_id", optText},
+		{"charge_type", textNode}, {"resource_id", optText}, {"discount_owner", textNode}, {"discount_rule", textNode}, {"discount_id", optText},
 		{"discount_amount", amountNode}, {"effective_amount", amountNode},
 	}
 	for _, x := range extras {
@@ -139,6 +140,7 @@ func (w *Bills) Write(l *billing.UsageLine, d *Decided) error {
 	b.text(l.ChargeType.String())
 	b.optText(l.ResourceID, l.ResourceID != "")
 	b.text(d.DiscountOwner)
+	b.text(d.DiscountRule)
 	b.optText(d.DiscountID, d.DiscountID != "")
 	b.int64(int64(d.DiscountAmount))
 	b.int64(int64(l.ListAmount - d.DiscountAmount))

@@ -25,6 +25,8 @@ type BillRecord struct {
 	Product   string
 	Currency  string
 	Amount    billing.Amount
+	Discount  billing.Amount
+	Effective billing.Amount
 	DecidedBy string // "" for null
 	HeldBy    string
 }
@@ -79,6 +81,11 @@ func ReadBills(dir string, fn func(*BillRecord) error) error {
 			rec.Product = string(vals["product_code"].ByteArray())
 			rec.Currency = string(vals["currency"].ByteArray())
 			rec.Amount = billing.Amount(vals["list_amount"].Int64())
+			rec.Discount = billing.Amount(vals["discount_amount"].Int64())
+			rec.Effective = rec.Amount
+			if v, ok := vals["effective_amount"]; ok { // trees before settlement lack it
+				rec.Effective = billing.Amount(v.Int64())
+			}
 			if v := vals["decided_by"]; !v.IsNull() {
 				rec.DecidedBy = string(v.ByteArray())
 			}

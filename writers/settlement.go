@@ -1,6 +1,10 @@
 package writers
 
 import (
+	"maps"
+	"slices"
+
+	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/rules"
 )
 
@@ -101,4 +105,77 @@ func WriteAlerts(root string, alerts []rules.Alert) (Output, error) {
 		}
 	}
 	return f.close()
+}
+
+// WriteAcceptedSettlement writes the accepted discounts, enterprises and
+// accounts under DIR/settlement/, so that the invoice and analysts can say
+// why a line got the discount it did without the run's inputs at hand.
+// Every run writes all three, empty when the input was not given; an
+// enterprise's empty upgraded_at is written as the default it stands for.
+func WriteAcceptedSettlement(root string, discounts []billing.Discount, enterprises []billing.Enterprise, accounts map[string]string) ([]Output, error) {
+	var outs []Output
+	f, err := createParquet(root, "settlement/discounts.parquet", newSchema("discount", []column{
+		{"discount_id", textNode}, {"account_id", textNode}, {"product_code", textNode}, {"rate", amountNode},
+		{"valid_from", tsNode}, {"valid_to", optTS},
+	}))
+	if err != nil {
+		return nil, err
+	}
+	var b rowBuilder
+	for _, d := range discounts {
+		b.reset()
+		b.text(d.DiscountID)
+		b.text(d.AccountID)
+		b.text(d.ProductCode)
+		b.int64(int64(d.Rate))
+		b.int64(int64(d.ValidFrom))
+		b.optInt64(int64(d.ValidTo), d.ValidTo != billing.MaxTime)
+		if err := f.writeRow(b.row); err != nil {
+			return nil, err
+		}
+	}
+	o, err := f.close()
+	if err != nil {
+		return nil, err
+	}
+	outs = append(outs, o)
+
+	f, err = createParquet(root, "settlement/enterprises.parquet", newSchema("enterprise", []column{
+		{"enterprise_id", textNode}, {"upgraded_at", tsNode}, {"entity_discounts_from", optTS},
+	}))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range enterprises {
+		b.reset()
+		b.text(e.EnterpriseID)
+		b.int64(int64(e.UpgradedAt))
+		b.optInt64(int64(e.EntityDiscountsFrom), e.EntityDiscountsFrom != billing.MaxTime)
+		if err := f.writeRow(b.row); err != nil {
+			return nil, err
+		}
+	}
+	if o, err = f.close(); err != nil {
+		return nil, err
+	}
+	outs = append(outs, o)
+
+	f, err = createParquet(root, "settlement/accounts.parquet", newSchema("account", []column{
+		{"account_id", textNode}, {"enterprise_id", textNode},
+	}))
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range slices.Sorted(maps.Keys(accounts)) {
+		b.reset()
+		b.text(id)
+		b.text(accounts[id])
+		if err := f.writeRow(b.row); err != nil {
+			return nil, err
+		}
+	}
+	if o, err = f.close(); err != nil {
+		return nil, err
+	}
+	return append(outs, o), nil
 }

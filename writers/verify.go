@@ -83,11 +83,20 @@ func Verify(dir string) ([]string, error) {
 	// 2. Bills: count, totals, unique line ids, the summary recomputed.
 	type group struct{ cycle, payer, account, product, currency string }
 	type agg struct {
-		n   int64
-		sum billing.Sum
+		n                   int64
+		sum, disc, eff      billing.Sum
+		coupon, voucher, sv billing.Sum // from credits/applied.parquet
 	}
 	groups := map[group]*agg{}
 	billed := map[string]*billing.Sum{}
+	type curSums struct{ disc, eff, coupon, voucher, sv, due billing.Sum }
+	settled := map[string]*curSums{} // per currency, over the bills and the summary
+	cur := func(c string) *curSums {
+		if settled[c] == nil {
+			settled[c] = &curSums{}
+		}
+		return settled[c]
+	}
 	tmp, err := os.MkdirTemp("", "billcons-verify-")
 	if err != nil {
 		return nil, err
@@ -107,6 +116,13 @@ func Verify(dir string) ([]string, error) {
 		}
 		groups[g].n++
 		groups[g].sum.Add(b.Amount)
+		groups[g].disc.Add(b.Discount)
+		groups[g].eff.Add(b.Effective)
+		cur(b.Currency).disc.Add(b.Discount)
+		cur(b.Currency).eff.Add(b.Effective)
+		if b.Effective != b.Amount-b.Discount {
+			bad("%s: line %s: effective_amount %s is not list_amount %s - discount_amount %s", b.File, b.LineID, b.Effective, b.Amount, b.Discount)
+		}
 		return ids.Add([]byte(b.LineID), []byte(b.File))
 	})
 	if err != nil {
@@ -132,6 +148,84 @@ func Verify(dir string) ([]string, error) {
 		return nil, err
 	}
 
+	// Credits: what credits/applied.parquet applied, per statement row and
+	// kind and per credit, against the summary and credits/balances.parquet.
+	appliedPath := filepath.Join(dir, "credits", "applied.parquet")
+	hasSettlement := exists(appliedPath) // older trees lack it
+	perCredit := map[string]*billing.Sum{}
+	var appliedRows int64
+	if hasSettlement {
+		err = ReadParquet(appliedPath, func(_ []string, v map[string]parquet.Value) error {
+			appliedRows++
+			g := group{str(v["billing_cycle"]), str(v["payer_account_id"]), str(v["account_id"]), str(v["product_code"]), str(v["currency"])}
+			a := groups[g]
+			amt := billing.Amount(v["amount"].Int64())
+			if a == nil {
+				bad("credits/applied.parquet: credit %s pays %v, which has no bills", str(v["credit_id"]), g)
+				return nil
+			}
+			if amt <= 0 {
+				bad("credits/applied.parquet: credit %s applies %s to %v: not above zero", str(v["credit_id"]), amt, g)
+			}
+			switch str(v["kind"]) {
+			case "coupon":
+				a.coupon.Add(amt)
+			case "voucher":
+				a.voucher.Add(amt)
+			case "stored_value_card":
+				a.sv.Add(amt)
+			default:
+				bad("credits/applied.parquet: credit %s has kind %q", str(v["credit_id"]), str(v["kind"]))
+			}
+			id := str(v["credit_id"])
+			if perCredit[id] == nil {
+				perCredit[id] = &billing.Sum{}
+			}
+			perCredit[id].Add(amt)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		err = ReadParquet(filepath.Join(dir, "credits", "balances.parquet"), func(_ []string, v map[string]parquet.Value) error {
+			id := str(v["credit_id"])
+			amount, applied, remaining := billing.Amount(v["amount"].Int64()), billing.Amount(v["applied"].Int64()), billing.Amount(v["remaining"].Int64())
+			var got billing.Sum
+			if perCredit[id] != nil {
+				got = *perCredit[id]
+			}
+			delete(perCredit, id)
+			switch {
+			case got != billing.SumOf(applied):
+				bad("credit %s: credits/balances.parquet says %s applied; credits/applied.parquet applies %s", id, applied, got)
+			case applied > amount:
+				bad("credit %s pays %s, more than its amount %s", id, applied, amount)
+			case applied != amount-remaining:
+				bad("credit %s: applied %s is not amount %s - remaining %s", id, applied, amount, remaining)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for id := range perCredit {
+			bad("credits/applied.parquet applies credit %s, which credits/balances.parquet does not list", id)
+		}
+		if appliedRows != m.Counts.CreditsApplied {
+			bad("credits/applied.parquet holds %d rows; manifest says %d", appliedRows, m.Counts.CreditsApplied)
+		}
+		var alerts int64
+		if err := ReadParquet(filepath.Join(dir, "alerts", "alerts.parquet"), func([]string, map[string]parquet.Value) error {
+			alerts++
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if alerts != m.Counts.Alerts {
+			bad("alerts/alerts.parquet holds %d rows; manifest says %d", alerts, m.Counts.Alerts)
+		}
+	}
+
 	var summaryRows int64
 	err = ReadParquet(filepath.Join(dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
 		summaryRows++
@@ -144,6 +238,31 @@ func Verify(dir string) ([]string, error) {
 			bad("summary row %v has no bills", g)
 		case a.n != n || a.sum != s:
 			bad("summary row %v says %d lines, %s; the bills hold %d lines, %s", g, n, s, a.n, a.sum)
+		case hasSettlement:
+			col := func(name string) billing.Sum { return billing.SumFromBytes16(v[name].ByteArray()) }
+			disc, eff, coupon, voucher, sv, due := col("discount_amount"), col("effective_amount"), col("coupon_amount"),
+				col("voucher_amount"), col("stored_value_amount"), col("due_amount")
+			c := cur(g.currency)
+			c.coupon.AddSum(coupon)
+			c.voucher.AddSum(voucher)
+			c.sv.AddSum(sv)
+			c.due.AddSum(due)
+			want := s
+			want.SubSum(disc)
+			wantDue := eff
+			wantDue.SubSum(coupon)
+			wantDue.SubSum(voucher)
+			wantDue.SubSum(sv)
+			switch {
+			case disc != a.disc || eff != a.eff:
+				bad("summary row %v says discount %s, effective %s; the bills hold %s, %s", g, disc, eff, a.disc, a.eff)
+			case eff != want:
+				bad("summary row %v: effective_amount %s is not list_amount %s - discount_amount %s", g, eff, s, disc)
+			case due != wantDue:
+				bad("summary row %v: due_amount %s is not effective %s - coupon %s - voucher %s - stored value %s", g, due, eff, coupon, voucher, sv)
+			case coupon != a.coupon || voucher != a.voucher || sv != a.sv:
+				bad("summary row %v says coupon %s, voucher %s, stored value %s; credits/applied.parquet applies %s, %s, %s", g, coupon, voucher, sv, a.coupon, a.voucher, a.sv)
+			}
 		}
 		delete(groups, g)
 		return nil
@@ -205,6 +324,33 @@ func Verify(dir string) ([]string, error) {
 
 	// 4. Everything adds up.
 	c := m.Counts
+	for _, in := range []struct {
+		name                     string
+		read, accepted, rejected int64
+	}{
+		{"discounts", c.DiscountsRead, c.DiscountsAccepted, c.DiscountsRejected},
+		{"enterprises", c.EnterprisesRead, c.EnterprisesAccepted, c.EnterprisesRejected},
+		{"credits", c.CreditsRead, c.CreditsAccepted, c.CreditsRejected},
+		{"balances", c.BalancesRead, c.BalancesAccepted, c.BalancesRejected},
+	} {
+		if in.read != in.accepted+in.rejected {
+			bad("manifest: %d %s rows read but %d accepted + %d rejected", in.read, in.name, in.accepted, in.rejected)
+		}
+		p := filepath.Join(dir, "rejects", in.name+".parquet")
+		if !exists(p) {
+			continue
+		}
+		var n int64
+		if err := ReadParquet(p, func([]string, map[string]parquet.Value) error {
+			n++
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if n != in.rejected {
+			bad("rejects/%s.parquet holds %d rows; manifest says %d rejected", in.name, n, in.rejected)
+		}
+	}
 	if c.UsageRead != c.UsageBilled+c.UsageRejected {
 		bad("manifest: %d usage rows read but %d billed + %d rejected", c.UsageRead, c.UsageBilled, c.UsageRejected)
 	}
@@ -254,6 +400,36 @@ func Verify(dir string) ([]string, error) {
 		if total.String() != t.Read {
 			bad("%s: billed %s + rejected %s = %s; manifest says %s read", cur, b, r, total, t.Read)
 		}
+		if hasSettlement {
+			s := settled[cur]
+			if s == nil {
+				s = &curSums{}
+			}
+			eff := b
+			eff.SubSum(s.disc)
+			due := s.eff
+			due.SubSum(s.coupon)
+			due.SubSum(s.voucher)
+			due.SubSum(s.sv)
+			for _, x := range []struct {
+				what     string
+				got      billing.Sum
+				manifest string
+			}{
+				{"discount", s.disc, t.Discount}, {"effective", s.eff, t.Effective}, {"coupon", s.coupon, t.Coupon},
+				{"voucher", s.voucher, t.Voucher}, {"stored value", s.sv, t.StoredValue}, {"due", s.due, t.Due},
+			} {
+				if x.got.String() != x.manifest {
+					bad("%s: the files add up to %s %s; manifest says %s", cur, x.what, x.got, x.manifest)
+				}
+			}
+			if s.eff != eff {
+				bad("%s: effective %s is not list %s - discount %s", cur, s.eff, b, s.disc)
+			}
+			if s.due != due {
+				bad("%s: due %s is not effective %s - coupon %s - voucher %s - stored value %s", cur, s.due, s.eff, s.coupon, s.voucher, s.sv)
+			}
+		}
 	}
 	sort.Strings(problems)
 	return problems, nil
@@ -273,4 +449,9 @@ func hashFile(p string) (string, int64, error) {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
