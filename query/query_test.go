@@ -33,6 +33,8 @@ func demo(t *testing.T) string {
 		loc, _ := time.LoadLocation("Asia/Shanghai")
 		if _, err := pipeline.Run(context.Background(), pipeline.Config{
 			Usage: []string{in + "/usage.csv"}, Changes: []string{in + "/changes.csv"}, Accounts: []string{in + "/accounts.csv"},
+			Discounts: []string{in + "/discounts.csv"}, Credits: []string{in + "/credits.csv"},
+			Enterprises: []string{in + "/enterprises.csv"}, Balances: []string{in + "/balances.csv"},
 			Out: demoTree, Zone: loc, ZoneName: "Asia/Shanghai", MaxRejectRatio: -1}); err != nil {
 			t.Fatal(err)
 		}
@@ -182,18 +184,32 @@ func TestFocusConformance(t *testing.T) {
 		"ServiceCategory outside the allowed values": `SELECT count(*) FROM focus WHERE ServiceCategory NOT IN ('AI and Machine Learning', 'Analytics', 'Business Applications', 'Compute', 'Databases',
 			'Developer Tools', 'Multicloud', 'Identity', 'Integration', 'Internet of Things', 'Management and Governance', 'Media', 'Migration', 'Mobile',
 			'Networking', 'Security', 'Storage', 'Web', 'Other')`,
-		"costs differ from the list amount until pricing exists": "SELECT count(*) FROM focus WHERE NOT (BilledCost = ListCost AND EffectiveCost = ListCost AND ContractedCost = ListCost)",
-		"rows other than the bills":                              "SELECT abs((SELECT count(*) FROM focus) - (SELECT count(*) FROM bills))",
-		"BilledCost does not add up to the bills per currency": `SELECT count(*) FROM (SELECT BillingCurrency AS currency, sum(BilledCost) AS s FROM focus GROUP BY 1) f
-			FULL JOIN (SELECT currency, sum(list_amount) AS s FROM bills GROUP BY 1) b USING (currency) WHERE f.s IS DISTINCT FROM b.s`,
+		"charge rows: ListCost is not the list amount": `SELECT count(*) FROM focus f JOIN bills b ON f.x_LineId = b.line_id
+			WHERE f.ListCost <> b.list_amount OR f.ChargeCategory = 'Credit'`,
+		"charge rows: Contracted, Effective and BilledCost are not the effective amount": `SELECT count(*) FROM focus f JOIN bills b ON f.x_LineId = b.line_id
+			WHERE NOT (f.BilledCost = b.effective_amount AND f.EffectiveCost = b.effective_amount AND f.ContractedCost = b.effective_amount)`,
+		"credit rows: a cost column is not the negated amount": `SELECT count(*) FROM focus WHERE ChargeCategory = 'Credit'
+			AND NOT (BilledCost < 0 AND ListCost = BilledCost AND EffectiveCost = BilledCost AND ContractedCost = BilledCost AND x_CreditId IS NOT NULL)`,
+		"rows other than the bills and the credits applied": "SELECT abs((SELECT count(*) FROM focus) - (SELECT count(*) FROM bills) - (SELECT count(*) FROM credits_applied))",
+		"a credit applied has no Credit row": `SELECT count(*) FROM credits_applied c ANTI JOIN focus f ON f.x_CreditId = c.credit_id
+			AND f.SubAccountId = c.account_id AND f.ServiceName = c.product_code AND f.x_BillingCycle = c.billing_cycle AND f.BilledCost = -c.amount`,
+		"per payer and currency, BilledCost over all rows is not the amount due": `SELECT count(*) FROM
+			(SELECT BillingAccountId AS payer_account_id, BillingCurrency AS currency, x_BillingCycle AS billing_cycle, sum(BilledCost) AS s FROM focus GROUP BY ALL) f
+			FULL JOIN (SELECT payer_account_id, currency, billing_cycle, sum(due_amount) AS s FROM summary GROUP BY ALL) d
+			USING (payer_account_id, currency, billing_cycle) WHERE f.s IS DISTINCT FROM d.s`,
 	}
 	for what, q := range checks {
 		if n := one[int64](t, db, q); n != 0 {
 			t.Errorf("%s: %d rows", what, n)
 		}
 	}
-	if n := one[int64](t, db, "SELECT count(*) FROM focus"); n == 0 {
-		t.Fatal("focus is empty; the checks above prove nothing")
+	for cat, q := range map[string]string{"Usage": "'Usage'", "Purchase": "'Purchase'", "Credit": "'Credit'"} {
+		if n := one[int64](t, db, "SELECT count(*) FROM focus WHERE ChargeCategory = "+q); n == 0 {
+			t.Errorf("focus has no %s row; the checks above prove nothing for them", cat)
+		}
+	}
+	if n := one[int64](t, db, "SELECT count(*) FROM focus WHERE ContractedCost <> ListCost AND ChargeCategory <> 'Credit'"); n == 0 {
+		t.Error("no charge row has a discount; the demo has discounts, so the checks above prove nothing for them")
 	}
 
 	// The export holds the same rows and columns.

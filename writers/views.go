@@ -59,12 +59,18 @@ var FocusColumns = []struct {
 	{"ServiceCategory", "VARCHAR", false, true},
 	{"ServiceName", "VARCHAR", false, true},
 	{"SubAccountId", "VARCHAR", false, false},
-	{"x_LineId", "VARCHAR", false, false},
+	{"x_LineId", "VARCHAR", true, false}, // null on Credit rows
 	{"x_BillingCycle", "VARCHAR", false, false},
-	{"x_SubscriptionType", "VARCHAR", false, false},
-	{"x_PaymentStatus", "VARCHAR", false, false},
+	{"x_SubscriptionType", "VARCHAR", true, false}, // null on Credit rows
+	{"x_PaymentStatus", "VARCHAR", true, false}, // null on Credit rows
 	{"x_DecidedBy", "VARCHAR", true, false},
 	{"x_HeldBy", "VARCHAR", true, false},
+	{"x_DiscountOwner", "VARCHAR", true, false},
+	{"x_DiscountRule", "VARCHAR", true, false},
+	{"x_DiscountId", "VARCHAR", true, false},
+	{"x_CreditId", "VARCHAR", true, false},
+	{"x_CreditKind", "VARCHAR", true, false},
+	{"x_CreditOwner", "VARCHAR", true, false},
 }
 
 // WriteViews writes DIR/views.sql: DuckDB views over the tree, for
@@ -88,7 +94,10 @@ func WriteViews(root string, v Views) (Output, error) {
 --     SET VARIABLE billcons_dir = '/new/place/of/the/tree';
 --     .read /new/place/of/the/tree/views.sql
 -- Views: bills, summary, changes (accepted), rejects_usage, rejects_changes,
--- rejects_accounts (with --accounts), billing_periods and focus (FOCUS 1.2).
+-- rejects_accounts (with --accounts), billing_periods, focus (FOCUS 1.2);
+-- settlement: credits_applied, credit_balances, alerts, discounts,
+-- enterprises and accounts (the accepted inputs), and rejects_discounts,
+-- rejects_enterprises, rejects_credits, rejects_balances for the inputs given.
 SET VARIABLE billcons_dir = coalesce(getvariable('billcons_dir'), %[2]s);
 `, v.Dir, q(v.Dir))
 	path := func(rel string) string { return "getvariable('billcons_dir') || " + q("/"+rel) }
@@ -105,15 +114,27 @@ SET VARIABLE billcons_dir = coalesce(getvariable('billcons_dir'), %[2]s);
 			"    NULL::VARCHAR AS subscription_type, NULL::TIMESTAMPTZ AS usage_start, NULL::TIMESTAMPTZ AS usage_end,\n"+
 			"    NULL::DECIMAL(18,9) AS list_amount, NULL::VARCHAR AS currency, NULL::VARCHAR AS payment_status,\n"+
 			"    NULL::TIMESTAMPTZ AS issued_at, NULL::TIMESTAMPTZ AS settled_at, NULL::VARCHAR AS decided_by,\n"+
-			"    NULL::VARCHAR AS held_by%s, NULL::VARCHAR AS billing_cycle, NULL::VARCHAR AS payer_account_id\nWHERE false;\n", extras.String())
+			"    NULL::VARCHAR AS held_by, NULL::VARCHAR AS charge_type, NULL::VARCHAR AS resource_id,\n"+
+			"    NULL::VARCHAR AS discount_owner, NULL::VARCHAR AS discount_rule, NULL::VARCHAR AS discount_id,\n"+
+			"    NULL::DECIMAL(18,9) AS discount_amount, NULL::DECIMAL(18,9) AS effective_amount%s,\n"+
+			"    NULL::VARCHAR AS billing_cycle, NULL::VARCHAR AS payer_account_id\nWHERE false;\n", extras.String())
 	}
 	for _, t := range []struct{ view, rel string }{
 		{"summary", "summary/summary.parquet"},
 		{"changes", "changes/accepted.parquet"},
 		{"rejects_usage", "rejects/usage.parquet"},
 		{"rejects_changes", "rejects/changes.parquet"},
+		{"credits_applied", "credits/applied.parquet"},
+		{"credit_balances", "credits/balances.parquet"},
+		{"alerts", "alerts/alerts.parquet"},
+		{"discounts", "settlement/discounts.parquet"},
+		{"enterprises", "settlement/enterprises.parquet"},
+		{"accounts", "settlement/accounts.parquet"},
 	} {
 		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW %s AS SELECT * FROM read_parquet(%s);\n", t.view, path(t.rel))
+	}
+	for _, kind := range v.SettlementRejects {
+		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW rejects_%s AS SELECT * FROM read_parquet(%s);\n", kind, path("rejects/"+kind+".parquet"))
 	}
 	if v.HasAccounts {
 		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW rejects_accounts AS SELECT * FROM read_parquet(%s);\n", path("rejects/accounts.parquet"))
@@ -161,16 +182,27 @@ func writeText(root, rel string, data []byte) (Output, error) {
 	return Output{Path: rel, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}, nil
 }
 
-// focusView maps the bills onto FOCUS 1.2 (see README, FOCUS). Until pricing
-// exists, every cost is the list amount. Provider, publisher and invoice
+// focusView maps the bills and the credits applied onto FOCUS 1.2 (see
+// README, FOCUS): a charge row per bill (ListCost the list amount, the other
+// costs the effective amount after its discount) and a Credit row per credit
+// applied (every cost the negated amount). Provider, publisher and invoice
 // issuer come from the variables focus_provider, focus_publisher and
 // focus_invoice_issuer when set, else "Alibaba Cloud", the cloud whose
 // financial trusteeship the seeds describe.
 const focusView = `
+CREATE OR REPLACE MACRO focus_service_category(product) AS
+    CASE lower(product)
+        WHEN 'ecs' THEN 'Compute' WHEN 'fc' THEN 'Compute' WHEN 'ack' THEN 'Compute'
+        WHEN 'oss' THEN 'Storage' WHEN 'nas' THEN 'Storage'
+        WHEN 'rds' THEN 'Databases' WHEN 'polardb' THEN 'Databases' WHEN 'redis' THEN 'Databases'
+        WHEN 'slb' THEN 'Networking' WHEN 'cdn' THEN 'Networking' WHEN 'vpc' THEN 'Networking' WHEN 'eip' THEN 'Networking'
+        WHEN 'alicom' THEN 'Business Applications'
+        ELSE 'Other' END;
+
 -- FOCUS 1.2: the 21 Mandatory columns, SubAccountId, then x_ custom columns.
 CREATE OR REPLACE VIEW focus AS
 SELECT
-    b.list_amount                                   AS BilledCost,
+    b.effective_amount                              AS BilledCost,
     b.payer_account_id                              AS BillingAccountId,
     NULL::VARCHAR                                   AS BillingAccountName,
     b.currency                                      AS BillingCurrency,
@@ -181,21 +213,15 @@ SELECT
     b.product_code || ' ' || b.subscription_type || ' of ' || b.account_id AS ChargeDescription,
     b.usage_end                                     AS ChargePeriodEnd,
     b.usage_start                                   AS ChargePeriodStart,
-    b.list_amount                                   AS ContractedCost,
-    b.list_amount                                   AS EffectiveCost,
+    b.effective_amount                              AS ContractedCost,
+    b.effective_amount                              AS EffectiveCost,
     coalesce(getvariable('focus_invoice_issuer'), 'Alibaba Cloud') AS InvoiceIssuerName,
     b.list_amount                                   AS ListCost,
     NULL::DECIMAL(18,9)                             AS PricingQuantity,
     NULL::VARCHAR                                   AS PricingUnit,
     coalesce(getvariable('focus_provider'), 'Alibaba Cloud') AS ProviderName,
     coalesce(getvariable('focus_publisher'), 'Alibaba Cloud') AS PublisherName,
-    CASE lower(b.product_code)
-        WHEN 'ecs' THEN 'Compute' WHEN 'fc' THEN 'Compute' WHEN 'ack' THEN 'Compute'
-        WHEN 'oss' THEN 'Storage' WHEN 'nas' THEN 'Storage'
-        WHEN 'rds' THEN 'Databases' WHEN 'polardb' THEN 'Databases' WHEN 'redis' THEN 'Databases'
-        WHEN 'slb' THEN 'Networking' WHEN 'cdn' THEN 'Networking' WHEN 'vpc' THEN 'Networking' WHEN 'eip' THEN 'Networking'
-        WHEN 'alicom' THEN 'Business Applications'
-        ELSE 'Other' END                            AS ServiceCategory,
+    focus_service_category(b.product_code)          AS ServiceCategory,
     b.product_code                                  AS ServiceName,
     b.account_id                                    AS SubAccountId,
     b.line_id                                       AS x_LineId,
@@ -203,8 +229,51 @@ SELECT
     b.subscription_type                             AS x_SubscriptionType,
     b.payment_status                                AS x_PaymentStatus,
     b.decided_by                                    AS x_DecidedBy,
-    b.held_by                                       AS x_HeldBy
-FROM bills b JOIN billing_periods p USING (billing_cycle);
+    b.held_by                                       AS x_HeldBy,
+    b.discount_owner                                AS x_DiscountOwner,
+    b.discount_rule                                 AS x_DiscountRule,
+    b.discount_id                                   AS x_DiscountId,
+    NULL::VARCHAR                                   AS x_CreditId,
+    NULL::VARCHAR                                   AS x_CreditKind,
+    NULL::VARCHAR                                   AS x_CreditOwner
+FROM bills b JOIN billing_periods p USING (billing_cycle)
+UNION ALL
+SELECT
+    -c.amount                                       AS BilledCost,
+    c.payer_account_id                              AS BillingAccountId,
+    NULL::VARCHAR                                   AS BillingAccountName,
+    c.currency                                      AS BillingCurrency,
+    p.period_end                                    AS BillingPeriodEnd,
+    p.period_start                                  AS BillingPeriodStart,
+    'Credit'                                        AS ChargeCategory,
+    NULL::VARCHAR                                   AS ChargeClass,
+    c.kind || ' ' || c.credit_id || ' of ' || c.owner_account_id || ' on ' || c.product_code || ' of ' || c.account_id AS ChargeDescription,
+    p.period_end                                    AS ChargePeriodEnd,
+    p.period_start                                  AS ChargePeriodStart,
+    -c.amount                                       AS ContractedCost,
+    -c.amount                                       AS EffectiveCost,
+    coalesce(getvariable('focus_invoice_issuer'), 'Alibaba Cloud') AS InvoiceIssuerName,
+    -c.amount                                       AS ListCost,
+    NULL::DECIMAL(18,9)                             AS PricingQuantity,
+    NULL::VARCHAR                                   AS PricingUnit,
+    coalesce(getvariable('focus_provider'), 'Alibaba Cloud') AS ProviderName,
+    coalesce(getvariable('focus_publisher'), 'Alibaba Cloud') AS PublisherName,
+    focus_service_category(c.product_code)          AS ServiceCategory,
+    c.product_code                                  AS ServiceName,
+    c.account_id                                    AS SubAccountId,
+    NULL::VARCHAR                                   AS x_LineId,
+    c.billing_cycle                                 AS x_BillingCycle,
+    NULL::VARCHAR                                   AS x_SubscriptionType,
+    NULL::VARCHAR                                   AS x_PaymentStatus,
+    NULL::VARCHAR                                   AS x_DecidedBy,
+    NULL::VARCHAR                                   AS x_HeldBy,
+    NULL::VARCHAR                                   AS x_DiscountOwner,
+    NULL::VARCHAR                                   AS x_DiscountRule,
+    NULL::VARCHAR                                   AS x_DiscountId,
+    c.credit_id                                     AS x_CreditId,
+    c.kind                                          AS x_CreditKind,
+    c.owner_account_id                              AS x_CreditOwner
+FROM credits_applied c JOIN billing_periods p USING (billing_cycle);
 `
 
 // ident quotes a column name for SQL.
