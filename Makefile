@@ -9,12 +9,15 @@ DEMO    := fixtures/demo
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/billcons
 
-# Runs the job on the demo quarter the repository ships, checks the tree, and
-# prints the consolidated totals per paying account and cycle, read back from
-# the Parquet bills.
+# Runs the job on the demo quarter the repository ships (with discounts,
+# credits, enterprises and balances), checks the tree, and prints per paying
+# account and cycle the list amount, the discounts, the credits applied and
+# the amount due, read back from the Parquet summary.
 demo: build
 	$(BIN) run --usage $(DEMO)/usage.csv --changes $(DEMO)/changes.csv \
-		--accounts $(DEMO)/accounts.csv --out out/demo
+		--accounts $(DEMO)/accounts.csv --discounts $(DEMO)/discounts.csv \
+		--credits $(DEMO)/credits.csv --enterprises $(DEMO)/enterprises.csv \
+		--balances $(DEMO)/balances.csv --out out/demo
 	$(BIN) verify out/demo
 	$(BIN) report out/demo
 

@@ -20,27 +20,66 @@ type Invoice struct {
 	Cycle       string          `json:"billing_cycle"`
 	PeriodStart string          `json:"period_start"` // RFC 3339 in the run's time zone
 	PeriodEnd   string          `json:"period_end"`   // exclusive
-	Items       []InvoiceItem   `json:"items"`
-	Totals      []InvoiceTotal  `json:"totals"`
-	Changes     []InvoiceChange `json:"changes"`
-	Reasons     []InvoiceReason `json:"reasons"`
+	Items       []InvoiceItem     `json:"items"`
+	Credits     []InvoiceCredit   `json:"credits"`
+	Totals      []InvoiceTotal    `json:"totals"`
+	Discounts   []InvoiceDiscount `json:"discounts"`
+	Changes     []InvoiceChange   `json:"changes"`
+	Reasons     []InvoiceReason   `json:"reasons"`
 }
 
-// InvoiceItem is one member, product and currency of the statement.
+// InvoiceItem is one member, product and currency of the statement: a
+// summary row, from list to due.
 type InvoiceItem struct {
-	AccountID  string `json:"account_id"`
-	Product    string `json:"product_code"`
-	Currency   string `json:"currency"`
-	Lines      int64  `json:"lines"`
-	ListAmount string `json:"list_amount"`
+	AccountID string `json:"account_id"`
+	Product   string `json:"product_code"`
+	Currency  string `json:"currency"`
+	Lines     int64  `json:"lines"`
+	Amounts
 }
 
-// InvoiceTotal is the statement's total in one currency.
+// Amounts are a statement row's money, exact decimal strings: list -
+// discount = effective; effective - coupon - voucher - stored value = due.
+type Amounts struct {
+	ListAmount  string `json:"list_amount"`
+	Discount    string `json:"discount_amount"`
+	Effective   string `json:"effective_amount"`
+	Coupon      string `json:"coupon_amount"`
+	Voucher     string `json:"voucher_amount"`
+	StoredValue string `json:"stored_value_amount"`
+	Due         string `json:"due_amount"`
+}
+
+// InvoiceCredit is one credit applied to one of the statement's rows.
+type InvoiceCredit struct {
+	CreditID  string `json:"credit_id"`
+	Kind      string `json:"kind"`
+	Owner     string `json:"owner_account_id"`
+	AccountID string `json:"account_id"`
+	Product   string `json:"product_code"`
+	Currency  string `json:"currency"`
+	Amount    string `json:"amount"`
+}
+
+// InvoiceTotal is the statement's total in one currency: the amount due.
 type InvoiceTotal struct {
-	Currency   string `json:"currency"`
-	Members    int64  `json:"members"`
+	Currency string `json:"currency"`
+	Members  int64  `json:"members"`
+	Lines    int64  `json:"lines"`
+	Amounts
+}
+
+// InvoiceDiscount says why a group of a member's lines got the discount
+// they did: whose discount it is, by which rule, and which discount.
+type InvoiceDiscount struct {
+	AccountID  string `json:"account_id"`
+	Owner      string `json:"discount_owner"`
+	Rule       string `json:"discount_rule"`
+	DiscountID string `json:"discount_id,omitempty"`
+	Rate       string `json:"rate,omitempty"`
 	Lines      int64  `json:"lines"`
-	ListAmount string `json:"list_amount"`
+	Discount   string `json:"discount_amount"`
+	Words      string `json:"explanation"`
 }
 
 // InvoiceChange is an accepted change made in the cycle, of a member on the
@@ -83,14 +122,19 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 		PeriodStart: c.Start(loc).Format(time.RFC3339), PeriodEnd: (c + 1).Start(loc).Format(time.RFC3339)}
 	at := func(t time.Time) string { return t.In(loc).Format(time.RFC3339) }
 
-	rows, err := d.Rows(ctx, `SELECT account_id, product_code, currency, count(*), sum(list_amount)::VARCHAR
-		FROM bills WHERE payer_account_id = ? AND billing_cycle = ? GROUP BY ALL ORDER BY ALL`, payer, cycle)
+	const amounts = `list_amount::VARCHAR, discount_amount::VARCHAR, effective_amount::VARCHAR, coupon_amount::VARCHAR,
+		voucher_amount::VARCHAR, stored_value_amount::VARCHAR, due_amount::VARCHAR`
+	scanAmounts := func(a *Amounts) []any {
+		return []any{&a.ListAmount, &a.Discount, &a.Effective, &a.Coupon, &a.Voucher, &a.StoredValue, &a.Due}
+	}
+	rows, err := d.Rows(ctx, `SELECT account_id, product_code, currency, line_count, `+amounts+`
+		FROM summary WHERE payer_account_id = ? AND billing_cycle = ? ORDER BY account_id, product_code, currency`, payer, cycle)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var it InvoiceItem
-		if err := rows.Scan(&it.AccountID, &it.Product, &it.Currency, &it.Lines, &it.ListAmount); err != nil {
+		if err := rows.Scan(append([]any{&it.AccountID, &it.Product, &it.Currency, &it.Lines}, scanAmounts(&it.Amounts)...)...); err != nil {
 			rows.Close()
 			return nil, OneLine(err)
 		}
@@ -114,20 +158,40 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 		return nil, fmt.Errorf("payer %s has no bills in cycle %s; it has bills in %s", payer, cycle, strings.Join(cycles, ", "))
 	}
 
-	rows, err = d.Rows(ctx, `SELECT currency, count(DISTINCT account_id), count(*), sum(list_amount)::VARCHAR
-		FROM bills WHERE payer_account_id = ? AND billing_cycle = ? GROUP BY ALL ORDER BY ALL`, payer, cycle)
+	rows, err = d.Rows(ctx, `SELECT currency, count(DISTINCT account_id), sum(line_count)::BIGINT,
+			sum(list_amount)::VARCHAR, sum(discount_amount)::VARCHAR, sum(effective_amount)::VARCHAR, sum(coupon_amount)::VARCHAR,
+			sum(voucher_amount)::VARCHAR, sum(stored_value_amount)::VARCHAR, sum(due_amount)::VARCHAR
+		FROM summary WHERE payer_account_id = ? AND billing_cycle = ? GROUP BY ALL ORDER BY ALL`, payer, cycle)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var t InvoiceTotal
-		if err := rows.Scan(&t.Currency, &t.Members, &t.Lines, &t.ListAmount); err != nil {
+		if err := rows.Scan(append([]any{&t.Currency, &t.Members, &t.Lines}, scanAmounts(&t.Amounts)...)...); err != nil {
 			rows.Close()
 			return nil, OneLine(err)
 		}
 		inv.Totals = append(inv.Totals, t)
 	}
 	rows.Close()
+
+	rows, err = d.Rows(ctx, `SELECT credit_id, kind, owner_account_id, account_id, product_code, currency, amount::VARCHAR
+		FROM credits_applied WHERE payer_account_id = ? AND billing_cycle = ?`, payer, cycle) // in settlement order
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var c InvoiceCredit
+		if err := rows.Scan(&c.CreditID, &c.Kind, &c.Owner, &c.AccountID, &c.Product, &c.Currency, &c.Amount); err != nil {
+			rows.Close()
+			return nil, OneLine(err)
+		}
+		inv.Credits = append(inv.Credits, c)
+	}
+	rows.Close()
+	if err := d.explainDiscounts(ctx, inv, loc); err != nil {
+		return nil, err
+	}
 
 	// The changes made in the cycle of the statement's members, or into or
 	// out of the payer's trusteeship.
@@ -206,17 +270,36 @@ func describeChange(member, policy, mgmt string) string {
 func (inv *Invoice) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "Consolidated statement of %s for billing cycle %s\n", inv.Payer, inv.Cycle)
 	fmt.Fprintf(w, "Billing period %s to %s (exclusive)\n\n", inv.PeriodStart, inv.PeriodEnd)
+	fmt.Fprintln(w, "Charges: list - discount = effective, per member and product")
 	items := make([][]string, len(inv.Items))
 	for i, it := range inv.Items {
-		items[i] = []string{it.AccountID, it.Product, it.Currency, fmt.Sprint(it.Lines), it.ListAmount}
+		items[i] = []string{it.AccountID, it.Product, it.Currency, fmt.Sprint(it.Lines), it.ListAmount, it.Discount, it.Effective}
 	}
-	writeTable(w, []string{"account_id", "product_code", "currency", "lines", "list_amount"}, []bool{false, false, false, true, true}, items)
-	fmt.Fprintln(w, "\nTotals")
+	writeTable(w, []string{"account_id", "product_code", "currency", "lines", "list_amount", "discount", "effective"},
+		[]bool{false, false, false, true, true, true, true}, items)
+	fmt.Fprintln(w, "\nCredits applied, in settlement order (coupons, vouchers, stored-value cards)")
+	if len(inv.Credits) == 0 {
+		fmt.Fprintln(w, "  none")
+	} else {
+		credits := make([][]string, len(inv.Credits))
+		for i, c := range inv.Credits {
+			credits[i] = []string{c.CreditID, c.Kind, c.Owner, c.AccountID, c.Product, c.Currency, c.Amount}
+		}
+		writeTable(w, []string{"credit_id", "kind", "owner", "pays for", "product_code", "currency", "amount"},
+			[]bool{false, false, false, false, false, false, true}, credits)
+	}
+	fmt.Fprintln(w, "\nAmount due")
 	totals := make([][]string, len(inv.Totals))
 	for i, t := range inv.Totals {
-		totals[i] = []string{t.Currency, fmt.Sprint(t.Members), fmt.Sprint(t.Lines), t.ListAmount}
+		totals[i] = []string{t.Currency, fmt.Sprint(t.Members), fmt.Sprint(t.Lines), t.ListAmount, t.Discount, t.Effective,
+			t.Coupon, t.Voucher, t.StoredValue, t.Due}
 	}
-	writeTable(w, []string{"currency", "members", "lines", "list_amount"}, []bool{false, true, true, true}, totals)
+	writeTable(w, []string{"currency", "members", "lines", "list", "discount", "effective", "coupons", "vouchers", "stored value", "due"},
+		[]bool{false, true, true, true, true, true, true, true, true, true}, totals)
+	fmt.Fprintln(w, "\nWhy each member's discount is the one it is")
+	for _, x := range inv.Discounts {
+		fmt.Fprintf(w, "  %s, %d lines: %s\n", x.AccountID, x.Lines, x.Words)
+	}
 	fmt.Fprintf(w, "\nChanges made in %s for these members or into and out of %s's trusteeship\n", inv.Cycle, inv.Payer)
 	if len(inv.Changes) == 0 {
 		fmt.Fprintln(w, "  none")
@@ -234,9 +317,11 @@ func (inv *Invoice) WriteText(w io.Writer) {
 // currency, for machines.
 func (inv *Invoice) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"billing_cycle", "payer_account_id", "account_id", "product_code", "currency", "lines", "list_amount"})
+	cw.Write([]string{"billing_cycle", "payer_account_id", "account_id", "product_code", "currency", "lines", "list_amount",
+		"discount_amount", "effective_amount", "coupon_amount", "voucher_amount", "stored_value_amount", "due_amount"})
 	for _, it := range inv.Items {
-		cw.Write([]string{inv.Cycle, inv.Payer, it.AccountID, it.Product, it.Currency, fmt.Sprint(it.Lines), it.ListAmount})
+		cw.Write([]string{inv.Cycle, inv.Payer, it.AccountID, it.Product, it.Currency, fmt.Sprint(it.Lines), it.ListAmount,
+			it.Discount, it.Effective, it.Coupon, it.Voucher, it.StoredValue, it.Due})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -131,7 +131,7 @@ func billcons(t *testing.T, want int, args ...string) string {
 func inputs(t *testing.T, dir string, more bool) []string {
 	t.Helper()
 	os.MkdirAll(filepath.Join(dir, "usage"), 0o755)
-	for _, f := range []string{"usage.csv", "changes.csv", "accounts.csv"} {
+	for _, f := range []string{"usage.csv", "changes.csv", "accounts.csv", "discounts.csv", "credits.csv", "enterprises.csv", "balances.csv"} {
 		b, err := os.ReadFile(filepath.Join(demo, f))
 		if err != nil {
 			t.Fatal(err)
@@ -155,7 +155,9 @@ func inputs(t *testing.T, dir string, more bool) []string {
 		os.Remove(filepath.Join(dir, "usage", "b.csv"))
 	}
 	return []string{"run", "--usage", filepath.Join(dir, "usage"), "--changes", filepath.Join(dir, "changes.csv"),
-		"--accounts", filepath.Join(dir, "accounts.csv"), "--quiet"}
+		"--accounts", filepath.Join(dir, "accounts.csv"), "--discounts", filepath.Join(dir, "discounts.csv"),
+		"--credits", filepath.Join(dir, "credits.csv"), "--enterprises", filepath.Join(dir, "enterprises.csv"),
+		"--balances", filepath.Join(dir, "balances.csv"), "--quiet"}
 }
 
 // snapshot reads every file of a tree, by relative path.

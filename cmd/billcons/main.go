@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"runtime/trace"
 	"sort"
@@ -26,6 +27,7 @@ import (
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/rules"
 	"github.com/billcons/billcons/writers"
+	"github.com/parquet-go/parquet-go"
 	"golang.org/x/term"
 )
 
@@ -505,25 +507,40 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
+	// The summary holds every amount per statement row; the report adds
+	// them up per cycle, payer and currency.
 	type key struct{ cycle, payer, currency string }
 	type agg struct {
-		members map[string]bool
-		lines   int64
-		sum     billing.Sum
+		members                                 map[string]bool
+		lines                                   int64
+		list, discount, effective, credits, due billing.Sum
 	}
 	groups := map[key]*agg{}
-	err := writers.ReadBills(dir, func(b *writers.BillRecord) error {
-		k := key{b.Cycle, b.Payer, b.Currency}
+	err := writers.ReadParquet(filepath.Join(dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
+		str := func(c string) string { return string(v[c].ByteArray()) }
+		sum := func(c string) billing.Sum {
+			if x, ok := v[c]; ok {
+				return billing.SumFromBytes16(x.ByteArray())
+			}
+			return billing.Sum{}
+		}
+		k := key{str("billing_cycle"), str("payer_account_id"), str("currency")}
 		a := groups[k]
 		if a == nil {
 			a = &agg{members: map[string]bool{}}
 			groups[k] = a
 		}
-		if b.AccountID != b.Payer {
-			a.members[b.AccountID] = true
+		if m := str("account_id"); m != k.payer {
+			a.members[m] = true
 		}
-		a.lines++
-		a.sum.Add(b.Amount)
+		a.lines += v["line_count"].Int64()
+		a.list.AddSum(sum("list_amount"))
+		a.discount.AddSum(sum("discount_amount"))
+		a.effective.AddSum(sum("effective_amount"))
+		for _, c := range []string{"coupon_amount", "voucher_amount", "stored_value_amount"} {
+			a.credits.AddSum(sum(c))
+		}
+		a.due.AddSum(sum("due_amount"))
 		return nil
 	})
 	if err != nil {
@@ -545,10 +562,11 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		return a.currency < b.currency
 	})
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "billing_cycle\tpayer_account_id\tmembers paid for\tlines\tcurrency\tlist_amount\t")
+	fmt.Fprintln(tw, "billing_cycle\tpayer_account_id\tmembers paid for\tlines\tcurrency\tlist_amount\tdiscount\teffective\tcredits\tamount due\t")
 	for _, k := range keys {
 		a := groups[k]
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t\n", k.cycle, k.payer, len(a.members), a.lines, k.currency, a.sum)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k.cycle, k.payer, len(a.members), a.lines, k.currency,
+			a.list, a.discount, a.effective, a.credits, a.due)
 	}
 	tw.Flush()
 	return exitOK

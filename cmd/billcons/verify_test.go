@@ -5,6 +5,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/rules"
+	"github.com/billcons/billcons/writers"
+	"github.com/parquet-go/parquet-go"
 )
 
 // TestVerifyCatchesDamage damages a finished tree in each way a disk, a
@@ -82,4 +87,49 @@ func TestVerifyInputs(t *testing.T) {
 	}
 	// The tree itself is still sound: without --inputs verify passes.
 	billcons(t, 0, "verify", "out")
+}
+
+// TestVerifyCatchesSettlementDamage rewrites a settlement file consistently
+// with the manifest's checksums, as a buggy writer would, and checks verify
+// still finds the broken invariant (CONTRACT.md: applied = amount -
+// remaining, no credit pays more than its amount, due = effective - credits).
+func TestVerifyCatchesSettlementDamage(t *testing.T) {
+	t.Chdir(t.TempDir())
+	billcons(t, 0, append(inputs(t, "in", false), "--out", "out")...)
+	billcons(t, 0, "verify", "out")
+
+	var credits []*rules.CreditBalance
+	err := writers.ReadParquet("out/credits/balances.parquet", func(_ []string, v map[string]parquet.Value) error {
+		c := &rules.CreditBalance{}
+		c.CreditID, c.Owner, c.Currency = string(v["credit_id"].ByteArray()), string(v["owner_account_id"].ByteArray()), string(v["currency"].ByteArray())
+		c.Kind, _ = billing.ParseCreditKind(string(v["kind"].ByteArray()))
+		c.Amount, c.Applied = billing.Amount(v["amount"].Int64()), billing.Amount(v["applied"].Int64())
+		credits = append(credits, c)
+		return nil
+	})
+	if err != nil || len(credits) == 0 {
+		t.Fatalf("reading balances: %v, %d credits", err, len(credits))
+	}
+	credits[0].Applied++ // one unit of 10^-9 more than credits/applied.parquet applies
+	tmp := t.TempDir()
+	out, err := writers.WriteCreditBalances(tmp, credits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(tmp, out.Path))
+	os.WriteFile("out/credits/balances.parquet", b, 0o644)
+	m, err := writers.ReadManifest("out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.Outputs {
+		if m.Outputs[i].Path == out.Path {
+			m.Outputs[i] = out
+		}
+	}
+	writers.WriteManifest("out", m)
+	msg := billcons(t, exitFailed, "verify", "out")
+	if want := "credit " + credits[0].CreditID + ": credits/balances.parquet says"; !strings.Contains(msg, want) {
+		t.Errorf("verify said %q, want %q", msg, want)
+	}
 }
