@@ -16,10 +16,10 @@ import (
 // Invoice is the consolidated statement of one paying account for one
 // billing cycle.
 type Invoice struct {
-	Payer       string          `json:"payer_account_id"`
-	Cycle       string          `json:"billing_cycle"`
-	PeriodStart string          `json:"period_start"` // RFC 3339 in the run's time zone
-	PeriodEnd   string          `json:"period_end"`   // exclusive
+	Payer       string            `json:"payer_account_id"`
+	Cycle       string            `json:"billing_cycle"`
+	PeriodStart string            `json:"period_start"` // RFC 3339 in the run's time zone
+	PeriodEnd   string            `json:"period_end"`   // exclusive
 	Items       []InvoiceItem     `json:"items"`
 	Credits     []InvoiceCredit   `json:"credits"`
 	Totals      []InvoiceTotal    `json:"totals"`

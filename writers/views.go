@@ -62,7 +62,7 @@ var FocusColumns = []struct {
 	{"x_LineId", "VARCHAR", true, false}, // null on Credit rows
 	{"x_BillingCycle", "VARCHAR", false, false},
 	{"x_SubscriptionType", "VARCHAR", true, false}, // null on Credit rows
-	{"x_PaymentStatus", "VARCHAR", true, false}, // null on Credit rows
+	{"x_PaymentStatus", "VARCHAR", true, false},    // null on Credit rows
 	{"x_DecidedBy", "VARCHAR", true, false},
 	{"x_HeldBy", "VARCHAR", true, false},
 	{"x_DiscountOwner", "VARCHAR", true, false},
