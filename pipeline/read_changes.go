@@ -81,49 +81,19 @@ func (r *run) readAccounts(files []string) (rules.Accounts, []writers.Reject, er
 }
 
 func (r *run) readChanges(files []string, accounts rules.Accounts) ([]billing.Change, []writers.Reject, error) {
-	var rejects []writers.Reject
-	var changes []billing.Change
-	records := map[int]string{} // change seq -> record JSON, for rule rejects
-	for _, path := range files {
-		t, err := readers.Open(path)
-		if err != nil {
-			return nil, nil, err
-		}
-		dec, err := readers.NewChangeDecoder(t)
-		if err != nil {
-			t.Close()
-			return nil, nil, err
-		}
-		var rows int64
-		err = readers.Each(r.ctx, t, func(row *readers.Row) error {
-			rows++
-			r.counts.ChangesRead++
-			var c billing.Change
-			if e := dec.Decode(row, &c); e != nil {
-				rejects = append(rejects, rowReject(dec.Header(), row, e))
-				return nil
+	c := &r.counts
+	return readInput(r, "changes", files, inputCount{&c.ChangesRead, &c.ChangesAccepted, &c.ChangesRejected},
+		readers.NewChangeDecoder,
+		func(d *readers.ChangeDecoder, row *readers.Row, x *billing.Change, seq int) *billing.RowError {
+			x.Seq = seq
+			return d.Decode(row, x)
+		},
+		func(cs []billing.Change) ([]billing.Change, []rules.InputReject) {
+			accepted, judged := rules.ValidateChanges(cs, accounts)
+			out := make([]rules.InputReject, len(judged))
+			for i, j := range judged {
+				out[i] = rules.InputReject{Pos: j.Change.Pos, Seq: j.Change.Seq, Rule: j.Rule, Reason: j.Reason}
 			}
-			c.Seq = len(changes)
-			records[c.Seq] = recordJSON(readers.Record(dec.Header(), row))
-			changes = append(changes, c)
-			return nil
+			return accepted, out
 		})
-		t.Close()
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := r.unchanged(path); err != nil {
-			return nil, nil, err
-		}
-		r.setRows(path, "changes", rows)
-	}
-	accepted, judged := rules.ValidateChanges(changes, accounts)
-	for _, j := range judged {
-		rejects = append(rejects, writers.Reject{SourceFile: j.Change.Pos.File, SourceRow: j.Change.Pos.Row,
-			Code: j.Rule.Code, Reason: j.Reason, Record: records[j.Change.Seq]})
-	}
-	r.counts.ChangesAccepted = int64(len(accepted))
-	r.counts.ChangesRejected = int64(len(rejects))
-	sortRejects(rejects, files)
-	return accepted, rejects, nil
 }

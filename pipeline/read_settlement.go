@@ -19,12 +19,13 @@ type settlementInputs struct {
 // inputCount points at an input's read, accepted and rejected counts.
 type inputCount struct{ read, accepted, rejected *int64 }
 
-// readInput reads every row of one settlement input (kind: discounts,
+// readInput reads every row of one small input (kind: changes, discounts,
 // enterprises, credits or balances): a malformed row is rejected on its
-// own; the well-formed ones are judged together by validate.
-func readInput[T any](r *run, kind string, files []string, count inputCount,
-	open func(readers.Table) (*readers.SettlementDecoder, error),
-	decode func(*readers.SettlementDecoder, *readers.Row, *T, int) *billing.RowError,
+// own; the well-formed ones, numbered in read order, are judged together by
+// validate, whose rejects get the rows' raw records.
+func readInput[T any, D interface{ Header() []string }](r *run, kind string, files []string, count inputCount,
+	open func(readers.Table) (D, error),
+	decode func(D, *readers.Row, *T, int) *billing.RowError,
 	validate func([]T) ([]T, []rules.InputReject)) ([]T, []writers.Reject, error) {
 	var rejects []writers.Reject
 	var rows []T

@@ -214,11 +214,8 @@ func Verify(dir string) ([]string, error) {
 		if appliedRows != m.Counts.CreditsApplied {
 			bad("credits/applied.parquet holds %d rows; manifest says %d", appliedRows, m.Counts.CreditsApplied)
 		}
-		var alerts int64
-		if err := ReadParquet(filepath.Join(dir, "alerts", "alerts.parquet"), func([]string, map[string]parquet.Value) error {
-			alerts++
-			return nil
-		}); err != nil {
+		alerts, err := countParquet(filepath.Join(dir, "alerts", "alerts.parquet"))
+		if err != nil {
 			return nil, err
 		}
 		if alerts != m.Counts.Alerts {
@@ -300,21 +297,15 @@ func Verify(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var changeRejects int64
-	if err := ReadParquet(filepath.Join(dir, "rejects", "changes.parquet"), func([]string, map[string]parquet.Value) error {
-		changeRejects++
-		return nil
-	}); err != nil {
+	changeRejects, err := countParquet(filepath.Join(dir, "rejects", "changes.parquet"))
+	if err != nil {
 		return nil, err
 	}
 
-	var accepted int64
 	acceptedPath := filepath.Join(dir, "changes", "accepted.parquet")
-	if _, err := os.Stat(acceptedPath); err == nil { // older trees lack it
-		if err := ReadParquet(acceptedPath, func([]string, map[string]parquet.Value) error {
-			accepted++
-			return nil
-		}); err != nil {
+	if exists(acceptedPath) { // older trees lack it
+		accepted, err := countParquet(acceptedPath)
+		if err != nil {
 			return nil, err
 		}
 		if accepted != m.Counts.ChangesAccepted {
@@ -340,11 +331,8 @@ func Verify(dir string) ([]string, error) {
 		if !exists(p) {
 			continue
 		}
-		var n int64
-		if err := ReadParquet(p, func([]string, map[string]parquet.Value) error {
-			n++
-			return nil
-		}); err != nil {
+		n, err := countParquet(p)
+		if err != nil {
 			return nil, err
 		}
 		if n != in.rejected {
@@ -454,4 +442,22 @@ func hashFile(p string) (string, int64, error) {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// countParquet returns the rows of a Parquet file, from its footer.
+func countParquet(p string) (int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", p, unwrapPath(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", p, err)
+	}
+	return pf.NumRows(), nil
 }
