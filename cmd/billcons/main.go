@@ -47,6 +47,8 @@ const usageText = `billcons consolidates cloud bills under financial trusteeship
 Usage:
   billcons run --usage PATH [--usage PATH ...] --changes PATH [--accounts PATH]
                --out DIR [--timing end-time|next-period] [--tz ZONE]
+               [--discounts PATH] [--credits PATH] [--enterprises PATH]
+               [--balances PATH]
                [--max-reject-ratio R] [--wait[=DURATION]]
                [--log-format text|json] [--quiet]
   billcons verify DIR [--inputs]
@@ -63,8 +65,8 @@ Commands:
            and write the output tree to DIR (replaced whole and atomically)
   verify   re-check a finished output tree from its files alone; with
            --inputs, also whether its inputs changed since
-  report   print the consolidated totals per billing cycle and paying account,
-           read back from the Parquet bills
+  report   print per billing cycle and paying account the list amount,
+           discounts, credits and the amount due, read back from the summary
   query    run SQL (DuckDB, in process) over DIR's views: bills, summary,
            changes, rejects_*, billing_periods, focus; a prompt without SQL
   invoice  the consolidated statement of one payer for one billing cycle,
@@ -87,6 +89,8 @@ the inputs, the rules and the output tree.
 const runHelp = `Usage:
   billcons run --usage PATH [--usage PATH ...] --changes PATH [--accounts PATH]
                --out DIR [--timing end-time|next-period] [--tz ZONE]
+               [--discounts PATH] [--credits PATH] [--enterprises PATH]
+               [--balances PATH]
                [--max-reject-ratio R] [--wait[=DURATION]]
                [--log-format text|json] [--quiet]
 
@@ -121,6 +125,18 @@ or ambiguous, name the member itself, would make a chain, give a management
 account more than 300 members, or, with --accounts, cross enterprises.
 Every bill records decided_by (the change that set its payer) and held_by
 (the change an unsettled bill held back).
+
+What each payer pays (all optional): a line gets the discount of its
+discount owner: the member when it pays for itself or for alicom; the payer
+when the trusteeship began before the enterprise upgraded (--enterprises,
+default 2022-08-01 12:00 +08:00) or the enterprise has entity-level
+discounts; else the member (seed 000). --credits (coupons, vouchers,
+stored-value cards) then pay each summary row in order; the rest is
+due_amount. --balances turns on spending and low_credit alerts to paying
+accounts, written to DIR/alerts/alerts.parquet and printed (one line each,
+or a JSON "alert" event); alerts never fail a run. Also written:
+DIR/credits/applied.parquet, DIR/credits/balances.parquet and
+DIR/rejects/<input>.parquet for each settlement input given.
 
 Options:
 `
