@@ -49,7 +49,11 @@ func cmdGen(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "billcons gen: %v; see billcons gen --help\n", err)
 		return exitUsage
 	}
-	if *lines <= 0 || *out == "" || fs.NArg() > 0 {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "billcons gen: unexpected argument %q; see billcons gen --help\n", fs.Arg(0))
+		return exitUsage
+	}
+	if *lines <= 0 || *out == "" {
 		fmt.Fprintln(stderr, "billcons gen: --lines N (above 0) and --out DIR are required; see billcons gen --help")
 		return exitUsage
 	}

@@ -597,3 +597,25 @@ func alertText(a *rules.Alert) string {
 	return fmt.Sprintf("%s %s: %s owes %s %s in %s, above %s of %s; it pays for %d member(s)",
 		a.Rule.Code, a.Payer, a.Payer, a.AmountDue, a.Currency, a.Cycle, what, a.Limit, a.Members)
 }
+
+// parseAll parses flags wherever they stand among the arguments, as users
+// type them ("billcons query DIR SQL --format csv"), and returns the
+// positional arguments in order. After "--" everything is positional. A
+// flag is never silently ignored: an unknown one is an error.
+func parseAll(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if stop := len(args) - len(rest); stop > 0 && args[stop-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}

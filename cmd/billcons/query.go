@@ -189,7 +189,8 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("billcons export", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	focus := fs.Bool("focus", false, "export FOCUS 1.2 (the only export so far)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseAll(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, exportHelp)
 			return exitOK
@@ -197,11 +198,11 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "billcons export: %v; see billcons export --help\n", err)
 		return exitUsage
 	}
-	if !*focus || fs.NArg() != 2 {
+	if !*focus || len(pos) != 2 {
 		fmt.Fprintln(stderr, "billcons export: want billcons export --focus DIR OUT")
 		return exitUsage
 	}
-	dir, out := fs.Arg(0), fs.Arg(1)
+	dir, out := pos[0], pos[1]
 	db, err := query.Open(ctx, dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons export: %v\n", err)
@@ -221,11 +222,8 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // come before or after the flags. It returns "" and the exit status when
 // the command should end (help, or a usage error).
 func dirFirst(name string, fs *flag.FlagSet, args []string, stdout, stderr io.Writer, help string) (string, []string, int) {
-	var dir string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		dir, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseAll(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, help)
 			return "", nil, exitOK
@@ -233,13 +231,9 @@ func dirFirst(name string, fs *flag.FlagSet, args []string, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "billcons %s: %v; see billcons %s --help\n", name, err, name)
 		return "", nil, exitUsage
 	}
-	rest := fs.Args()
-	if dir == "" {
-		if len(rest) == 0 {
-			fmt.Fprintf(stderr, "billcons %s: want the output tree: billcons %s DIR ...\n", name, name)
-			return "", nil, exitUsage
-		}
-		dir, rest = rest[0], rest[1:]
+	if len(rest) == 0 {
+		fmt.Fprintf(stderr, "billcons %s: want the output tree: billcons %s DIR ...\n", name, name)
+		return "", nil, exitUsage
 	}
-	return dir, rest, exitOK
+	return rest[0], rest[1:], exitOK
 }
