@@ -246,3 +246,28 @@ func viewBill(key, payload []byte, s *spilled) error {
 	}
 	return nil
 }
+
+// encodePrepaid encodes a line a prepaid rule may reject: whether the
+// adjustment rule already did, the row's raw record (for its reject) and
+// the line.
+func encodePrepaid(b []byte, l *billing.UsageLine, adjRejected bool, record string) []byte {
+	flag := byte(0)
+	if adjRejected {
+		flag = 1
+	}
+	b = append(b, flag)
+	b = appendString(b, record)
+	return encodeLine(b, l)
+}
+
+// viewPrepaid decodes encodePrepaid; the line's strings and the record
+// point into b.
+func viewPrepaid(b []byte, l *billing.UsageLine) (adjRejected bool, record string, err error) {
+	d := decoder{b: b, view: true}
+	adjRejected = d.byte() == 1
+	record = d.string()
+	if d.err {
+		return false, "", errCorrupt
+	}
+	return adjRejected, record, viewLine(d.b, l)
+}

@@ -26,7 +26,8 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 	// the inputs again, once every duplicate is known.
 	dups := spill.New(r.spillDir, "duplicates", r.cfg.SpillBytes/4)
 	defer dups.Remove()
-	var first []byte // the first key of the current line_id
+	var first []byte      // the first key of the current line_id
+	var deferred [][]byte // refunds that may hold a change back, waiting for the purchases
 	var line billing.UsageLine
 	var n int
 	for {
@@ -47,7 +48,17 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 				if err := viewLine(payload, &line); err != nil {
 					return err
 				}
-				plan.Observe(&line)
+				switch {
+				case plan.NeedsPurchases(&line):
+					// Whether this refund is accepted, and so may hold a
+					// change back, is known once every purchase is.
+					deferred = append(deferred, bytes.Clone(payload))
+				case plan.IsPurchaseToRecord(&line):
+					r.purchases.Add(&line)
+					plan.Observe(&line)
+				default:
+					plan.Observe(&line)
+				}
 			}
 			continue
 		}
@@ -65,6 +76,17 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 	}
 	if err := it.Err(); err != nil {
 		return err
+	}
+	// The refunds that may hold a change back, now that the purchases are
+	// known: a refund the rule rejects never holds one.
+	r.purchases.Sort()
+	for _, p := range deferred {
+		if err := viewLine(p, &line); err != nil {
+			return err
+		}
+		if !plan.RejectsRefund(&line, &r.purchases) {
+			plan.Observe(&line)
+		}
 	}
 	return r.readDuplicates(dups, sp.rejects)
 }

@@ -178,12 +178,21 @@ func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *reade
 		idKey = append(idKey[:0], line.LineID...)
 		idKey = append(idKey, 0)
 		idKey = binary.BigEndian.AppendUint64(idKey, line.Seq)
+		// The prepaid rules: an adjustment the rule rejects never holds a
+		// change back, and a refund whose verdict needs the member's
+		// purchases waits for them (pass B collects them).
+		adjRejected := plan.RejectsAdjustment(&line)
+		prepaid := adjRejected || plan.NeedsPurchases(&line)
 		idPayload = idPayload[:0]
-		if plan.Holds(&line) {
+		if (plan.Holds(&line) && !adjRejected) || plan.IsPurchaseToRecord(&line) {
 			idPayload = encodeLine(idPayload, &line)
 		}
 		d, early := plan.AssignEarly(&line)
-		if early {
+		if prepaid {
+			early = false
+			key = binary.BigEndian.AppendUint64(key[:0], line.Seq)
+			payload = encodePrepaid(payload[:0], &line, adjRejected, recordJSON(readers.Record(dec.Header(), row)))
+		} else if early {
 			key = billKey(key[:0], &line, d.Payer)
 			ld := r.discounts.Apply(&line, d)
 			payload = encodeBill(payload[:0], &line, &d, &ld)
@@ -197,7 +206,10 @@ func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *reade
 		if err := sp.ids.Add(idKey, idPayload); err != nil {
 			return err
 		}
-		if early {
+		switch {
+		case prepaid:
+			return sp.prepaid.Add(key, payload)
+		case early:
 			return sp.bills.Add(key, payload)
 		}
 		return sp.pending.Add(key, payload)

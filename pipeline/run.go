@@ -113,6 +113,7 @@ type run struct {
 	dups       dupSet           // the lines rejected as duplicates
 	pending    int64            // lines whose payer waits for the holds
 	discounts  *rules.Discounts // whose discount each line gets
+	purchases  rules.Purchases  // the accepted purchases the refund rule looks at
 	settle     *settlement      // the credits and alerts of pass D
 }
 
@@ -132,6 +133,7 @@ type lineSpills struct {
 	bills   *spill.Sorter // billKey -> encodeBill
 	pending *spill.Sorter // seq -> encodeLine
 	rejects *spill.Sorter // rejectKey -> encodeReject
+	prepaid *spill.Sorter // seq -> encodePrepaid: lines a prepaid rule may reject
 }
 
 // stamp is what an input file looked like when it was hashed.
@@ -270,6 +272,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		bills:   spill.New(r.spillDir, "by-partition", cfg.SpillBytes),
 		pending: spill.New(r.spillDir, "pending", cfg.SpillBytes/4),
 		rejects: spill.New(r.spillDir, "usage-rejects", cfg.SpillBytes/4),
+		prepaid: spill.New(r.spillDir, "prepaid", cfg.SpillBytes/8),
 	}
 	cfg.Progress.begin("reading usage", 1, 0)
 	if err := r.readUsage(usage, plan, sp); err != nil {
@@ -287,7 +290,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := r.assignPending(sp, plan); err != nil {
 		return nil, err
 	}
+	if err := r.judgePrepaid(sp, plan); err != nil {
+		return nil, err
+	}
 	sp.pending.Remove()
+	sp.prepaid.Remove()
 	r.stage("assign_payers", slog.Int64("lines", accepted), slog.Int64("decided_while_reading", accepted-r.pending), slog.Int64("decided_after_holds", r.pending))
 	cfg.Progress.begin("writing bills", 4, accepted)
 	outputs, err := r.writeBills(sp.bills)

@@ -158,3 +158,13 @@ var (
 		Seed: "seed 001, Rules for linked accounts (\"If the main account has insufficient funds, all resources in linked accounts become unavailable\"); seed 000, Key considerations",
 		Doc:  "an account not in trusteeship whose amount due in the latest cycle is above its available_credit gets an alert: every member it pays for is at risk"}
 )
+
+// The prepaid rules (CONTRACT.md, "Charge types and prepaid resources").
+var (
+	AdjustmentInTrusteeship = &Rule{Code: "adjustment_in_trusteeship",
+		Seed: "seed 000, Additional notes (\"Price adjustments are not supported for prepaid orders from a managed member account\")",
+		Doc:  "an adjustment line of a subscription, of a member in trusteeship at its issued_at, is rejected"}
+	RefundOfTransferredResource = &Rule{Code: "refund_of_transferred_resource",
+		Seed: "seed 000, Additional notes (transferred resources \"have no financial value, meaning you cannot receive a refund\"); seed 001, rule 6",
+		Doc:  "a refund of a resource whose latest earlier purchase was made under another relationship (another account paying for the member) is rejected"}
+)
