@@ -24,7 +24,8 @@ SELECT gen_seq::BIGINT AS seq, line_id, account_id, product_code, billing_cycle,
        TRY_CAST(list_amount AS DECIMAL(18,9)) AS list_amount, currency,
        lower(payment_status) AS payment_status, ts(issued_at) AS issued_at,
        nullif(settled_at, '') AS settled_raw, ts(settled_at) AS settled_at,
-       lower(subscription_type) AS subscription_type, list_amount AS amount_raw
+       lower(subscription_type) AS subscription_type, list_amount AS amount_raw,
+       lower(coalesce(nullif(charge_type, ''), 'usage')) AS charge_type, nullif(resource_id, '') AS resource_id
 FROM usage_raw;
 
 CREATE OR REPLACE TABLE lines AS
@@ -39,6 +40,8 @@ WITH valid AS (
       AND payment_status IN ('settled', 'unsettled')
       AND (settled_raw IS NULL OR settled_at IS NOT NULL)
       AND usage_end >= usage_start
+      AND charge_type IN ('usage', 'purchase', 'refund', 'adjustment')
+      AND (resource_id IS NULL OR length(resource_id) <= 256)
 )
 SELECT * EXCLUDE (rn) FROM (
     SELECT *, row_number() OVER (PARTITION BY line_id ORDER BY seq) AS rn FROM valid

@@ -60,6 +60,36 @@ SELECT change_id, account_id, policy, changed_at,
        cycle_of(changed_at) AS change_cycle
 FROM judged WHERE reason IS NULL;
 
+-- The prepaid rules (CONTRACT.md, "Charge types and prepaid resources"),
+-- by the relationships: the payer the accepted changes made at or before an
+-- instant set for the member (the member itself before any, or after none).
+-- An adjustment of a subscription in trusteeship at its issued_at is
+-- rejected (seed 000, Additional notes); so is a refund of a resource whose
+-- latest purchase issued strictly before it was made under another payer
+-- (seed 000, Additional notes; seed 001 rule 6). Duplicates were removed
+-- first; a rejected line leaves the lines and so holds nothing.
+CREATE OR REPLACE TABLE prepaid_rejected AS
+WITH rel AS (
+    SELECT l.line_id, l.account_id, l.charge_type, l.subscription_type, l.resource_id, l.issued_at,
+           coalesce((SELECT arg_max(k.payer, (k.changed_at, k.change_id)) FROM accepted k
+                     WHERE k.account_id = l.account_id AND k.changed_at <= l.issued_at), l.account_id) AS payer_now
+    FROM lines l WHERE l.charge_type IN ('adjustment', 'refund')
+), bought AS (
+    SELECT r.line_id, max(p.issued_at) AS bought_at
+    FROM rel r JOIN lines p ON p.account_id = r.account_id AND p.charge_type = 'purchase'
+     AND p.resource_id = r.resource_id AND p.issued_at < r.issued_at
+    WHERE r.charge_type = 'refund'
+    GROUP BY r.line_id
+)
+SELECT line_id, 'adjustment_in_trusteeship' AS reason FROM rel
+WHERE charge_type = 'adjustment' AND subscription_type = 'subscription' AND payer_now <> account_id
+UNION ALL
+SELECT r.line_id, 'refund_of_transferred_resource' FROM rel r JOIN bought b USING (line_id)
+WHERE coalesce((SELECT arg_max(k.payer, (k.changed_at, k.change_id)) FROM accepted k
+                WHERE k.account_id = r.account_id AND k.changed_at <= b.bought_at), r.account_id) <> r.payer_now;
+
+DELETE FROM lines WHERE line_id IN (SELECT line_id FROM prepaid_rejected);
+
 -- The products each accepted change is held back for: an accepted line of
 -- the member and product, in the change's cycle, issued before the change
 -- and unsettled at it (seed 000 Scenario 1; seed 001 rule 5.1).
