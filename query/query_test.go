@@ -167,7 +167,7 @@ func TestFocusConformance(t *testing.T) {
 				t.Errorf("focus.%s: %d nulls; FOCUS 1.2 allows none", c.Name, n)
 			}
 		}
-		if focusColumn := c.Mandatory || c.Name == "SubAccountId"; strings.HasPrefix(c.Name, "x_") == focusColumn {
+		if focusColumn := c.Mandatory || c.Name == "SubAccountId" || c.Name == "ChargeFrequency"; strings.HasPrefix(c.Name, "x_") == focusColumn {
 			t.Errorf("%s: custom columns must start with x_, FOCUS columns must not", c.Name)
 		}
 	}
@@ -184,6 +184,10 @@ func TestFocusConformance(t *testing.T) {
 		"ServiceCategory outside the allowed values": `SELECT count(*) FROM focus WHERE ServiceCategory NOT IN ('AI and Machine Learning', 'Analytics', 'Business Applications', 'Compute', 'Databases',
 			'Developer Tools', 'Multicloud', 'Identity', 'Integration', 'Internet of Things', 'Management and Governance', 'Media', 'Migration', 'Mobile',
 			'Networking', 'Security', 'Storage', 'Web', 'Other')`,
+		"ChargeFrequency outside the allowed values": "SELECT count(*) FROM focus WHERE ChargeFrequency NOT IN ('One-Time', 'Recurring', 'Usage-Based')",
+		"ChargeCategory or ChargeFrequency not from charge_type": `SELECT count(*) FROM focus f JOIN bills b ON f.x_LineId = b.line_id
+			WHERE (f.ChargeCategory, f.ChargeFrequency) IS DISTINCT FROM (CASE b.charge_type WHEN 'usage' THEN ('Usage', 'Usage-Based')
+				WHEN 'purchase' THEN ('Purchase', 'One-Time') WHEN 'refund' THEN ('Purchase', 'One-Time') WHEN 'adjustment' THEN ('Adjustment', 'One-Time') END)`,
 		"charge rows: ListCost is not the list amount": `SELECT count(*) FROM focus f JOIN bills b ON f.x_LineId = b.line_id
 			WHERE f.ListCost <> b.list_amount OR f.ChargeCategory = 'Credit'`,
 		"charge rows: Contracted, Effective and BilledCost are not the effective amount": `SELECT count(*) FROM focus f JOIN bills b ON f.x_LineId = b.line_id
@@ -203,9 +207,15 @@ func TestFocusConformance(t *testing.T) {
 			t.Errorf("%s: %d rows", what, n)
 		}
 	}
-	for cat, q := range map[string]string{"Usage": "'Usage'", "Purchase": "'Purchase'", "Credit": "'Credit'"} {
-		if n := one[int64](t, db, "SELECT count(*) FROM focus WHERE ChargeCategory = "+q); n == 0 {
-			t.Errorf("focus has no %s row; the checks above prove nothing for them", cat)
+	for what, q := range map[string]string{
+		"Usage":             "ChargeCategory = 'Usage' AND ChargeFrequency = 'Usage-Based'",
+		"Purchase":          "ChargeCategory = 'Purchase' AND ChargeFrequency = 'One-Time' AND BilledCost > 0",
+		"refund (Purchase)": "ChargeCategory = 'Purchase' AND ChargeFrequency = 'One-Time' AND BilledCost < 0",
+		"Adjustment":        "ChargeCategory = 'Adjustment' AND ChargeFrequency = 'One-Time'",
+		"Credit":            "ChargeCategory = 'Credit' AND ChargeFrequency = 'One-Time'",
+	} {
+		if n := one[int64](t, db, "SELECT count(*) FROM focus WHERE "+q); n == 0 {
+			t.Errorf("focus has no %s row; the checks above prove nothing for them", what)
 		}
 	}
 	if n := one[int64](t, db, "SELECT count(*) FROM focus WHERE ContractedCost <> ListCost AND ChargeCategory <> 'Credit'"); n == 0 {

@@ -45,6 +45,7 @@ var FocusColumns = []struct {
 	{"BillingPeriodStart", "TIMESTAMP WITH TIME ZONE", false, true},
 	{"ChargeCategory", "VARCHAR", false, true},
 	{"ChargeClass", "VARCHAR", true, true},
+	{"ChargeFrequency", "VARCHAR", false, false}, // Recommended
 	{"ChargeDescription", "VARCHAR", true, true},
 	{"ChargePeriodEnd", "TIMESTAMP WITH TIME ZONE", false, true},
 	{"ChargePeriodStart", "TIMESTAMP WITH TIME ZONE", false, true},
@@ -208,8 +209,10 @@ SELECT
     b.currency                                      AS BillingCurrency,
     p.period_end                                    AS BillingPeriodEnd,
     p.period_start                                  AS BillingPeriodStart,
-    CASE b.subscription_type WHEN 'subscription' THEN 'Purchase' ELSE 'Usage' END AS ChargeCategory,
+    CASE b.charge_type WHEN 'purchase' THEN 'Purchase' WHEN 'refund' THEN 'Purchase'
+        WHEN 'adjustment' THEN 'Adjustment' ELSE 'Usage' END AS ChargeCategory,
     NULL::VARCHAR                                   AS ChargeClass,
+    CASE b.charge_type WHEN 'usage' THEN 'Usage-Based' ELSE 'One-Time' END AS ChargeFrequency,
     b.product_code || ' ' || b.subscription_type || ' of ' || b.account_id AS ChargeDescription,
     b.usage_end                                     AS ChargePeriodEnd,
     b.usage_start                                   AS ChargePeriodStart,
@@ -247,6 +250,7 @@ SELECT
     p.period_start                                  AS BillingPeriodStart,
     'Credit'                                        AS ChargeCategory,
     NULL::VARCHAR                                   AS ChargeClass,
+    'One-Time'                                      AS ChargeFrequency,
     c.kind || ' ' || c.credit_id || ' of ' || c.owner_account_id || ' on ' || c.product_code || ' of ' || c.account_id AS ChargeDescription,
     p.period_end                                    AS ChargePeriodEnd,
     p.period_start                                  AS ChargePeriodStart,

@@ -36,8 +36,8 @@ func TestLogFormatJSON(t *testing.T) {
 				t.Errorf("stage without seconds: %v", ev)
 			}
 			stages = append(stages, ev["stage"].(string))
-			if ev["stage"] == "read_usage" && ev["rows"] != float64(1681) {
-				t.Errorf("read_usage rows = %v, want 1681", ev["rows"])
+			if ev["stage"] == "read_usage" && ev["rows"] != float64(1687) {
+				t.Errorf("read_usage rows = %v, want 1687", ev["rows"])
 			}
 		case "done":
 			done = ev
@@ -50,7 +50,7 @@ func TestLogFormatJSON(t *testing.T) {
 	if got := strings.Join(stages, " "); got != want {
 		t.Errorf("stages %q, want %q", got, want)
 	}
-	if done == nil || done["usage_billed"] != float64(1679) || done["exit"] != float64(0) {
+	if done == nil || done["usage_billed"] != float64(1683) || done["exit"] != float64(0) {
 		t.Errorf("done event %v", done)
 	}
 
