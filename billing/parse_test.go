@@ -129,3 +129,34 @@ func TestSum(t *testing.T) {
 		t.Errorf("Sum round trip through 16 bytes failed: %s, %s", neg, s)
 	}
 }
+
+// TestParseLocalTime: Alibaba exports' timestamps carry no offset and are
+// read in --tz (CONTRACT.md, Input profiles), across daylight-saving changes.
+func TestParseLocalTime(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cst := time.FixedZone("+08:00", 8*3600)
+	for _, c := range []struct {
+		in   string
+		loc  *time.Location
+		want string
+	}{
+		{"2024-02-01 09:23:00", cst, "2024-02-01T01:23:00Z"},
+		{"2024-02-01T09:23:00+09:00", cst, "2024-02-01T00:23:00Z"}, // an offset wins
+		{"2024-03-10 01:59:59", ny, "2024-03-10T06:59:59Z"},        // EST, before the change
+		{"2024-03-10 02:30:00", ny, "2024-03-10T06:30:00Z"},        // skipped: the offset after the change
+		{"2024-03-10 03:00:00", ny, "2024-03-10T07:00:00Z"},        // EDT
+		{"2024-11-03 01:30:00", ny, "2024-11-03T05:30:00Z"},        // repeated: the earlier instant (EDT)
+		{"2024-11-03 02:00:00", ny, "2024-11-03T07:00:00Z"},        // EST
+	} {
+		got, err := ParseLocalTime(c.in, c.loc)
+		if err != nil || got.String() != c.want {
+			t.Errorf("ParseLocalTime(%q, %s) = %v, %v; want %s", c.in, c.loc, got, err, c.want)
+		}
+	}
+	if _, err := ParseLocalTime("2024-13-01 00:00:00", cst); err == nil {
+		t.Error("ParseLocalTime(month 13) did not fail")
+	}
+}

@@ -236,3 +236,29 @@ func ParseZone(s string) (*time.Location, error) {
 	}
 	return loc, nil
 }
+
+// ParseLocalTime parses a timestamp as Alibaba Cloud's bill exports write
+// it, "YYYY-MM-DD HH:MM:SS" with no offset, as a wall time in loc (CONTRACT.md,
+// Input profiles). A timestamp with an offset is read as ParseTime reads it.
+// A wall time that a daylight-saving change skips is read with the offset in
+// force after the change (02:30 on New York's spring-forward night is read
+// at -04:00: 06:30 UTC, the same instant as 01:30 EST); one the change repeats is the earlier of its two
+// instants (01:30 on the fall-back night is read at -04:00), as [time.Date]
+// resolves them; TestParseLocalTime pins both.
+func ParseLocalTime(s string, loc *time.Location) (Time, error) {
+	t, err := ParseTime(s)
+	if err == nil || !errors.Is(err, ErrTimeNoOffset) {
+		return t, err
+	}
+	wall, err := ParseTime(s + "Z") // the wall clock's fields, as if in UTC
+	if err != nil {
+		return 0, err
+	}
+	w := wall.UTC()
+	local := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc)
+	secs := local.Unix()
+	if secs < minTimeSecs || secs > maxTimeSecs {
+		return 0, fmt.Errorf("%w: %q in %s is outside the years 0001 to 9999 in UTC", ErrTimeRange, s, loc)
+	}
+	return Time(local.UnixMicro()), nil
+}

@@ -30,6 +30,28 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 	var deferred [][]byte // refunds that may hold a change back, waiting for the purchases
 	var line billing.UsageLine
 	var n int
+	var repeat uint32 // the place in its line_id's group of the current line, from 1
+	// accept shows an accepted line to the plan and the refund rule.
+	accept := func(payload []byte) error {
+		if len(payload) == 0 {
+			return nil
+		}
+		if err := viewLine(payload, &line); err != nil {
+			return err
+		}
+		switch {
+		case plan.NeedsPurchases(&line):
+			// Whether this refund is accepted, and so may hold a change
+			// back, is known once every purchase is.
+			deferred = append(deferred, bytes.Clone(payload))
+		case plan.IsPurchaseToRecord(&line):
+			r.purchases.Add(&line)
+			plan.Observe(&line)
+		default:
+			plan.Observe(&line)
+		}
+		return nil
+	}
 	for {
 		key, payload, ok := it.Next()
 		if !ok {
@@ -44,21 +66,23 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 		id := key[:len(key)-9]
 		if first == nil || !bytes.Equal(id, first[:len(first)-9]) {
 			first = append(first[:0], key...)
-			if len(payload) > 0 {
-				if err := viewLine(payload, &line); err != nil {
-					return err
-				}
-				switch {
-				case plan.NeedsPurchases(&line):
-					// Whether this refund is accepted, and so may hold a
-					// change back, is known once every purchase is.
-					deferred = append(deferred, bytes.Clone(payload))
-				case plan.IsPurchaseToRecord(&line):
-					r.purchases.Add(&line)
-					plan.Observe(&line)
-				default:
-					plan.Observe(&line)
-				}
+			repeat = 1
+			if err := accept(payload); err != nil {
+				return err
+			}
+			continue
+		}
+		if r.cfg.Profile == readers.ProfileAlibaba {
+			// An export repeats ids (one record split over several
+			// lines): the repeats become id.2, id.3... in input order
+			// (CONTRACT.md, Input profiles), accepted like the first.
+			repeat++
+			if r.renames == nil {
+				r.renames = map[uint64]uint32{}
+			}
+			r.renames[binary.BigEndian.Uint64(key[len(key)-8:])] = repeat
+			if err := accept(payload); err != nil {
+				return err
 			}
 			continue
 		}

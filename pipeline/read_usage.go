@@ -59,7 +59,7 @@ func (r *run) readUsage(files []string, plan *rules.Plan, sp *lineSpills) error 
 		if err != nil {
 			return err
 		}
-		decs[fi], err = readers.NewUsageDecoder(t, &r.extras)
+		decs[fi], err = readers.NewUsageDecoderWith(t, &r.extras, readers.UsageOptions{Profile: r.cfg.Profile, Zone: r.cfg.Zone, Currency: r.cfg.Currency})
 		t.Close()
 		if err != nil {
 			return err

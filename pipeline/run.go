@@ -39,6 +39,12 @@ type Config struct {
 	Accounts []string // --accounts arguments; none means no enterprise checks
 	Out      string   // --out DIR
 
+	// Profile is how the usage files name their columns: readers.ProfileBillcons
+	// ("" too) or readers.ProfileAlibaba; Currency is the currency of an
+	// Alibaba export without a Currency column (--currency).
+	Profile  string
+	Currency string
+
 	// The settlement inputs (CONTRACT.md, Settlement); each is optional.
 	// Enterprises needs Accounts.
 	Discounts   []string
@@ -108,13 +114,14 @@ type run struct {
 	totals     map[string]*currencyTotals
 	extras     readers.ExtraColumns
 	usageFiles []string
-	stamps     map[string]stamp // input path -> size and mtime when hashed
-	cycles     []billing.Cycle  // the billing cycles of the bills, ascending
-	dups       dupSet           // the lines rejected as duplicates
-	pending    int64            // lines whose payer waits for the holds
-	discounts  *rules.Discounts // whose discount each line gets
-	purchases  rules.Purchases  // the accepted purchases the refund rule looks at
-	settle     *settlement      // the credits and alerts of pass D
+	stamps     map[string]stamp  // input path -> size and mtime when hashed
+	cycles     []billing.Cycle   // the billing cycles of the bills, ascending
+	dups       dupSet            // the lines rejected as duplicates
+	pending    int64             // lines whose payer waits for the holds
+	discounts  *rules.Discounts  // whose discount each line gets
+	purchases  rules.Purchases   // the accepted purchases the refund rule looks at
+	renames    map[uint64]uint32 // alibaba profile: seq -> n, for a line_id repeated n-1 times before
+	settle     *settlement       // the credits and alerts of pass D
 }
 
 // lineSpills are the sorts the usage lines go through.
@@ -388,6 +395,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			"usage": cfg.Usage, "changes": cfg.Changes, "accounts": cfg.Accounts, "out": cfg.Out,
 			"timing": cfg.Timing.String(), "tz": cfg.ZoneName, "max_reject_ratio": cfg.MaxRejectRatio,
 			"discounts": cfg.Discounts, "credits": cfg.Credits, "enterprises": cfg.Enterprises, "balances": cfg.Balances,
+			"profile": cfg.Profile, "currency": cfg.Currency,
 		},
 		Inputs:  r.inputs,
 		Outputs: outputs,
@@ -458,7 +466,7 @@ func expandAll(args []string) ([]string, error) {
 
 // describe hashes one input file for the manifest.
 func describe(kind, path string) (writers.Input, stamp, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(readers.ArchivePath(path)) // a zip member: its archive
 	if err != nil {
 		return writers.Input{}, stamp{}, fmt.Errorf("%s: %w", path, unwrapPath(err))
 	}
@@ -481,7 +489,7 @@ func describe(kind, path string) (writers.Input, stamp, error) {
 // the manifest's checksum describe other data than the bills.
 func (r *run) unchanged(path string) error {
 	want := r.stamps[path]
-	st, err := os.Stat(path)
+	st, err := os.Stat(readers.ArchivePath(path))
 	if err != nil {
 		return fmt.Errorf("%s: removed during the run (%v); the output would not match its inputs, rerun when they are complete", path, unwrapPath(err))
 	}

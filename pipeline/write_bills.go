@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"strconv"
+
 	"github.com/billcons/billcons/spill"
 	"github.com/billcons/billcons/writers"
 )
@@ -75,6 +77,9 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 		if r.dups.has(l.Seq) {
 			r.total(l.Currency).rejected.Add(l.ListAmount)
 			continue
+		}
+		if k, ok := r.renames[l.Seq]; ok {
+			l.LineID = l.LineID + "." + strconv.FormatUint(uint64(k), 10)
 		}
 		if len(r.cycles) == 0 || r.cycles[len(r.cycles)-1] != l.Cycle {
 			r.cycles = append(r.cycles, l.Cycle)

@@ -30,7 +30,7 @@ var ErrRowTooLong = fmt.Errorf("row longer than %d MiB", MaxRowBytes>>20)
 // A UTF-8 byte-order mark before the header is skipped.
 type csvTable struct {
 	name   string
-	f      *os.File
+	f      io.Closer // the file, or a zip member and its archive
 	gz     *gzip.Reader
 	budget *budgetReader
 	r      *csv.Reader
@@ -84,12 +84,18 @@ func openCSV(path string, gz bool) (Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, unwrapPath(err))
 	}
-	t := &csvTable{name: path, f: f}
-	var src io.Reader = f
+	return readCSV(path, f, f, gz)
+}
+
+// readCSV reads a CSV table named path from src; Close closes c.
+func readCSV(path string, src io.Reader, c io.Closer, gz bool) (Table, error) {
+	t := &csvTable{name: path, f: c}
+	var err error
+	f := src
 	if gz {
 		t.gz, err = gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
 		if err != nil {
-			f.Close()
+			c.Close()
 			return nil, fmt.Errorf("%s: not a gzip file: %w", path, err)
 		}
 		src = t.gz

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/billcons/billcons/billing"
 )
@@ -134,6 +135,12 @@ type UsageDecoder struct {
 	col    []int // contract column -> header position, -1 if absent
 	extra  []int // header position -> extra column index, -1 for contract columns
 	nExtra *ExtraColumns
+
+	// The alibaba profile (see profile.go); zero for billcons.
+	alibaba  bool
+	zone     *time.Location // of timestamps without an offset
+	altOwner int            // AccountID's position, for rows with no OwnerID; -1 if none
+	currency string         // for an export without a Currency column
 }
 
 // NewUsageDecoder maps t's header onto the usage columns. Columns the contract
@@ -141,6 +148,16 @@ type UsageDecoder struct {
 // required column is missing, a column name repeats or is reserved for the
 // output, or a Parquet column has a type the contract does not allow.
 func NewUsageDecoder(t Table, extras *ExtraColumns) (*UsageDecoder, error) {
+	return NewUsageDecoderWith(t, extras, UsageOptions{})
+}
+
+// NewUsageDecoderWith is [NewUsageDecoder] for a profile: with
+// opts.Profile "alibaba" the header is an Alibaba Cloud bill-detail
+// export's (see [UsageOptions]).
+func NewUsageDecoderWith(t Table, extras *ExtraColumns, opts UsageOptions) (*UsageDecoder, error) {
+	if opts.Profile == ProfileAlibaba {
+		return newAlibabaDecoder(t, extras, opts)
+	}
 	idx, err := headerIndex(t)
 	if err != nil {
 		return nil, err
@@ -162,9 +179,12 @@ func NewUsageDecoder(t Table, extras *ExtraColumns) (*UsageDecoder, error) {
 			return textOnly
 		})
 	if err != nil {
+		if errors.Is(err, ErrMissingColumn) && looksAlibaba(idx) {
+			err = fmt.Errorf("%w; the header looks like an Alibaba Cloud bill export: run with --profile alibaba", err)
+		}
 		return nil, err
 	}
-	d := &UsageDecoder{file: t.Name(), header: t.Header(), col: col, extra: make([]int, len(t.Header())), nExtra: extras}
+	d := &UsageDecoder{file: t.Name(), header: t.Header(), col: col, extra: make([]int, len(t.Header())), nExtra: extras, altOwner: -1}
 	for i := range d.extra {
 		d.extra[i] = -1
 	}
@@ -193,7 +213,12 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 	get := func(c int) (string, *billing.RowError) {
 		j := d.col[c]
 		if j < 0 || (row.Null != nil && row.Null[j]) || row.Fields[j] == "" {
-			if billing.OptionalUsageColumn(c) {
+			switch {
+			case c == billing.ColAccountID && d.altOwner >= 0 && !(row.Null != nil && row.Null[d.altOwner]) && row.Fields[d.altOwner] != "":
+				return row.Fields[d.altOwner], nil // an export's AccountID, when OwnerID is empty
+			case c == billing.ColCurrency && j < 0 && d.currency != "":
+				return d.currency, nil // --currency, for an export without the column
+			case billing.OptionalUsageColumn(c):
 				return "", nil
 			}
 			return "", &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: j + 1}, Field: billing.UsageColumns[c], Code: "missing_value", Err: errors.New("required value is empty")}
@@ -201,7 +226,11 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 		return row.Fields[j], nil
 	}
 	bad := func(c int, code string, err error) *billing.RowError {
-		return &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: d.col[c] + 1}, Field: billing.UsageColumns[c], Code: code, Err: err}
+		field := billing.UsageColumns[c]
+		if j := d.col[c]; j >= 0 {
+			field = d.header[j] // the column as the input names it (an export's own name)
+		}
+		return &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: d.col[c] + 1}, Field: field, Code: code, Err: err}
 	}
 	var vals [billing.NumUsageColumns]string
 	for c := range vals {
@@ -210,6 +239,13 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 			return rerr
 		}
 		vals[c] = v
+	}
+	parseTime := billing.ParseTime
+	if d.alibaba {
+		parseTime = func(s string) (billing.Time, error) { return billing.ParseLocalTime(s, d.zone) }
+		if rerr := d.translate(&vals, bad); rerr != nil {
+			return rerr
+		}
 	}
 	var err error
 	if line.LineID, err = billing.ParseID(vals[billing.ColLineID]); err != nil {
@@ -227,10 +263,10 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 	if line.SubscriptionType, err = billing.ParseSubscriptionType(vals[billing.ColSubscriptionType]); err != nil {
 		return bad(billing.ColSubscriptionType, "invalid_subscription_type", err)
 	}
-	if line.UsageStart, err = billing.ParseTime(vals[billing.ColUsageStart]); err != nil {
+	if line.UsageStart, err = parseTime(vals[billing.ColUsageStart]); err != nil {
 		return bad(billing.ColUsageStart, "invalid_timestamp", err)
 	}
-	if line.UsageEnd, err = billing.ParseTime(vals[billing.ColUsageEnd]); err != nil {
+	if line.UsageEnd, err = parseTime(vals[billing.ColUsageEnd]); err != nil {
 		return bad(billing.ColUsageEnd, "invalid_timestamp", err)
 	}
 	if line.ListAmount, err = billing.ParseAmount(vals[billing.ColListAmount]); err != nil {
@@ -242,13 +278,13 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 	if line.PaymentStatus, err = billing.ParsePaymentStatus(vals[billing.ColPaymentStatus]); err != nil {
 		return bad(billing.ColPaymentStatus, "invalid_payment_status", err)
 	}
-	if line.IssuedAt, err = billing.ParseTime(vals[billing.ColIssuedAt]); err != nil {
+	if line.IssuedAt, err = parseTime(vals[billing.ColIssuedAt]); err != nil {
 		return bad(billing.ColIssuedAt, "invalid_timestamp", err)
 	}
 	line.HasSettledAt = vals[billing.ColSettledAt] != ""
 	line.SettledAt = 0
 	if line.HasSettledAt {
-		if line.SettledAt, err = billing.ParseTime(vals[billing.ColSettledAt]); err != nil {
+		if line.SettledAt, err = parseTime(vals[billing.ColSettledAt]); err != nil {
 			return bad(billing.ColSettledAt, "invalid_timestamp", err)
 		}
 	}

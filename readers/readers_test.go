@@ -8,10 +8,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"github.com/shopspring/decimal"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/billcons/billcons/billing"
 )

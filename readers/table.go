@@ -50,12 +50,14 @@ type Table interface {
 
 // ErrUnknownFormat is returned by [Open] for a file whose extension is not
 // .csv, .csv.gz or .parquet.
-var ErrUnknownFormat = errors.New("unknown input format: want .csv, .csv.gz or .parquet")
+var ErrUnknownFormat = errors.New("unknown input format: want .csv, .csv.gz, .parquet or a .zip of .csv files")
 
 // Open opens one input file, choosing the format by its extension.
 func Open(path string) (Table, error) {
 	lower := strings.ToLower(path)
 	switch {
+	case ArchivePath(path) != path:
+		return openZipMember(path)
 	case strings.HasSuffix(lower, ".csv"):
 		return openCSV(path, false)
 	case strings.HasSuffix(lower, ".csv.gz"):
@@ -69,7 +71,24 @@ func Open(path string) (Table, error) {
 // IsInput reports whether name has an input extension.
 func IsInput(name string) bool {
 	lower := strings.ToLower(name)
-	return strings.HasSuffix(lower, ".csv") || strings.HasSuffix(lower, ".csv.gz") || strings.HasSuffix(lower, ".parquet")
+	return strings.HasSuffix(lower, ".csv") || strings.HasSuffix(lower, ".csv.gz") || strings.HasSuffix(lower, ".parquet") || isZip(lower)
+}
+
+// expandZips replaces each archive among files by its CSV members.
+func expandZips(files []string) ([]string, error) {
+	var out []string
+	for _, f := range files {
+		if !isZip(f) {
+			out = append(out, f)
+			continue
+		}
+		members, err := zipMembers(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, members...)
+	}
+	return out, nil
 }
 
 // Expand resolves one --usage, --changes or --accounts argument to files: a
@@ -90,10 +109,10 @@ func Expand(arg string) ([]string, error) {
 			}
 		}
 		if len(files) == 0 {
-			return nil, fmt.Errorf("%s: no .csv, .csv.gz or .parquet file matches", arg)
+			return nil, fmt.Errorf("%s: no .csv, .csv.gz, .parquet or .zip file matches", arg)
 		}
 		sort.Strings(files)
-		return files, nil
+		return expandZips(files)
 	}
 	st, err := os.Stat(arg)
 	if err != nil {
@@ -103,7 +122,7 @@ func Expand(arg string) ([]string, error) {
 		if !IsInput(arg) {
 			return nil, fmt.Errorf("%s: %w", arg, ErrUnknownFormat)
 		}
-		return []string{arg}, nil
+		return expandZips([]string{arg})
 	}
 	entries, err := os.ReadDir(arg)
 	if err != nil {
@@ -116,9 +135,9 @@ func Expand(arg string) ([]string, error) {
 		}
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("%s: folder holds no .csv, .csv.gz or .parquet file", arg)
+		return nil, fmt.Errorf("%s: folder holds no .csv, .csv.gz, .parquet or .zip file", arg)
 	}
-	return files, nil // ReadDir returns entries sorted by name
+	return expandZips(files) // ReadDir returns entries sorted by name
 }
 
 // unwrapPath drops the *fs.PathError wrapper, whose text repeats the path.

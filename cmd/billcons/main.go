@@ -25,6 +25,7 @@ import (
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/pipeline"
+	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/rules"
 	"github.com/billcons/billcons/writers"
 	"github.com/parquet-go/parquet-go"
@@ -48,7 +49,7 @@ Usage:
   billcons run --usage PATH [--usage PATH ...] --changes PATH [--accounts PATH]
                --out DIR [--timing end-time|next-period] [--tz ZONE]
                [--discounts PATH] [--credits PATH] [--enterprises PATH]
-               [--balances PATH]
+               [--balances PATH] [--profile billcons|alibaba] [--currency CODE]
                [--max-reject-ratio R] [--wait[=DURATION]]
                [--log-format text|json] [--quiet]
   billcons verify DIR [--inputs]
@@ -90,7 +91,7 @@ const runHelp = `Usage:
   billcons run --usage PATH [--usage PATH ...] --changes PATH [--accounts PATH]
                --out DIR [--timing end-time|next-period] [--tz ZONE]
                [--discounts PATH] [--credits PATH] [--enterprises PATH]
-               [--balances PATH]
+               [--balances PATH] [--profile billcons|alibaba] [--currency CODE]
                [--max-reject-ratio R] [--wait[=DURATION]]
                [--log-format text|json] [--quiet]
 
@@ -104,8 +105,10 @@ Reads bill lines (--usage) and the history of trusteeship changes
   DIR/rejects/changes.parquet      reason_code, reason and the raw record
   DIR/manifest.json                inputs, outputs, checksums, totals
 
-PATH is a file, a folder (its *.csv, *.csv.gz and *.parquet files, in name
-order) or a glob; the format follows the extension. --usage and --changes
+PATH is a file, a folder (its *.csv, *.csv.gz, *.parquet and *.zip files,
+in name order) or a glob; the format follows the extension; a .zip holds
+.csv files, read in name order. --profile alibaba reads Alibaba Cloud
+bill-detail exports by their own field names. --usage and --changes
 may be repeated. DIR is replaced whole and atomically: until the new tree is
 complete DIR keeps the previous one, and a failed or killed run leaves it
 untouched. DIR must be new, empty, or an earlier billcons output.
@@ -231,6 +234,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&usage, "usage", "bill lines: a file, folder or glob (repeatable; required)")
 	fs.Var(&changes, "changes", "trusteeship changes: a file, folder or glob (repeatable; required)")
 	fs.Var(&accounts, "accounts", "accounts with their enterprise_id: turns on the same-enterprise rule (optional)")
+	profile := fs.String("profile", "billcons", "how --usage names its columns: billcons (the contract's names) or alibaba\n(Alibaba Cloud bill-detail exports: RecordID, OwnerID, PretaxGrossAmount, ...; timestamps without an offset read in --tz)")
+	currency := fs.String("currency", "", "with --profile alibaba: the currency of an export that has no Currency column")
 	var discounts, credits, enterprises, balances paths
 	fs.Var(&discounts, "discounts", "contract discounts per account and product (optional; repeatable)")
 	fs.Var(&credits, "credits", "coupons, vouchers and stored-value cards (optional; repeatable)")
@@ -269,6 +274,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usageErr("--out is required")
 	case len(enterprises) > 0 && len(accounts) == 0:
 		return usageErr("--enterprises needs --accounts: an enterprise is found through its accounts")
+	case *profile != readers.ProfileBillcons && *profile != readers.ProfileAlibaba:
+		return usageErr("--profile %q: want billcons or alibaba", *profile)
+	case *currency != "" && *profile != readers.ProfileAlibaba:
+		return usageErr("--currency goes with --profile alibaba: the billcons profile reads the currency column")
+	}
+	if *currency != "" {
+		if _, err := billing.ParseCurrency(*currency); err != nil {
+			return usageErr("--currency: %v", err)
+		}
 	}
 	tim, ok := rules.ParseTiming(*timing)
 	if !ok {
@@ -292,6 +306,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := pipeline.Config{
 		Usage: usage, Changes: changes, Accounts: accounts, Out: *out,
 		Discounts: discounts, Credits: credits, Enterprises: enterprises, Balances: balances,
+		Profile: *profile, Currency: *currency,
 		Timing: tim, Zone: loc, ZoneName: *tz, MaxRejectRatio: *maxReject, Version: version,
 		Wait: time.Duration(wait), Log: log,
 	}
@@ -318,8 +333,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stopProgress()
 	if err != nil {
 		code := exitFailed
-		if errors.Is(err, pipeline.ErrDataQuality) {
+		switch {
+		case errors.Is(err, pipeline.ErrDataQuality):
 			code = exitDataQuality
+		case errors.Is(err, readers.ErrNeedCurrency):
+			code = exitUsage // the export needs --currency: the command line is short of an option
 		}
 		if errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("interrupted by a signal; %s is unchanged", *out)

@@ -1,0 +1,157 @@
+package readers
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/billcons/billcons/billing"
+)
+
+// The input profiles of --profile (CONTRACT.md, Input profiles).
+const (
+	ProfileBillcons = "billcons" // the contract's own column names (the default)
+	ProfileAlibaba  = "alibaba"  // Alibaba Cloud bill-detail exports
+)
+
+// UsageOptions are how a usage table is read.
+type UsageOptions struct {
+	Profile  string         // ProfileBillcons ("" too) or ProfileAlibaba
+	Zone     *time.Location // alibaba: the zone of timestamps without an offset (--tz)
+	Currency string         // alibaba: the currency of an export without a Currency column (--currency)
+}
+
+// ErrNeedCurrency is wrapped by the error for an Alibaba export without a
+// Currency column when no --currency was given: a usage error.
+var ErrNeedCurrency = errors.New("the export has no Currency column: give its currency with --currency")
+
+// alibabaColumns maps the contract's usage columns to the fields of an
+// Alibaba Cloud bill-detail export (QueryBill, DescribeInstanceBill, the
+// console and OSS bill subscription exports), the first present wins.
+// account_id falls back, row by row, from OwnerID to AccountID.
+var alibabaColumns = [billing.NumUsageColumns][]string{
+	billing.ColLineID:           {"PrimaryKey", "Primary Key", "RecordID"},
+	billing.ColAccountID:        {"OwnerID", "AccountID"},
+	billing.ColProductCode:      {"ProductCode"},
+	billing.ColBillingCycle:     {"BillingCycle"},
+	billing.ColSubscriptionType: {"SubscriptionType"},
+	billing.ColUsageStart:       {"UsageStartTime"},
+	billing.ColUsageEnd:         {"UsageEndTime"},
+	billing.ColListAmount:       {"PretaxGrossAmount"},
+	billing.ColCurrency:         {"Currency"},
+	billing.ColPaymentStatus:    {"Status"},
+	billing.ColIssuedAt:         {"PaymentTime"},
+	billing.ColSettledAt:        nil, // exports do not say when a bill was settled
+	billing.ColChargeType:       {"Item"},
+	billing.ColResourceID:       {"InstanceID"},
+}
+
+// looksAlibaba reports whether a header is likely an Alibaba Cloud export's,
+// to suggest --profile alibaba in the error for a header that fits the
+// billcons profile no better.
+func looksAlibaba(idx map[string]int) bool {
+	n := 0
+	for _, name := range []string{"RecordID", "PrimaryKey", "OwnerID", "PretaxGrossAmount", "UsageStartTime", "BillingCycle", "InstanceID", "SubscriptionType"} {
+		if _, ok := idx[name]; ok {
+			n++
+		}
+	}
+	return n >= 2
+}
+
+func newAlibabaDecoder(t Table, extras *ExtraColumns, opts UsageOptions) (*UsageDecoder, error) {
+	idx, err := headerIndex(t)
+	if err != nil {
+		return nil, err
+	}
+	for _, out := range billing.OutputColumns {
+		if _, ok := idx[out]; ok {
+			return nil, fmt.Errorf("%s: column %s is one billcons writes itself; rename it in the input", t.Name(), out)
+		}
+	}
+	d := &UsageDecoder{file: t.Name(), header: t.Header(), col: make([]int, billing.NumUsageColumns),
+		extra: make([]int, len(t.Header())), nExtra: extras, alibaba: true, zone: opts.Zone, altOwner: -1, currency: opts.Currency}
+	if d.zone == nil {
+		d.zone = time.FixedZone("+08:00", 8*3600)
+	}
+	kinds := kindsOf(t)
+	used := map[int]bool{}
+	var missing []string
+	for c, names := range alibabaColumns {
+		d.col[c] = -1
+		for _, n := range names {
+			if j, ok := idx[n]; ok {
+				if d.col[c] < 0 {
+					d.col[c] = j
+				} else if c == billing.ColAccountID {
+					d.altOwner = j
+				}
+				used[j] = true
+			}
+		}
+		if d.col[c] < 0 && len(names) > 0 && !billing.OptionalUsageColumn(c) {
+			if c == billing.ColCurrency && opts.Currency != "" {
+				continue
+			}
+			missing = append(missing, strings.Join(names, " or "))
+		}
+		if j := d.col[c]; j >= 0 && kinds != nil {
+			want := textOnly
+			switch c {
+			case billing.ColUsageStart, billing.ColUsageEnd, billing.ColIssuedAt:
+				want = timestampKind
+			case billing.ColListAmount:
+				want = decimalKind
+			}
+			if !slices.Contains(want, kinds[j]) {
+				return nil, fmt.Errorf("%s: column %s has Parquet type %s; want %s", t.Name(), t.Header()[j], kindName(kinds[j]), kindNames(want))
+			}
+		}
+	}
+	if len(missing) > 0 {
+		if len(missing) == 1 && missing[0] == "Currency" {
+			return nil, fmt.Errorf("%s: %w", t.Name(), ErrNeedCurrency)
+		}
+		return nil, fmt.Errorf("%s: %w for --profile alibaba: %s", t.Name(), ErrMissingColumn, strings.Join(missing, ", "))
+	}
+	for i, h := range t.Header() {
+		d.extra[i] = -1
+		if !used[i] {
+			d.extra[i] = extras.add(h)
+		}
+	}
+	return d, nil
+}
+
+// translate turns an Alibaba export's vocabularies into the contract's: the
+// Status of a bill (PayFinish and NoSettle are settled; PayUnclear and
+// PayUnsettle unsettled) and the Item of a line (PayAsYouGoBill: usage,
+// SubscriptionOrder: purchase, Refund: refund, Adjustment: adjustment),
+// matched case-insensitively.
+func (d *UsageDecoder) translate(vals *[billing.NumUsageColumns]string, bad func(int, string, error) *billing.RowError) *billing.RowError {
+	switch strings.ToLower(vals[billing.ColPaymentStatus]) {
+	case "payfinish", "nosettle":
+		vals[billing.ColPaymentStatus] = "settled"
+	case "payunclear", "payunsettle":
+		vals[billing.ColPaymentStatus] = "unsettled"
+	default:
+		return bad(billing.ColPaymentStatus, "invalid_payment_status",
+			fmt.Errorf("%w: %q is not PayFinish, NoSettle, PayUnclear or PayUnsettle", billing.ErrEnum, vals[billing.ColPaymentStatus]))
+	}
+	switch strings.ToLower(vals[billing.ColChargeType]) {
+	case "", "payasyougobill":
+		vals[billing.ColChargeType] = "usage"
+	case "subscriptionorder":
+		vals[billing.ColChargeType] = "purchase"
+	case "refund":
+		vals[billing.ColChargeType] = "refund"
+	case "adjustment":
+		vals[billing.ColChargeType] = "adjustment"
+	default:
+		return bad(billing.ColChargeType, "invalid_charge_type",
+			fmt.Errorf("%w: %q is not PayAsYouGoBill, SubscriptionOrder, Refund or Adjustment", billing.ErrEnum, vals[billing.ColChargeType]))
+	}
+	return nil
+}
