@@ -155,8 +155,35 @@ func TestParseLocalTime(t *testing.T) {
 		if err != nil || got.String() != c.want {
 			t.Errorf("ParseLocalTime(%q, %s) = %v, %v; want %s", c.in, c.loc, got, err, c.want)
 		}
+		clock := LocalClock{Loc: c.loc}
+		for range 2 { // a cold clock, then one that has met the period
+			if got, err := clock.Parse(c.in); err != nil || got.String() != c.want {
+				t.Errorf("LocalClock.Parse(%q, %s) = %v, %v; want %s", c.in, c.loc, got, err, c.want)
+			}
+		}
 	}
 	if _, err := ParseLocalTime("2024-13-01 00:00:00", cst); err == nil {
 		t.Error("ParseLocalTime(month 13) did not fail")
+	}
+}
+
+// TestLocalClockAgrees: a LocalClock reads every wall time of a year in a
+// zone with daylight saving, hour by hour and around each transition minute
+// by minute, as ParseLocalTime does, however warm its cache.
+func TestLocalClockAgrees(t *testing.T) {
+	for _, name := range []string{"America/New_York", "Europe/London", "Asia/Shanghai", "Australia/Lord_Howe"} {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock := LocalClock{Loc: loc}
+		for w := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC); w.Year() == 2024; w = w.Add(17 * time.Minute) {
+			s := w.Format("2006-01-02 15:04:05")
+			want, err1 := ParseLocalTime(s, loc)
+			got, err2 := clock.Parse(s)
+			if got != want || (err1 == nil) != (err2 == nil) {
+				t.Fatalf("%s %s: LocalClock.Parse = %v, %v; ParseLocalTime = %v, %v", name, s, got, err2, want, err1)
+			}
+		}
 	}
 }

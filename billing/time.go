@@ -40,8 +40,23 @@ var (
 // are read, but digits past the sixth must be zero: bills store microseconds
 // and nothing is rounded.
 func ParseTime(s string) (Time, error) {
+	t, naive, err := parseTime(s, false)
+	if naive {
+		return 0, fmt.Errorf("%w: %q", ErrTimeNoOffset, s)
+	}
+	return t, err
+}
+
+// parseTime is ParseTime; with allowNaive, a timestamp without an offset is
+// not an error: naive is true and t is its wall time read as if in UTC.
+func parseTime(s string, allowNaive bool) (t Time, naive bool, err error) {
+	t, naive, err = parseTimeFields(s, allowNaive)
+	return
+}
+
+func parseTimeFields(s string, allowNaive bool) (Time, bool, error) {
 	if len(s) < 19 {
-		return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+		return 0, false, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
 	}
 	num := func(i, n int) (int, bool) {
 		v := 0
@@ -62,7 +77,7 @@ func ParseTime(s string) (Time, error) {
 	sec, ok6 := num(17, 2)
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || s[4] != '-' || s[7] != '-' ||
 		(s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
-		return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+		return 0, false, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
 	}
 	i := 19
 	var micros int64
@@ -76,61 +91,69 @@ func ParseTime(s string) (Time, error) {
 				micros = micros*10 + d
 			case n < 9:
 				if d != 0 {
-					return 0, fmt.Errorf("%w: %q", ErrTimePrecision, s)
+					return 0, false, fmt.Errorf("%w: %q", ErrTimePrecision, s)
 				}
 			default:
-				return 0, fmt.Errorf("%w: %q has more than nine fractional digits", ErrTimeSyntax, s)
+				return 0, false, fmt.Errorf("%w: %q has more than nine fractional digits", ErrTimeSyntax, s)
 			}
 			i++
 		}
 		n := i - start
 		if n == 0 {
-			return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+			return 0, false, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
 		}
 		for ; n < 6; n++ {
 			micros *= 10
 		}
 	}
-	if i == len(s) {
-		return 0, fmt.Errorf("%w: %q", ErrTimeNoOffset, s)
+	naive := i == len(s)
+	if naive && !allowNaive {
+		return 0, true, nil
 	}
 	var offset int
-	switch s[i] {
-	case 'Z', 'z':
-		i++
-	case '+', '-':
-		if len(s)-i != 6 || s[i+3] != ':' {
-			return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
-		}
-		oh, ok1 := num(i+1, 2)
-		om, ok2 := num(i+4, 2)
-		if !ok1 || !ok2 {
-			return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
-		}
-		if oh > 23 || om > 59 {
-			return 0, fmt.Errorf("%w: offset in %q", ErrTimeRange, s)
-		}
-		offset = oh*3600 + om*60
-		if s[i] == '-' {
-			offset = -offset
-		}
-		i += 6
+	switch {
+	case naive:
 	default:
-		return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+		switch s[i] {
+		case 'Z', 'z':
+			i++
+		case '+', '-':
+			if len(s)-i != 6 || s[i+3] != ':' {
+				return 0, false, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+			}
+			oh, ok1 := num(i+1, 2)
+			om, ok2 := num(i+4, 2)
+			if !ok1 || !ok2 {
+				return 0, false, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+			}
+			if oh > 23 || om > 59 {
+				return 0, false, fmt.Errorf("%w: offset in %q", ErrTimeRange, s)
+			}
+			offset = oh*3600 + om*60
+			if s[i] == '-' {
+				offset = -offset
+			}
+			i += 6
+		default:
+			return 0, false, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+		}
 	}
 	if i != len(s) {
-		return 0, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
+		return 0, false, fmt.Errorf("%w: %q", ErrTimeSyntax, s)
 	}
 	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || min > 59 || sec > 59 {
-		return 0, fmt.Errorf("%w: %q", ErrTimeRange, s)
+		return 0, false, fmt.Errorf("%w: %q", ErrTimeRange, s)
 	}
 	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+min*60+sec) - int64(offset)
+	if naive {
+		return Time(secs*1e6 + micros), true, nil // the wall time, checked once placed in a zone
+	}
 	if secs < minTimeSecs || secs > maxTimeSecs {
 		// An offset can carry 0000-01-01 or 9999-12-31 out of the years
 		// every reader (DuckDB, RFC 3339 itself) can print.
-		return 0, fmt.Errorf("%w: %q is outside the years 0001 to 9999 in UTC", ErrTimeRange, s)
+		return 0, false, fmt.Errorf("%w: %q is outside the years 0001 to 9999 in UTC", ErrTimeRange, s)
 	}
-	return Time(secs*1e6 + micros), nil
+	return Time(secs*1e6 + micros), false, nil
 }
 
 // The instants ParseTime accepts: 0001-01-01T00:00:00Z to the last second of
@@ -246,19 +269,63 @@ func ParseZone(s string) (*time.Location, error) {
 // instants (01:30 on the fall-back night is read at -04:00), as [time.Date]
 // resolves them; TestParseLocalTime pins both.
 func ParseLocalTime(s string, loc *time.Location) (Time, error) {
-	t, err := ParseTime(s)
-	if err == nil || !errors.Is(err, ErrTimeNoOffset) {
-		return t, err
+	wall, naive, err := parseTime(s, true)
+	if err != nil || !naive {
+		return wall, err
 	}
-	wall, err := ParseTime(s + "Z") // the wall clock's fields, as if in UTC
-	if err != nil {
-		return 0, err
+	wsecs, micros := int64(wall)/1e6, int64(wall)%1e6
+	if micros < 0 {
+		wsecs, micros = wsecs-1, micros+1e6
 	}
-	w := wall.UTC()
-	local := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc)
-	secs := local.Unix()
+	w := time.Unix(wsecs, 0).UTC()
+	secs := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, loc).Unix()
+	local := time.Unix(secs, micros*1000)
 	if secs < minTimeSecs || secs > maxTimeSecs {
 		return 0, fmt.Errorf("%w: %q in %s is outside the years 0001 to 9999 in UTC", ErrTimeRange, s, loc)
 	}
 	return Time(local.UnixMicro()), nil
+}
+
+// LocalClock is ParseLocalTime for many timestamps in one zone: it keeps the
+// offset of the zone period it last met, so that timestamps of one period
+// (nearly all of a bill export) cost no zone lookup. Within a day of a
+// transition it asks time.Date, so it reads every wall time exactly as
+// ParseLocalTime does. Not safe for concurrent use.
+type LocalClock struct {
+	Loc    *time.Location
+	lo, hi int64 // the wall seconds (as if UTC) where off is sure to hold
+	off    int64
+}
+
+// Parse reads s as ParseLocalTime(s, c.Loc) does.
+func (c *LocalClock) Parse(s string) (Time, error) {
+	wall, naive, err := parseTime(s, true)
+	if err != nil || !naive {
+		return wall, err
+	}
+	wsecs, micros := int64(wall)/1e6, int64(wall)%1e6
+	if micros < 0 {
+		wsecs, micros = wsecs-1, micros+1e6
+	}
+	var secs int64
+	if c.hi > c.lo && wsecs >= c.lo && wsecs < c.hi {
+		secs = wsecs - c.off
+	} else {
+		w := time.Unix(wsecs, 0).UTC()
+		local := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, c.Loc)
+		secs = local.Unix()
+		_, off := local.Zone()
+		start, end := local.ZoneBounds()
+		c.off, c.lo, c.hi = int64(off), math.MinInt64, math.MaxInt64
+		if !start.IsZero() {
+			c.lo = start.Unix() + c.off + 86400
+		}
+		if !end.IsZero() {
+			c.hi = end.Unix() + c.off - 86400
+		}
+	}
+	if secs < minTimeSecs || secs > maxTimeSecs {
+		return 0, fmt.Errorf("%w: %q in %s is outside the years 0001 to 9999 in UTC", ErrTimeRange, s, c.Loc)
+	}
+	return Time(secs*1e6 + micros), nil
 }

@@ -136,15 +136,9 @@ func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *reade
 	if !slices.Equal(t.Header(), dec.Header()) {
 		return fmt.Errorf("%s: changed during the run (its header differs)", path)
 	}
-	amountCol, currencyCol := -1, -1
-	for i, h := range dec.Header() {
-		switch h {
-		case "list_amount":
-			amountCol = i
-		case "currency":
-			currencyCol = i
-		}
-	}
+	// A rejected row's amount counts when its amount and currency parse,
+	// from the columns the profile reads them from, as verify recounts it.
+	amountCol, currencyCol, fixedCurrency := dec.AmountColumns()
 	var idKey, idPayload, key, payload []byte
 	var line billing.UsageLine
 	var rows int64
@@ -164,6 +158,8 @@ func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *reade
 			if v, ok := fieldAt(row, amountCol); ok {
 				if c, ok := fieldAt(row, currencyCol); ok {
 					tally.countRejectedAmount(v, c)
+				} else if currencyCol < 0 && fixedCurrency != "" {
+					tally.countRejectedAmount(v, fixedCurrency)
 				}
 			}
 			x := rowReject(dec.Header(), row, e)

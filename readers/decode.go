@@ -138,9 +138,10 @@ type UsageDecoder struct {
 
 	// The alibaba profile (see profile.go); zero for billcons.
 	alibaba  bool
-	zone     *time.Location // of timestamps without an offset
-	altOwner int            // AccountID's position, for rows with no OwnerID; -1 if none
-	currency string         // for an export without a Currency column
+	zone     *time.Location     // of timestamps without an offset
+	clock    billing.LocalClock // reads them in zone
+	altOwner int                // AccountID's position, for rows with no OwnerID; -1 if none
+	currency string             // for an export without a Currency column
 }
 
 // NewUsageDecoder maps t's header onto the usage columns. Columns the contract
@@ -242,7 +243,7 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 	}
 	parseTime := billing.ParseTime
 	if d.alibaba {
-		parseTime = func(s string) (billing.Time, error) { return billing.ParseLocalTime(s, d.zone) }
+		parseTime = d.clock.Parse
 		if rerr := d.translate(&vals, bad); rerr != nil {
 			return rerr
 		}

@@ -76,6 +76,7 @@ func newAlibabaDecoder(t Table, extras *ExtraColumns, opts UsageOptions) (*Usage
 	if d.zone == nil {
 		d.zone = time.FixedZone("+08:00", 8*3600)
 	}
+	d.clock.Loc = d.zone
 	kinds := kindsOf(t)
 	used := map[int]bool{}
 	var missing []string
@@ -131,27 +132,45 @@ func newAlibabaDecoder(t Table, extras *ExtraColumns, opts UsageOptions) (*Usage
 // SubscriptionOrder: purchase, Refund: refund, Adjustment: adjustment),
 // matched case-insensitively.
 func (d *UsageDecoder) translate(vals *[billing.NumUsageColumns]string, bad func(int, string, error) *billing.RowError) *billing.RowError {
-	switch strings.ToLower(vals[billing.ColPaymentStatus]) {
-	case "payfinish", "nosettle":
+	st := vals[billing.ColPaymentStatus]
+	switch {
+	case strings.EqualFold(st, "PayFinish"), strings.EqualFold(st, "NoSettle"):
 		vals[billing.ColPaymentStatus] = "settled"
-	case "payunclear", "payunsettle":
+	case strings.EqualFold(st, "PayUnclear"), strings.EqualFold(st, "PayUnsettle"):
 		vals[billing.ColPaymentStatus] = "unsettled"
 	default:
 		return bad(billing.ColPaymentStatus, "invalid_payment_status",
-			fmt.Errorf("%w: %q is not PayFinish, NoSettle, PayUnclear or PayUnsettle", billing.ErrEnum, vals[billing.ColPaymentStatus]))
+			fmt.Errorf("%w: %q is not PayFinish, NoSettle, PayUnclear or PayUnsettle", billing.ErrEnum, st))
 	}
-	switch strings.ToLower(vals[billing.ColChargeType]) {
-	case "", "payasyougobill":
+	it := vals[billing.ColChargeType]
+	switch {
+	case it == "", strings.EqualFold(it, "PayAsYouGoBill"):
 		vals[billing.ColChargeType] = "usage"
-	case "subscriptionorder":
+	case strings.EqualFold(it, "SubscriptionOrder"):
 		vals[billing.ColChargeType] = "purchase"
-	case "refund":
+	case strings.EqualFold(it, "Refund"):
 		vals[billing.ColChargeType] = "refund"
-	case "adjustment":
+	case strings.EqualFold(it, "Adjustment"):
 		vals[billing.ColChargeType] = "adjustment"
 	default:
 		return bad(billing.ColChargeType, "invalid_charge_type",
-			fmt.Errorf("%w: %q is not PayAsYouGoBill, SubscriptionOrder, Refund or Adjustment", billing.ErrEnum, vals[billing.ColChargeType]))
+			fmt.Errorf("%w: %q is not PayAsYouGoBill, SubscriptionOrder, Refund or Adjustment", billing.ErrEnum, it))
 	}
 	return nil
+}
+
+// AmountColumns returns the header positions of the list amount and the
+// currency (-1 when absent), and the currency of a file without one
+// (--currency), so that a rejected row's amount can be counted.
+func (d *UsageDecoder) AmountColumns() (amount, currency int, fixed string) {
+	return d.col[billing.ColListAmount], d.col[billing.ColCurrency], d.currency
+}
+
+// RecordAmountFields returns, for a profile, the names of a reject
+// record's amount and currency fields.
+func RecordAmountFields(profile string) (amount, currency string) {
+	if profile == ProfileAlibaba {
+		return alibabaColumns[billing.ColListAmount][0], alibabaColumns[billing.ColCurrency][0]
+	}
+	return "list_amount", "currency"
 }

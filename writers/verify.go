@@ -12,6 +12,7 @@ import (
 	"sort"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/spill"
 	"github.com/parquet-go/parquet-go"
 )
@@ -271,7 +272,11 @@ func Verify(dir string) ([]string, error) {
 		bad("bills of %v have no summary row", g)
 	}
 
-	// 3. Rejects: count and the amounts of rows whose amount and currency parse.
+	// 3. Rejects: count and the amounts of rows whose amount and currency
+	// parse, from the fields the run's --profile reads them from.
+	profile, _ := m.Options["profile"].(string)
+	fixedCurrency, _ := m.Options["currency"].(string)
+	amountField, currencyField := readers.RecordAmountFields(profile)
 	rejected := map[string]*billing.Sum{}
 	var rejectRows int64
 	err = ReadParquet(filepath.Join(dir, "rejects", "usage.parquet"), func(_ []string, v map[string]parquet.Value) error {
@@ -281,11 +286,15 @@ func Verify(dir string) ([]string, error) {
 			bad("rejects/usage.parquet row %d: record is not a JSON object: %v", rejectRows, err)
 			return nil
 		}
-		if rec["list_amount"] == nil || rec["currency"] == nil {
+		cur := rec[currencyField]
+		if cur == nil && fixedCurrency != "" {
+			cur = &fixedCurrency
+		}
+		if rec[amountField] == nil || cur == nil {
 			return nil
 		}
-		a, err1 := billing.ParseAmount(*rec["list_amount"])
-		c, err2 := billing.ParseCurrency(*rec["currency"])
+		a, err1 := billing.ParseAmount(*rec[amountField])
+		c, err2 := billing.ParseCurrency(*cur)
 		if err1 == nil && err2 == nil {
 			if rejected[c] == nil {
 				rejected[c] = &billing.Sum{}
