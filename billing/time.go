@@ -269,21 +269,8 @@ func ParseZone(s string) (*time.Location, error) {
 // instants (01:30 on the fall-back night is read at -04:00), as [time.Date]
 // resolves them; TestParseLocalTime pins both.
 func ParseLocalTime(s string, loc *time.Location) (Time, error) {
-	wall, naive, err := parseTime(s, true)
-	if err != nil || !naive {
-		return wall, err
-	}
-	wsecs, micros := int64(wall)/1e6, int64(wall)%1e6
-	if micros < 0 {
-		wsecs, micros = wsecs-1, micros+1e6
-	}
-	w := time.Unix(wsecs, 0).UTC()
-	secs := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, loc).Unix()
-	local := time.Unix(secs, micros*1000)
-	if secs < minTimeSecs || secs > maxTimeSecs {
-		return 0, fmt.Errorf("%w: %q in %s is outside the years 0001 to 9999 in UTC", ErrTimeRange, s, loc)
-	}
-	return Time(local.UnixMicro()), nil
+	c := LocalClock{Loc: loc}
+	return c.Parse(s)
 }
 
 // LocalClock is ParseLocalTime for many timestamps in one zone: it keeps the

@@ -28,14 +28,20 @@ func (r *run) assignPending(sp *lineSpills, plan *rules.Plan) error {
 		if err := viewLine(p, &line); err != nil {
 			return err
 		}
-		d := plan.Assign(&line) // a duplicate too: pass D leaves it out
-
-		key = billKey(key[:0], &line, d.Payer)
-		ld := r.discounts.Apply(&line, d)
-		payload = encodeBill(payload[:0], &line, &d, &ld)
-		if err := sp.bills.Add(key, payload); err != nil {
+		// A duplicate too: pass D leaves it out.
+		if err := r.bill(sp, plan, &line, &key, &payload); err != nil {
 			return err
 		}
 	}
 	return it.Err()
+}
+
+// bill gives an accepted line its payer and discount, after every line was
+// observed, and adds it to the bills' runs; key and payload are scratch.
+func (r *run) bill(sp *lineSpills, plan *rules.Plan, line *billing.UsageLine, key, payload *[]byte) error {
+	d := plan.Assign(line)
+	*key = billKey((*key)[:0], line, d.Payer)
+	ld := r.discounts.Apply(line, d)
+	*payload = encodeBill((*payload)[:0], line, &d, &ld)
+	return sp.bills.Add(*key, *payload)
 }

@@ -62,11 +62,7 @@ func (r *run) judgePrepaid(sp *lineSpills, plan *rules.Plan) error {
 			}
 			continue
 		}
-		d := plan.Assign(&line)
-		key = billKey(key[:0], &line, d.Payer)
-		ld := r.discounts.Apply(&line, d)
-		payload = encodeBill(payload[:0], &line, &d, &ld)
-		if err := sp.bills.Add(key, payload); err != nil {
+		if err := r.bill(sp, plan, &line, &key, &payload); err != nil {
 			return err
 		}
 	}

@@ -22,30 +22,7 @@ func benchRead(b *testing.B, format string) {
 	path := filepath.Join(dir, "usage", "part-00000."+format)
 	b.ResetTimer()
 	for b.Loop() {
-		t, err := Open(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var extras ExtraColumns
-		dec, err := NewUsageDecoder(t, &extras)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var l billing.UsageLine
-		n := 0
-		if err := Each(context.Background(), t, func(r *Row) error {
-			if e := dec.Decode(r, &l); e != nil {
-				return e
-			}
-			n++
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-		t.Close()
-		if n != lines {
-			b.Fatalf("%d rows", n)
-		}
+		benchDecode(b, path, UsageOptions{}, lines)
 	}
 	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
@@ -72,33 +49,38 @@ func BenchmarkReadProfile(b *testing.B) {
 		b.Run("profile="+c.profile, func(b *testing.B) {
 			opts := UsageOptions{Profile: c.profile, Zone: time.FixedZone("+08:00", 8*3600)}
 			for b.Loop() {
-				t, err := Open(c.path)
-				if err != nil {
-					b.Fatal(err)
-				}
-				var extras ExtraColumns
-				dec, err := NewUsageDecoderWith(t, &extras, opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				var l billing.UsageLine
-				n := 0
-				if err := Each(context.Background(), t, func(r *Row) error {
-					if e := dec.Decode(r, &l); e != nil {
-						return e
-					}
-					n++
-					return nil
-				}); err != nil {
-					b.Fatal(err)
-				}
-				t.Close()
-				if n != lines {
-					b.Fatalf("%d rows", n)
-				}
+				benchDecode(b, c.path, opts, lines)
 			}
 			b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
+	}
+}
+
+// benchDecode decodes every usage row of path, which must hold lines rows.
+func benchDecode(b *testing.B, path string, opts UsageOptions, lines int) {
+	t, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer t.Close()
+	var extras ExtraColumns
+	dec, err := NewUsageDecoderWith(t, &extras, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var l billing.UsageLine
+	n := 0
+	if err := Each(context.Background(), t, func(r *Row) error {
+		if e := dec.Decode(r, &l); e != nil {
+			return e
+		}
+		n++
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	if n != lines {
+		b.Fatalf("%d rows", n)
 	}
 }
 

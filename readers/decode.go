@@ -163,10 +163,8 @@ func NewUsageDecoderWith(t Table, extras *ExtraColumns, opts UsageOptions) (*Usa
 	if err != nil {
 		return nil, err
 	}
-	for _, out := range billing.OutputColumns {
-		if _, ok := idx[out]; ok {
-			return nil, fmt.Errorf("%s: column %s is one billcons writes itself; rename it in the input", t.Name(), out)
-		}
+	if err := checkReserved(t, idx); err != nil {
+		return nil, err
 	}
 	col, err := lookup(t, idx, billing.UsageColumns[:],
 		func(n string) bool { return n == "settled_at" || n == "charge_type" || n == "resource_id" },
@@ -476,6 +474,16 @@ func (d *AccountDecoder) Decode(row *Row, a *billing.Account) *billing.RowError 
 			a.AccountID = v
 		} else {
 			a.EnterpriseID = v
+		}
+	}
+	return nil
+}
+
+// checkReserved refuses a usage header naming a column billcons writes.
+func checkReserved(t Table, idx map[string]int) error {
+	for _, out := range billing.OutputColumns {
+		if _, ok := idx[out]; ok {
+			return fmt.Errorf("%s: column %s is one billcons writes itself; rename it in the input", t.Name(), out)
 		}
 	}
 	return nil

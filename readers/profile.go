@@ -66,10 +66,8 @@ func newAlibabaDecoder(t Table, extras *ExtraColumns, opts UsageOptions) (*Usage
 	if err != nil {
 		return nil, err
 	}
-	for _, out := range billing.OutputColumns {
-		if _, ok := idx[out]; ok {
-			return nil, fmt.Errorf("%s: column %s is one billcons writes itself; rename it in the input", t.Name(), out)
-		}
+	if err := checkReserved(t, idx); err != nil {
+		return nil, err
 	}
 	d := &UsageDecoder{file: t.Name(), header: t.Header(), col: make([]int, billing.NumUsageColumns),
 		extra: make([]int, len(t.Header())), nExtra: extras, alibaba: true, zone: opts.Zone, altOwner: -1, currency: opts.Currency}
