@@ -9,31 +9,14 @@ import (
 // payers, and add them to the bills. Duplicates among them are left out by
 // pass D, like those decided while reading.
 func (r *run) assignPending(sp *lineSpills, plan *rules.Plan) error {
-	it, err := sp.pending.Merge()
-	if err != nil {
-		return err
-	}
-	defer it.Close()
 	var line billing.UsageLine
 	var key, payload []byte
-	var n int
-	for {
-		_, p, ok := it.Next()
-		if !ok {
-			break
-		}
-		if err := r.tick(&n); err != nil {
-			return err
-		}
+	return r.replay(sp.pending, func(_, p []byte) error {
 		if err := viewLine(p, &line); err != nil {
 			return err
 		}
-		// A duplicate too: pass D leaves it out.
-		if err := r.bill(sp, plan, &line, &key, &payload); err != nil {
-			return err
-		}
-	}
-	return it.Err()
+		return r.bill(sp, plan, &line, &key, &payload) // a duplicate too: pass D leaves it out
+	})
 }
 
 // bill gives an accepted line its payer and discount, after every line was

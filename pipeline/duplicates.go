@@ -17,11 +17,6 @@ import (
 // every line but the first of an id, and observe the first lines that may
 // hold a change back.
 func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
-	it, err := sp.ids.Merge()
-	if err != nil {
-		return err
-	}
-	defer it.Close()
 	// The duplicates' rejects, without their records: those are read from
 	// the inputs again, once every duplicate is known.
 	dups := spill.New(r.spillDir, "duplicates", r.cfg.SpillBytes/4)
@@ -29,7 +24,6 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 	var first []byte      // the first key of the current line_id
 	var deferred [][]byte // refunds that may hold a change back, waiting for the purchases
 	var line billing.UsageLine
-	var n int
 	var repeat uint32 // the place in its line_id's group of the current line, from 1
 	// accept shows an accepted line to the plan and the refund rule.
 	accept := func(payload []byte) error {
@@ -52,14 +46,7 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 		}
 		return nil
 	}
-	for {
-		key, payload, ok := it.Next()
-		if !ok {
-			break
-		}
-		if err := r.tick(&n); err != nil {
-			return err
-		}
+	err := r.replay(sp.ids, func(key, payload []byte) error {
 		if len(key) < 9 {
 			return errCorrupt
 		}
@@ -67,10 +54,7 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 		if first == nil || !bytes.Equal(id, first[:len(first)-9]) {
 			first = append(first[:0], key...)
 			repeat = 1
-			if err := accept(payload); err != nil {
-				return err
-			}
-			continue
+			return accept(payload)
 		}
 		if r.cfg.Profile == readers.ProfileAlibaba {
 			// An export repeats ids (one record split over several
@@ -81,10 +65,7 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 				r.renames = map[uint64]uint32{}
 			}
 			r.renames[binary.BigEndian.Uint64(key[len(key)-8:])] = repeat
-			if err := accept(payload); err != nil {
-				return err
-			}
-			continue
+			return accept(payload)
 		}
 		file, row := placeOf(binary.BigEndian.Uint64(key[len(key)-8:]))
 		firstFile, firstRow := placeOf(binary.BigEndian.Uint64(first[len(first)-8:]))
@@ -94,11 +75,9 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 			SourceFile: r.usageFiles[file], SourceRow: row, Code: "duplicate_line_id",
 			Reason: fmt.Sprintf("line_id %s was already read at %s:%d; the first stays", id, r.usageFiles[firstFile], firstRow),
 		}
-		if err := dups.Add(rejectKey(file, row), encodeReject(nil, &x)); err != nil {
-			return err
-		}
-	}
-	if err := it.Err(); err != nil {
+		return dups.Add(rejectKey(file, row), encodeReject(nil, &x))
+	})
+	if err != nil {
 		return err
 	}
 	// The refunds that may hold a change back, now that the purchases are
@@ -115,14 +94,31 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 	return r.readDuplicates(dups, sp.rejects)
 }
 
-// tick counts a line of a pass for the progress display and, every 8,192
-// lines, checks whether the run was cancelled.
-func (r *run) tick(n *int) error {
-	if *n++; *n%8192 == 0 {
-		r.cfg.Progress.add(8192)
-		return r.ctx.Err()
+// replay calls fn for every record of s in key order, the loop of every
+// pass after the first: it counts the records for the progress display and,
+// every 8,192, checks whether the run was cancelled. fn's key and payload
+// are valid only during the call.
+func (r *run) replay(s *spill.Sorter, fn func(key, payload []byte) error) error {
+	it, err := s.Merge()
+	if err != nil {
+		return err
 	}
-	return nil
+	defer it.Close()
+	for n := 1; ; n++ {
+		key, payload, ok := it.Next()
+		if !ok {
+			return it.Err()
+		}
+		if n%8192 == 0 {
+			r.cfg.Progress.add(8192)
+			if err := r.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := fn(key, payload); err != nil {
+			return err
+		}
+	}
 }
 
 // errFound stops a read once the rows sought are found.

@@ -15,29 +15,16 @@ import (
 // one by pass B; a rejected line goes to the rejects with its raw record;
 // the rest get their payers and discounts, into the bills.
 func (r *run) judgePrepaid(sp *lineSpills, plan *rules.Plan) error {
-	it, err := sp.prepaid.Merge()
-	if err != nil {
-		return err
-	}
-	defer it.Close()
 	var line billing.UsageLine
 	var key, payload []byte
-	var n int
-	for {
-		_, p, ok := it.Next()
-		if !ok {
-			break
-		}
-		if err := r.tick(&n); err != nil {
-			return err
-		}
+	return r.replay(sp.prepaid, func(_, p []byte) error {
 		adjRejected, record, err := viewPrepaid(p, &line)
 		if err != nil {
 			return err
 		}
 		if r.dups.has(line.Seq) {
 			r.total(line.Currency).rejected.Add(line.ListAmount)
-			continue
+			return nil
 		}
 		var rule *rules.Rule
 		var why string
@@ -57,14 +44,8 @@ func (r *run) judgePrepaid(sp *lineSpills, plan *rules.Plan) error {
 			r.total(line.Currency).rejected.Add(line.ListAmount)
 			file, row := placeOf(line.Seq)
 			x := writers.Reject{SourceFile: r.usageFiles[file], SourceRow: row, Code: rule.Code, Reason: why, Record: record}
-			if err := sp.rejects.Add(rejectKey(file, row), encodeReject(nil, &x)); err != nil {
-				return err
-			}
-			continue
+			return sp.rejects.Add(rejectKey(file, row), encodeReject(nil, &x))
 		}
-		if err := r.bill(sp, plan, &line, &key, &payload); err != nil {
-			return err
-		}
-	}
-	return it.Err()
+		return r.bill(sp, plan, &line, &key, &payload)
+	})
 }

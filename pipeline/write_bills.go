@@ -25,11 +25,6 @@ func (s *slab) copy(b []byte) []byte {
 // summary as runs of (cycle, payer, member, product, currency); leave out
 // the duplicates.
 func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
-	it, err := bySpill.Merge()
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
 	bills := writers.NewBills(r.tree.Dir(), r.extras.Names())
 	closed := false
 	defer func() {
@@ -60,23 +55,15 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 	}
 	var s spilled
 	var mem slab
-	var n int
-	for {
-		key, payload, ok := it.Next()
-		if !ok {
-			break
-		}
-		if err := r.tick(&n); err != nil {
-			return nil, err
-		}
+	err = r.replay(bySpill, func(key, payload []byte) error {
 		key, payload = mem.copy(key), mem.copy(payload)
 		if err := viewBill(key, payload, &s); err != nil {
-			return nil, err
+			return err
 		}
 		l := &s.line
 		if r.dups.has(l.Seq) {
 			r.total(l.Currency).rejected.Add(l.ListAmount)
-			continue
+			return nil
 		}
 		if k, ok := r.renames[l.Seq]; ok {
 			l.LineID = l.LineID + "." + strconv.FormatUint(uint64(k), 10)
@@ -85,13 +72,13 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 			r.cycles = append(r.cycles, l.Cycle)
 		}
 		if err := bills.Write(l, &s.Decided); err != nil {
-			return nil, err
+			return err
 		}
 		r.counts.UsageBilled++
 		r.total(l.Currency).billed.Add(l.ListAmount)
 		if !have || row.Cycle != l.Cycle || row.Payer != s.Payer || row.AccountID != l.AccountID || row.Product != l.ProductCode || row.Currency != l.Currency {
 			if err := flush(); err != nil {
-				return nil, err
+				return err
 			}
 			row = writers.SummaryRow{Cycle: l.Cycle, Payer: s.Payer, AccountID: l.AccountID, Product: l.ProductCode, Currency: l.Currency}
 			have = true
@@ -99,8 +86,9 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 		row.LineCount++
 		row.ListAmount.Add(l.ListAmount)
 		row.Discount.Add(s.DiscountAmount)
-	}
-	if err := it.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if err := flush(); err != nil {
