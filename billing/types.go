@@ -163,6 +163,7 @@ func (c *Change) Payer() string {
 // Account is one row of the optional accounts file.
 type Account struct {
 	Pos          Pos
+	Seq          int // read order over all account inputs, from 0
 	AccountID    string
 	EnterpriseID string
 }

@@ -71,6 +71,16 @@ func pick[T any](xs []T, idx []int) []T {
 	return out
 }
 
+// ValidateAccounts judges well-formed accounts rows (in read order, Seq
+// set): [DuplicateAccount], then [AmbiguousAccount].
+func ValidateAccounts(as []billing.Account) ([]billing.Account, []InputReject) {
+	stand, rej := judgeRows(as, func(a *billing.Account) billing.Pos { return a.Pos }, func(a *billing.Account) int { return a.Seq },
+		func(a *billing.Account) string { return a.AccountID },
+		func(a, b *billing.Account) bool { return a.EnterpriseID == b.EnterpriseID },
+		DuplicateAccount, AmbiguousAccount, "account_id", nil)
+	return pick(as, stand), rej
+}
+
 // ValidateDiscounts judges well-formed discounts (in read order, Seq set):
 // [DuplicateDiscount], then [AmbiguousDiscount]. It returns the accepted
 // ones in read order and the rejected ones.

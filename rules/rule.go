@@ -87,8 +87,13 @@ var (
 // (seed 000, Additional notes; seed 001, rule 8).
 const MaxMembers = 300
 
-// The settlement input rules (CONTRACT.md, Settlement: the inputs).
+// The settlement input rules (CONTRACT.md, Settlement: the inputs), and the
+// accounts file's.
 var (
+	DuplicateAccount = &Rule{Code: "duplicate_account", Seed: "CONTRACT.md, Input: accounts",
+		Doc: "an exact copy of an earlier accounts row: the first stands, the copy is rejected"}
+	AmbiguousAccount = &Rule{Code: "ambiguous_account", Seed: "CONTRACT.md, Input: accounts",
+		Doc: "an account listed with different enterprises: all of its rows are rejected, and changes naming it become unknown_account"}
 	DuplicateDiscount = &Rule{Code: "duplicate_discount", Seed: "CONTRACT.md, Input: discounts",
 		Doc: "an exact copy of an earlier discount row: the first stands, the copy is rejected"}
 	AmbiguousDiscount = &Rule{Code: "ambiguous_discount", Seed: "CONTRACT.md, Input: discounts",

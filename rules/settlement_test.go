@@ -345,6 +345,12 @@ func TestValidateSettlementInputs(t *testing.T) {
 	if len(bacc) != 1 || bacc[0].Seq != 0 || len(brej) != 3 || brej[0].Rule != DuplicateBalance || brej[1].Rule != AmbiguousBalance {
 		t.Errorf("ValidateBalances = %v, %v; want row 0 accepted, 1 a copy, 2 and 3 ambiguous [CONTRACT.md Input: balances]", bacc, brej)
 	}
+	as := []billing.Account{{Seq: 0, AccountID: "a", EnterpriseID: "E1"}, {Seq: 1, AccountID: "a", EnterpriseID: "E1"},
+		{Seq: 2, AccountID: "b", EnterpriseID: "E1"}, {Seq: 3, AccountID: "b", EnterpriseID: "E2"}, {Seq: 4, AccountID: "c", EnterpriseID: "E2"}}
+	if aacc, arej := ValidateAccounts(as); len(aacc) != 2 || aacc[1].AccountID != "c" || len(arej) != 3 ||
+		arej[0].Rule != DuplicateAccount || arej[1].Rule != AmbiguousAccount || arej[2].Rule != AmbiguousAccount {
+		t.Errorf("ValidateAccounts = %v, %v; want a and c accepted, a's copy a duplicate, both b ambiguous [CONTRACT.md Input: accounts]", aacc, arej)
+	}
 	es := []billing.Enterprise{{Seq: 0, EnterpriseID: "E", UpgradedAt: 1}, {Seq: 1, EnterpriseID: "E", UpgradedAt: 2}}
 	if eacc, erej := ValidateEnterprises(es); len(eacc) != 0 || len(erej) != 2 || erej[0].Rule != AmbiguousEnterprise {
 		t.Errorf("ValidateEnterprises = %v, %v; want both ambiguous [CONTRACT.md Input: enterprises]", eacc, erej)
