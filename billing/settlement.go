@@ -81,8 +81,6 @@ func ParseRate(s string) (Rate, error) {
 	return Rate(a), nil
 }
 
-func (r Rate) String() string { return Amount(r).String() }
-
 // Discount is one well-formed contract discount (--discounts).
 type Discount struct {
 	Pos         Pos

@@ -17,6 +17,7 @@ func CheckInputs(m *writers.Manifest) ([]string, error) {
 	for _, in := range m.Inputs {
 		recorded[in.Kind+"\x00"+in.Path] = in
 	}
+	inputHashes := hashes{}
 	seen := map[string]bool{}
 	for _, kind := range []string{"usage", "changes", "accounts", "discounts", "enterprises", "credits", "balances"} {
 		args, err := stringsOption(m.Options[kind])
@@ -40,7 +41,7 @@ func CheckInputs(m *writers.Manifest) ([]string, error) {
 					problems = append(problems, fmt.Sprintf("%s: new since the run (--%s %s); a rerun would read it", f, kind, arg))
 					continue
 				}
-				now, _, err := describe(kind, f)
+				now, _, err := inputHashes.describe(kind, f)
 				if err != nil {
 					problems = append(problems, err.Error())
 					continue

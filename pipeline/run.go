@@ -220,6 +220,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("creating spill folder: %w", err)
 	}
 
+	inputHashes := hashes{}
 	for _, group := range []struct {
 		kind  string
 		files []string
@@ -227,7 +228,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		{"discounts", settleFiles["discounts"]}, {"enterprises", settleFiles["enterprises"]},
 		{"credits", settleFiles["credits"]}, {"balances", settleFiles["balances"]}} {
 		for _, f := range group.files {
-			in, st, err := describe(group.kind, f)
+			in, st, err := inputHashes.describe(group.kind, f)
 			if err != nil {
 				return nil, err
 			}
@@ -464,9 +465,23 @@ func expandAll(args []string) ([]string, error) {
 	return files, nil
 }
 
+// hashes hashes input files for the manifest, each file once: the members of
+// a zip archive share their archive's hash.
+type hashes map[string]hashed
+
+type hashed struct {
+	bytes int64
+	sha   string
+	st    stamp
+}
+
 // describe hashes one input file for the manifest.
-func describe(kind, path string) (writers.Input, stamp, error) {
-	f, err := os.Open(readers.ArchivePath(path)) // a zip member: its archive
+func (hs hashes) describe(kind, path string) (writers.Input, stamp, error) {
+	file := readers.ArchivePath(path) // a zip member: its archive
+	if h, ok := hs[file]; ok {
+		return writers.Input{Kind: kind, Path: path, Bytes: h.bytes, SHA256: h.sha}, h.st, nil
+	}
+	f, err := os.Open(file)
 	if err != nil {
 		return writers.Input{}, stamp{}, fmt.Errorf("%s: %w", path, unwrapPath(err))
 	}
@@ -480,8 +495,8 @@ func describe(kind, path string) (writers.Input, stamp, error) {
 	if err != nil {
 		return writers.Input{}, stamp{}, fmt.Errorf("%s: reading: %w", path, unwrapPath(err))
 	}
-	return writers.Input{Kind: kind, Path: path, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))},
-		stamp{size: st.Size(), mtime: st.ModTime()}, nil
+	hs[file] = hashed{n, hex.EncodeToString(h.Sum(nil)), stamp{size: st.Size(), mtime: st.ModTime()}}
+	return hs.describe(kind, path)
 }
 
 // unchanged checks, after an input was parsed, that it is still the file

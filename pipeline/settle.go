@@ -78,14 +78,18 @@ func (s *settlement) row(row *writers.SummaryRow) error {
 	row.Due.SubSum(row.StoredVal)
 
 	if s.watch[row.Payer] {
-		k := dueKey{row.Cycle, strings.Clone(row.Payer), strings.Clone(row.Currency)}
-		if s.due[k] == nil {
-			s.due[k] = &billing.Sum{}
+		k := dueKey{row.Cycle, row.Payer, row.Currency}
+		due := s.due[k]
+		if due == nil {
+			// The row's strings may point into pass D's buffers: the map
+			// keeps copies.
+			due = &billing.Sum{}
+			s.due[dueKey{row.Cycle, strings.Clone(row.Payer), strings.Clone(row.Currency)}] = due
 		}
-		s.due[k].AddSum(row.Due)
+		due.AddSum(row.Due)
 		if row.AccountID != row.Payer && (s.last.cycle != row.Cycle || s.last.payer != row.Payer || s.last.account != row.AccountID) {
-			s.members[memberKey{row.Cycle, k.payer}]++
-			s.last.cycle, s.last.payer, s.last.account = row.Cycle, k.payer, strings.Clone(row.AccountID)
+			s.members[memberKey{row.Cycle, strings.Clone(row.Payer)}]++
+			s.last.cycle, s.last.payer, s.last.account = row.Cycle, strings.Clone(row.Payer), strings.Clone(row.AccountID)
 		}
 	}
 	return nil

@@ -104,7 +104,7 @@ func MayPay(x *billing.Credit, row *StatementRow, start, end billing.Time) bool 
 }
 
 // Settle applies credits to row and returns the applications in taking
-// order (valid until the next call). A row whose effective amount is not
+// order. A row whose effective amount is not
 // positive takes nothing; a credit with nothing left is skipped.
 func (c *Credits) Settle(row *StatementRow) []Application {
 	var out []Application

@@ -95,7 +95,7 @@ type LineDiscount struct {
 func (d *Discounts) Apply(line *billing.UsageLine, dec Decision) LineDiscount {
 	owner, rule := d.Owner(line, dec)
 	ld := LineDiscount{Owner: owner, Rule: rule}
-	var star *billing.Discount
+	var hit *billing.Discount // the product's discount, else the "*" one
 	ds := d.byAccount[owner]
 	for i := range ds {
 		x := &ds[i]
@@ -103,16 +103,16 @@ func (d *Discounts) Apply(line *billing.UsageLine, dec Decision) LineDiscount {
 			continue
 		}
 		if x.ProductCode == line.ProductCode {
-			star = x
+			hit = x
 			break
 		}
-		if x.ProductCode == "*" && star == nil {
-			star = x
+		if x.ProductCode == "*" {
+			hit = x
 		}
 	}
-	if star != nil {
-		ld.DiscountID, ld.Rate = star.DiscountID, star.Rate
-		ld.Amount = DiscountAmount(line.ListAmount, star.Rate)
+	if hit != nil {
+		ld.DiscountID, ld.Rate = hit.DiscountID, hit.Rate
+		ld.Amount = DiscountAmount(line.ListAmount, hit.Rate)
 	}
 	return ld
 }

@@ -107,10 +107,7 @@ func Verify(dir string) ([]string, error) {
 	var billRows int64
 	err = ReadBills(dir, func(b *BillRecord) error {
 		billRows++
-		if billed[b.Currency] == nil {
-			billed[b.Currency] = &billing.Sum{}
-		}
-		billed[b.Currency].Add(b.Amount)
+		sumIn(billed, b.Currency).Add(b.Amount)
 		g := group{b.Cycle, b.Payer, b.AccountID, b.Product, b.Currency}
 		if groups[g] == nil {
 			groups[g] = &agg{}
@@ -179,10 +176,7 @@ func Verify(dir string) ([]string, error) {
 				bad("credits/applied.parquet: credit %s has kind %q", str(v["credit_id"]), str(v["kind"]))
 			}
 			id := str(v["credit_id"])
-			if perCredit[id] == nil {
-				perCredit[id] = &billing.Sum{}
-			}
-			perCredit[id].Add(amt)
+			sumIn(perCredit, id).Add(amt)
 			return nil
 		})
 		if err != nil {
@@ -296,10 +290,7 @@ func Verify(dir string) ([]string, error) {
 		a, err1 := billing.ParseAmount(*rec[amountField])
 		c, err2 := billing.ParseCurrency(*cur)
 		if err1 == nil && err2 == nil {
-			if rejected[c] == nil {
-				rejected[c] = &billing.Sum{}
-			}
-			rejected[c].Add(a)
+			sumIn(rejected, c).Add(a)
 		}
 		return nil
 	})
@@ -469,4 +460,12 @@ func countParquet(p string) (int64, error) {
 		return 0, fmt.Errorf("%s: %w", p, err)
 	}
 	return pf.NumRows(), nil
+}
+
+// sumIn returns m's sum for k, adding a zero one when there is none.
+func sumIn(m map[string]*billing.Sum, k string) *billing.Sum {
+	if m[k] == nil {
+		m[k] = &billing.Sum{}
+	}
+	return m[k]
 }
