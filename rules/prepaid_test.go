@@ -12,7 +12,7 @@ func prepaidLine(t *testing.T, charge billing.ChargeType, sub billing.Subscripti
 	return l
 }
 
-// TestAdjustmentInTrusteeship: seed 000, Additional notes ("Price
+// TestAdjustmentInTrusteeship tests [AdjustmentInTrusteeship]: seed 000, Additional notes ("Price
 // adjustments are not supported for prepaid orders from a managed member
 // account"), by the relationships at the line's issued_at.
 func TestAdjustmentInTrusteeship(t *testing.T) {
@@ -36,12 +36,12 @@ func TestAdjustmentInTrusteeship(t *testing.T) {
 	} {
 		l := prepaidLine(t, tt.charge, tt.sub, "i-1", tt.issued)
 		if got := p.RejectsAdjustment(&l); got != tt.want {
-			t.Errorf("%s: RejectsAdjustment() = %v, want %v [seed 000, Additional notes: no price adjustments for a managed member's prepaid orders]", tt.name, got, tt.want)
+			t.Errorf("%s: RejectsAdjustment() = %v, want %v [%s: %s]", tt.name, got, tt.want, AdjustmentInTrusteeship.Code, AdjustmentInTrusteeship.Seed)
 		}
 	}
 }
 
-// TestRefundOfTransferredResource: seed 000, Additional notes (transferred
+// TestRefundOfTransferredResource tests [RefundOfTransferredResource]: seed 000, Additional notes (transferred
 // resources "have no financial value, meaning you cannot receive a
 // refund"); seed 001, rule 6.
 func TestRefundOfTransferredResource(t *testing.T) {
@@ -76,7 +76,7 @@ func TestRefundOfTransferredResource(t *testing.T) {
 	} {
 		l := prepaidLine(t, billing.ChargeRefund, billing.Subscription, tt.resource, tt.issued)
 		if got := p.RejectsRefund(&l, &ps); got != tt.want {
-			t.Errorf("%s: RejectsRefund() = %v, want %v [seed 000 Additional notes; seed 001 rule 6: transferred resources carry no refund]", tt.name, got, tt.want)
+			t.Errorf("%s: RejectsRefund() = %v, want %v [%s: %s]", tt.name, got, tt.want, RefundOfTransferredResource.Code, RefundOfTransferredResource.Seed)
 		}
 	}
 	// A member without changes pays for itself at every instant: its

@@ -126,7 +126,7 @@ func TestDiscountApplied(t *testing.T) {
 			l.ListAmount = amt(t, tt.List)
 			got := d.Apply(&l, Decision{Payer: "m"})
 			if got.DiscountID != tt.WantID || got.Amount.String() != tt.WantAmount || got.Owner != "m" {
-				t.Errorf("Apply() = %s %s, want %s %s [%s]", got.DiscountID, got.Amount, tt.WantID, tt.WantAmount, tt.Reason)
+				t.Errorf("Apply() = %s %s, want %s %s [%s: %s]", got.DiscountID, got.Amount, tt.WantID, tt.WantAmount, DiscountApplied.Code, tt.Reason)
 			}
 		})
 	}
@@ -168,50 +168,52 @@ func TestMayPay(t *testing.T) {
 		return &StatementRow{Cycle: cyc(t, "2024-02"), Payer: payer, Member: member, Product: product, Currency: "CNY"}
 	}
 	tests := []struct {
-		Name, Reason string
-		Credit       billing.Credit
-		Row          *StatementRow
-		Want         bool
+		Name   string
+		Rule   *Rule // the rule the case proves
+		Reason string
+		Credit billing.Credit
+		Row    *StatementRow
+		Want   bool
 	}{
-		{"own-coupon", "CONTRACT.md: a member that pays for itself uses its own credits of any kind",
+		{"own-coupon", OwnCredits, "CONTRACT.md: a member that pays for itself uses its own credits of any kind",
 			credit(t, "c", "m", billing.Coupon, "10", from, "", ""), row("m", "m", "ecs"), true},
-		{"own-stored-value", "CONTRACT.md: own credits of any kind", credit(t, "c", "m", billing.StoredValueCard, "10", from, "", ""), row("m", "m", "ecs"), true},
-		{"other-accounts-credit", "CONTRACT.md: a self-paying member uses only its own", credit(t, "c", "x", billing.Voucher, "10", from, "", ""), row("m", "m", "ecs"), false},
-		{"payer-voucher-shared-by-default", "seed 000: by default the management account shares its vouchers and stored value cards with all its managed members",
+		{"own-stored-value", OwnCredits, "CONTRACT.md: own credits of any kind", credit(t, "c", "m", billing.StoredValueCard, "10", from, "", ""), row("m", "m", "ecs"), true},
+		{"other-accounts-credit", OwnCredits, "CONTRACT.md: a self-paying member uses only its own", credit(t, "c", "x", billing.Voucher, "10", from, "", ""), row("m", "m", "ecs"), false},
+		{"payer-voucher-shared-by-default", SharedCredits, "seed 000: by default the management account shares its vouchers and stored value cards with all its managed members",
 			credit(t, "c", "MA", billing.Voucher, "10", from, "", ""), row("MA", "m", "ecs"), true},
-		{"payer-stored-value-shared", "seed 000: stored value cards are shared by default", credit(t, "c", "MA", billing.StoredValueCard, "10", from, "", ""), row("MA", "m", "ecs"), true},
-		{"payer-coupon-shared", "seed 001 rule 2: the main account's coupons apply to fees incurred by linked accounts",
+		{"payer-stored-value-shared", SharedCredits, "seed 000: stored value cards are shared by default", credit(t, "c", "MA", billing.StoredValueCard, "10", from, "", ""), row("MA", "m", "ecs"), true},
+		{"payer-coupon-shared", SharedCredits, "seed 001 rule 2: the main account's coupons apply to fees incurred by linked accounts",
 			credit(t, "c", "MA", billing.Coupon, "10", from, "", ""), row("MA", "m", "ecs"), true},
-		{"payer-sharing-lists-member", "seed 000: sharing can name specific accounts", credit(t, "c", "MA", billing.Voucher, "10", from, "", "", "m", "n"), row("MA", "m", "ecs"), true},
-		{"payer-sharing-omits-member", "seed 000: sharing with specific accounts leaves the others out", credit(t, "c", "MA", billing.Voucher, "10", from, "", "", "n"), row("MA", "m", "ecs"), false},
-		{"payer-coupon-not-alicom", "seed 001 rule 2: the main account's coupons apply except AliTelecom fees",
+		{"payer-sharing-lists-member", SharedCredits, "seed 000: sharing can name specific accounts", credit(t, "c", "MA", billing.Voucher, "10", from, "", "", "m", "n"), row("MA", "m", "ecs"), true},
+		{"payer-sharing-omits-member", SharedCredits, "seed 000: sharing with specific accounts leaves the others out", credit(t, "c", "MA", billing.Voucher, "10", from, "", "", "n"), row("MA", "m", "ecs"), false},
+		{"payer-coupon-not-alicom", SharedCredits, "seed 001 rule 2: the main account's coupons apply except AliTelecom fees",
 			credit(t, "c", "MA", billing.Coupon, "10", from, "", ""), row("MA", "m", "alicom"), false},
-		{"payer-voucher-alicom", "seed 001 rule 2 excepts coupons only: the payer's vouchers pay AliTelecom", credit(t, "c", "MA", billing.Voucher, "10", from, "", ""), row("MA", "m", "alicom"), true},
-		{"member-coupon-alicom", "seed 001 rule 2: linked accounts can still use their own coupons for AliTelecom",
+		{"payer-voucher-alicom", SharedCredits, "seed 001 rule 2 excepts coupons only: the payer's vouchers pay AliTelecom", credit(t, "c", "MA", billing.Voucher, "10", from, "", ""), row("MA", "m", "alicom"), true},
+		{"member-coupon-alicom", MemberCouponsAliTelecom, "seed 001 rule 2: linked accounts can still use their own coupons for AliTelecom",
 			credit(t, "c", "m", billing.Coupon, "10", from, "", ""), row("MA", "m", "alicom"), true},
-		{"member-coupon-not-ecs", "seed 001 rule 4 and seed 000: a managed member's own coupons pay nothing else",
+		{"member-coupon-not-ecs", MemberCreditsFrozen, "seed 001 rule 4 and seed 000: a managed member's own coupons pay nothing else",
 			credit(t, "c", "m", billing.Coupon, "10", from, "", ""), row("MA", "m", "ecs"), false},
-		{"member-voucher-frozen", "seed 000: a managed member account's vouchers and stored value cards cannot be used",
+		{"member-voucher-frozen", MemberCreditsFrozen, "seed 000: a managed member account's vouchers and stored value cards cannot be used",
 			credit(t, "c", "m", billing.Voucher, "10", from, "", ""), row("MA", "m", "alicom"), false},
-		{"member-stored-value-frozen", "seed 000: a managed member account's stored value cards cannot be used",
+		{"member-stored-value-frozen", MemberCreditsFrozen, "seed 000: a managed member account's stored value cards cannot be used",
 			credit(t, "c", "m", billing.StoredValueCard, "10", from, "", ""), row("MA", "m", "ecs"), false},
-		{"other-member-coupon", "seed 001 rule 4: coupons of a linked account cannot be shared with other linked accounts",
+		{"other-member-coupon", MemberCreditsFrozen, "seed 001 rule 4: coupons of a linked account cannot be shared with other linked accounts",
 			credit(t, "c", "n", billing.Coupon, "10", from, "", ""), row("MA", "m", "alicom"), false},
-		{"product-limited", "CONTRACT.md: a credit with a product_code pays only that product", credit(t, "c", "m", billing.Coupon, "10", from, "", "oss"), row("m", "m", "ecs"), false},
-		{"expired-before-cycle", "CONTRACT.md: validity must overlap the cycle (valid_to exclusive)", credit(t, "c", "m", billing.Coupon, "10", from, "2024-02-01T00:00:00+08:00", ""), row("m", "m", "ecs"), false},
-		{"starts-after-cycle", "CONTRACT.md: valid_from before the cycle's end", credit(t, "c", "m", billing.Coupon, "10", "2024-03-01T00:00:00+08:00", "", ""), row("m", "m", "ecs"), false},
-		{"starts-in-cycle", "CONTRACT.md: validity overlapping part of the cycle is enough", credit(t, "c", "m", billing.Coupon, "10", "2024-02-29T23:00:00+08:00", "", ""), row("m", "m", "ecs"), true},
+		{"product-limited", OwnCredits, "CONTRACT.md: a credit with a product_code pays only that product", credit(t, "c", "m", billing.Coupon, "10", from, "", "oss"), row("m", "m", "ecs"), false},
+		{"expired-before-cycle", OwnCredits, "CONTRACT.md: validity must overlap the cycle (valid_to exclusive)", credit(t, "c", "m", billing.Coupon, "10", from, "2024-02-01T00:00:00+08:00", ""), row("m", "m", "ecs"), false},
+		{"starts-after-cycle", OwnCredits, "CONTRACT.md: valid_from before the cycle's end", credit(t, "c", "m", billing.Coupon, "10", "2024-03-01T00:00:00+08:00", "", ""), row("m", "m", "ecs"), false},
+		{"starts-in-cycle", OwnCredits, "CONTRACT.md: validity overlapping part of the cycle is enough", credit(t, "c", "m", billing.Coupon, "10", "2024-02-29T23:00:00+08:00", "", ""), row("m", "m", "ecs"), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.Name, func(t *testing.T) {
 			if got := MayPay(&tt.Credit, tt.Row, start, end); got != tt.Want {
-				t.Errorf("MayPay() = %v, want %v [%s]", got, tt.Want, tt.Reason)
+				t.Errorf("MayPay() = %v, want %v [%s: %s; %s]", got, tt.Want, tt.Rule.Code, tt.Rule.Seed, tt.Reason)
 			}
 		})
 	}
 }
 
-// TestSettleOrder covers CONTRACT.md "Order": coupons, then vouchers, then
+// TestSettleOrder covers [CreditOrder] (CONTRACT.md "Order"): coupons, then vouchers, then
 // stored-value cards; earliest valid_to first, then credit_id; balances
 // carry from row to row; a row that owes nothing takes nothing.
 func TestSettleOrder(t *testing.T) {
@@ -240,7 +242,7 @@ func TestSettleOrder(t *testing.T) {
 	got := apps(c.Settle(row("m1", "10")))
 	want := []app{{"cp", "3.000000000"}, {"v-a", "5.000000000"}, {"v-b", "2.000000000"}}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Settle(first row) (-want +got) [CONTRACT.md Order: coupon, voucher, stored-value; earliest valid_to, then credit_id]:\n%s", diff)
+		t.Errorf("Settle(first row) (-want +got) [credit_order, CONTRACT.md Order: coupon, voucher, stored-value; earliest valid_to, then credit_id]:\n%s", diff)
 	}
 	if got := apps(c.Settle(row("m2", "-4"))); got != nil {
 		t.Errorf("Settle(negative row) = %v, want nothing [CONTRACT.md: a row whose effective amount is not positive takes nothing]", got)
@@ -248,7 +250,7 @@ func TestSettleOrder(t *testing.T) {
 	got = apps(c.Settle(row("m3", "20")))
 	want = []app{{"v-b", "3.000000000"}, {"v-late", "5.000000000"}, {"v-none", "5.000000000"}, {"svc", "7.000000000"}}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Settle(second row) (-want +got) [CONTRACT.md Order: balances carry over; a spent credit is skipped; no valid_to last]:\n%s", diff)
+		t.Errorf("Settle(second row) (-want +got) [credit_order, CONTRACT.md Order: balances carry over; a spent credit is skipped; no valid_to last]:\n%s", diff)
 	}
 	for _, b := range c.Balances() {
 		if b.Applied > b.Amount || b.Remaining() != b.Amount-b.Applied {
@@ -351,9 +353,11 @@ func TestValidateSettlementInputs(t *testing.T) {
 		arej[0].Rule != DuplicateAccount || arej[1].Rule != AmbiguousAccount || arej[2].Rule != AmbiguousAccount {
 		t.Errorf("ValidateAccounts = %v, %v; want a and c accepted, a's copy a duplicate, both b ambiguous [CONTRACT.md Input: accounts]", aacc, arej)
 	}
-	es := []billing.Enterprise{{Seq: 0, EnterpriseID: "E", UpgradedAt: 1}, {Seq: 1, EnterpriseID: "E", UpgradedAt: 2}}
-	if eacc, erej := ValidateEnterprises(es); len(eacc) != 0 || len(erej) != 2 || erej[0].Rule != AmbiguousEnterprise {
-		t.Errorf("ValidateEnterprises = %v, %v; want both ambiguous [CONTRACT.md Input: enterprises]", eacc, erej)
+	es := []billing.Enterprise{{Seq: 0, EnterpriseID: "D", UpgradedAt: 1}, {Seq: 1, EnterpriseID: "D", UpgradedAt: 1},
+		{Seq: 2, EnterpriseID: "E", UpgradedAt: 1}, {Seq: 3, EnterpriseID: "E", UpgradedAt: 2}}
+	if eacc, erej := ValidateEnterprises(es); len(eacc) != 1 || eacc[0].EnterpriseID != "D" || len(erej) != 3 ||
+		erej[0].Rule != DuplicateEnterprise || erej[1].Rule != AmbiguousEnterprise || erej[2].Rule != AmbiguousEnterprise {
+		t.Errorf("ValidateEnterprises = %v, %v; want D accepted, its copy a duplicate, both E ambiguous [CONTRACT.md Input: enterprises]", eacc, erej)
 	}
 	cs := []billing.Credit{credit(t, "c", "m", billing.Coupon, "1", "2024-01-01T00:00:00Z", "", "", "a", "b"),
 		credit(t, "c", "m", billing.Coupon, "1", "2024-01-01T00:00:00Z", "", "", "b", "a"),
