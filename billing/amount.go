@@ -180,3 +180,30 @@ func (s Sum) Cmp(t Sum) int {
 
 // Amount returns s as an Amount; s must be below 10^9 in absolute value.
 func (s Sum) Amount() Amount { return Amount(int64(s.lo)) }
+
+// ParseSum parses a sum as [Sum.String] formats it: an exact decimal with
+// at most Scale fractional digits that fits 128 bits.
+func ParseSum(s string) (Sum, error) {
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return Sum{}, fmt.Errorf("not a decimal: %q", s)
+	}
+	if d.Exponent() < -Scale && !d.Equal(d.Truncate(Scale)) {
+		return Sum{}, fmt.Errorf("more than %d fractional digits: %q", Scale, s)
+	}
+	b := d.Shift(Scale).BigInt()
+	if b.BitLen() > 126 {
+		return Sum{}, fmt.Errorf("out of range: %q", s)
+	}
+	var sum Sum
+	mask := new(big.Int).SetUint64(^uint64(0))
+	abs := new(big.Int).Abs(b)
+	sum.lo = new(big.Int).And(abs, mask).Uint64()
+	sum.hi = new(big.Int).Rsh(abs, 64).Int64()
+	if b.Sign() < 0 {
+		neg := Sum{}
+		neg.SubSum(sum)
+		sum = neg
+	}
+	return sum, nil
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/readers"
@@ -51,6 +52,17 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 			return errCorrupt
 		}
 		id := key[:len(key)-9]
+		seq := binary.BigEndian.Uint64(key[len(key)-8:])
+		if sh := r.cfg.Shard; sh != nil {
+			if sh.IDs != nil {
+				if err := sh.IDs(id, seq); err != nil {
+					return err
+				}
+			}
+			if all, ok := sh.Foreign[string(id)]; ok {
+				return r.foreignID(id, seq, all, accept, payload, dups)
+			}
+		}
 		if first == nil || !bytes.Equal(id, first[:len(first)-9]) {
 			first = append(first[:0], key...)
 			repeat = 1
@@ -92,6 +104,35 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 		}
 	}
 	return r.readDuplicates(dups, sp.rejects)
+}
+
+// foreignID judges a line whose id was also read in other shards of a
+// sharded run, by the read order of all the id's lines in the whole run
+// (all): as findDuplicates judges the lines of one id, in one run.
+func (r *run) foreignID(id []byte, seq uint64, all []uint64, accept func([]byte) error, payload []byte, dups *spill.Sorter) error {
+	n, found := slices.BinarySearch(all, seq)
+	if !found {
+		return fmt.Errorf("internal error: line %s at seq %d is not among its id's lines %v", id, seq, all)
+	}
+	if n == 0 {
+		return accept(payload)
+	}
+	if r.cfg.Profile == readers.ProfileAlibaba {
+		if r.renames == nil {
+			r.renames = map[uint64]uint32{}
+		}
+		r.renames[seq] = uint32(n + 1)
+		return accept(payload)
+	}
+	file, row := placeOf(seq)
+	firstFile, firstRow := placeOf(all[0])
+	r.dups.add(file, row)
+	r.counts.UsageRejected++
+	x := writers.Reject{
+		SourceFile: r.usageFiles[file], SourceRow: row, Code: "duplicate_line_id",
+		Reason: fmt.Sprintf("line_id %s was already read at %s:%d; the first stays", id, r.usageFiles[firstFile], firstRow),
+	}
+	return dups.Add(rejectKey(file, row), encodeReject(nil, &x))
 }
 
 // replay calls fn for every record of s in key order, the loop of every
@@ -141,7 +182,7 @@ func (r *run) readDuplicates(dups, rejects *spill.Sorter) error {
 	for ok {
 		fi, _ := rejectPlace(key)
 		path := r.usageFiles[fi]
-		t, err := readers.Open(path)
+		t, err := r.openUsage(fi, path)
 		if err != nil {
 			return err
 		}
@@ -173,7 +214,7 @@ func (r *run) readDuplicates(dups, rejects *spill.Sorter) error {
 		if file, n := rejectPlace(key); ok && file == fi {
 			return fmt.Errorf("internal error: %s: row %d, a duplicate line, is not there on reading the file again", path, n)
 		}
-		if err := r.unchanged(path); err != nil {
+		if err := r.usageUnchanged(path); err != nil {
 			return err
 		}
 	}

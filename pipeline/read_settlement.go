@@ -31,7 +31,7 @@ func readInput[T any, D interface{ Header() []string }](r *run, kind string, fil
 	var rows []T
 	var records []string // by seq, for the rows a rule rejects
 	for _, path := range files {
-		t, err := readers.Open(path)
+		t, err := r.openInput(path)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -69,7 +69,11 @@ func readInput[T any, D interface{ Header() []string }](r *run, kind string, fil
 	}
 	*count.accepted = int64(len(accepted))
 	*count.rejected = int64(len(rejects))
-	sortRejects(rejects, files)
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = r.name(f)
+	}
+	sortRejects(rejects, names)
 	return accepted, rejects, nil
 }
 

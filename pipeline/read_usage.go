@@ -55,7 +55,7 @@ func (r *run) readUsage(files []string, plan *rules.Plan, sp *lineSpills) error 
 	// order they are first seen, and every decoder must know them all.
 	decs := make([]*readers.UsageDecoder, len(files))
 	for fi, path := range files {
-		t, err := readers.Open(path)
+		t, err := r.openUsage(fi, path)
 		if err != nil {
 			return err
 		}
@@ -128,7 +128,7 @@ feed:
 // readUsageFile reads one usage file into the sorters, which mu guards.
 func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *readers.UsageDecoder, plan *rules.Plan, tally *usageTally,
 	read *atomic.Int64, mu *sync.Mutex, sp *lineSpills) error {
-	t, err := readers.Open(path)
+	t, err := r.openUsage(fi, path)
 	if err != nil {
 		return err
 	}
@@ -213,11 +213,29 @@ func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *reade
 	if err != nil {
 		return err
 	}
-	if err := r.unchanged(path); err != nil {
+	if err := r.usageUnchanged(path); err != nil {
 		return err
 	}
 	mu.Lock()
 	r.setRows(path, "usage", rows)
 	mu.Unlock()
 	return nil
+}
+
+// openUsage opens usage file fi: the file itself, or in a shard of a
+// sharded run, the shard's rows of it.
+func (r *run) openUsage(fi int, path string) (readers.Table, error) {
+	if r.cfg.Shard != nil {
+		return r.cfg.Shard.Open(fi)
+	}
+	return readers.Open(path)
+}
+
+// usageUnchanged is unchanged for a usage file a run reads itself; a
+// shard's rows were checked by the split step that read the file.
+func (r *run) usageUnchanged(path string) error {
+	if r.cfg.Shard != nil {
+		return nil
+	}
+	return r.unchanged(path)
 }

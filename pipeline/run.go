@@ -78,6 +78,16 @@ type Config struct {
 
 	// Progress, when set, is kept up to date for a display to poll.
 	Progress *Progress
+
+	// Shard and Commit, when set, make the run one step of a sharded run
+	// (package shards): Usage is then not read.
+	Shard  *ShardInput
+	Commit *CommitInput
+
+	// Names, when set, gives input files the names the rejects and the
+	// manifest call them by: a file fetched from a bucket is named by its
+	// URL, not by where it was copied to.
+	Names map[string]string
 }
 
 // DefaultSpillBytes is the default in-memory budget of one line sort.
@@ -182,6 +192,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	hashUsage := true
+	switch {
+	case cfg.Shard != nil:
+		usage, hashUsage = cfg.Shard.Files, false
+	case cfg.Commit != nil:
+		usage, hashUsage = cfg.Commit.Files, false
+	}
 	changes, err := expandAll(cfg.Changes)
 	if err != nil {
 		return nil, err
@@ -227,11 +244,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}{{"usage", usage}, {"changes", changes}, {"accounts", accounts},
 		{"discounts", settleFiles["discounts"]}, {"enterprises", settleFiles["enterprises"]},
 		{"credits", settleFiles["credits"]}, {"balances", settleFiles["balances"]}} {
+		if group.kind == "usage" && !hashUsage {
+			// A sharded run's usage files were hashed by its split steps.
+			if cfg.Commit != nil {
+				r.inputs = append(r.inputs, cfg.Commit.Inputs...)
+			}
+			continue
+		}
 		for _, f := range group.files {
 			in, st, err := inputHashes.describe(group.kind, f)
 			if err != nil {
 				return nil, err
 			}
+			in.Path = r.name(f)
 			r.stamps[f] = st
 			r.inputs = append(r.inputs, in)
 		}
@@ -282,35 +307,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		rejects: spill.New(r.spillDir, "usage-rejects", cfg.SpillBytes/4),
 		prepaid: spill.New(r.spillDir, "prepaid", cfg.SpillBytes/8),
 	}
-	cfg.Progress.begin("reading usage", 1, 0)
-	if err := r.readUsage(usage, plan, sp); err != nil {
+	var outputs []writers.Output
+	if cfg.Commit != nil {
+		r.extras = readers.ExtraColumnsOf(cfg.Commit.Extras)
+		if outputs, err = r.commitUsage(cfg.Commit); err != nil {
+			return nil, err
+		}
+		r.stage("settle_shards", slog.Int64("summary_rows", r.counts.SummaryRows))
+	} else if outputs, err = r.usagePasses(usage, plan, sp); err != nil {
 		return nil, err
 	}
-	r.stage("read_usage", slog.Int("files", len(usage)), slog.Int64("rows", r.counts.UsageRead), slog.Int64("rejected", r.counts.UsageRejected))
-	accepted := r.counts.UsageRead - r.counts.UsageRejected
-	cfg.Progress.begin("finding duplicates and holds", 2, accepted)
-	if err := r.findDuplicates(sp, plan); err != nil {
-		return nil, err
-	}
-	sp.ids.Remove()
-	r.stage("find_duplicates", slog.Int64("duplicates", r.dups.n))
-	cfg.Progress.begin("assigning payers", 3, r.pending)
-	if err := r.assignPending(sp, plan); err != nil {
-		return nil, err
-	}
-	if err := r.judgePrepaid(sp, plan); err != nil {
-		return nil, err
-	}
-	sp.pending.Remove()
-	sp.prepaid.Remove()
-	r.stage("assign_payers", slog.Int64("lines", accepted), slog.Int64("decided_while_reading", accepted-r.pending), slog.Int64("decided_after_holds", r.pending))
-	cfg.Progress.begin("writing bills", 4, accepted)
-	outputs, err := r.writeBills(sp.bills)
-	if err != nil {
-		return nil, err
-	}
-	sp.bills.Remove()
-	r.stage("write_bills", slog.Int64("files", r.counts.BillFiles), slog.Int64("rows", r.counts.UsageBilled), slog.Int64("summary_rows", r.counts.SummaryRows))
 
 	// Settlement: the statement rows were settled as pass D wrote them;
 	// what is left is the credits' balances and the alerts.
@@ -332,7 +338,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	outputs = append(outputs, appliedOut, balOut, alertOut)
 	r.stage("settle", slog.Int64("credits_applied", r.counts.CreditsApplied), slog.Int64("alerts", r.counts.Alerts))
 
-	rejOut, err := r.writeUsageRejects(sp.rejects)
+	var rejOut writers.Output
+	if cfg.Commit != nil {
+		rejOut, err = r.commitRejects(cfg.Commit)
+	} else {
+		rejOut, err = r.writeUsageRejects(sp.rejects)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -442,6 +453,42 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return &Result{Manifest: m, Warnings: tree.Warnings, Alerts: alerts}, nil
 }
 
+// usagePasses are passes A to D over the usage lines.
+func (r *run) usagePasses(usage []string, plan *rules.Plan, sp *lineSpills) ([]writers.Output, error) {
+	cfg := r.cfg
+	cfg.Progress.begin("reading usage", 1, 0)
+	if err := r.readUsage(usage, plan, sp); err != nil {
+		return nil, err
+	}
+	r.stage("read_usage", slog.Int("files", len(usage)), slog.Int64("rows", r.counts.UsageRead), slog.Int64("rejected", r.counts.UsageRejected))
+	accepted := r.counts.UsageRead - r.counts.UsageRejected
+	cfg.Progress.begin("finding duplicates and holds", 2, accepted)
+	if err := r.findDuplicates(sp, plan); err != nil {
+		return nil, err
+	}
+	sp.ids.Remove()
+	r.stage("find_duplicates", slog.Int64("duplicates", r.dups.n))
+	cfg.Progress.begin("assigning payers", 3, r.pending)
+	if err := r.assignPending(sp, plan); err != nil {
+		return nil, err
+	}
+	if err := r.judgePrepaid(sp, plan); err != nil {
+		return nil, err
+	}
+	sp.pending.Remove()
+	sp.prepaid.Remove()
+	r.stage("assign_payers", slog.Int64("lines", accepted), slog.Int64("decided_while_reading", accepted-r.pending), slog.Int64("decided_after_holds", r.pending))
+	cfg.Progress.begin("writing bills", 4, accepted)
+	outputs, err := r.writeBills(sp.bills)
+	if err != nil {
+		return nil, err
+	}
+	sp.bills.Remove()
+	r.stage("write_bills", slog.Int64("files", r.counts.BillFiles), slog.Int64("rows", r.counts.UsageBilled), slog.Int64("summary_rows", r.counts.SummaryRows))
+
+	return outputs, nil
+}
+
 // stage logs the end of one stage of the run, with the time since the
 // previous one.
 func (r *run) stage(name string, attrs ...slog.Attr) {
@@ -523,7 +570,28 @@ func unwrapPath(err error) error {
 	return err
 }
 
+// name is what the rejects and the manifest call input file path.
+func (r *run) name(path string) string {
+	if n, ok := r.cfg.Names[path]; ok {
+		return n
+	}
+	return path
+}
+
+// openInput opens a small input file under its name.
+func (r *run) openInput(path string) (readers.Table, error) {
+	t, err := readers.Open(path)
+	if err != nil {
+		if n := r.name(path); n != path {
+			return nil, fmt.Errorf("%s: %w", n, err)
+		}
+		return nil, err
+	}
+	return readers.Renamed(t, r.name(path)), nil
+}
+
 func (r *run) setRows(path string, kind string, rows int64) {
+	path = r.name(path)
 	for i := range r.inputs {
 		if r.inputs[i].Path == path && r.inputs[i].Kind == kind {
 			r.inputs[i].Rows = rows

@@ -25,6 +25,16 @@ type ExtraColumns struct {
 // modify the slice.
 func (x *ExtraColumns) Names() []string { return x.names }
 
+// ExtraColumnsOf returns the extra columns named, in that order, as a run
+// that read them would have numbered them.
+func ExtraColumnsOf(names []string) ExtraColumns {
+	var x ExtraColumns
+	for _, n := range names {
+		x.add(n)
+	}
+	return x
+}
+
 func (x *ExtraColumns) add(name string) int {
 	if i, ok := x.index[name]; ok {
 		return i

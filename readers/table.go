@@ -171,3 +171,29 @@ func Each(ctx context.Context, t Table, fn func(*Row) error) error {
 		}
 	}
 }
+
+// Renamed returns t under another name: the name its rows' positions and
+// errors give. A table of typed columns stays typed.
+func Renamed(t Table, name string) Table {
+	if name == t.Name() {
+		return t
+	}
+	if k, ok := t.(interface{ Kinds() []ColumnKind }); ok {
+		return &renamedKinds{renamed{t, name}, k.Kinds()}
+	}
+	return &renamed{t, name}
+}
+
+type renamed struct {
+	Table
+	name string
+}
+
+func (r *renamed) Name() string { return r.name }
+
+type renamedKinds struct {
+	renamed
+	kinds []ColumnKind
+}
+
+func (r *renamedKinds) Kinds() []ColumnKind { return r.kinds }

@@ -18,6 +18,9 @@ type Output struct {
 	Rows   int64  `json:"rows"`
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256"`
+	// Key, in a run published to a bucket, is where the file is: its key
+	// under the bucket URL. Readers fetch the files by it (storage).
+	Key string `json:"key,omitempty"`
 }
 
 // parquetFile is one Parquet file being written, hashed as it goes.

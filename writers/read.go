@@ -151,3 +151,30 @@ func ReadParquet(p string, fn func(cols []string, vals map[string]parquet.Value)
 	}
 	return nil
 }
+
+// ReadSummary calls fn for each row of a summary file written by [Summary].
+func ReadSummary(p string, fn func(*SummaryRow) error) error {
+	var row SummaryRow
+	return ReadParquet(p, func(_ []string, v map[string]parquet.Value) error {
+		c, err := billing.ParseCycle(v["billing_cycle"].String())
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		sum := func(name string) billing.Sum { return billing.SumFromBytes16(v[name].ByteArray()) }
+		row = SummaryRow{Cycle: c, Payer: v["payer_account_id"].String(), AccountID: v["account_id"].String(),
+			Product: v["product_code"].String(), Currency: v["currency"].String(), LineCount: v["line_count"].Int64(),
+			ListAmount: sum("list_amount"), Discount: sum("discount_amount"), Effective: sum("effective_amount"),
+			Coupon: sum("coupon_amount"), Voucher: sum("voucher_amount"), StoredVal: sum("stored_value_amount"), Due: sum("due_amount")}
+		return fn(&row)
+	})
+}
+
+// ReadRejects calls fn for each row of a rejects file written by [Rejects].
+func ReadRejects(p string, fn func(*Reject) error) error {
+	var x Reject
+	return ReadParquet(p, func(_ []string, v map[string]parquet.Value) error {
+		x = Reject{SourceFile: v["source_file"].String(), SourceRow: v["source_row"].Int64(), Code: v["reason_code"].String(),
+			Reason: v["reason"].String(), Record: v["record"].String()}
+		return fn(&x)
+	})
+}

@@ -27,6 +27,8 @@ import (
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/rules"
+	"github.com/billcons/billcons/shards"
+	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/writers"
 	"github.com/parquet-go/parquet-go"
 	"golang.org/x/term"
@@ -190,6 +192,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdExport(ctx, args[1:], stdout, stderr)
 	case "gen":
 		return cmdGen(args[1:], stdout, stderr)
+	case "plan":
+		return cmdPlan(ctx, args[1:], stdout, stderr)
+	case "split":
+		return cmdSplit(ctx, args[1:], stdout, stderr)
+	case "shard":
+		return cmdShard(ctx, args[1:], stdout, stderr)
+	case "commit":
+		return cmdCommit(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "billcons", version)
 		return exitOK
@@ -227,8 +237,18 @@ type paths []string
 func (p *paths) String() string     { return strings.Join(*p, ",") }
 func (p *paths) Set(v string) error { *p = append(*p, v); return nil }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("billcons run", flag.ContinueOnError)
+// runArgs are run's parsed command line.
+type runArgs struct {
+	cfg   pipeline.Config
+	quiet bool
+	log   *slog.Logger
+	opts  shards.Options // the same, as a sharded run's plan records them
+}
+
+// parseRun parses run's flags (and plan's, which are run's): ok is false
+// when the command is done, with code its exit status.
+func parseRun(cmd string, args []string, stdout, stderr io.Writer) (ra *runArgs, code int, ok bool) {
+	fs := flag.NewFlagSet("billcons "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var usage, changes, accounts paths
 	fs.Var(&usage, "usage", "bill lines: a file, folder or glob (repeatable; required)")
@@ -254,14 +274,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fs.SetOutput(stdout)
 			fmt.Fprint(stdout, runHelp)
 			fs.PrintDefaults()
-			return exitOK
+			return nil, exitOK, false
 		}
-		fmt.Fprintf(stderr, "billcons run: %v; see billcons run --help\n", err)
-		return exitUsage
+		fmt.Fprintf(stderr, "billcons %s: %v; see billcons %s --help\n", cmd, err, cmd)
+		return nil, exitUsage, false
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "billcons run: "+format+"; see billcons run --help\n", a...)
-		return exitUsage
+	usageErr := func(format string, a ...any) (*runArgs, int, bool) {
+		fmt.Fprintf(stderr, "billcons "+cmd+": "+format+"; see billcons "+cmd+" --help\n", a...)
+		return nil, exitUsage, false
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -284,8 +304,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usageErr("--currency: %v", err)
 		}
 	}
-	tim, ok := rules.ParseTiming(*timing)
-	if !ok {
+	tim, known := rules.ParseTiming(*timing)
+	if !known {
 		return usageErr("--timing %q: want end-time or next-period", *timing)
 	}
 	loc, err := billing.ParseZone(*tz)
@@ -309,6 +329,41 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Profile: *profile, Currency: *currency,
 		Timing: tim, Zone: loc, ZoneName: *tz, MaxRejectRatio: *maxReject, Version: version,
 		Wait: time.Duration(wait), Log: log,
+	}
+	ra = &runArgs{cfg: cfg, quiet: *quiet, log: log, opts: shards.Options{
+		Usage: usage, Changes: changes, Accounts: accounts, Discounts: discounts, Credits: credits,
+		Enterprises: enterprises, Balances: balances, Timing: *timing, TZ: *tz, Profile: *profile,
+		Currency: *currency, MaxRejectRatio: *maxReject}}
+	return ra, exitOK, true
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	ra, code, ok := parseRun("run", args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	cfg, log, quiet, out := ra.cfg, ra.log, &ra.quiet, &ra.cfg.Out
+	// Inputs and --out may be in a bucket: the inputs are fetched, the tree
+	// is written here and then published there (storage).
+	publishTo := ""
+	if storage.IsURL(cfg.Out) || storage.IsPublished(cfg.Out) {
+		tmp, err := os.MkdirTemp("", "billcons-run-")
+		if err != nil {
+			fmt.Fprintf(stderr, "billcons run: %v\n", err)
+			return exitFailed
+		}
+		defer os.RemoveAll(tmp)
+		publishTo, cfg.Out = cfg.Out, filepath.Join(tmp, "out")
+	}
+	inTmp, err := os.MkdirTemp("", "billcons-inputs-")
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons run: %v\n", err)
+		return exitFailed
+	}
+	defer os.RemoveAll(inTmp)
+	if err := localizeInputs(ctx, &cfg, inTmp); err != nil {
+		fmt.Fprintf(stderr, "billcons run: %v\n", err)
+		return exitFailed
 	}
 	switch {
 	case log != nil:
@@ -348,6 +403,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "billcons run: %v\n", err)
 		}
 		return code
+	}
+	if publishTo != "" {
+		if _, err := shards.PublishRun(ctx, publishTo, cfg.Out); err != nil {
+			fmt.Fprintf(stderr, "billcons run: publishing to %s: %v; nothing published\n", publishTo, err)
+			return exitFailed
+		}
+		*out = publishTo
 	}
 	// Alerts never fail a run: each is one event or line, for a scheduler to
 	// page someone with (CONTRACT.md, alerts).
@@ -486,6 +548,11 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
+	dir, err := readable(context.Background(), dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons verify: %v\n", err)
+		return exitFailed
+	}
 	problems, err := writers.Verify(dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons verify: %v\n", err)
@@ -541,6 +608,11 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
+	dir, err := readable(context.Background(), dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons report: %v\n", err)
+		return exitFailed
+	}
 	// The summary holds every amount per statement row; the report adds
 	// them up per cycle, payer and currency.
 	type key struct{ cycle, payer, currency string }
@@ -550,7 +622,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		list, discount, effective, credits, due billing.Sum
 	}
 	groups := map[key]*agg{}
-	err := writers.ReadParquet(filepath.Join(dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
+	err = writers.ReadParquet(filepath.Join(dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
 		str := func(c string) string { return string(v[c].ByteArray()) }
 		sum := func(c string) billing.Sum {
 			if x, ok := v[c]; ok {

@@ -46,6 +46,11 @@ func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "billcons query: --format %q: want table, csv or json\n", *format)
 		return exitUsage
 	}
+	dir, err := readable(ctx, dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons: %v\n", err)
+		return exitFailed
+	}
 	db, err := query.Open(ctx, dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons query: %v\n", err)
@@ -152,6 +157,11 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "billcons invoice: --format %q: want text, csv or json\n", *format)
 		return exitUsage
 	}
+	dir, err := readable(ctx, dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons: %v\n", err)
+		return exitFailed
+	}
 	db, err := query.Open(ctx, dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons invoice: %v\n", err)
@@ -203,6 +213,11 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	dir, out := pos[0], pos[1]
+	dir, err = readable(ctx, dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons: %v\n", err)
+		return exitFailed
+	}
 	db, err := query.Open(ctx, dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons export: %v\n", err)

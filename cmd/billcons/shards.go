@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/pipeline"
+	"github.com/billcons/billcons/rules"
+	"github.com/billcons/billcons/shards"
+	"github.com/billcons/billcons/storage"
+)
+
+// The steps of a sharded run (CONTRACT.md, Running on many machines).
+
+const shardsHelp = `Usage:
+  billcons plan   --out URL --shards N [--splits K] <the inputs and options of run>
+  billcons split  --out URL [--index I]
+  billcons shard  --out URL [--index I]
+  billcons commit --out URL
+
+One run as steps an indexed scheduler starts (Kubernetes Indexed Jobs, AWS
+Batch array jobs, Argo): plan checks the inputs and fixes the counts; K
+split steps bucket the usage rows by account_id; N shard steps run the
+passes over their members; commit settles the credits, writes the alerts
+and the manifest, and publishes the run. URL is a local folder, file:///…
+or s3://bucket/prefix (?endpoint=…&region=… for S3-compatible stores such as
+Alibaba OSS). --index defaults to $JOB_COMPLETION_INDEX, then
+$AWS_BATCH_JOB_ARRAY_INDEX. Every step may run again, or twice at once:
+exactly one attempt of each counts, and readers of URL see the previously
+published run until commit publishes the new one.
+`
+
+// stepConfig turns a plan's options into the pipeline's settings.
+func stepConfig(o shards.Options) (pipeline.Config, error) {
+	tim, ok := rules.ParseTiming(o.Timing)
+	if !ok {
+		return pipeline.Config{}, fmt.Errorf("timing %q: want end-time or next-period", o.Timing)
+	}
+	loc, err := billing.ParseZone(o.TZ)
+	if err != nil {
+		return pipeline.Config{}, fmt.Errorf("tz: %w", err)
+	}
+	cfg := pipeline.Config{Profile: o.Profile, Currency: o.Currency, Timing: tim, Zone: loc, ZoneName: o.TZ,
+		MaxRejectRatio: o.MaxRejectRatio, Version: version, Names: map[string]string{}}
+	if n, err := strconv.Atoi(os.Getenv("BILLCONS_SPILL_BYTES")); err == nil && n > 0 {
+		cfg.SpillBytes = n
+	}
+	return cfg, nil
+}
+
+func newStep(out string, stderr io.Writer, quiet bool) *shards.Step {
+	st := &shards.Step{Out: out, Version: version, Config: stepConfig}
+	if !quiet {
+		st.Log = func(format string, args ...any) { fmt.Fprintf(stderr, "billcons: "+format+"\n", args...) }
+	}
+	return st
+}
+
+// takeInt removes --name N (or --name=N) from args.
+func takeFlag(args []string, name string) (rest []string, val string, found bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--"+name || a == "-"+name:
+			if i+1 < len(args) {
+				val, found = args[i+1], true
+				i++
+				continue
+			}
+			return append(rest, a), "", false
+		case len(a) > len(name)+3 && (a[:len(name)+3] == "--"+name+"=") || len(a) > len(name)+2 && a[:len(name)+2] == "-"+name+"=":
+			val, found = a[len(name)+1+boolInt(a[1] == '-'):], true
+			continue
+		}
+		rest = append(rest, a)
+	}
+	return rest, val, found
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func stepFailed(cmd string, err error, stderr io.Writer) int {
+	if errors.Is(err, context.Canceled) {
+		err = errors.New("interrupted by a signal; nothing published")
+	}
+	fmt.Fprintf(stderr, "billcons %s: %v\n", cmd, err)
+	if errors.Is(err, pipeline.ErrDataQuality) {
+		return exitDataQuality
+	}
+	return exitFailed
+}
+
+func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fmt.Fprint(stdout, shardsHelp)
+			return exitOK
+		}
+	}
+	args, nShards, okShards := takeFlag(args, "shards")
+	args, nSplits, okSplits := takeFlag(args, "splits")
+	ra, code, ok := parseRun("plan", args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	shardsN, err := strconv.Atoi(nShards)
+	if !okShards || err != nil || shardsN < 1 {
+		fmt.Fprintf(stderr, "billcons plan: --shards N (a count from 1) is required; see billcons plan --help\n")
+		return exitUsage
+	}
+	splitsN := 1
+	if okSplits {
+		if splitsN, err = strconv.Atoi(nSplits); err != nil || splitsN < 1 {
+			fmt.Fprintf(stderr, "billcons plan: --splits %q: want a count from 1\n", nSplits)
+			return exitUsage
+		}
+	}
+	if _, err := shards.PlanRun(ctx, newStep(ra.cfg.Out, stderr, ra.quiet), ra.opts, shardsN, splitsN); err != nil {
+		return stepFailed("plan", err, stderr)
+	}
+	return exitOK
+}
+
+// parseStep parses the flags of split, shard and commit.
+func parseStep(cmd string, args []string, indexed bool, stdout, stderr io.Writer) (out string, index int, quiet bool, code int, ok bool) {
+	index = -1
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		val := func() (string, bool) {
+			if i+1 >= len(args) {
+				return "", false
+			}
+			i++
+			return args[i], true
+		}
+		switch a {
+		case "-h", "-help", "--help":
+			fmt.Fprint(stdout, shardsHelp)
+			return "", 0, false, exitOK, false
+		case "--out", "-out":
+			v, ok := val()
+			if !ok {
+				break
+			}
+			out = v
+			continue
+		case "--index", "-index":
+			v, ok := val()
+			if !ok || !indexed {
+				break
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				fmt.Fprintf(stderr, "billcons %s: --index %q: want a number from 0\n", cmd, v)
+				return "", 0, false, exitUsage, false
+			}
+			index = n
+			continue
+		case "--quiet", "-quiet":
+			quiet = true
+			continue
+		}
+		fmt.Fprintf(stderr, "billcons %s: unexpected argument %q; see billcons %s --help\n", cmd, a, cmd)
+		return "", 0, false, exitUsage, false
+	}
+	if out == "" {
+		fmt.Fprintf(stderr, "billcons %s: --out is required; see billcons %s --help\n", cmd, cmd)
+		return "", 0, false, exitUsage, false
+	}
+	if indexed && index < 0 {
+		for _, env := range []string{"JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"} {
+			if v := os.Getenv(env); v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 {
+					fmt.Fprintf(stderr, "billcons %s: $%s=%q: want a number from 0\n", cmd, env, v)
+					return "", 0, false, exitUsage, false
+				}
+				index = n
+				break
+			}
+		}
+		if index < 0 {
+			fmt.Fprintf(stderr, "billcons %s: no --index, and neither $JOB_COMPLETION_INDEX nor $AWS_BATCH_JOB_ARRAY_INDEX is set\n", cmd)
+			return "", 0, false, exitUsage, false
+		}
+	}
+	return out, index, quiet, exitOK, true
+}
+
+func cmdSplit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	out, index, quiet, code, ok := parseStep("split", args, true, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if err := shards.Split(ctx, newStep(out, stderr, quiet), index); err != nil {
+		return stepFailed("split", err, stderr)
+	}
+	return exitOK
+}
+
+func cmdShard(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	out, index, quiet, code, ok := parseStep("shard", args, true, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if err := shards.Shard(ctx, newStep(out, stderr, quiet), index); err != nil {
+		return stepFailed("shard", err, stderr)
+	}
+	return exitOK
+}
+
+func cmdCommit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	out, _, quiet, code, ok := parseStep("commit", args, false, stdout, stderr)
+	if !ok {
+		return code
+	}
+	c, err := shards.Commit(ctx, newStep(out, stderr, quiet))
+	if err != nil {
+		return stepFailed("commit", err, stderr)
+	}
+	if !quiet {
+		if c.Published {
+			m := c.Result.Manifest.Counts
+			fmt.Fprintf(stderr, "billcons: %d usage rows read: %d billed in %d files, %d rejected; published run %s as %d at %s\n",
+				m.UsageRead, m.UsageBilled, m.BillFiles, m.UsageRejected, c.Pointer.Run, c.Pointer.Seq, out)
+		} else {
+			fmt.Fprintf(stderr, "billcons: run %s was already published at %s\n", c.Pointer.Run, out)
+		}
+	}
+	return exitOK
+}
+
+// cacheDir is where published runs are fetched to be read.
+func cacheDir() string {
+	if d := os.Getenv("BILLCONS_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "billcons")
+	}
+	return filepath.Join(os.TempDir(), "billcons-cache")
+}
+
+// readable makes the tree at dir (a folder, or a store's newest published
+// run) a local tree to read.
+func readable(ctx context.Context, dir string) (string, error) {
+	return storage.Materialize(ctx, dir, cacheDir())
+}
+
+// localizeInputs fetches the run's inputs given as URLs, into tmp.
+func localizeInputs(ctx context.Context, cfg *pipeline.Config, tmp string) error {
+	for i, list := range []*[]string{&cfg.Usage, &cfg.Changes, &cfg.Accounts, &cfg.Discounts, &cfg.Credits, &cfg.Enterprises, &cfg.Balances} {
+		any := false
+		for _, a := range *list {
+			any = any || storage.IsURL(a)
+		}
+		if !any {
+			continue
+		}
+		files, names, err := shards.Localize(ctx, *list, filepath.Join(tmp, strconv.Itoa(i)))
+		if err != nil {
+			return err
+		}
+		*list = files
+		if cfg.Names == nil {
+			cfg.Names = map[string]string{}
+		}
+		for k, v := range names {
+			cfg.Names[k] = v
+		}
+	}
+	return nil
+}

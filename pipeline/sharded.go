@@ -1,0 +1,150 @@
+package pipeline
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/readers"
+	"github.com/billcons/billcons/writers"
+)
+
+// ShardInput makes a run one shard of a sharded run (package shards): it
+// reads its members' rows of the run's usage files, already split out by
+// account, instead of the files themselves. Rows keep their own file and
+// row number, so rejects, duplicates and read order are those of a single
+// run over the whole input.
+type ShardInput struct {
+	// Files are the run's usage files in the single run's order: their
+	// names, for the rejects, and their indexes, for the read order.
+	Files []string
+	// Open opens this shard's rows of file fi, under the file's header.
+	Open func(fi int) (readers.Table, error)
+	// Foreign lists, for each line_id that was also read in another shard,
+	// the read order (seq) of every line of that id in the whole run,
+	// ascending. Pass B judges those ids by it: the first line of the
+	// whole run stays.
+	Foreign map[string][]uint64
+	// IDs, when set, receives the id and seq of every line that passed pass
+	// A, in (line_id, seq) order: what commit needs to find ids read in
+	// more than one shard.
+	IDs func(id []byte, seq uint64) error
+}
+
+// Seq is a line's place in the read order: its file's index and its row.
+func Seq(file int, row int64) uint64 { return seqOf(file, row) }
+
+// Place is the inverse of Seq.
+func Place(seq uint64) (file int, row int64) { return placeOf(seq) }
+
+// CommitInput makes a run the commit of a sharded run: it reads no usage,
+// but settles the shards' summaries with the credits, merges their
+// rejects, and writes the manifest over the shards' bills.
+type CommitInput struct {
+	Files     []string          // the usage files, as in ShardInput
+	Inputs    []writers.Input   // the usage files, hashed by the split steps
+	Extras    []string          // the extra usage columns, in order
+	Summaries []string          // each shard's summary file (local paths)
+	Rejects   []string          // each shard's rejects/usage.parquet (local paths)
+	Bills     []writers.Output  // every shard's bills files, as published
+	Counts    writers.Counts    // the shards' usage counts, summed
+	Totals    []map[string]writers.Totals // each shard's per-currency totals
+}
+
+// commitUsage stands in for passes A to D in a commit: the counts and
+// totals of the shards, their summaries settled in order, their rejects.
+func (r *run) commitUsage(c *CommitInput) ([]writers.Output, error) {
+	r.counts.UsageRead = c.Counts.UsageRead
+	r.counts.UsageBilled = c.Counts.UsageBilled
+	r.counts.UsageRejected = c.Counts.UsageRejected
+	r.counts.BillFiles = int64(len(c.Bills))
+	for _, ts := range c.Totals {
+		for cur, t := range ts {
+			rt := r.total(cur)
+			for _, x := range []struct {
+				s   *billing.Sum
+				val string
+			}{{&rt.read, t.Read}, {&rt.billed, t.Billed}, {&rt.rejected, t.Rejected}} {
+				a, err := billing.ParseSum(x.val)
+				if err != nil {
+					return nil, fmt.Errorf("a shard's %s total %q: %w", cur, x.val, err)
+				}
+				x.s.AddSum(a)
+			}
+		}
+	}
+	// The statement rows: members are split among shards, so each row is
+	// one shard's; sorted together they are in the single run's order.
+	var rows []writers.SummaryRow
+	for _, p := range c.Summaries {
+		if err := writers.ReadSummary(p, func(row *writers.SummaryRow) error {
+			rows = append(rows, *row)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(rows, func(a, b writers.SummaryRow) int {
+		return cmp.Or(cmp.Compare(a.Cycle, b.Cycle), cmp.Compare(a.Payer, b.Payer), cmp.Compare(a.AccountID, b.AccountID),
+			cmp.Compare(a.Product, b.Product), cmp.Compare(a.Currency, b.Currency))
+	})
+	summary, err := writers.NewSummary(r.tree.Dir())
+	if err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		row := &rows[i]
+		if len(r.cycles) == 0 || r.cycles[len(r.cycles)-1] != row.Cycle {
+			r.cycles = append(r.cycles, row.Cycle)
+		}
+		r.counts.SummaryRows++
+		if err := r.settle.row(row); err != nil {
+			return nil, err
+		}
+		t := r.total(row.Currency)
+		t.discount.AddSum(row.Discount)
+		t.coupon.AddSum(row.Coupon)
+		t.voucher.AddSum(row.Voucher)
+		t.storedValue.AddSum(row.StoredVal)
+		if err := summary.Write(row); err != nil {
+			return nil, err
+		}
+	}
+	sumOut, err := summary.Close()
+	if err != nil {
+		return nil, err
+	}
+	return append(slices.Clone(c.Bills), sumOut), nil
+}
+
+// commitRejects merges the shards' usage rejects into the single run's
+// order: by file, then row.
+func (r *run) commitRejects(c *CommitInput) (writers.Output, error) {
+	index := map[string]int{}
+	for i, f := range c.Files {
+		index[f] = i
+	}
+	var all []writers.Reject
+	for _, p := range c.Rejects {
+		if err := writers.ReadRejects(p, func(x *writers.Reject) error {
+			all = append(all, *x)
+			return nil
+		}); err != nil {
+			return writers.Output{}, err
+		}
+	}
+	slices.SortFunc(all, func(a, b writers.Reject) int {
+		return cmp.Or(cmp.Compare(index[a.SourceFile], index[b.SourceFile]), cmp.Compare(a.SourceRow, b.SourceRow))
+	})
+	w, err := writers.NewRejects(r.tree.Dir(), "usage")
+	if err != nil {
+		return writers.Output{}, err
+	}
+	for i := range all {
+		if err := w.Write(&all[i]); err != nil {
+			return writers.Output{}, err
+		}
+	}
+	return w.Close()
+}

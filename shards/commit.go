@@ -1,0 +1,333 @@
+package shards
+
+import (
+	"bufio"
+	"container/heap"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/billcons/billcons/pipeline"
+	"github.com/billcons/billcons/readers"
+	"github.com/billcons/billcons/storage"
+	"github.com/billcons/billcons/writers"
+)
+
+// ErrNotFinished is returned by Commit when a split or shard has no record.
+var ErrNotFinished = errors.New("not finished")
+
+// Committed is what Commit did.
+type Committed struct {
+	Pointer   *storage.Pointer
+	Published bool // false when the run was already the newest published
+	Result    *pipeline.Result
+	Repaired  []int // shards run again for ids read in more than one shard
+}
+
+// Commit is `billcons commit`: it checks every shard's record, judges the
+// line ids read in more than one shard, settles the credits over all the
+// statement rows, writes the alerts, the rejects and the manifest, and
+// publishes the run last.
+func Commit(ctx context.Context, st *Step) (*Committed, error) {
+	s, err := storage.Open(ctx, st.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	p, err := loadPlan(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if last, err := storage.Latest(ctx, s); err != nil {
+		return nil, err
+	} else if last != nil && last.Run == p.Run {
+		st.logf("run %s is already published (%s)", p.Run, last.Manifest)
+		return &Committed{Pointer: last}, nil
+	}
+	recs, err := loadSplits(ctx, s, p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w; nothing published", ErrNotFinished, err)
+	}
+	files, err := filesOf(p, recs)
+	if err != nil {
+		return nil, err
+	}
+	shards := make([]*ShardRecord, p.Shards)
+	var missing []string
+	for j := range shards {
+		var r ShardRecord
+		ok, err := getJSON(ctx, s, shardKey(p.Run, j, false), &r)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			missing = append(missing, fmt.Sprint(j))
+			continue
+		}
+		shards[j] = &r
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: run %s: shard %s not finished; nothing published", ErrNotFinished, p.Run, strings.Join(missing, ", "))
+	}
+	out := &Committed{}
+	foreign, affected, err := crossShardIDs(ctx, s, shards)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range affected {
+		// A line id read in more than one shard: the shards that read it
+		// run again knowing the whole run's lines of it, so the first
+		// stays and the others are rejected, as in a single run.
+		var r ShardRecord
+		ok, err := getJSON(ctx, s, shardKey(p.Run, j, true), &r)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			rr, err := runShard(ctx, st, s, p, j, foreign)
+			if err != nil {
+				return nil, err
+			}
+			r = *rr
+		}
+		shards[j] = &r
+		out.Repaired = append(out.Repaired, j)
+	}
+	if len(affected) > 0 {
+		st.logf("commit: %d line ids were read in more than one shard; shards %v judged them again", len(foreign), affected)
+	}
+
+	tmp, err := os.MkdirTemp("", "billcons-commit-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	sm, err := fetchSmall(ctx, s, p, filepath.Join(tmp, "in"))
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := st.Config(p.Options)
+	if err != nil {
+		return nil, err
+	}
+	sm.apply(&cfg)
+	cfg.Out = filepath.Join(tmp, "out")
+	cfg.Version = st.Version
+	ci := &pipeline.CommitInput{Files: p.Usage}
+	var extras readers.ExtraColumns
+	for fi, f := range files {
+		in := f.Input
+		ci.Inputs = append(ci.Inputs, in)
+		t, _ := newRowTable(p.Usage[fi], f.Header, f.Kinds, nil)
+		if _, err := readers.NewUsageDecoderWith(t, &extras, readers.UsageOptions{Profile: cfg.Profile, Zone: cfg.Zone, Currency: cfg.Currency}); err != nil {
+			return nil, err
+		}
+	}
+	ci.Extras = extras.Names()
+	for _, r := range shards {
+		for _, x := range []struct {
+			key  string
+			list *[]string
+		}{{r.Summary, &ci.Summaries}, {r.Rejects, &ci.Rejects}} {
+			local := filepath.Join(tmp, "shards", fmt.Sprint(r.Index), filepath.Base(x.key))
+			if _, err := s.GetFile(ctx, x.key, local); err != nil {
+				return nil, err
+			}
+			*x.list = append(*x.list, local)
+		}
+		ci.Bills = append(ci.Bills, r.Bills...)
+		c := &ci.Counts
+		c.UsageRead += r.Counts.UsageRead
+		c.UsageBilled += r.Counts.UsageBilled
+		c.UsageRejected += r.Counts.UsageRejected
+		ci.Totals = append(ci.Totals, r.Totals)
+	}
+	slices.SortFunc(ci.Bills, func(a, b writers.Output) int { return strings.Compare(a.Path, b.Path) })
+	cfg.Commit = ci
+	res, err := pipeline.Run(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	res.Manifest.Options["out"] = st.Out
+	res.Manifest.Options["shards"] = p.Shards
+	res.Manifest.Options["splits"] = p.Splits
+	res.Manifest.Options["run"] = p.Run
+	for k, v := range map[string][]string{"usage": p.Options.Usage, "changes": p.Options.Changes, "accounts": p.Options.Accounts,
+		"discounts": p.Options.Discounts, "credits": p.Options.Credits, "enterprises": p.Options.Enterprises, "balances": p.Options.Balances} {
+		res.Manifest.Options[k] = v
+	}
+	ptr, published, err := publishTree(ctx, s, p.Run, cfg.Out, res.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	out.Pointer, out.Published, out.Result = ptr, published, res
+	return out, nil
+}
+
+// publishTree uploads the files of a finished local tree that have no key
+// yet under an attempt of run, then its manifest, and publishes it.
+func publishTree(ctx context.Context, s *storage.Store, run, dir string, m *writers.Manifest) (*storage.Pointer, bool, error) {
+	prefix := fmt.Sprintf("%s/commit/%s/", runDir(run), newID())
+	for i := range m.Outputs {
+		o := &m.Outputs[i]
+		if o.Key != "" {
+			continue
+		}
+		o.Key = prefix + o.Path
+		if _, err := s.PutFile(ctx, o.Key, filepath.Join(dir, filepath.FromSlash(o.Path))); err != nil {
+			return nil, false, err
+		}
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.Put(ctx, prefix+"manifest.json", append(b, '\n')); err != nil {
+		return nil, false, err
+	}
+	return storage.Publish(ctx, s, run, prefix+"manifest.json")
+}
+
+// PublishRun publishes a finished local tree (billcons run --out URL) to
+// the store at u as a run of its own.
+func PublishRun(ctx context.Context, u, dir string) (*storage.Pointer, error) {
+	s, err := storage.Open(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	m, err := writers.ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	m.Options["out"] = u
+	ptr, _, err := publishTree(ctx, s, newID(), dir, m)
+	return ptr, err
+}
+
+// idStream reads one shard's ids file: (line_id, seq) in line_id order.
+type idStream struct {
+	shard int
+	r     *bufio.Reader
+	c     io.Closer
+	id    []byte
+	seq   uint64
+}
+
+func (x *idStream) next() (bool, error) {
+	n, err := binary.ReadUvarint(x.r)
+	if err == io.EOF {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	x.id = slices.Grow(x.id[:0], int(n)+8)[:n]
+	if _, err := io.ReadFull(x.r, x.id); err != nil {
+		return false, unexpected(err)
+	}
+	var b [8]byte
+	if _, err := io.ReadFull(x.r, b[:]); err != nil {
+		return false, unexpected(err)
+	}
+	x.seq = binary.BigEndian.Uint64(b[:])
+	return true, nil
+}
+
+type idHeap []*idStream
+
+func (h idHeap) Len() int { return len(h) }
+func (h idHeap) Less(i, j int) bool {
+	if c := strings.Compare(string(h[i].id), string(h[j].id)); c != 0 {
+		return c < 0
+	}
+	return h[i].seq < h[j].seq
+}
+func (h idHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *idHeap) Push(x any)   { *h = append(*h, x.(*idStream)) }
+func (h *idHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// crossShardIDs merges the shards' ids and returns the ids read in more
+// than one shard, with the read order of all their lines, and the shards
+// that read them.
+func crossShardIDs(ctx context.Context, s *storage.Store, shards []*ShardRecord) (map[string][]uint64, []int, error) {
+	h := idHeap{}
+	defer func() {
+		for _, x := range h {
+			x.c.Close()
+		}
+	}()
+	for _, r := range shards {
+		rc, err := s.NewReader(ctx, r.IDs)
+		if err != nil {
+			return nil, nil, err
+		}
+		x := &idStream{shard: r.Index, r: bufio.NewReaderSize(rc, 1<<20), c: rc}
+		ok, err := x.next()
+		if err != nil {
+			rc.Close()
+			return nil, nil, fmt.Errorf("%s: %w", s.Name(r.IDs), err)
+		}
+		if !ok {
+			rc.Close()
+			continue
+		}
+		h = append(h, x)
+	}
+	heap.Init(&h)
+	foreign := map[string][]uint64{}
+	hit := map[int]bool{}
+	var cur []byte
+	var seqs []uint64
+	var owners []int
+	flush := func() {
+		if len(owners) > 1 && slices.ContainsFunc(owners, func(o int) bool { return o != owners[0] }) {
+			foreign[string(cur)] = slices.Clone(seqs)
+			for _, o := range owners {
+				hit[o] = true
+			}
+		}
+		seqs, owners = seqs[:0], owners[:0]
+	}
+	for h.Len() > 0 {
+		x := h[0]
+		if cur == nil || string(x.id) != string(cur) {
+			flush()
+			cur = append(cur[:0], x.id...)
+		}
+		seqs = append(seqs, x.seq)
+		owners = append(owners, x.shard)
+		ok, err := x.next()
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			heap.Fix(&h, 0)
+		} else {
+			x.c.Close()
+			heap.Pop(&h)
+		}
+	}
+	flush()
+	var affected []int
+	for j := range hit {
+		affected = append(affected, j)
+	}
+	slices.Sort(affected)
+	if len(foreign) == 0 {
+		foreign = nil
+	}
+	return foreign, affected, nil
+}

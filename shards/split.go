@@ -1,0 +1,253 @@
+package shards
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/billcons/billcons/readers"
+	"github.com/billcons/billcons/storage"
+	"github.com/billcons/billcons/writers"
+)
+
+// SplitRecord is _runs/RUN/splits/I.json: what split I read and wrote.
+type SplitRecord struct {
+	Index   int         `json:"index"`
+	Attempt string      `json:"attempt"`
+	Files   []SplitFile `json:"files"`
+}
+
+// SplitFile is one usage file as a split step read it.
+type SplitFile struct {
+	File   int                  `json:"file"` // its index in Plan.Usage
+	Header []string             `json:"header"`
+	Kinds  []readers.ColumnKind `json:"kinds,omitempty"` // a Parquet file's column types
+	Input  writers.Input        `json:"input"`           // hashed, for the manifest
+	// Shards are the keys of its rows per shard; a shard with none of its
+	// rows has no key.
+	Shards map[int]SplitBucket `json:"shards"`
+}
+
+// SplitBucket is one (file, shard)'s rows.
+type SplitBucket struct {
+	Key   string `json:"key"`
+	Rows  int64  `json:"rows"`
+	Bytes int64  `json:"bytes"`
+}
+
+// ShardOf is the shard of a member: FNV-1a of its account_id, modulo n.
+func ShardOf(account string, n int) int {
+	h := fnv.New64a()
+	h.Write([]byte(account))
+	return int(h.Sum64() % uint64(n))
+}
+
+// accountColumns finds where a row's member account is, as the profile
+// reads it: account_id; or for Alibaba exports OwnerID, else AccountID.
+func accountColumns(header []string, profile string) (first, second int) {
+	first, second = -1, -1
+	for i, h := range header {
+		switch {
+		case profile == readers.ProfileAlibaba && h == "OwnerID":
+			first = i
+		case profile == readers.ProfileAlibaba && h == "AccountID":
+			second = i
+		case profile != readers.ProfileAlibaba && h == "account_id":
+			first = i
+		}
+	}
+	return first, second
+}
+
+func accountOf(row *readers.Row, first, second int) string {
+	for _, c := range []int{first, second} {
+		if c >= 0 && c < len(row.Fields) && (row.Null == nil || !row.Null[c]) && row.Fields[c] != "" {
+			return row.Fields[c]
+		}
+	}
+	return ""
+}
+
+// Split is `billcons split`: it reads the usage files of part index and
+// writes each row to its member's shard. A row with no account goes to
+// shard 0, where it is rejected as it would be in a single run.
+func Split(ctx context.Context, st *Step, index int) error {
+	s, err := storage.Open(ctx, st.Out)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	p, err := loadPlan(ctx, s)
+	if err != nil {
+		return err
+	}
+	if index < 0 || index >= p.Splits {
+		return fmt.Errorf("split index %d: the plan has splits 0 to %d", index, p.Splits-1)
+	}
+	recKey := fmt.Sprintf("%s/splits/%d.json", runDir(p.Run), index)
+	if ok, err := s.Exists(ctx, recKey); err != nil || ok {
+		if ok {
+			st.logf("split %d of run %s: already done", index, p.Run)
+		}
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "billcons-split-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	attempt := newID()
+	rec := SplitRecord{Index: index, Attempt: attempt}
+	var written []string
+	for fi := index; fi < len(p.Usage); fi += p.Splits {
+		sf, keys, err := splitFile(ctx, s, p, fi, attempt, tmp)
+		written = append(written, keys...)
+		if err != nil {
+			removeAll(ctx, s, written)
+			return err
+		}
+		rec.Files = append(rec.Files, *sf)
+		st.logf("split %d: %s: %d rows", index, p.Usage[fi], sf.Input.Rows)
+	}
+	b, err := json.MarshalIndent(rec, "", " ")
+	if err != nil {
+		return err
+	}
+	ok, err := s.Create(ctx, recKey, b)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// Another attempt of this split was recorded first: its rows count,
+		// these are never read.
+		removeAll(ctx, s, written)
+		st.logf("split %d: another attempt was recorded first; this attempt's files removed", index)
+	}
+	return nil
+}
+
+func removeAll(ctx context.Context, s *storage.Store, keys []string) {
+	for _, k := range keys {
+		s.Delete(context.WithoutCancel(ctx), k)
+	}
+}
+
+// splitFile splits one usage file.
+func splitFile(ctx context.Context, s *storage.Store, p *Plan, fi int, attempt, tmp string) (*SplitFile, []string, error) {
+	name := p.Usage[fi]
+	local, err := fetchUsage(ctx, name, filepath.Join(tmp, fmt.Sprint(fi)))
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := hashFile(local)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	in.Kind, in.Path = "usage", name
+	t, err := readers.Open(local)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	defer t.Close()
+	sf := &SplitFile{File: fi, Header: slices.Clone(t.Header()), Shards: map[int]SplitBucket{}}
+	if k, ok := t.(interface{ Kinds() []readers.ColumnKind }); ok {
+		sf.Kinds = k.Kinds()
+	}
+	first, second := accountColumns(sf.Header, p.Options.Profile)
+	type out struct {
+		key string
+		f   *os.File
+		w   *rowWriter
+	}
+	outs := make([]*out, p.Shards)
+	var keys []string
+	defer func() {
+		for _, o := range outs {
+			if o != nil {
+				o.f.Close()
+			}
+		}
+	}()
+	err = readers.Each(ctx, t, func(row *readers.Row) error {
+		in.Rows++
+		j := ShardOf(accountOf(row, first, second), p.Shards)
+		o := outs[j]
+		if o == nil {
+			f, err := os.Create(filepath.Join(tmp, fmt.Sprintf("%d-%d.rows", fi, j)))
+			if err != nil {
+				return err
+			}
+			w, err := newRowWriter(f)
+			if err != nil {
+				return err
+			}
+			o = &out{key: fmt.Sprintf("%s/splits/%d/%s/f%05d-s%05d.rows", runDir(p.Run), fi%p.Splits, attempt, fi, j), f: f, w: w}
+			outs[j] = o
+		}
+		return o.w.write(row)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	for j, o := range outs {
+		if o == nil {
+			continue
+		}
+		if err := o.w.close(); err != nil {
+			return nil, keys, err
+		}
+		if err := o.f.Close(); err != nil {
+			return nil, keys, err
+		}
+		keys = append(keys, o.key)
+		n, err := s.PutFile(ctx, o.key, o.f.Name())
+		if err != nil {
+			return nil, keys, err
+		}
+		os.Remove(o.f.Name())
+		sf.Shards[j] = SplitBucket{Key: o.key, Rows: o.w.rows, Bytes: n}
+	}
+	sf.Input = in
+	return sf, keys, nil
+}
+
+// fetchUsage makes one usage file (its name in the plan) local.
+func fetchUsage(ctx context.Context, name, dir string) (string, error) {
+	if !storage.IsURL(name) {
+		return name, nil
+	}
+	archive := readers.ArchivePath(name)
+	l, _, err := localize(ctx, []string{archive}, dir)
+	if err != nil {
+		return "", err
+	}
+	for _, f := range l.files {
+		if l.name(f) == name {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("%s: not found", name)
+}
+
+// hashFile hashes an input file (a zip member: its archive) as the manifest
+// describes it.
+func hashFile(p string) (writers.Input, error) {
+	f, err := os.Open(readers.ArchivePath(p))
+	if err != nil {
+		return writers.Input{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return writers.Input{}, err
+	}
+	return writers.Input{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}

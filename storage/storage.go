@@ -1,0 +1,348 @@
+// Package storage is where a sharded run's files live: a local folder or a
+// bucket (S3 and S3-compatible stores such as Alibaba OSS), behind one
+// interface (gocloud.dev/blob). It offers what the commit protocol needs
+// and nothing more: plain writes of data files under unique names,
+// create-only writes for the records that decide which attempt counts, and
+// a published pointer, written last, that readers resolve a run through.
+//
+// Create-only writes use If-None-Match: * (S3, GCS, Azure). Alibaba OSS
+// answers that header with 501 Not Implemented and wants
+// x-oss-forbid-overwrite: true instead; a store that answers 501 once is
+// written that way from then on. A local folder creates by hard link,
+// which fails atomically when the name exists, across processes.
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+	"gocloud.dev/blob/memblob"
+	_ "gocloud.dev/blob/s3blob" // s3:// URLs
+	"gocloud.dev/gcerrors"
+)
+
+// ErrNotExist is returned (wrapped) for a key that is not there.
+var ErrNotExist = errors.New("does not exist")
+
+// Store is one folder or bucket prefix.
+type Store struct {
+	url    string
+	bucket *blob.Bucket
+	local  string     // the folder, when the store is local
+	s3     *s3.Client // the client, when the store is S3-compatible
+	name   string     // the S3 bucket
+	prefix string     // the key prefix inside the S3 bucket, "" or ending in /
+	oss    atomic.Bool
+}
+
+// IsURL reports whether s names a store by URL (scheme://...) rather than a
+// local path.
+func IsURL(s string) bool {
+	i := strings.Index(s, "://")
+	return i > 0 && !strings.ContainsAny(s[:i], `/\.`)
+}
+
+// mem holds the mem:// buckets of this process, for tests.
+var mem = map[string]*blob.Bucket{}
+
+// Open opens the store at u: a local path, file:///path, s3://bucket/prefix
+// (with ?endpoint=…&region=… for S3-compatible stores), or mem://name (in
+// this process only, for tests).
+func Open(ctx context.Context, u string) (*Store, error) {
+	if !IsURL(u) {
+		return openLocal(u, u)
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", u, err)
+	}
+	switch pu.Scheme {
+	case "file":
+		if pu.Host != "" && pu.Host != "localhost" {
+			return nil, fmt.Errorf("%s: a file URL names a local path (file:///path)", u)
+		}
+		return openLocal(u, pu.Path)
+	case "mem":
+		b := mem[pu.Host]
+		if b == nil {
+			b = memblob.OpenBucket(nil)
+			mem[pu.Host] = b
+		}
+		s := &Store{url: u, bucket: prefixed(b, pu.Path)}
+		return s, nil
+	case "s3":
+		if pu.Host == "" {
+			return nil, fmt.Errorf("%s: no bucket (s3://bucket/prefix)", u)
+		}
+		q := pu.Query()
+		if q.Get("endpoint") != "" {
+			// S3-compatible stores (OSS, MinIO...) want no checksum
+			// trailers they do not know.
+			for _, k := range []string{"request_checksum_calculation", "response_checksum_validation"} {
+				if q.Get(k) == "" {
+					q.Set(k, "when_required")
+				}
+			}
+		}
+		b, err := blob.OpenBucket(ctx, "s3://"+pu.Host+"?"+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", u, err)
+		}
+		s := &Store{url: u, name: pu.Host}
+		if !b.As(&s.s3) {
+			b.Close()
+			return nil, fmt.Errorf("%s: not an S3 bucket", u)
+		}
+		s.prefix = strings.Trim(pu.Path, "/")
+		if s.prefix != "" {
+			s.prefix += "/"
+		}
+		s.bucket = prefixed(b, pu.Path)
+		return s, nil
+	}
+	return nil, fmt.Errorf("%s: unknown scheme %q (want a local path, file://, s3:// or mem://)", u, pu.Scheme)
+}
+
+func prefixed(b *blob.Bucket, p string) *blob.Bucket {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return b
+	}
+	return blob.PrefixedBucket(b, p+"/")
+}
+
+func openLocal(u, dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: %w", u, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	b, err := fileblob.OpenBucket(abs, &fileblob.Options{Metadata: fileblob.MetadataDontWrite})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", u, err)
+	}
+	return &Store{url: u, bucket: b, local: abs}, nil
+}
+
+// URL is the store's URL, as opened.
+func (s *Store) URL() string { return s.url }
+
+// Local is the store's folder when it is local, else "".
+func (s *Store) Local() string { return s.local }
+
+// Close closes the store.
+func (s *Store) Close() error { return s.bucket.Close() }
+
+func (s *Store) wrap(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return fmt.Errorf("%s: %w", s.Name(key), ErrNotExist)
+	}
+	return fmt.Errorf("%s: %w", s.Name(key), err)
+}
+
+// Name is how messages name key: the store's URL and the key.
+func (s *Store) Name(key string) string {
+	return strings.TrimSuffix(s.url, "/") + "/" + key
+}
+
+// Put writes data under key, replacing what was there.
+func (s *Store) Put(ctx context.Context, key string, data []byte) error {
+	return s.wrap(key, s.bucket.WriteAll(ctx, key, data, nil))
+}
+
+// PutFile copies the local file p to key.
+func (s *Store) PutFile(ctx context.Context, key, p string) (int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	w, err := s.bucket.NewWriter(ctx, key, nil)
+	if err != nil {
+		return 0, s.wrap(key, err)
+	}
+	n, err := io.Copy(w, f)
+	if err != nil {
+		w.Close()
+		return n, s.wrap(key, err)
+	}
+	return n, s.wrap(key, w.Close())
+}
+
+// Get reads key whole.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	b, err := s.bucket.ReadAll(ctx, key)
+	return b, s.wrap(key, err)
+}
+
+// GetFile copies key to the local file p, creating its folder.
+func (s *Store) GetFile(ctx context.Context, key, p string) (int64, error) {
+	r, err := s.bucket.NewReader(ctx, key, nil)
+	if err != nil {
+		return 0, s.wrap(key, err)
+	}
+	defer r.Close()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return 0, err
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, s.wrap(key, err)
+}
+
+// Exists reports whether key is there.
+func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
+	ok, err := s.bucket.Exists(ctx, key)
+	return ok, s.wrap(key, err)
+}
+
+// Delete removes key; a key that is not there is no error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	err := s.bucket.Delete(ctx, key)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil
+	}
+	return s.wrap(key, err)
+}
+
+// List returns the keys under prefix, sorted. Readers of a run never list
+// its data files; List serves the published pointers and clean-up.
+func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		o, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, s.wrap(prefix, err)
+		}
+		if !o.IsDir {
+			keys = append(keys, o.Key)
+		}
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// Create writes data under key only if nothing is there: it reports false,
+// and writes nothing, when key exists. Of two attempts at once exactly one
+// gets true.
+func (s *Store) Create(ctx context.Context, key string, data []byte) (bool, error) {
+	switch {
+	case s.local != "":
+		return s.createLocal(key, data)
+	case s.s3 != nil && s.oss.Load():
+		return s.createOSS(ctx, key, data)
+	}
+	err := s.bucket.WriteAll(ctx, key, data, &blob.WriterOptions{IfNotExist: true})
+	if err == nil {
+		return true, nil
+	}
+	if gcerrors.Code(err) == gcerrors.FailedPrecondition || httpStatus(err) == http.StatusPreconditionFailed {
+		return false, nil
+	}
+	if s.s3 != nil && httpStatus(err) == http.StatusNotImplemented {
+		// Alibaba OSS: If-None-Match is not implemented there.
+		s.oss.Store(true)
+		return s.createOSS(ctx, key, data)
+	}
+	return false, s.wrap(key, err)
+}
+
+// createOSS is Create on Alibaba OSS: x-oss-forbid-overwrite makes a PUT
+// fail with 409 FileAlreadyExists when the object exists.
+func (s *Store) createOSS(ctx context.Context, key string, data []byte) (bool, error) {
+	_, err := s.s3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &s.name, Key: ptr(s.prefix + key), Body: bytes.NewReader(data), ContentLength: ptr(int64(len(data))),
+	}, func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue("x-oss-forbid-overwrite", "true"))
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case httpStatus(err) == http.StatusConflict:
+		return false, nil
+	}
+	return false, s.wrap(key, err)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func httpStatus(err error) int {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+// createLocal is Create on a folder: the data goes to a temporary file,
+// which is then hard-linked to its name; link fails if the name exists.
+func (s *Store) createLocal(key string, data []byte) (bool, error) {
+	p := filepath.Join(s.local, filepath.FromSlash(path.Clean("/" + key)))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return false, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".create-*")
+	if err != nil {
+		return false, err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return false, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return false, err
+	}
+	if err := f.Close(); err != nil {
+		return false, err
+	}
+	if err := os.Link(tmp, p); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// NewReader opens key for reading, streamed.
+func (s *Store) NewReader(ctx context.Context, key string) (io.ReadCloser, error) {
+	r, err := s.bucket.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, s.wrap(key, err)
+	}
+	return r, nil
+}
