@@ -192,7 +192,12 @@ func publishTree(ctx context.Context, s *storage.Store, run, dir string, m *writ
 	if err := s.Put(ctx, prefix+"manifest.json", append(b, '\n')); err != nil {
 		return nil, false, err
 	}
-	return storage.Publish(ctx, s, run, prefix+"manifest.json")
+	writers.Checkpoint("commit_publishing") // for the tests that kill a commit
+	p, ok, err := storage.Publish(ctx, s, run, prefix+"manifest.json")
+	if err == nil {
+		writers.Checkpoint("commit_published")
+	}
+	return p, ok, err
 }
 
 // PublishRun publishes a finished local tree (billcons run --out URL) to

@@ -202,4 +202,6 @@ func (sm *small) apply(cfg *pipeline.Config) {
 	}
 }
 
-func isNotExist(err error) bool { return errors.Is(err, storage.ErrNotExist) || errors.Is(err, os.ErrNotExist) }
+func isNotExist(err error) bool {
+	return errors.Is(err, storage.ErrNotExist) || errors.Is(err, os.ErrNotExist)
+}

@@ -308,7 +308,7 @@ func httpStatus(err error) int {
 // createLocal is Create on a folder: the data goes to a temporary file,
 // which is then hard-linked to its name; link fails if the name exists.
 func (s *Store) createLocal(key string, data []byte) (bool, error) {
-	p := filepath.Join(s.local, filepath.FromSlash(path.Clean("/" + key)))
+	p := filepath.Join(s.local, filepath.FromSlash(path.Clean("/"+key)))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return false, err
 	}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/billcons/billcons/storage"
+	"github.com/billcons/billcons/storage/s3fake"
+	"github.com/billcons/billcons/writers"
+)
+
+// The sharded-run tests start every step as a child process, as an indexed
+// scheduler would: split and shard with JOB_COMPLETION_INDEX=0..N-1, shards
+// two at a time (this machine's cores), over a local folder, the in-process
+// S3 server, and the same server speaking like Alibaba OSS. CONTRACT.md,
+// Running on many machines.
+
+// step runs one billcons step as a child and returns its exit status and
+// stderr.
+func step(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "BILLCONS_TEST_MAIN=1"), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stderr.String()
+}
+
+func mustStep(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	code, stderr := step(t, env, args...)
+	if code != 0 {
+		t.Fatalf("billcons %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+	}
+	return stderr
+}
+
+func indexEnv(i int) []string { return []string{fmt.Sprintf("JOB_COMPLETION_INDEX=%d", i)} }
+
+// parallel runs fn(0..n-1) at most two at a time.
+func parallel(n int, fn func(i int)) {
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// shardInputs is the demo quarter plus a second usage file that repeats
+// some of its line ids under other accounts: ids read in different shards,
+// which commit must judge as a single run would.
+func shardInputs(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	f, err := os.Open(filepath.Join(demo, "usage.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := slices.Index(rows[0], "account_id")
+	extra := [][]string{rows[0]}
+	for i := 1; i < len(rows) && len(extra) < 40; i += 37 {
+		r := slices.Clone(rows[i])
+		r[acct] = fmt.Sprintf("90000000000%05d", i) // a member of its own, in whichever shard
+		extra = append(extra, r)
+	}
+	p := filepath.Join(dir, "usage-late.csv")
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.WriteAll(extra)
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--usage", filepath.Join(demo, "usage.csv"), "--usage", p,
+		"--changes", filepath.Join(demo, "changes.csv"), "--accounts", filepath.Join(demo, "accounts.csv"),
+		"--discounts", filepath.Join(demo, "discounts.csv"), "--credits", filepath.Join(demo, "credits.csv"),
+		"--enterprises", filepath.Join(demo, "enterprises.csv"), "--balances", filepath.Join(demo, "balances.csv")}
+}
+
+// sharded runs plan, split, shard and commit on out.
+func sharded(t *testing.T, out string, shards, splits int, inputs []string) {
+	t.Helper()
+	mustStep(t, nil, append([]string{"plan", "--out", out, "--shards", fmt.Sprint(shards), "--splits", fmt.Sprint(splits), "--quiet"}, inputs...)...)
+	parallel(splits, func(i int) { mustStep(t, indexEnv(i), "split", "--out", out) })
+	parallel(shards, func(i int) { mustStep(t, indexEnv(i), "shard", "--out", out) })
+	mustStep(t, nil, "commit", "--out", out)
+}
+
+// published fetches the newest published run at out, and checks it with
+// verify.
+func published(t *testing.T, out string) string {
+	t.Helper()
+	dir, err := storage.Materialize(context.Background(), out, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, err := writers.Verify(dir)
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("verify %s: %v %v", out, err, problems)
+	}
+	return dir
+}
+
+// sameRun compares a sharded run with a single one: bills row for row
+// (whatever files they are in), and the summary, rejects, credits, alerts
+// and accepted settlement inputs byte for byte.
+func sameRun(t *testing.T, single, sharded string) {
+	t.Helper()
+	bills := func(dir string) []string {
+		var rows []string
+		err := writers.ReadBills(dir, func(r *writers.BillRecord) error {
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s %s", r.Cycle, r.Payer)
+			for _, c := range r.Columns {
+				fmt.Fprintf(&b, " %s=%v", c, r.Values[c])
+			}
+			rows = append(rows, b.String())
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(rows)
+		return rows
+	}
+	a, b := bills(single), bills(sharded)
+	if len(a) != len(b) {
+		t.Fatalf("single run billed %d lines, sharded %d", len(a), len(b))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("bills differ:\nsingle:  %s\nsharded: %s", a[i], b[i])
+		}
+	}
+	m, err := writers.ReadManifest(single)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range m.Outputs {
+		if strings.HasPrefix(o.Path, "bills/") || o.Path == "views.sql" {
+			continue
+		}
+		x, err1 := os.ReadFile(filepath.Join(single, o.Path))
+		y, err2 := os.ReadFile(filepath.Join(sharded, o.Path))
+		if err1 != nil || err2 != nil || !bytes.Equal(x, y) {
+			t.Errorf("%s differs between the single and the sharded run (%v, %v)", o.Path, err1, err2)
+		}
+	}
+	ms, err := writers.ReadManifest(sharded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms.Counts.UsageRead != m.Counts.UsageRead || ms.Counts.UsageRejected != m.Counts.UsageRejected || ms.Counts.CreditsApplied != m.Counts.CreditsApplied {
+		t.Errorf("counts: single %+v, sharded %+v", m.Counts, ms.Counts)
+	}
+	for cur, tot := range m.Totals {
+		if ms.Totals[cur] != tot {
+			t.Errorf("%s totals: single %+v, sharded %+v", cur, tot, ms.Totals[cur])
+		}
+	}
+}
+
+func s3env(t *testing.T) *s3fake.Server {
+	t.Helper()
+	srv, err := s3fake.Start("bills")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	return srv
+}
+
+// TestShardedEqualsSingle is the equivalence test: for 1, 3 and 7 shards
+// (on a folder, S3, and OSS), the committed run holds what billcons run
+// writes, and verify passes on it.
+func TestShardedEqualsSingle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts dozens of processes")
+	}
+	inputs := shardInputs(t)
+	single := filepath.Join(t.TempDir(), "single")
+	mustStep(t, nil, append([]string{"run", "--out", single, "--quiet"}, inputs...)...)
+	srv := s3env(t)
+	oss := s3env(t)
+	oss.SetOSS(true)
+	for _, c := range []struct {
+		name           string
+		out            string
+		shards, splits int
+	}{
+		{"folder-1", filepath.Join(t.TempDir(), "runs"), 1, 1},
+		{"s3-3", srv.URL("bills", "nightly"), 3, 1},
+		{"oss-7", oss.URL("bills", "nightly"), 7, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sharded(t, c.out, c.shards, c.splits, inputs)
+			sameRun(t, single, published(t, c.out))
+		})
+	}
+	if oss.NotImplemented.Load() == 0 || oss.ForbidOverwrite.Load() == 0 {
+		t.Errorf("the OSS run never met the 501 (%d) or never used x-oss-forbid-overwrite (%d)", oss.NotImplemented.Load(), oss.ForbidOverwrite.Load())
+	}
+	if srv.IfNoneMatch.Load() == 0 {
+		t.Error("the S3 run never wrote with If-None-Match")
+	}
+	// The analysts' commands read a run in the bucket as they read a folder.
+	code, stdout := queryChild(t, "query", srv.URL("bills", "nightly"), "SELECT count(*) FROM bills")
+	if code != 0 || !strings.Contains(stdout, "1683") {
+		t.Errorf("billcons query s3://…: exit %d\n%s", code, stdout)
+	}
+}
+
+func queryChild(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "BILLCONS_TEST_MAIN=1", "BILLCONS_CACHE="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(out)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
+}

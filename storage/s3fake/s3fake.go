@@ -1,0 +1,86 @@
+// Package s3fake is an in-process S3 server for tests (gofakes3 behind an
+// httptest server) that also speaks like Alibaba OSS on demand: in OSS mode
+// it answers If-None-Match with 501 Not Implemented, as OSS does, and
+// honours x-oss-forbid-overwrite instead. Conditional writes are made
+// atomic here, so tests of the commit protocol can race them.
+package s3fake
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+)
+
+// Server is a running fake.
+type Server struct {
+	*httptest.Server
+	backend *s3mem.Backend
+	oss     atomic.Bool
+	mu      sync.Mutex // serialises conditional writes
+	// Conditional counts the create-only writes answered, by header.
+	IfNoneMatch, ForbidOverwrite, NotImplemented atomic.Int64
+}
+
+// Start starts a server with the named buckets.
+func Start(buckets ...string) (*Server, error) {
+	s := &Server{backend: s3mem.New()}
+	for _, b := range buckets {
+		if err := s.backend.CreateBucket(b); err != nil {
+			return nil, err
+		}
+	}
+	fake := gofakes3.New(s.backend)
+	inner := fake.Server()
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serve(inner, w, r)
+	}))
+	return s, nil
+}
+
+// SetOSS turns OSS mode on or off.
+func (s *Server) SetOSS(on bool) { s.oss.Store(on) }
+
+// URL is the s3:// URL of bucket/prefix on this server.
+func (s *Server) URL(bucket, prefix string) string {
+	return fmt.Sprintf("s3://%s/%s?endpoint=%s&region=us-east-1&use_path_style=true", bucket, strings.Trim(prefix, "/"), s.Server.URL)
+}
+
+func (s *Server) serve(inner http.Handler, w http.ResponseWriter, r *http.Request) {
+	inm := r.Header.Get("If-None-Match")
+	forbid := strings.EqualFold(r.Header.Get("x-oss-forbid-overwrite"), "true")
+	if r.Method != http.MethodPut || (inm == "" && !forbid) {
+		inner.ServeHTTP(w, r)
+		return
+	}
+	if inm != "" && s.oss.Load() {
+		s.NotImplemented.Add(1)
+		writeError(w, http.StatusNotImplemented, "NotImplemented", "A header you provided implies functionality that is not implemented.")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if inm != "" {
+		s.IfNoneMatch.Add(1)
+		inner.ServeHTTP(w, r)
+		return
+	}
+	s.ForbidOverwrite.Add(1)
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if _, err := s.backend.HeadObject(bucket, key); err == nil {
+		writeError(w, http.StatusConflict, "FileAlreadyExists", "The object you specified already exists and can not be overwritten.")
+		return
+	}
+	inner.ServeHTTP(w, r)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s</Message></Error>`, code, msg)
+}

@@ -1,0 +1,173 @@
+package storage_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/billcons/billcons/storage"
+	"github.com/billcons/billcons/storage/s3fake"
+)
+
+// stores opens one store of every kind the commit protocol runs on.
+func stores(t *testing.T) map[string]string {
+	t.Helper()
+	srv, err := s3fake.Start("bills")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	oss, err := s3fake.Start("oss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(oss.Close)
+	oss.SetOSS(true)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	return map[string]string{
+		"local": t.TempDir(),
+		"file":  "file://" + filepath.ToSlash(t.TempDir()),
+		"mem":   "mem://" + t.Name(),
+		"s3":    srv.URL("bills", "runs/nightly"),
+		"oss":   oss.URL("oss", "runs"),
+	}
+}
+
+// TestCreateOnlyOnce: of many create-only writes of one key at once, on
+// every kind of store (S3 with If-None-Match, OSS with
+// x-oss-forbid-overwrite after its 501), exactly one succeeds and its data
+// stays.
+func TestCreateOnlyOnce(t *testing.T) {
+	ctx := context.Background()
+	for kind, u := range stores(t) {
+		t.Run(kind, func(t *testing.T) {
+			s, err := storage.Open(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for round := range 3 {
+				key := fmt.Sprintf("records/%d.json", round)
+				var wg sync.WaitGroup
+				won := make([]bool, 8)
+				errs := make([]error, 8)
+				for i := range won {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						won[i], errs[i] = s.Create(ctx, key, []byte(fmt.Sprint(i)))
+					}()
+				}
+				wg.Wait()
+				winner := -1
+				for i, ok := range won {
+					if errs[i] != nil {
+						t.Fatalf("attempt %d: %v", i, errs[i])
+					}
+					if ok {
+						if winner >= 0 {
+							t.Fatalf("attempts %d and %d both created %s", winner, i, key)
+						}
+						winner = i
+					}
+				}
+				if winner < 0 {
+					t.Fatalf("no attempt created %s", key)
+				}
+				got, err := s.Get(ctx, key)
+				if err != nil || string(got) != fmt.Sprint(winner) {
+					t.Fatalf("%s holds %q, %v; want the winner's %d", key, got, err, winner)
+				}
+			}
+			// A plain write still replaces.
+			if err := s.Put(ctx, "plain", []byte("a")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Put(ctx, "plain", []byte("b")); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := s.Get(ctx, "plain"); string(got) != "b" {
+				t.Fatalf("plain write: %q", got)
+			}
+		})
+	}
+}
+
+// TestOSSModeUsesForbidOverwrite checks the fake behaves like OSS and the
+// store switched headers: the fake answered If-None-Match with 501 once,
+// and every later create used x-oss-forbid-overwrite.
+func TestOSSModeUsesForbidOverwrite(t *testing.T) {
+	ctx := context.Background()
+	srv, err := s3fake.Start("oss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	srv.SetOSS(true)
+	s, err := storage.Open(ctx, srv.URL("oss", "p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 3 {
+		ok, err := s.Create(ctx, "k", []byte{byte(i)})
+		if err != nil || ok != (i == 0) {
+			t.Fatalf("create %d: %v, %v", i, ok, err)
+		}
+	}
+	if n := srv.NotImplemented.Load(); n != 1 {
+		t.Errorf("501 answered %d times; want once, then x-oss-forbid-overwrite", n)
+	}
+	if n := srv.ForbidOverwrite.Load(); n != 3 {
+		t.Errorf("x-oss-forbid-overwrite used %d times; want 3", n)
+	}
+}
+
+// TestPublishAndMaterialize: readers see nothing before a publish, the
+// newest run after, and a second publish of the same run changes nothing.
+func TestPublishAndMaterialize(t *testing.T) {
+	ctx := context.Background()
+	for kind, u := range stores(t) {
+		if kind == "mem" {
+			continue // Materialize opens its own store: fine, but mem is per process
+		}
+		t.Run(kind, func(t *testing.T) {
+			s, err := storage.Open(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := storage.Materialize(ctx, u, t.TempDir()); err == nil && kind != "local" {
+				t.Fatal("materialized a store with nothing published")
+			}
+			for _, run := range []string{"r1", "r2"} {
+				if err := s.Put(ctx, "_runs/"+run+"/a.txt", []byte(run)); err != nil {
+					t.Fatal(err)
+				}
+				m := fmt.Sprintf(`{"program":"billcons","outputs":[{"path":"a.txt","key":"_runs/%s/a.txt"}]}`, run)
+				if err := s.Put(ctx, "_runs/"+run+"/manifest.json", []byte(m)); err != nil {
+					t.Fatal(err)
+				}
+				p, ok, err := storage.Publish(ctx, s, run, "_runs/"+run+"/manifest.json")
+				if err != nil || !ok {
+					t.Fatalf("publish %s: %v %v", run, ok, err)
+				}
+				if _, again, _ := storage.Publish(ctx, s, run, "_runs/"+run+"/manifest.json"); again {
+					t.Fatalf("%s published twice", run)
+				}
+				dir, err := storage.Materialize(ctx, u, t.TempDir())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if filepath.Base(dir) != run || p.Run != run {
+					t.Fatalf("materialized %s; want %s", dir, run)
+				}
+			}
+		})
+	}
+}
