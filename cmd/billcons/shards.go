@@ -229,6 +229,11 @@ func cmdCommit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return stepFailed("commit", err, stderr)
 	}
+	if c.Result != nil {
+		for _, a := range c.Result.Alerts {
+			fmt.Fprintf(stderr, "billcons commit: alert: %s\n", alertText(&a))
+		}
+	}
 	if !quiet {
 		if c.Published {
 			m := c.Result.Manifest.Counts
