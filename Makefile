@@ -29,6 +29,7 @@ test: fmt-check
 # Times billcons against the same rules as DuckDB SQL on 1M and 10M generated
 # lines (kept in $(BENCH_CACHE) between runs) and writes BENCHMARKS.md.
 # Takes about 15 minutes on 2 cores; BENCH_SIZES=1000000 for a quick look.
+comma := ,
 BENCH_CACHE ?= $(HOME)/.cache/billcons-bench
 BENCH_SIZES ?= 1000000,10000000
 BENCH_ROUNDS ?= 2
@@ -36,6 +37,9 @@ bench: build
 	$(GO) test -run XXX -bench . -benchtime 3x ./readers/ ./rules/ ./writers/
 	$(GO) build -o bin/bench ./fixtures/bench
 	bin/bench -cache $(BENCH_CACHE) -sizes $(BENCH_SIZES) -rounds $(BENCH_ROUNDS)
+	# A sharded run (4 shards, 2 splits, two at a time) against one run, on
+	# the largest cached size: README, Scaling out.
+	fixtures/bench/sharded.sh $(BIN) $(BENCH_CACHE)/lines-$(lastword $(subst $(comma), ,$(BENCH_SIZES))) 4 2
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

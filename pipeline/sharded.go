@@ -42,13 +42,13 @@ func Place(seq uint64) (file int, row int64) { return placeOf(seq) }
 // but settles the shards' summaries with the credits, merges their
 // rejects, and writes the manifest over the shards' bills.
 type CommitInput struct {
-	Files     []string          // the usage files, as in ShardInput
-	Inputs    []writers.Input   // the usage files, hashed by the split steps
-	Extras    []string          // the extra usage columns, in order
-	Summaries []string          // each shard's summary file (local paths)
-	Rejects   []string          // each shard's rejects/usage.parquet (local paths)
-	Bills     []writers.Output  // every shard's bills files, as published
-	Counts    writers.Counts    // the shards' usage counts, summed
+	Files     []string                    // the usage files, as in ShardInput
+	Inputs    []writers.Input             // the usage files, hashed by the split steps
+	Extras    []string                    // the extra usage columns, in order
+	Summaries []string                    // each shard's summary file (local paths)
+	Rejects   []string                    // each shard's rejects/usage.parquet (local paths)
+	Bills     []writers.Output            // every shard's bills files, as published
+	Counts    writers.Counts              // the shards' usage counts, summed
 	Totals    []map[string]writers.Totals // each shard's per-currency totals
 }
 

@@ -229,7 +229,7 @@ func cmdCommit(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return stepFailed("commit", err, stderr)
 	}
-	if c.Result != nil {
+	if c.Result != nil && !quiet {
 		for _, a := range c.Result.Alerts {
 			fmt.Fprintf(stderr, "billcons commit: alert: %s\n", alertText(&a))
 		}
