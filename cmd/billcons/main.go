@@ -355,13 +355,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(tmp)
 		publishTo, cfg.Out = cfg.Out, filepath.Join(tmp, "out")
 	}
-	inTmp, err := os.MkdirTemp("", "billcons-inputs-")
-	if err != nil {
-		fmt.Fprintf(stderr, "billcons run: %v\n", err)
-		return exitFailed
+	inTmp, err := localizeInputs(ctx, &cfg)
+	if inTmp != "" {
+		defer os.RemoveAll(inTmp)
 	}
-	defer os.RemoveAll(inTmp)
-	if err := localizeInputs(ctx, &cfg, inTmp); err != nil {
+	if err != nil {
 		fmt.Fprintf(stderr, "billcons run: %v\n", err)
 		return exitFailed
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/billcons/billcons/billing"
@@ -263,19 +264,21 @@ func readable(ctx context.Context, dir string) (string, error) {
 	return storage.Materialize(ctx, dir, cacheDir())
 }
 
-// localizeInputs fetches the run's inputs given as URLs, into tmp.
-func localizeInputs(ctx context.Context, cfg *pipeline.Config, tmp string) error {
+// localizeInputs fetches the run's inputs given as URLs into a temporary
+// folder, which it returns ("" when every input is local).
+func localizeInputs(ctx context.Context, cfg *pipeline.Config) (tmp string, err error) {
 	for i, list := range []*[]string{&cfg.Usage, &cfg.Changes, &cfg.Accounts, &cfg.Discounts, &cfg.Credits, &cfg.Enterprises, &cfg.Balances} {
-		any := false
-		for _, a := range *list {
-			any = any || storage.IsURL(a)
-		}
-		if !any {
+		if !slices.ContainsFunc(*list, storage.IsURL) {
 			continue
+		}
+		if tmp == "" {
+			if tmp, err = os.MkdirTemp("", "billcons-inputs-"); err != nil {
+				return "", err
+			}
 		}
 		files, names, err := shards.Localize(ctx, *list, filepath.Join(tmp, strconv.Itoa(i)))
 		if err != nil {
-			return err
+			return tmp, err
 		}
 		*list = files
 		if cfg.Names == nil {
@@ -285,5 +288,5 @@ func localizeInputs(ctx context.Context, cfg *pipeline.Config, tmp string) error
 			cfg.Names[k] = v
 		}
 	}
-	return nil
+	return tmp, nil
 }
