@@ -192,12 +192,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	hashUsage := true
 	switch {
 	case cfg.Shard != nil:
-		usage, hashUsage = cfg.Shard.Files, false
+		usage = cfg.Shard.Files
 	case cfg.Commit != nil:
-		usage, hashUsage = cfg.Commit.Files, false
+		usage = cfg.Commit.Files
 	}
 	changes, err := expandAll(cfg.Changes)
 	if err != nil {
@@ -244,7 +243,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}{{"usage", usage}, {"changes", changes}, {"accounts", accounts},
 		{"discounts", settleFiles["discounts"]}, {"enterprises", settleFiles["enterprises"]},
 		{"credits", settleFiles["credits"]}, {"balances", settleFiles["balances"]}} {
-		if group.kind == "usage" && !hashUsage {
+		if group.kind == "usage" && (cfg.Shard != nil || cfg.Commit != nil) {
 			// A sharded run's usage files were hashed by its split steps.
 			if cfg.Commit != nil {
 				r.inputs = append(r.inputs, cfg.Commit.Inputs...)

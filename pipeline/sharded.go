@@ -32,11 +32,13 @@ type ShardInput struct {
 	IDs func(id []byte, seq uint64) error
 }
 
-// Seq is a line's place in the read order: its file's index and its row.
-func Seq(file int, row int64) uint64 { return seqOf(file, row) }
-
-// Place is the inverse of Seq.
-func Place(seq uint64) (file int, row int64) { return placeOf(seq) }
+// HashInput describes an input file for the manifest as a run does: its
+// size and SHA-256 (a zip member's are its archive's). A sharded run's
+// split steps hash the usage files they read with it.
+func HashInput(kind, path string) (writers.Input, error) {
+	in, _, err := hashes{}.describe(kind, path)
+	return in, err
+}
 
 // CommitInput makes a run the commit of a sharded run: it reads no usage,
 // but settles the shards' summaries with the credits, merges their

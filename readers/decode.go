@@ -205,6 +205,18 @@ func NewUsageDecoderWith(t Table, extras *ExtraColumns, opts UsageOptions) (*Usa
 	return d, nil
 }
 
+// Account returns the raw account_id of row as Decode reads it (for an
+// Alibaba export, OwnerID, else AccountID), or "" when it has none: what a
+// sharded run splits members by, with no parsing.
+func (d *UsageDecoder) Account(row *Row) string {
+	for _, j := range []int{d.col[billing.ColAccountID], d.altOwner} {
+		if j >= 0 && j < len(row.Fields) && (row.Null == nil || !row.Null[j]) && row.Fields[j] != "" {
+			return row.Fields[j]
+		}
+	}
+	return ""
+}
+
 // Decode parses row into line. On a bad row it returns a *billing.RowError
 // whose Field names the first bad column and whose Code is the reason_code;
 // line is then partly filled and must not be used. Line.Extra is sized to

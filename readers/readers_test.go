@@ -3,6 +3,7 @@ package readers
 import (
 	"math"
 	"math/big"
+	"slices"
 	"time"
 
 	"bytes"
@@ -146,6 +147,43 @@ func TestFastRenderers(t *testing.T) {
 		want := "x" + decimal.NewFromBigInt(big.NewInt(c.u), -c.scale).String()
 		if got := string(appendDecimal([]byte("x"), c.u, c.scale)); got != want {
 			t.Errorf("appendDecimal(%d, %d) = %s, want %s", c.u, c.scale, got, want)
+		}
+	}
+}
+
+// TestAccount: the account a sharded run splits a row by is the one Decode
+// reads, in both profiles: for an Alibaba export OwnerID, else AccountID
+// (CONTRACT.md, Input profiles), and "" for a row without one.
+func TestAccount(t *testing.T) {
+	for _, tt := range []struct {
+		profile, csv string
+		want         []string
+	}{
+		{ProfileBillcons, header + "\nl1,m1,ecs,2024-01,payg,2024-01-01T00:00:00+08:00,2024-01-02T00:00:00+08:00,1,CNY,settled,2024-01-03T00:00:00+08:00,\nl2,,ecs\n", []string{"m1", ""}},
+		{ProfileAlibaba, "RecordID,OwnerID,AccountID,ProductCode,BillingCycle,SubscriptionType,UsageStartTime,UsageEndTime,PretaxGrossAmount,Currency,Status,PaymentTime\n" +
+			"r1,o1,a1,ecs,2024-01,PayAsYouGo,2024-01-01 00:00:00,2024-01-02 00:00:00,1,CNY,PayOff,2024-01-03 00:00:00\n" +
+			"r2,,a2,ecs,2024-01,PayAsYouGo,2024-01-01 00:00:00,2024-01-02 00:00:00,1,CNY,PayOff,2024-01-03 00:00:00\n" +
+			"r3,,,ecs,2024-01,PayAsYouGo,2024-01-01 00:00:00,2024-01-02 00:00:00,1,CNY,PayOff,2024-01-03 00:00:00\n", []string{"o1", "a2", ""}},
+	} {
+		tab, err := Open(writeFile(t, "u.csv", []byte(tt.csv)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var extras ExtraColumns
+		dec, err := NewUsageDecoderWith(tab, &extras, UsageOptions{Profile: tt.profile, Zone: time.UTC})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		if err := Each(context.Background(), tab, func(r *Row) error {
+			got = append(got, dec.Account(r))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		tab.Close()
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: accounts %q; want %q", tt.profile, got, tt.want)
 		}
 	}
 }

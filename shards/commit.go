@@ -36,15 +36,11 @@ type Committed struct {
 // statement rows, writes the alerts, the rejects and the manifest, and
 // publishes the run last.
 func Commit(ctx context.Context, st *Step) (*Committed, error) {
-	s, err := storage.Open(ctx, st.Out)
+	s, p, err := openRun(ctx, st)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	p, err := loadPlan(ctx, s)
-	if err != nil {
-		return nil, err
-	}
 	if last, err := storage.Latest(ctx, s); err != nil {
 		return nil, err
 	} else if last != nil && last.Run == p.Run {
@@ -91,7 +87,7 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 			return nil, err
 		}
 		if !ok {
-			rr, err := runShard(ctx, st, s, p, j, foreign)
+			rr, err := runShard(ctx, st, s, p, files, j, foreign)
 			if err != nil {
 				return nil, err
 			}
@@ -99,6 +95,18 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 		}
 		shards[j] = &r
 		out.Repaired = append(out.Repaired, j)
+	}
+	// Nothing lost between the steps: every row a split step handed on was
+	// read by the shard it went to.
+	var split, read int64
+	for _, f := range files {
+		split += f.Input.Rows
+	}
+	for _, r := range shards {
+		read += r.Counts.UsageRead
+	}
+	if split != read {
+		return nil, fmt.Errorf("run %s: the splits read %d usage rows but the shards %d; nothing published", p.Run, split, read)
 	}
 	if len(affected) > 0 {
 		st.logf("commit: %d line ids were read in more than one shard; shards %v judged them again", len(foreign), affected)
@@ -109,17 +117,10 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	sm, err := fetchSmall(ctx, s, p, filepath.Join(tmp, "in"))
+	cfg, err := stepConfig(ctx, st, s, p, tmp)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := st.Config(p.Options)
-	if err != nil {
-		return nil, err
-	}
-	sm.apply(&cfg)
-	cfg.Out = filepath.Join(tmp, "out")
-	cfg.Version = st.Version
 	ci := &pipeline.CommitInput{Files: p.Usage}
 	var extras readers.ExtraColumns
 	for fi, f := range files {

@@ -34,28 +34,27 @@ func (l *localFiles) name(f string) string {
 // input file under it, in name order) is fetched into dir. Names maps each
 // fetched file to its URL.
 func Localize(ctx context.Context, args []string, dir string) (files []string, names map[string]string, err error) {
-	l, _, err := localize(ctx, args, dir)
+	l, err := localize(ctx, args, dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	return l.files, l.names, nil
 }
 
-func localize(ctx context.Context, args []string, dir string) (*localFiles, int64, error) {
+func localize(ctx context.Context, args []string, dir string) (*localFiles, error) {
 	l := &localFiles{names: map[string]string{}}
-	var fetched int64
 	for ai, a := range args {
 		if !storage.IsURL(a) {
 			fs, err := readers.Expand(a)
 			if err != nil {
-				return nil, 0, err
+				return nil, err
 			}
 			l.files = append(l.files, fs...)
 			continue
 		}
 		u, err := url.Parse(a)
 		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", a, err)
+			return nil, fmt.Errorf("%s: %w", a, err)
 		}
 		base := path.Base(u.Path)
 		var storeURL string
@@ -69,13 +68,13 @@ func localize(ctx context.Context, args []string, dir string) (*localFiles, int6
 		}
 		s, err := storage.Open(ctx, storeURL)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if keys == nil {
 			all, err := s.List(ctx, "")
 			if err != nil {
 				s.Close()
-				return nil, 0, err
+				return nil, err
 			}
 			for _, k := range all {
 				if !strings.Contains(k, "/") && readers.IsInput(k) {
@@ -84,21 +83,19 @@ func localize(ctx context.Context, args []string, dir string) (*localFiles, int6
 			}
 			if len(keys) == 0 {
 				s.Close()
-				return nil, 0, fmt.Errorf("%s: holds no .csv, .csv.gz, .parquet or .zip file", a)
+				return nil, fmt.Errorf("%s: holds no .csv, .csv.gz, .parquet or .zip file", a)
 			}
 		}
 		for _, k := range keys {
 			local := filepath.Join(dir, fmt.Sprint(ai), k)
-			n, err := s.GetFile(ctx, k, local)
-			if err != nil {
+			if _, err := s.GetFile(ctx, k, local); err != nil {
 				s.Close()
-				return nil, 0, err
+				return nil, err
 			}
-			fetched += n
 			fs, err := readers.Expand(local)
 			if err != nil {
 				s.Close()
-				return nil, 0, err
+				return nil, err
 			}
 			for _, f := range fs {
 				l.files = append(l.files, f)
@@ -107,7 +104,7 @@ func localize(ctx context.Context, args []string, dir string) (*localFiles, int6
 		}
 		s.Close()
 	}
-	return l, fetched, nil
+	return l, nil
 }
 
 // small are the small inputs (changes, accounts and the settlement inputs),
@@ -142,7 +139,7 @@ func optionArgs(o *Options, kind string) []string {
 func localizeSmall(ctx context.Context, o Options, dir string) (*small, error) {
 	sm := &small{names: map[string]string{}}
 	for _, kind := range smallKinds {
-		l, _, err := localize(ctx, optionArgs(&o, kind), filepath.Join(dir, kind))
+		l, err := localize(ctx, optionArgs(&o, kind), filepath.Join(dir, kind))
 		if err != nil {
 			return nil, err
 		}

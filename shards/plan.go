@@ -127,7 +127,7 @@ func PlanRun(ctx context.Context, st *Step, o Options, shards, splits int) (*Pla
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	usage, _, err := localize(ctx, o.Usage, filepath.Join(tmp, "usage"))
+	usage, err := localize(ctx, o.Usage, filepath.Join(tmp, "usage"))
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +178,37 @@ func PlanRun(ctx context.Context, st *Step, o Options, shards, splits int) (*Pla
 	}
 	st.logf("plan %s: %d usage files in %d splits, %d shards", p.Run, len(p.Usage), splits, shards)
 	return p, nil
+}
+
+// openRun opens the store of a step and reads the newest plan in it.
+func openRun(ctx context.Context, st *Step) (*storage.Store, *Plan, error) {
+	s, err := storage.Open(ctx, st.Out)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := loadPlan(ctx, s)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, p, nil
+}
+
+// stepConfig is the pipeline's settings for a shard or commit of plan p:
+// the plan's options, and its copies of the small inputs fetched into tmp.
+func stepConfig(ctx context.Context, st *Step, s *storage.Store, p *Plan, tmp string) (pipeline.Config, error) {
+	cfg, err := st.Config(p.Options)
+	if err != nil {
+		return cfg, err
+	}
+	sm, err := fetchSmall(ctx, s, p, filepath.Join(tmp, "in"))
+	if err != nil {
+		return cfg, err
+	}
+	sm.apply(&cfg)
+	cfg.Out = filepath.Join(tmp, "out")
+	cfg.Version = st.Version
+	return cfg, nil
 }
 
 // loadPlan reads the newest plan.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"unsafe"
 
 	"github.com/billcons/billcons/readers"
@@ -78,6 +79,7 @@ type rowTable struct {
 	z      *zstd.Decoder
 	r      *bufio.Reader
 	buf    []byte
+	ends   []int // where each field of the current row ends in buf
 }
 
 func newRowTable(name string, header []string, kinds []readers.ColumnKind, src io.ReadCloser) (readers.Table, error) {
@@ -151,7 +153,8 @@ func (t *rowTable) readRow(row *readers.Row) error {
 	// The fields' bytes go to one string per row: the strings outlive the
 	// next Read, as readers.Table promises.
 	t.buf = t.buf[:0]
-	ends := make([]int, nf)
+	ends := slices.Grow(t.ends[:0], int(nf))[:nf]
+	t.ends = ends
 	for i := range row.Fields {
 		l, err := binary.ReadUvarint(t.r)
 		if err != nil {
@@ -166,7 +169,7 @@ func (t *rowTable) readRow(row *readers.Row) error {
 			continue
 		}
 		start := len(t.buf)
-		t.buf = append(t.buf, make([]byte, l-1)...)
+		t.buf = slices.Grow(t.buf, int(l-1))[:start+int(l-1)]
 		if _, err := io.ReadFull(t.r, t.buf[start:]); err != nil {
 			return unexpected(err)
 		}

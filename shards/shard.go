@@ -82,15 +82,11 @@ func filesOf(p *Plan, recs []SplitRecord) ([]*SplitFile, error) {
 // Shard is `billcons shard`: the passes of a run over shard index's
 // members, written under an attempt of its own, then recorded.
 func Shard(ctx context.Context, st *Step, index int) error {
-	s, err := storage.Open(ctx, st.Out)
+	s, p, err := openRun(ctx, st)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	p, err := loadPlan(ctx, s)
-	if err != nil {
-		return err
-	}
 	if index < 0 || index >= p.Shards {
 		return fmt.Errorf("shard index %d: the plan has shards 0 to %d", index, p.Shards-1)
 	}
@@ -100,41 +96,34 @@ func Shard(ctx context.Context, st *Step, index int) error {
 		}
 		return err
 	}
-	_, err = runShard(ctx, st, s, p, index, nil)
+	recs, err := loadSplits(ctx, s, p)
+	if err != nil {
+		return err
+	}
+	files, err := filesOf(p, recs)
+	if err != nil {
+		return err
+	}
+	_, err = runShard(ctx, st, s, p, files, index, nil)
 	return err
 }
 
 // runShard runs shard j and records it; foreign, when set, are the ids read
 // in more than one shard (commit's repair).
-func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, j int, foreign map[string][]uint64) (*ShardRecord, error) {
-	recs, err := loadSplits(ctx, s, p)
-	if err != nil {
-		return nil, err
-	}
-	files, err := filesOf(p, recs)
-	if err != nil {
-		return nil, err
-	}
+func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []*SplitFile, j int, foreign map[string][]uint64) (*ShardRecord, error) {
 	tmp, err := os.MkdirTemp("", "billcons-shard-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	sm, err := fetchSmall(ctx, s, p, filepath.Join(tmp, "in"))
+	cfg, err := stepConfig(ctx, st, s, p, tmp)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := st.Config(p.Options)
-	if err != nil {
-		return nil, err
-	}
-	sm.apply(&cfg)
 	// Credits and balances are settled by commit, over every shard's
 	// statement rows; the reject limit is judged there too.
 	cfg.Credits, cfg.Balances = nil, nil
 	cfg.MaxRejectRatio = -1
-	cfg.Out = filepath.Join(tmp, "out")
-	cfg.Version = st.Version
 	idsPath := filepath.Join(tmp, "ids")
 	idf, err := os.Create(idsPath)
 	if err != nil {

@@ -2,16 +2,13 @@ package shards
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 
+	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/writers"
@@ -42,55 +39,34 @@ type SplitBucket struct {
 	Bytes int64  `json:"bytes"`
 }
 
-// ShardOf is the shard of a member: FNV-1a of its account_id, modulo n.
+// ShardOf is the shard of a member: FNV-1a (64-bit) of its account_id,
+// modulo n. Computed inline: it runs once per usage row.
 func ShardOf(account string, n int) int {
-	h := fnv.New64a()
-	h.Write([]byte(account))
-	return int(h.Sum64() % uint64(n))
-}
-
-// accountColumns finds where a row's member account is, as the profile
-// reads it: account_id; or for Alibaba exports OwnerID, else AccountID.
-func accountColumns(header []string, profile string) (first, second int) {
-	first, second = -1, -1
-	for i, h := range header {
-		switch {
-		case profile == readers.ProfileAlibaba && h == "OwnerID":
-			first = i
-		case profile == readers.ProfileAlibaba && h == "AccountID":
-			second = i
-		case profile != readers.ProfileAlibaba && h == "account_id":
-			first = i
-		}
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(account); i++ {
+		h ^= uint64(account[i])
+		h *= 1099511628211
 	}
-	return first, second
-}
-
-func accountOf(row *readers.Row, first, second int) string {
-	for _, c := range []int{first, second} {
-		if c >= 0 && c < len(row.Fields) && (row.Null == nil || !row.Null[c]) && row.Fields[c] != "" {
-			return row.Fields[c]
-		}
-	}
-	return ""
+	return int(h % uint64(n))
 }
 
 // Split is `billcons split`: it reads the usage files of part index and
 // writes each row to its member's shard. A row with no account goes to
 // shard 0, where it is rejected as it would be in a single run.
 func Split(ctx context.Context, st *Step, index int) error {
-	s, err := storage.Open(ctx, st.Out)
+	s, p, err := openRun(ctx, st)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	p, err := loadPlan(ctx, s)
-	if err != nil {
-		return err
-	}
 	if index < 0 || index >= p.Splits {
 		return fmt.Errorf("split index %d: the plan has splits 0 to %d", index, p.Splits-1)
 	}
+	cfg, err := st.Config(p.Options)
+	if err != nil {
+		return err
+	}
+	opts := readers.UsageOptions{Profile: cfg.Profile, Zone: cfg.Zone, Currency: cfg.Currency}
 	recKey := fmt.Sprintf("%s/splits/%d.json", runDir(p.Run), index)
 	if ok, err := s.Exists(ctx, recKey); err != nil || ok {
 		if ok {
@@ -107,7 +83,7 @@ func Split(ctx context.Context, st *Step, index int) error {
 	rec := SplitRecord{Index: index, Attempt: attempt}
 	var written []string
 	for fi := index; fi < len(p.Usage); fi += p.Splits {
-		sf, keys, err := splitFile(ctx, s, p, fi, attempt, tmp)
+		sf, keys, err := splitFile(ctx, s, p, opts, index, fi, attempt, tmp)
 		written = append(written, keys...)
 		if err != nil {
 			removeAll(ctx, s, written)
@@ -140,27 +116,34 @@ func removeAll(ctx context.Context, s *storage.Store, keys []string) {
 }
 
 // splitFile splits one usage file.
-func splitFile(ctx context.Context, s *storage.Store, p *Plan, fi int, attempt, tmp string) (*SplitFile, []string, error) {
+func splitFile(ctx context.Context, s *storage.Store, p *Plan, opts readers.UsageOptions, index, fi int, attempt, tmp string) (*SplitFile, []string, error) {
 	name := p.Usage[fi]
 	local, err := fetchUsage(ctx, name, filepath.Join(tmp, fmt.Sprint(fi)))
 	if err != nil {
 		return nil, nil, err
 	}
-	in, err := hashFile(local)
+	in, err := pipeline.HashInput("usage", local)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	in.Kind, in.Path = "usage", name
+	in.Path = name
 	t, err := readers.Open(local)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	defer t.Close()
+	t = readers.Renamed(t, name)
 	sf := &SplitFile{File: fi, Header: slices.Clone(t.Header()), Shards: map[int]SplitBucket{}}
 	if k, ok := t.(interface{ Kinds() []readers.ColumnKind }); ok {
 		sf.Kinds = k.Kinds()
 	}
-	first, second := accountColumns(sf.Header, p.Options.Profile)
+	// The decoder finds the account as the shard will read it, and checks
+	// the header as a run does.
+	var extras readers.ExtraColumns
+	dec, err := readers.NewUsageDecoderWith(t, &extras, opts)
+	if err != nil {
+		return nil, nil, err
+	}
 	type out struct {
 		key string
 		f   *os.File
@@ -177,7 +160,7 @@ func splitFile(ctx context.Context, s *storage.Store, p *Plan, fi int, attempt, 
 	}()
 	err = readers.Each(ctx, t, func(row *readers.Row) error {
 		in.Rows++
-		j := ShardOf(accountOf(row, first, second), p.Shards)
+		j := ShardOf(dec.Account(row), p.Shards)
 		o := outs[j]
 		if o == nil {
 			f, err := os.Create(filepath.Join(tmp, fmt.Sprintf("%d-%d.rows", fi, j)))
@@ -188,7 +171,7 @@ func splitFile(ctx context.Context, s *storage.Store, p *Plan, fi int, attempt, 
 			if err != nil {
 				return err
 			}
-			o = &out{key: fmt.Sprintf("%s/splits/%d/%s/f%05d-s%05d.rows", runDir(p.Run), fi%p.Splits, attempt, fi, j), f: f, w: w}
+			o = &out{key: fmt.Sprintf("%s/splits/%d/%s/f%05d-s%05d.rows", runDir(p.Run), index, attempt, fi, j), f: f, w: w}
 			outs[j] = o
 		}
 		return o.w.write(row)
@@ -224,7 +207,7 @@ func fetchUsage(ctx context.Context, name, dir string) (string, error) {
 		return name, nil
 	}
 	archive := readers.ArchivePath(name)
-	l, _, err := localize(ctx, []string{archive}, dir)
+	l, err := localize(ctx, []string{archive}, dir)
 	if err != nil {
 		return "", err
 	}
@@ -234,20 +217,4 @@ func fetchUsage(ctx context.Context, name, dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s: not found", name)
-}
-
-// hashFile hashes an input file (a zip member: its archive) as the manifest
-// describes it.
-func hashFile(p string) (writers.Input, error) {
-	f, err := os.Open(readers.ArchivePath(p))
-	if err != nil {
-		return writers.Input{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return writers.Input{}, err
-	}
-	return writers.Input{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }

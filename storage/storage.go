@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -49,6 +50,7 @@ type Store struct {
 	name   string     // the S3 bucket
 	prefix string     // the key prefix inside the S3 bucket, "" or ending in /
 	oss    atomic.Bool
+	shared bool // a mem:// bucket, kept open for the next Open
 }
 
 // IsURL reports whether s names a store by URL (scheme://...) rather than a
@@ -59,7 +61,10 @@ func IsURL(s string) bool {
 }
 
 // mem holds the mem:// buckets of this process, for tests.
-var mem = map[string]*blob.Bucket{}
+var mem struct {
+	sync.Mutex
+	buckets map[string]*blob.Bucket
+}
 
 // Open opens the store at u: a local path, file:///path, s3://bucket/prefix
 // (with ?endpoint=…&region=… for S3-compatible stores), or mem://name (in
@@ -79,13 +84,17 @@ func Open(ctx context.Context, u string) (*Store, error) {
 		}
 		return openLocal(u, pu.Path)
 	case "mem":
-		b := mem[pu.Host]
+		mem.Lock()
+		defer mem.Unlock()
+		b := mem.buckets[pu.Host]
 		if b == nil {
 			b = memblob.OpenBucket(nil)
-			mem[pu.Host] = b
+			if mem.buckets == nil {
+				mem.buckets = map[string]*blob.Bucket{}
+			}
+			mem.buckets[pu.Host] = b
 		}
-		s := &Store{url: u, bucket: prefixed(b, pu.Path)}
-		return s, nil
+		return &Store{url: u, bucket: prefixed(b, pu.Path), shared: true}, nil
 	case "s3":
 		if pu.Host == "" {
 			return nil, fmt.Errorf("%s: no bucket (s3://bucket/prefix)", u)
@@ -149,7 +158,12 @@ func (s *Store) URL() string { return s.url }
 func (s *Store) Local() string { return s.local }
 
 // Close closes the store.
-func (s *Store) Close() error { return s.bucket.Close() }
+func (s *Store) Close() error {
+	if s.shared {
+		return nil
+	}
+	return s.bucket.Close()
+}
 
 func (s *Store) wrap(key string, err error) error {
 	if err == nil {

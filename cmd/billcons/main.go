@@ -247,8 +247,12 @@ type runArgs struct {
 
 // parseRun parses run's flags (and plan's, which are run's): ok is false
 // when the command is done, with code its exit status.
-func parseRun(cmd string, args []string, stdout, stderr io.Writer) (ra *runArgs, code int, ok bool) {
+// extra, when set, adds the command's own flags.
+func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (ra *runArgs, code int, ok bool) {
 	fs := flag.NewFlagSet("billcons "+cmd, flag.ContinueOnError)
+	if extra != nil {
+		extra(fs)
+	}
 	fs.SetOutput(io.Discard)
 	var usage, changes, accounts paths
 	fs.Var(&usage, "usage", "bill lines: a file, folder or glob (repeatable; required)")
@@ -272,7 +276,11 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer) (ra *runArgs,
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
-			fmt.Fprint(stdout, runHelp)
+			if cmd == "plan" {
+				fmt.Fprint(stdout, shardsHelp)
+			} else {
+				fmt.Fprint(stdout, runHelp)
+			}
 			fs.PrintDefaults()
 			return nil, exitOK, false
 		}
@@ -338,7 +346,7 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer) (ra *runArgs,
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	ra, code, ok := parseRun("run", args, stdout, stderr)
+	ra, code, ok := parseRun("run", args, stdout, stderr, nil)
 	if !ok {
 		return code
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -63,34 +64,6 @@ func newStep(out string, stderr io.Writer, quiet bool) *shards.Step {
 	return st
 }
 
-// takeInt removes --name N (or --name=N) from args.
-func takeFlag(args []string, name string) (rest []string, val string, found bool) {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--"+name || a == "-"+name:
-			if i+1 < len(args) {
-				val, found = args[i+1], true
-				i++
-				continue
-			}
-			return append(rest, a), "", false
-		case len(a) > len(name)+3 && (a[:len(name)+3] == "--"+name+"=") || len(a) > len(name)+2 && a[:len(name)+2] == "-"+name+"=":
-			val, found = a[len(name)+1+boolInt(a[1] == '-'):], true
-			continue
-		}
-		rest = append(rest, a)
-	}
-	return rest, val, found
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 func stepFailed(cmd string, err error, stderr io.Writer) int {
 	if errors.Is(err, context.Canceled) {
 		err = errors.New("interrupted by a signal; nothing published")
@@ -103,29 +76,17 @@ func stepFailed(cmd string, err error, stderr io.Writer) int {
 }
 
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
-			fmt.Fprint(stdout, shardsHelp)
-			return exitOK
-		}
-	}
-	args, nShards, okShards := takeFlag(args, "shards")
-	args, nSplits, okSplits := takeFlag(args, "splits")
-	ra, code, ok := parseRun("plan", args, stdout, stderr)
+	var shardsN, splitsN int
+	ra, code, ok := parseRun("plan", args, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.IntVar(&shardsN, "shards", 0, "how many shard steps (required)")
+		fs.IntVar(&splitsN, "splits", 1, "how many split steps: each reads every K-th usage file")
+	})
 	if !ok {
 		return code
 	}
-	shardsN, err := strconv.Atoi(nShards)
-	if !okShards || err != nil || shardsN < 1 {
-		fmt.Fprintf(stderr, "billcons plan: --shards N (a count from 1) is required; see billcons plan --help\n")
+	if shardsN < 1 || splitsN < 1 {
+		fmt.Fprintf(stderr, "billcons plan: --shards (from 1) is required and --splits is from 1; see billcons plan --help\n")
 		return exitUsage
-	}
-	splitsN := 1
-	if okSplits {
-		if splitsN, err = strconv.Atoi(nSplits); err != nil || splitsN < 1 {
-			fmt.Fprintf(stderr, "billcons plan: --splits %q: want a count from 1\n", nSplits)
-			return exitUsage
-		}
 	}
 	if _, err := shards.PlanRun(ctx, newStep(ra.cfg.Out, stderr, ra.quiet), ra.opts, shardsN, splitsN); err != nil {
 		return stepFailed("plan", err, stderr)
@@ -133,70 +94,52 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// parseStep parses the flags of split, shard and commit.
+// parseStep parses the flags of split, shard and commit; index is -1 for
+// commit, which has none.
 func parseStep(cmd string, args []string, indexed bool, stdout, stderr io.Writer) (out string, index int, quiet bool, code int, ok bool) {
+	fs := flag.NewFlagSet("billcons "+cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&out, "out", "", "the run's store (required)")
+	fs.BoolVar(&quiet, "quiet", false, "print nothing but errors")
 	index = -1
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		val := func() (string, bool) {
-			if i+1 >= len(args) {
-				return "", false
-			}
-			i++
-			return args[i], true
-		}
-		switch a {
-		case "-h", "-help", "--help":
+	if indexed {
+		fs.IntVar(&index, "index", -1, "which step (default $JOB_COMPLETION_INDEX, then $AWS_BATCH_JOB_ARRAY_INDEX)")
+	}
+	fail := func(format string, a ...any) (string, int, bool, int, bool) {
+		fmt.Fprintf(stderr, "billcons "+cmd+": "+format+"; see billcons "+cmd+" --help\n", a...)
+		return "", 0, false, exitUsage, false
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, shardsHelp)
 			return "", 0, false, exitOK, false
-		case "--out", "-out":
-			v, ok := val()
-			if !ok {
-				break
-			}
-			out = v
-			continue
-		case "--index", "-index":
-			v, ok := val()
-			if !ok || !indexed {
-				break
-			}
+		}
+		return fail("%v", err)
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fail("unexpected argument %q", fs.Arg(0))
+	case out == "":
+		return fail("--out is required")
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "index" })
+	if given && index < 0 {
+		return fail("--index %d: want a number from 0", index)
+	}
+	if !indexed || given {
+		return out, index, quiet, exitOK, true
+	}
+	for _, env := range []string{"JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"} {
+		if v := os.Getenv(env); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				fmt.Fprintf(stderr, "billcons %s: --index %q: want a number from 0\n", cmd, v)
-				return "", 0, false, exitUsage, false
+				return fail("$%s=%q: want a number from 0", env, v)
 			}
-			index = n
-			continue
-		case "--quiet", "-quiet":
-			quiet = true
-			continue
-		}
-		fmt.Fprintf(stderr, "billcons %s: unexpected argument %q; see billcons %s --help\n", cmd, a, cmd)
-		return "", 0, false, exitUsage, false
-	}
-	if out == "" {
-		fmt.Fprintf(stderr, "billcons %s: --out is required; see billcons %s --help\n", cmd, cmd)
-		return "", 0, false, exitUsage, false
-	}
-	if indexed && index < 0 {
-		for _, env := range []string{"JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"} {
-			if v := os.Getenv(env); v != "" {
-				n, err := strconv.Atoi(v)
-				if err != nil || n < 0 {
-					fmt.Fprintf(stderr, "billcons %s: $%s=%q: want a number from 0\n", cmd, env, v)
-					return "", 0, false, exitUsage, false
-				}
-				index = n
-				break
-			}
-		}
-		if index < 0 {
-			fmt.Fprintf(stderr, "billcons %s: no --index, and neither $JOB_COMPLETION_INDEX nor $AWS_BATCH_JOB_ARRAY_INDEX is set\n", cmd)
-			return "", 0, false, exitUsage, false
+			return out, n, quiet, exitOK, true
 		}
 	}
-	return out, index, quiet, exitOK, true
+	return fail("no --index, and neither $JOB_COMPLETION_INDEX nor $AWS_BATCH_JOB_ARRAY_INDEX is set")
 }
 
 func cmdSplit(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -26,13 +26,21 @@ import (
 // Running on many machines.
 
 // step runs one billcons step as a child and returns its exit status and
-// stderr.
+// stderr; stdout, when given, receives its standard output.
 func step(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	return stepOut(t, nil, env, args...)
+}
+
+func stepOut(t *testing.T, stdout *bytes.Buffer, env []string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(append(os.Environ(), "BILLCONS_TEST_MAIN=1"), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
 	err := cmd.Run()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -234,95 +242,9 @@ func TestShardedEqualsSingle(t *testing.T) {
 		t.Error("the S3 run never wrote with If-None-Match")
 	}
 	// The analysts' commands read a run in the bucket as they read a folder.
-	code, stdout := queryChild(t, "query", srv.URL("bills", "nightly"), "SELECT count(*) FROM bills")
-	if code != 0 || !strings.Contains(stdout, "1683") {
-		t.Errorf("billcons query s3://…: exit %d\n%s", code, stdout)
-	}
-}
-
-func queryChild(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "BILLCONS_TEST_MAIN=1", "BILLCONS_CACHE="+t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), string(out)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0, string(out)
-}
-
-// killAt starts a step that stops itself at a checkpoint, and SIGKILLs it
-// there: a pod killed mid-step.
-func killAt(t *testing.T, point string, env []string, args ...string) {
-	t.Helper()
-	c := startChild(t, append(env, "BILLCONS_PAUSE_AT="+point), args...)
-	c.waitPaused(t, point)
-	c.cmd.Process.Kill()
-	<-c.waited
-}
-
-// TestShardedFaults kills and races the steps, as a cluster does, and
-// checks that readers always see a whole published run and that the run
-// finally committed equals the single run.
-func TestShardedFaults(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts dozens of processes")
-	}
-	inputs := shardInputs(t)
-	single := filepath.Join(t.TempDir(), "single")
-	mustStep(t, nil, append([]string{"run", "--out", single, "--quiet"}, inputs...)...)
-	srv := s3env(t)
-	out := srv.URL("bills", "faults")
-	// A previous night's run, published, for readers to keep seeing.
-	prev := []string{"--usage", filepath.Join(demo, "usage.csv"), "--changes", filepath.Join(demo, "changes.csv")}
-	mustStep(t, nil, append([]string{"run", "--out", out, "--quiet"}, prev...)...)
-	before := published(t, out)
-	beforeRun := filepath.Base(before)
-
-	mustStep(t, nil, append([]string{"plan", "--out", out, "--shards", "3", "--quiet"}, inputs...)...)
-	mustStep(t, indexEnv(0), "split", "--out", out)
-
-	// Shard 0 is killed after writing its files, before its record: the
-	// retry's files count, the killed attempt's are never read.
-	killAt(t, "shard_uploaded", indexEnv(0), "shard", "--out", out)
-	// Shard 1 runs twice at once, as when Kubernetes replaces a pod.
-	parallel(2, func(int) { mustStep(t, indexEnv(1), "shard", "--out", out) })
-	// Shard 2 has not run: commit refuses, naming it, and publishes nothing.
-	code, stderr := step(t, nil, "commit", "--out", out)
-	if code != 1 || !strings.Contains(stderr, "shard 0, 2 not finished") {
-		t.Fatalf("commit with shards 0 and 2 missing: exit %d, %q", code, stderr)
-	}
-	if got := filepath.Base(published(t, out)); got != beforeRun {
-		t.Fatalf("after a refused commit readers see %s; want the previous run %s", got, beforeRun)
-	}
-	mustStep(t, indexEnv(0), "shard", "--out", out)
-	mustStep(t, indexEnv(2), "shard", "--out", out)
-
-	// Commit killed before publishing: readers still see the previous run.
-	killAt(t, "commit_publishing", nil, "commit", "--out", out)
-	if got := filepath.Base(published(t, out)); got != beforeRun {
-		t.Fatalf("after a commit killed before publishing readers see %s; want %s", got, beforeRun)
-	}
-	// Killed right after publishing: readers see the new run, whole; a
-	// retried commit publishes nothing more.
-	killAt(t, "commit_published", nil, "commit", "--out", out)
-	after := published(t, out)
-	if filepath.Base(after) == beforeRun {
-		t.Fatal("a commit killed after publishing left the previous run visible")
-	}
-	sameRun(t, single, after)
-	if stderr := mustStep(t, nil, "commit", "--out", out); !strings.Contains(stderr, "already published") {
-		t.Errorf("a second commit: %q", stderr)
-	}
-	s, err := storage.Open(context.Background(), out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if ptrs, _ := s.List(context.Background(), storage.PublishedPrefix); len(ptrs) != 2 {
-		t.Errorf("published pointers %v; want the previous run's and this one's", ptrs)
+	var stdout bytes.Buffer
+	code, stderr := stepOut(t, &stdout, []string{"BILLCONS_CACHE=" + t.TempDir()}, "query", srv.URL("bills", "nightly"), "SELECT count(*) FROM bills")
+	if code != 0 || !strings.Contains(stdout.String(), "1683") {
+		t.Errorf("billcons query s3://…: exit %d\n%s%s", code, &stdout, stderr)
 	}
 }
