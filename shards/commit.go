@@ -2,6 +2,7 @@ package shards
 
 import (
 	"bufio"
+	"bytes"
 	"container/heap"
 	"context"
 	"encoding/binary"
@@ -251,7 +252,7 @@ type idHeap []*idStream
 
 func (h idHeap) Len() int { return len(h) }
 func (h idHeap) Less(i, j int) bool {
-	if c := strings.Compare(string(h[i].id), string(h[j].id)); c != 0 {
+	if c := bytes.Compare(h[i].id, h[j].id); c != 0 {
 		return c < 0
 	}
 	return h[i].seq < h[j].seq
@@ -309,7 +310,7 @@ func crossShardIDs(ctx context.Context, s *storage.Store, shards []*ShardRecord)
 	}
 	for h.Len() > 0 {
 		x := h[0]
-		if cur == nil || string(x.id) != string(cur) {
+		if cur == nil || !bytes.Equal(x.id, cur) {
 			flush()
 			cur = append(cur[:0], x.id...)
 		}
