@@ -10,11 +10,12 @@ import (
 	"unsafe"
 
 	"github.com/billcons/billcons/readers"
-	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/compress/s2"
 )
 
 // The rows a split step hands to a shard: one file per (input file, shard),
-// zstd-compressed, each row as read: its number, its fields exactly as the
+// S2-compressed (klauspost/compress/s2; see the README for the measure
+// against zstd), each row as read: its number, its fields exactly as the
 // reader gave them (null marked), and the reader's error for a malformed
 // row. A malformed CSV row can have any number of fields, so the rows are
 // not a fixed-width table (see the README for why not Arrow IPC).
@@ -25,17 +26,13 @@ import (
 
 // rowWriter writes rows to w.
 type rowWriter struct {
-	z    *zstd.Encoder
+	z    *s2.Writer
 	buf  []byte
 	rows int64
 }
 
 func newRowWriter(w io.Writer) (*rowWriter, error) {
-	z, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
-	if err != nil {
-		return nil, err
-	}
-	return &rowWriter{z: z}, nil
+	return &rowWriter{z: s2.NewWriter(w, s2.WriterConcurrency(1))}, nil
 }
 
 func (w *rowWriter) write(row *readers.Row) error {
@@ -76,7 +73,7 @@ type rowTable struct {
 	header []string
 	kinds  []readers.ColumnKind
 	src    io.ReadCloser
-	z      *zstd.Decoder
+	z      *s2.Reader
 	r      *bufio.Reader
 	buf    []byte
 	ends   []int // where each field of the current row ends in buf
@@ -85,13 +82,8 @@ type rowTable struct {
 func newRowTable(name string, header []string, kinds []readers.ColumnKind, src io.ReadCloser) (readers.Table, error) {
 	t := &rowTable{name: name, header: header, kinds: kinds, src: src}
 	if src != nil {
-		z, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			src.Close()
-			return nil, err
-		}
-		t.z = z
-		t.r = bufio.NewReaderSize(z, 64<<10)
+		t.z = s2.NewReader(src)
+		t.r = bufio.NewReaderSize(t.z, 64<<10)
 	}
 	if kinds != nil {
 		return &typedRowTable{t}, nil
@@ -109,9 +101,6 @@ func (t *rowTable) Name() string     { return t.name }
 func (t *rowTable) Header() []string { return t.header }
 
 func (t *rowTable) Close() error {
-	if t.z != nil {
-		t.z.Close()
-	}
 	if t.src != nil {
 		return t.src.Close()
 	}
@@ -133,7 +122,89 @@ func (t *rowTable) Read(dst []readers.Row) (int, error) {
 	return len(dst), nil
 }
 
+// peekRow is how much of the stream readRow looks at to parse a row from
+// the read buffer in one go; a longer row is read field by field.
+const peekRow = 4 << 10
+
 func (t *rowTable) readRow(row *readers.Row) error {
+	if b, _ := t.r.Peek(peekRow); len(b) > 0 {
+		if n := parseRow(b, row, &t.ends); n > 0 {
+			_, err := t.r.Discard(n)
+			return err
+		}
+	}
+	return t.readRowSlow(row)
+}
+
+// parseRow parses a whole row without a reader error from the start of b
+// and returns its length, or 0 when b holds less than a whole row, or one
+// with a reader error: readRowSlow reads those.
+func parseRow(b []byte, row *readers.Row, ends *[]int) int {
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return 0
+	}
+	p := k
+	nf, k := binary.Uvarint(b[p:])
+	if k <= 0 || nf > uint64(len(b)) {
+		return 0
+	}
+	p += k
+	// First find where the fields end, then make one string of them.
+	e := slices.Grow((*ends)[:0], int(nf))[:nf]
+	*ends = e
+	start := p
+	var nulls bool
+	for i := range e {
+		l, k := binary.Uvarint(b[p:])
+		if k <= 0 || l > uint64(len(b)) {
+			return 0
+		}
+		p += k
+		if l == 0 {
+			nulls = true
+			e[i] = -1
+			continue
+		}
+		if p+int(l-1) > len(b) {
+			return 0
+		}
+		p += int(l - 1)
+		e[i] = p
+	}
+	if p >= len(b) || b[p] != 0 {
+		return 0 // cut short, or a reader error: the slow path
+	}
+	row.N = int64(n)
+	row.Err = nil
+	row.Null = nil
+	if cap(row.Fields) >= int(nf) {
+		row.Fields = row.Fields[:nf]
+	} else {
+		row.Fields = make([]string, nf)
+	}
+	if nulls {
+		row.Null = make([]bool, nf)
+	}
+	// The fields' bytes with their length prefixes, as one string: the
+	// strings outlive the next Read, as readers.Table promises.
+	all := string(b[start:p])
+	q := start
+	for i, end := range e {
+		if end < 0 {
+			row.Fields[i] = ""
+			row.Null[i] = true
+			q++
+			continue
+		}
+		_, k := binary.Uvarint(b[q:])
+		row.Fields[i] = all[q+k-start : end-start]
+		q = end
+	}
+	return p + 1
+}
+
+func (t *rowTable) readRowSlow(row *readers.Row) error {
 	n, err := binary.ReadUvarint(t.r)
 	if err != nil {
 		return err // io.EOF at a row's start is the end
