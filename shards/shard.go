@@ -171,7 +171,7 @@ func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []
 	var written []string
 	put := func(key, local string) error {
 		written = append(written, key)
-		_, err := s.PutFile(ctx, key, local)
+		_, err := s.MoveFile(ctx, key, local)
 		return err
 	}
 	for _, o := range res.Manifest.Outputs {

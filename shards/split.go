@@ -190,11 +190,10 @@ func splitFile(ctx context.Context, s *storage.Store, p *Plan, opts readers.Usag
 			return nil, keys, err
 		}
 		keys = append(keys, o.key)
-		n, err := s.PutFile(ctx, o.key, o.f.Name())
+		n, err := s.MoveFile(ctx, o.key, o.f.Name())
 		if err != nil {
 			return nil, keys, err
 		}
-		os.Remove(o.f.Name())
 		sf.Shards[j] = SplitBucket{Key: o.key, Rows: o.w.rows, Bytes: n}
 	}
 	sf.Input = in

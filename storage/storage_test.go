@@ -3,8 +3,10 @@ package storage_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/billcons/billcons/storage"
@@ -170,4 +172,58 @@ func TestPublishAndMaterialize(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMoveFile: a moved file is at its key, whole, and gone from where it
+// was, on every store; a local store renames it when the key is stored as
+// itself, and copies it otherwise (fileblob escapes "__0x").
+func TestMoveFile(t *testing.T) {
+	ctx := context.Background()
+	for name, u := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			s, err := storage.Open(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for key, plain := range map[string]bool{"bills/cycle=2026-01/payer=m-1/part-00000.parquet": true, "odd/a__0x41b.txt": false} {
+				src := filepath.Join(t.TempDir(), "f")
+				data := []byte("moved " + key)
+				if err := os.WriteFile(src, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				var ino uint64
+				if st, err := os.Stat(src); err == nil {
+					ino = inode(st)
+				}
+				n, err := s.MoveFile(ctx, key, src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != int64(len(data)) {
+					t.Errorf("%s: moved %d bytes, want %d", key, n, len(data))
+				}
+				if _, err := os.Stat(src); !os.IsNotExist(err) {
+					t.Errorf("%s: the source is still there (%v)", key, err)
+				}
+				got, err := s.Get(ctx, key)
+				if err != nil || string(got) != string(data) {
+					t.Fatalf("%s: read back %q, %v", key, got, err)
+				}
+				if s.Local() != "" {
+					st, err := os.Stat(filepath.Join(s.Local(), filepath.FromSlash(key)))
+					if renamed := err == nil && inode(st) == ino; renamed != plain {
+						t.Errorf("%s: renamed = %v, want %v", key, renamed, plain)
+					}
+				}
+			}
+		})
+	}
+}
+
+func inode(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
 }
