@@ -175,14 +175,7 @@ func parseRow(b []byte, row *readers.Row, ends *[]int) int {
 	if p >= len(b) || b[p] != 0 {
 		return 0 // cut short, or a reader error: the slow path
 	}
-	row.N = int64(n)
-	row.Err = nil
-	row.Null = nil
-	if cap(row.Fields) >= int(nf) {
-		row.Fields = row.Fields[:nf]
-	} else {
-		row.Fields = make([]string, nf)
-	}
+	startRow(row, n, nf)
 	if nulls {
 		row.Null = make([]bool, nf)
 	}
@@ -204,6 +197,18 @@ func parseRow(b []byte, row *readers.Row, ends *[]int) int {
 	return p + 1
 }
 
+// startRow readies row for row number n of nf fields, reusing its slice.
+func startRow(row *readers.Row, n, nf uint64) {
+	row.N = int64(n)
+	row.Err = nil
+	row.Null = nil
+	if cap(row.Fields) >= int(nf) {
+		row.Fields = row.Fields[:nf]
+	} else {
+		row.Fields = make([]string, nf)
+	}
+}
+
 func (t *rowTable) readRowSlow(row *readers.Row) error {
 	n, err := binary.ReadUvarint(t.r)
 	if err != nil {
@@ -213,14 +218,7 @@ func (t *rowTable) readRowSlow(row *readers.Row) error {
 	if err != nil {
 		return unexpected(err)
 	}
-	row.N = int64(n)
-	row.Err = nil
-	row.Null = nil
-	if cap(row.Fields) >= int(nf) {
-		row.Fields = row.Fields[:nf]
-	} else {
-		row.Fields = make([]string, nf)
-	}
+	startRow(row, n, nf)
 	// The fields' bytes go to one string per row: the strings outlive the
 	// next Read, as readers.Table promises.
 	t.buf = t.buf[:0]
