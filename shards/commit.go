@@ -113,12 +113,8 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 		st.logf("commit: %d line ids were read in more than one shard; shards %v judged them again", len(foreign), affected)
 	}
 
-	tmp, err := os.MkdirTemp("", "billcons-commit-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	cfg, err := stepConfig(ctx, st, s, p, tmp)
+	cfg, tmp, err := stepConfig(ctx, st, s, p, "commit")
+	defer os.RemoveAll(tmp) // "" when it was not made: removes nothing
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +123,7 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 	for fi, f := range files {
 		in := f.Input
 		ci.Inputs = append(ci.Inputs, in)
-		t, _ := newRowTable(p.Usage[fi], f.Header, f.Kinds, nil)
+		t := newRowTable(p.Usage[fi], f.Header, f.Kinds, nil)
 		if _, err := readers.NewUsageDecoderWith(t, &extras, readers.UsageOptions{Profile: cfg.Profile, Zone: cfg.Zone, Currency: cfg.Currency}); err != nil {
 			return nil, err
 		}

@@ -195,20 +195,25 @@ func openRun(ctx context.Context, st *Step) (*storage.Store, *Plan, error) {
 }
 
 // stepConfig is the pipeline's settings for a shard or commit of plan p:
-// the plan's options, and its copies of the small inputs fetched into tmp.
-func stepConfig(ctx context.Context, st *Step, s *storage.Store, p *Plan, tmp string) (pipeline.Config, error) {
-	cfg, err := st.Config(p.Options)
+// the plan's options, and its copies of the small inputs fetched into a
+// new temporary folder, tmp, which the caller removes (also on error).
+func stepConfig(ctx context.Context, st *Step, s *storage.Store, p *Plan, step string) (cfg pipeline.Config, tmp string, err error) {
+	tmp, err = os.MkdirTemp("", "billcons-"+step+"-")
 	if err != nil {
-		return cfg, err
+		return cfg, "", err
+	}
+	cfg, err = st.Config(p.Options)
+	if err != nil {
+		return cfg, tmp, err
 	}
 	sm, err := fetchSmall(ctx, s, p, filepath.Join(tmp, "in"))
 	if err != nil {
-		return cfg, err
+		return cfg, tmp, err
 	}
 	sm.apply(&cfg)
 	cfg.Out = filepath.Join(tmp, "out")
 	cfg.Version = st.Version
-	return cfg, nil
+	return cfg, tmp, nil
 }
 
 // loadPlan reads the newest plan.
@@ -277,6 +282,5 @@ func headerOnly(t readers.Table) readers.Table {
 	h := t.Header()
 	name := t.Name()
 	t.Close()
-	e, _ := newRowTable(name, h, kinds, nil)
-	return e
+	return newRowTable(name, h, kinds, nil)
 }

@@ -31,8 +31,8 @@ type rowWriter struct {
 	rows int64
 }
 
-func newRowWriter(w io.Writer) (*rowWriter, error) {
-	return &rowWriter{z: s2.NewWriter(w, s2.WriterConcurrency(1))}, nil
+func newRowWriter(w io.Writer) *rowWriter {
+	return &rowWriter{z: s2.NewWriter(w, s2.WriterConcurrency(1))}
 }
 
 func (w *rowWriter) write(row *readers.Row) error {
@@ -79,16 +79,16 @@ type rowTable struct {
 	ends   []int // where each field of the current row ends in buf
 }
 
-func newRowTable(name string, header []string, kinds []readers.ColumnKind, src io.ReadCloser) (readers.Table, error) {
+func newRowTable(name string, header []string, kinds []readers.ColumnKind, src io.ReadCloser) readers.Table {
 	t := &rowTable{name: name, header: header, kinds: kinds, src: src}
 	if src != nil {
 		t.z = s2.NewReader(src)
 		t.r = bufio.NewReaderSize(t.z, 64<<10)
 	}
 	if kinds != nil {
-		return &typedRowTable{t}, nil
+		return &typedRowTable{t}
 	}
-	return t, nil
+	return t
 }
 
 // typedRowTable is a rowTable of a Parquet file's rows, whose columns'

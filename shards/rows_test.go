@@ -33,10 +33,7 @@ func TestRowsRoundTrip(t *testing.T) {
 		want = append(want, r)
 	}
 	var buf bytes.Buffer
-	w, err := newRowWriter(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newRowWriter(&buf)
 	for i := range want {
 		if err := w.write(&want[i]); err != nil {
 			t.Fatal(err)
@@ -45,10 +42,7 @@ func TestRowsRoundTrip(t *testing.T) {
 	if err := w.close(); err != nil {
 		t.Fatal(err)
 	}
-	tab, err := newRowTable("f.csv", []string{"a", "b", "c"}, nil, io.NopCloser(&buf))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tab := newRowTable("f.csv", []string{"a", "b", "c"}, nil, io.NopCloser(&buf))
 	defer tab.Close()
 	var got []readers.Row
 	dst := make([]readers.Row, 7) // reused between reads, as readers.Each does
@@ -84,28 +78,24 @@ func TestRowsRoundTrip(t *testing.T) {
 // shorter table.
 func TestRowsCutShort(t *testing.T) {
 	var buf bytes.Buffer
-	w, _ := newRowWriter(&buf)
+	w := newRowWriter(&buf)
 	w.write(&readers.Row{N: 1, Fields: []string{"a", "b"}})
 	w.close()
 	// Re-compress all but the last byte of the raw stream.
-	raw, _ := io.ReadAll(mustTable(t, &buf).(*rowTable).z)
+	raw, _ := io.ReadAll(rowsOf(&buf).(*rowTable).z)
 	var cut bytes.Buffer
-	cw, _ := newRowWriter(&cut)
+	cw := newRowWriter(&cut)
 	cw.z.Write(raw[:len(raw)-1])
 	cw.close()
-	tab := mustTable(t, &cut)
+	tab := rowsOf(&cut)
 	_, err := tab.Read(make([]readers.Row, 4))
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("err = %v, want unexpected EOF", err)
 	}
 }
 
-func mustTable(t *testing.T, r io.Reader) readers.Table {
-	tab, err := newRowTable("f.csv", []string{"a", "b"}, nil, io.NopCloser(r))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tab
+func rowsOf(r io.Reader) readers.Table {
+	return newRowTable("f.csv", []string{"a", "b"}, nil, io.NopCloser(r))
 }
 
 func short(fs []string) []string {

@@ -111,12 +111,8 @@ func Shard(ctx context.Context, st *Step, index int) error {
 // runShard runs shard j and records it; foreign, when set, are the ids read
 // in more than one shard (commit's repair).
 func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []*SplitFile, j int, foreign map[string][]uint64) (*ShardRecord, error) {
-	tmp, err := os.MkdirTemp("", "billcons-shard-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	cfg, err := stepConfig(ctx, st, s, p, tmp)
+	cfg, tmp, err := stepConfig(ctx, st, s, p, "shard")
+	defer os.RemoveAll(tmp) // "" when it was not made: removes nothing
 	if err != nil {
 		return nil, err
 	}
@@ -138,13 +134,13 @@ func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []
 			f := files[fi]
 			b, ok := f.Shards[j]
 			if !ok {
-				return newRowTable(p.Usage[fi], f.Header, f.Kinds, nil)
+				return newRowTable(p.Usage[fi], f.Header, f.Kinds, nil), nil
 			}
 			r, err := s.NewReader(ctx, b.Key)
 			if err != nil {
 				return nil, err
 			}
-			return newRowTable(p.Usage[fi], f.Header, f.Kinds, r)
+			return newRowTable(p.Usage[fi], f.Header, f.Kinds, r), nil
 		},
 		Foreign: foreign,
 		IDs: func(id []byte, seq uint64) error {

@@ -167,11 +167,7 @@ func splitFile(ctx context.Context, s *storage.Store, p *Plan, opts readers.Usag
 			if err != nil {
 				return err
 			}
-			w, err := newRowWriter(f)
-			if err != nil {
-				return err
-			}
-			o = &out{key: fmt.Sprintf("%s/splits/%d/%s/f%05d-s%05d.rows", runDir(p.Run), index, attempt, fi, j), f: f, w: w}
+			o = &out{key: fmt.Sprintf("%s/splits/%d/%s/f%05d-s%05d.rows", runDir(p.Run), index, attempt, fi, j), f: f, w: newRowWriter(f)}
 			outs[j] = o
 		}
 		return o.w.write(row)
