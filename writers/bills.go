@@ -54,7 +54,10 @@ type Bills struct {
 	seen   map[string]bool
 	b      rowBuilder
 
-	sem     chan struct{} // one token per part being written
+	sem     chan struct{}      // one token per part being written
+	files   chan *parquetFile  // closed writers, to write the next parts with
+	batches chan *billRowBatch // batches written, to fill again
+	vals    []parquet.Value    // the values of the current batch's rows
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	outputs []Output // by part, in the order parts were started
@@ -71,10 +74,20 @@ const billBatch = 4096
 
 // billPart is a part file being written by its goroutine.
 type billPart struct {
-	rel   string
-	rows  int
-	batch []parquet.Row
-	ch    chan []parquet.Row
+	rel    string
+	newDir bool // the part's folder is still to be made
+	rows   int
+	batch  *billRowBatch
+	ch     chan *billRowBatch
+}
+
+// billRowBatch is rows handed to a part's goroutine, and the values they
+// are cut from. Once written (parquet-go copies the values into its column
+// buffers) a batch comes back to be filled again, so that a file of a
+// hundred rows does not cost a fresh batch.
+type billRowBatch struct {
+	rows []parquet.Row
+	vals []parquet.Value
 }
 
 // NewBills returns a writer of bills under root/bills with the given extra
@@ -92,7 +105,8 @@ func NewBills(root string, extras []string) *Bills {
 		cols = append(cols, column{x, optText})
 	}
 	return &Bills{root: root, schema: newSchema("bill", cols), nCols: len(cols), nExtra: len(extras),
-		seen: map[string]bool{}, sem: make(chan struct{}, BillWriters)}
+		seen: map[string]bool{}, sem: make(chan struct{}, BillWriters),
+		files: make(chan *parquetFile, BillWriters), batches: make(chan *billRowBatch, 2*BillWriters+2)}
 }
 
 // PartitionDir returns the folder of a partition, relative to the tree.
@@ -119,10 +133,14 @@ func (w *Bills) Write(l *billing.UsageLine, d *Decided) error {
 			w.seen[dir] = true
 			w.cycle, w.payer, w.part = l.Cycle, payer, 0
 		}
-		w.startPart(path.Join(PartitionDir(l.Cycle, payer), fmt.Sprintf("part-%05d.parquet", w.part)))
+		w.startPart(path.Join(PartitionDir(l.Cycle, payer), fmt.Sprintf("part-%05d.parquet", w.part)), !samePartition)
 	}
 	b := &w.b
-	b.row = make(parquet.Row, 0, w.nCols) // handed to another goroutine: a fresh row
+	p := w.cur
+	// The row is cut from the batch's values: handed to another goroutine,
+	// it stays untouched until the batch comes back written.
+	vals := p.batch.vals
+	b.row = vals[len(vals):len(vals):cap(vals)]
 	b.col = 0
 	b.text(l.LineID)
 	b.text(l.AccountID)
@@ -151,44 +169,70 @@ func (w *Bills) Write(l *billing.UsageLine, d *Decided) error {
 		}
 		b.optText(x.S, x.Valid)
 	}
-	p := w.cur
-	p.batch = append(p.batch, b.row)
+	row := b.row[:len(b.row):len(b.row)]
+	p.batch.vals = vals[:len(vals)+len(row)]
+	p.batch.rows = append(p.batch.rows, row)
 	p.rows++
-	if len(p.batch) == billBatch {
+	if len(p.batch.rows) == billBatch {
 		p.ch <- p.batch
-		p.batch = make([]parquet.Row, 0, billBatch)
+		p.batch = w.batch()
 	}
 	return nil
 }
 
+// batch returns an empty batch: one written before, or a new one.
+func (w *Bills) batch() *billRowBatch {
+	select {
+	case bt := <-w.batches:
+		bt.rows, bt.vals = bt.rows[:0], bt.vals[:0]
+		return bt
+	default:
+		return &billRowBatch{rows: make([]parquet.Row, 0, billBatch), vals: make([]parquet.Value, 0, billBatch*w.nCols)}
+	}
+}
+
+// giveBack returns a written batch to be filled again; one too many is
+// left to the collector.
+func (w *Bills) giveBack(bt *billRowBatch) {
+	clear(bt.vals) // let go of the strings the values point to
+	select {
+	case w.batches <- bt:
+	default:
+	}
+}
+
 // startPart starts the goroutine of a new part file, once fewer than
 // BillWriters are running.
-func (w *Bills) startPart(rel string) {
+func (w *Bills) startPart(rel string, newDir bool) {
 	w.sem <- struct{}{}
 	w.mu.Lock()
 	idx := len(w.outputs)
 	w.outputs = append(w.outputs, Output{})
 	w.mu.Unlock()
-	p := &billPart{rel: rel, batch: make([]parquet.Row, 0, billBatch), ch: make(chan []parquet.Row, 2)}
+	p := &billPart{rel: rel, newDir: newDir, batch: w.batch(), ch: make(chan *billRowBatch, 2)}
 	w.cur = p
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		defer func() { <-w.sem }()
-		f, err := createParquet(w.root, rel, w.schema)
-		for rows := range p.ch {
+		f, err := w.file(rel, newDir)
+		for bt := range p.ch {
 			if err == nil {
-				_, err = f.w.WriteRows(rows)
+				_, err = f.w.WriteRows(bt.rows)
 				if err != nil {
 					err = fmt.Errorf("writing %s: %w", rel, unwrapPath(err))
 				}
-				f.rows += int64(len(rows))
+				f.rows += int64(len(bt.rows))
 			}
+			w.giveBack(bt)
 		}
 		var out Output
 		if err == nil {
 			out, err = f.close()
-		} else if f != nil {
+			if err == nil {
+				w.files <- f // at most BillWriters parts run: never blocks
+			}
+		} else if f != nil && f.f != nil {
 			f.f.Close()
 		}
 		w.mu.Lock()
@@ -204,11 +248,32 @@ func (w *Bills) startPart(rel string) {
 	}()
 }
 
+// file opens a part file with a writer a finished part left behind, or a
+// new one.
+func (w *Bills) file(rel string, newDir bool) (*parquetFile, error) {
+	select {
+	case f := <-w.files:
+		if err := f.reuse(w.root, rel, newDir); err != nil {
+			return nil, err
+		}
+		return f, nil
+	default:
+		f := &parquetFile{}
+		if err := f.create(w.root, rel, newDir); err != nil {
+			return nil, err
+		}
+		f.w = newParquetWriter(f, w.schema)
+		return f, nil
+	}
+}
+
 // finishPart sends the current part its last rows and lets it close.
 func (w *Bills) finishPart() {
 	if p := w.cur; p != nil {
-		if len(p.batch) > 0 {
+		if len(p.batch.rows) > 0 {
 			p.ch <- p.batch
+		} else {
+			w.giveBack(p.batch)
 		}
 		close(p.ch)
 		w.cur = nil

@@ -3,8 +3,10 @@ package writers
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -45,22 +47,75 @@ func (p *parquetFile) Write(b []byte) (int, error) {
 const createdBy = "billcons"
 
 func createParquet(root, rel string, schema *parquet.Schema) (*parquetFile, error) {
-	path := filepath.Join(root, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", rel, err)
+	p := &parquetFile{}
+	if err := p.create(root, rel, false); err != nil {
+		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", rel, err)
-	}
-	p := &parquetFile{root: root, rel: rel, f: f, h: sha256.New()}
-	p.w = parquet.NewWriter(p, schema,
+	p.w = newParquetWriter(p, schema)
+	return p, nil
+}
+
+func newParquetWriter(p *parquetFile, schema *parquet.Schema) *parquet.Writer {
+	return parquet.NewWriter(p, schema,
 		parquet.Compression(&zstdFastest),
 		parquet.CreatedBy(createdBy, "", ""),
 		parquet.MaxRowsPerRowGroup(1<<15), // a row group is buffered whole: 32k rows keep a writer at a few MB
 		parquet.PageBufferSize(1<<20),
 	)
-	return p, nil
+}
+
+// create opens root/rel, a new file, for p. With newDir, rel's folder is
+// known not to exist yet while its parent does (a new bills partition): one
+// mkdir instead of MkdirAll's walk.
+func (p *parquetFile) create(root, rel string, newDir bool) error {
+	path := filepath.Join(root, filepath.FromSlash(rel))
+	dir := filepath.Dir(path)
+	var err error
+	if newDir {
+		if err = os.Mkdir(dir, 0o755); errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist) {
+			err = os.MkdirAll(dir, 0o755)
+		}
+	} else {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", rel, err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", rel, err)
+	}
+	if p.h == nil {
+		p.h = sha256.New()
+	} else {
+		p.h.Reset()
+	}
+	p.root, p.rel, p.f, p.n, p.rows = root, rel, f, 0, 0
+	return nil
+}
+
+// reuse makes p, closed, write the new file root/rel with the same schema:
+// the Parquet writer keeps its column buffers, page buffers and compressor
+// state, which a small bills file would otherwise allocate afresh. The bytes
+// are those a new writer writes (TestReusedWriterSameBytes).
+func (p *parquetFile) reuse(root, rel string, newDir bool) error {
+	if err := p.create(root, rel, newDir); err != nil {
+		return err
+	}
+	// parquet-go v0.32.0's Reset clears each written column chunk's
+	// path_in_schema in place, and those slices share their array with the
+	// writer's own column paths: every later file would lose its column
+	// names. Letting go of the slices first keeps the paths.
+	if f := p.w.File(); f != nil {
+		md := f.Metadata()
+		for i := range md.RowGroups {
+			for j := range md.RowGroups[i].Columns {
+				md.RowGroups[i].Columns[j].MetaData.PathInSchema = nil
+			}
+		}
+	}
+	p.w.Reset(p)
+	return nil
 }
 
 func (p *parquetFile) writeRow(row parquet.Row) error {

@@ -1,0 +1,111 @@
+package writers
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/billcons/billcons/billing"
+)
+
+// manyPayersLines is the many-payers shape of issue 13 in small: 200,000
+// lines over 2,000 payers in one cycle, 100 lines to a bills file, as gen
+// --members 100000 makes them (about 140 lines a file at 10M lines).
+const (
+	manyLines  = 200_000
+	manyPayers = 2_000
+)
+
+// writeMany writes the many-payers lines into dir's bills.
+func writeMany(b *testing.B, dir string, ls []billing.UsageLine) []Output {
+	w := NewBills(dir, []string{"region", "instance_name"})
+	for i := 0; i < manyLines; i++ {
+		l := ls[i%len(ls)]
+		l.Cycle = billing.Cycle(2024*12 + 1)
+		payer := fmt.Sprintf("2%015d", i*manyPayers/manyLines)
+		if err := w.Write(&l, &Decided{Payer: payer, DiscountOwner: payer, DiscountRule: "member"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	out, err := w.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// BenchmarkWriteBillsManyPayers writes 2,000 small bills files, and as its
+// floor, the same files with the same bytes from memory: the folders made,
+// each file created, written and closed, by as many goroutines as the bills
+// writer uses (BillWriters). The ratio of the two is what a bills file costs
+// beyond its bytes (issue 13: at most 1.3).
+func BenchmarkWriteBillsManyPayers(b *testing.B) {
+	loc := time.FixedZone("+08:00", 8*3600)
+	base := billing.Time(time.Date(2024, 2, 1, 0, 0, 0, 0, loc).UnixMicro())
+	ls := make([]billing.UsageLine, 1000)
+	for i := range ls {
+		ls[i] = billing.UsageLine{LineID: fmt.Sprintf("L%09d", i), AccountID: fmt.Sprintf("1%015d", i%7), ProductCode: "ecs",
+			SubscriptionType: billing.PayAsYouGo, UsageStart: base + billing.Time(i)*3600e6, UsageEnd: base + billing.Time(i+1)*3600e6,
+			ListAmount: billing.Amount(i * 1234567), Currency: "CNY", PaymentStatus: billing.Settled, IssuedAt: base + billing.Time(i+2)*3600e6,
+			Extra: []billing.NullString{{S: "cn-hangzhou", Valid: true}, {S: `db "primary"`, Valid: true}}}
+	}
+	b.Run("bills", func(b *testing.B) {
+		for b.Loop() {
+			writeMany(b, b.TempDir(), ls)
+		}
+		b.ReportMetric(float64(manyPayers)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
+	})
+	b.Run("floor", func(b *testing.B) {
+		src := b.TempDir()
+		outs := writeMany(b, src, ls)
+		files := make([][]byte, len(outs))
+		for i, o := range outs {
+			var err error
+			if files[i], err = os.ReadFile(filepath.Join(src, o.Path)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ResetTimer()
+		for b.Loop() {
+			dir := b.TempDir()
+			if err := writeFloor(dir, outs, files); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(manyPayers)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
+	})
+}
+
+// writeFloor writes files[i] to dir/outs[i].Path, making folders as needed,
+// on BillWriters goroutines.
+func writeFloor(dir string, outs []Output, files [][]byte) error {
+	var wg sync.WaitGroup
+	errs := make([]error, BillWriters)
+	for g := 0; g < BillWriters; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < len(outs); i += BillWriters {
+				p := filepath.Join(dir, filepath.FromSlash(outs[i].Path))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					errs[g] = err
+					return
+				}
+				if err := os.WriteFile(p, files[i], 0o644); err != nil {
+					errs[g] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
