@@ -1,6 +1,9 @@
 package pipeline
 
 import (
+	"fmt"
+	"sort"
+
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/rules"
@@ -29,8 +32,9 @@ func readInput[T any, D interface{ Header() []string }](r *run, kind string, fil
 	validate func([]T) ([]T, []rules.InputReject)) ([]T, []writers.Reject, error) {
 	var rejects []writers.Reject
 	var rows []T
-	var records []string // by seq, for the rows a rule rejects
-	for _, path := range files {
+	first := make([]int, len(files)) // the seq of each file's first well-formed row
+	for fi, path := range files {
+		first[fi] = len(rows)
 		t, err := r.openInput(path)
 		if err != nil {
 			return nil, nil, err
@@ -49,7 +53,6 @@ func readInput[T any, D interface{ Header() []string }](r *run, kind string, fil
 				rejects = append(rejects, rowReject(dec.Header(), row, e))
 				return nil
 			}
-			records = append(records, recordJSON(readers.Record(dec.Header(), row)))
 			rows = append(rows, x)
 			return nil
 		})
@@ -63,9 +66,17 @@ func readInput[T any, D interface{ Header() []string }](r *run, kind string, fil
 		r.setRows(path, kind, n)
 	}
 	accepted, judged := validate(rows)
-	for _, j := range judged {
+	rows = nil
+	// The raw records of the rows a rule rejected are read again: keeping
+	// every row's record for the few rejected ones was most of the memory
+	// a million changes took (issue 13).
+	records, err := rereadRecords(r, files, first, judged, open)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, j := range judged {
 		rejects = append(rejects, writers.Reject{SourceFile: j.Pos.File, SourceRow: j.Pos.Row,
-			Code: j.Rule.Code, Reason: j.Reason, Record: records[j.Seq]})
+			Code: j.Rule.Code, Reason: j.Reason, Record: records[i]})
 	}
 	*count.accepted = int64(len(accepted))
 	*count.rejected = int64(len(rejects))
@@ -75,6 +86,55 @@ func readInput[T any, D interface{ Header() []string }](r *run, kind string, fil
 	}
 	sortRejects(rejects, names)
 	return accepted, rejects, nil
+}
+
+// rereadRecords returns the raw record of each judged row, read again from
+// its file: the file whose well-formed rows' seqs (first[i] on) hold the
+// row's seq, at the row's number there.
+func rereadRecords[D interface{ Header() []string }](r *run, files []string, first []int, judged []rules.InputReject,
+	open func(readers.Table) (D, error)) ([]string, error) {
+	records := make([]string, len(judged))
+	want := make([]map[int64]int, len(files)) // by file: row number -> index in judged
+	for i, j := range judged {
+		fi := sort.Search(len(first), func(k int) bool { return first[k] > j.Seq }) - 1
+		if want[fi] == nil {
+			want[fi] = map[int64]int{}
+		}
+		want[fi][j.Pos.Row] = i
+	}
+	for fi, path := range files {
+		if want[fi] == nil {
+			continue
+		}
+		t, err := r.openInput(path)
+		if err != nil {
+			return nil, err
+		}
+		dec, err := open(t)
+		if err != nil {
+			t.Close()
+			return nil, err
+		}
+		found := 0
+		err = readers.Each(r.ctx, t, func(row *readers.Row) error {
+			if i, ok := want[fi][row.N]; ok {
+				records[i] = recordJSON(readers.Record(dec.Header(), row))
+				found++
+			}
+			return nil
+		})
+		t.Close()
+		if err != nil {
+			return nil, err
+		}
+		if err := r.unchanged(path); err != nil {
+			return nil, err
+		}
+		if found != len(want[fi]) {
+			return nil, fmt.Errorf("%s: %d rejected rows not found when read again; rerun when the inputs are complete", path, len(want[fi])-found)
+		}
+	}
+	return records, nil
 }
 
 // readSettlement reads the settlement inputs that were given.

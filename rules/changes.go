@@ -48,15 +48,21 @@ func sameChange(a, b *billing.Change) bool {
 // before them ([SelfTrusteeship], [UnknownAccount], [EnterpriseMismatch],
 // [ManagementInTrusteeship], [MemberIsManagement], [MemberCap]).
 func ValidateChanges(changes []billing.Change, accounts Accounts) (accepted []billing.Change, rejected []ChangeReject) {
-	// Copies: a row equal to an earlier one with the same change_id.
-	byID := map[string][]int{}
-	var distinct []int
+	// Copies: a row equal to an earlier one with the same change_id. The
+	// rows of one change_id are chained: last[id] is its latest distinct
+	// row, prev[i] the one before row i (-1: none), and ids[id] how many.
+	// A map of slices cost a slice per change (issue 13: a million changes).
+	last := make(map[string]int32, len(changes))
+	ids := map[string]int32{} // change_ids with more than one distinct row
+	prev := make([]int32, len(changes))
+	distinct := make([]int32, 0, len(changes))
 	for i := range changes {
 		c := &changes[i]
 		copyOf := -1
-		for _, j := range byID[c.ChangeID] {
-			if sameChange(&changes[j], c) {
-				copyOf = j
+		j, seen := last[c.ChangeID]
+		for k := j; seen && k >= 0; k = prev[k] {
+			if sameChange(&changes[k], c) {
+				copyOf = int(k)
 				break
 			}
 		}
@@ -65,8 +71,13 @@ func ValidateChanges(changes []billing.Change, accounts Accounts) (accepted []bi
 				Reason: fmt.Sprintf("change %s is a copy of the row at %s", c.ChangeID, changes[copyOf].Pos)})
 			continue
 		}
-		byID[c.ChangeID] = append(byID[c.ChangeID], i)
-		distinct = append(distinct, i)
+		prev[i] = -1
+		if seen {
+			prev[i] = j
+			ids[c.ChangeID] = max(ids[c.ChangeID], 1) + 1
+		}
+		last[c.ChangeID] = int32(i)
+		distinct = append(distinct, int32(i))
 	}
 	// Ambiguity: among distinct rows, a change_id used twice, or a member
 	// changed twice at one instant.
@@ -74,17 +85,17 @@ func ValidateChanges(changes []billing.Change, accounts Accounts) (accepted []bi
 		member string
 		at     billing.Time
 	}
-	byTime := map[memberAt]int{}
+	byTime := make(map[memberAt]int32, len(distinct))
 	for _, i := range distinct {
 		byTime[memberAt{changes[i].AccountID, changes[i].ChangedAt}]++
 	}
-	var live []billing.Change
+	live := make([]billing.Change, 0, len(distinct))
 	for _, i := range distinct {
 		c := &changes[i]
 		switch {
-		case len(byID[c.ChangeID]) > 1:
+		case ids[c.ChangeID] > 1:
 			rejected = append(rejected, ChangeReject{Change: *c, Rule: AmbiguousChangeID,
-				Reason: fmt.Sprintf("change_id %s names %d different changes; all of them are rejected", c.ChangeID, len(byID[c.ChangeID]))})
+				Reason: fmt.Sprintf("change_id %s names %d different changes; all of them are rejected", c.ChangeID, ids[c.ChangeID])})
 		case byTime[memberAt{c.AccountID, c.ChangedAt}] > 1:
 			rejected = append(rejected, ChangeReject{Change: *c, Rule: AmbiguousChangeTime,
 				Reason: fmt.Sprintf("member %s has %d changes at %s; all of them are rejected", c.AccountID, byTime[memberAt{c.AccountID, c.ChangedAt}], c.ChangedAt)})
@@ -95,8 +106,11 @@ func ValidateChanges(changes []billing.Change, accounts Accounts) (accepted []bi
 	slices.SortFunc(live, func(a, b billing.Change) int { return Before(&a, &b) })
 
 	// Judge in order against the relationships accepted so far.
+	// The accepted changes are kept in live's own array, in order: a
+	// second copy of every change is what a million changes cannot afford.
 	managerOf := map[string]string{} // member -> its management account
 	members := map[string]int{}      // management account -> managed members
+	accepted = live[:0]
 	for _, c := range live {
 		if r, why := judge(&c, managerOf, members, accounts); r != nil {
 			rejected = append(rejected, ChangeReject{Change: c, Rule: r, Reason: why})

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -67,7 +66,10 @@ func heldState(p *Plan) map[string]map[string]bool {
 	for _, steps := range p.members {
 		for _, s := range steps {
 			if len(s.held) > 0 {
-				out[s.change.ChangeID] = maps.Clone(s.held)
+				out[s.changeID] = map[string]bool{}
+				for _, h := range s.held {
+					out[s.changeID][h] = true
+				}
 			}
 		}
 	}

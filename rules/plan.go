@@ -43,32 +43,59 @@ func (t Timing) String() string {
 // for concurrent use.
 type Plan struct {
 	timing  Timing
-	members map[string][]*step
+	members map[string][]step
 }
 
 // step is one accepted change of a member, with the products it is held back
-// for.
+// for: only what the rules read, no pointers to follow but the strings, so
+// that a million changes stay small (issue 13: under 500 bytes each,
+// BenchmarkPlanMemory).
 type step struct {
-	change billing.Change
-	cycle  billing.Cycle // the billing cycle containing changed_at
-	held   map[string]bool
+	changeID string
+	mgmt     string // the management account, for a trusteeship
+	at       billing.Time
 	// since is when the member's trusteeship under this change's payer
 	// began: the earliest change of the unbroken run of accepted
 	// trusteeship changes naming that payer that ends with this one.
-	since billing.Time
+	since  billing.Time
+	held   []string      // the products held back, in the order found; few
+	cycle  billing.Cycle // the billing cycle containing changed_at
+	policy billing.Policy
+}
+
+// payer is who pays member's lines after s.
+func (s *step) payer(member string) string {
+	if s.policy == billing.PolicyTrusteeship {
+		return s.mgmt
+	}
+	return member
+}
+
+// heldFor reports whether s is held back for product.
+func (s *step) heldFor(product string) bool {
+	for _, h := range s.held {
+		if h == product {
+			return true
+		}
+	}
+	return false
 }
 
 // NewPlan indexes accepted changes (as returned by [ValidateChanges]) for a
 // run whose billing cycles are cut in loc.
 func NewPlan(accepted []billing.Change, loc *time.Location, timing Timing) *Plan {
-	p := &Plan{timing: timing, members: map[string][]*step{}}
+	p := &Plan{timing: timing, members: map[string][]step{}}
 	for _, c := range accepted { // already in (changed_at, change_id) order
 		steps := p.members[c.AccountID]
-		s := &step{change: c, cycle: billing.CycleOf(c.ChangedAt, loc), since: c.ChangedAt}
+		s := step{changeID: c.ChangeID, mgmt: c.ManagementAccountID, at: c.ChangedAt, policy: c.Policy,
+			cycle: billing.CycleOf(c.ChangedAt, loc), since: c.ChangedAt}
 		if n := len(steps); n > 0 && c.Policy == billing.PolicyTrusteeship {
-			if prev := steps[n-1].change; prev.Policy == billing.PolicyTrusteeship && prev.ManagementAccountID == c.ManagementAccountID {
-				s.since = steps[n-1].since
+			if prev := &steps[n-1]; prev.policy == billing.PolicyTrusteeship && prev.mgmt == c.ManagementAccountID {
+				s.since = prev.since
 			}
+		}
+		if steps == nil {
+			steps = make([]step, 0, 1) // most members have one change
 		}
 		p.members[c.AccountID] = append(steps, s)
 	}
@@ -87,22 +114,17 @@ func (p *Plan) Observe(line *billing.UsageLine) {
 		return
 	}
 	until := line.UnsettledUntil()
-	for _, s := range steps {
-		if s.holds(line, until) {
-			if s.held == nil {
-				s.held = map[string]bool{}
-			}
-			if !s.held[line.ProductCode] {
-				// A copy: the caller's strings may point into a buffer it reuses.
-				s.held[strings.Clone(line.ProductCode)] = true
-			}
+	for i := range steps {
+		if s := &steps[i]; s.holds(line, until) && !s.heldFor(line.ProductCode) {
+			// A copy: the caller's strings may point into a buffer it reuses.
+			s.held = append(s.held, strings.Clone(line.ProductCode))
 		}
 	}
 }
 
 // holds reports whether line, unsettled until until, holds s back.
 func (s *step) holds(line *billing.UsageLine, until billing.Time) bool {
-	t := s.change.ChangedAt
+	t := s.at
 	return s.cycle == line.Cycle && line.IssuedAt < t && until > t
 }
 
@@ -116,8 +138,8 @@ func (p *Plan) Holds(line *billing.UsageLine) bool {
 		return false
 	}
 	until := line.UnsettledUntil()
-	for _, s := range steps {
-		if s.holds(line, until) {
+	for i := range steps {
+		if steps[i].holds(line, until) {
 			return true
 		}
 	}
@@ -138,10 +160,11 @@ type Decision struct {
 func (p *Plan) Assign(line *billing.UsageLine) Decision {
 	steps := p.members[line.AccountID]
 	decided, heldBy := -1, -1
-	for i, s := range steps {
+	for i := range steps {
+		s := &steps[i]
 		byTime := p.fallsByTime(line, s)
 		after := byTime
-		if s.held[line.ProductCode] {
+		if s.heldFor(line.ProductCode) {
 			after = line.Cycle > s.cycle
 			if byTime && !after {
 				heldBy = i
@@ -168,7 +191,8 @@ func (p *Plan) Assign(line *billing.UsageLine) Decision {
 func (p *Plan) AssignEarly(line *billing.UsageLine) (d Decision, ok bool) {
 	steps := p.members[line.AccountID]
 	decided := -1
-	for i, s := range steps {
+	for i := range steps {
+		s := &steps[i]
 		byTime := p.fallsByTime(line, s)
 		if byTime != (line.Cycle > s.cycle) {
 			return Decision{}, false
@@ -184,20 +208,20 @@ func (p *Plan) AssignEarly(line *billing.UsageLine) (d Decision, ok bool) {
 // ([EndTime] or [NextPeriod], by the run's timing).
 func (p *Plan) fallsByTime(line *billing.UsageLine, s *step) bool {
 	if p.timing == TimingEndTime {
-		return line.UsageEnd >= s.change.ChangedAt
+		return line.UsageEnd >= s.at
 	}
-	return line.UsageStart > s.change.ChangedAt
+	return line.UsageStart > s.at
 }
 
-func decision(line *billing.UsageLine, steps []*step, decided, heldBy int) Decision {
+func decision(line *billing.UsageLine, steps []step, decided, heldBy int) Decision {
 	d := Decision{Payer: line.AccountID}
 	if decided >= 0 {
-		d.Payer = steps[decided].change.Payer()
-		d.DecidedBy = steps[decided].change.ChangeID
+		d.Payer = steps[decided].payer(line.AccountID)
+		d.DecidedBy = steps[decided].changeID
 		d.Since = steps[decided].since
 	}
 	if heldBy >= 0 {
-		d.HeldBy = steps[heldBy].change.ChangeID
+		d.HeldBy = steps[heldBy].changeID
 	}
 	return d
 }
@@ -206,5 +230,5 @@ func decision(line *billing.UsageLine, steps []*step, decided, heldBy int) Decis
 // last accepted change: whether its last accepted change is a trusteeship.
 func (p *Plan) InTrusteeshipAtEnd(account string) bool {
 	steps := p.members[account]
-	return len(steps) > 0 && steps[len(steps)-1].change.Policy == billing.PolicyTrusteeship
+	return len(steps) > 0 && steps[len(steps)-1].policy == billing.PolicyTrusteeship
 }

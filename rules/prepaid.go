@@ -14,11 +14,12 @@ import (
 // back by an unsettled bill still moves the member).
 func (p *Plan) RelationshipPayer(member string, t billing.Time) string {
 	payer := member
-	for _, s := range p.members[member] {
-		if s.change.ChangedAt > t {
+	steps := p.members[member]
+	for i := range steps {
+		if steps[i].at > t {
 			break
 		}
-		payer = s.change.Payer()
+		payer = steps[i].payer(member)
 	}
 	return payer
 }
