@@ -8,6 +8,7 @@ import (
 
 	"github.com/billcons/billcons/billing"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
 )
 
 // BillColumns are the columns of every bills file, before the extra columns.
@@ -54,10 +55,10 @@ type Bills struct {
 	seen   map[string]bool
 	b      rowBuilder
 
-	sem     chan struct{}      // one token per part being written
-	files   chan *parquetFile  // closed writers, to write the next parts with
-	batches chan *billRowBatch // batches written, to fill again
-	vals    []parquet.Value    // the values of the current batch's rows
+	sem     chan struct{}        // one token per part being written
+	files   [2]chan *parquetFile // closed writers of large and small parts, to write the next parts with
+	batches chan *billRowBatch   // batches written, to fill again
+	vals    []parquet.Value      // the values of the current batch's rows
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	outputs []Output // by part, in the order parts were started
@@ -106,7 +107,7 @@ func NewBills(root string, extras []string) *Bills {
 	}
 	return &Bills{root: root, schema: newSchema("bill", cols), nCols: len(cols), nExtra: len(extras),
 		seen: map[string]bool{}, sem: make(chan struct{}, BillWriters),
-		files: make(chan *parquetFile, BillWriters), batches: make(chan *billRowBatch, 2*BillWriters+2)}
+		files: [2]chan *parquetFile{make(chan *parquetFile, BillWriters), make(chan *parquetFile, BillWriters)}, batches: make(chan *billRowBatch, 2*BillWriters+2)}
 }
 
 // PartitionDir returns the folder of a partition, relative to the tree.
@@ -215,8 +216,20 @@ func (w *Bills) startPart(rel string, newDir bool) {
 	go func() {
 		defer w.wg.Done()
 		defer func() { <-w.sem }()
-		f, err := w.file(rel, newDir)
-		for bt := range p.ch {
+		// A part of one batch (fewer than billBatch rows: most parts when
+		// members pay for themselves) is known small before its file is
+		// made: it is compressed with Snappy, which has no tables to build
+		// for every page, a larger part with zstd.
+		var first []*billRowBatch
+		if bt, ok := <-p.ch; ok {
+			first = append(first, bt)
+			if bt, ok := <-p.ch; ok {
+				first = append(first, bt)
+			}
+		}
+		small := len(first) < 2
+		f, err := w.file(rel, newDir, small)
+		write := func(bt *billRowBatch) {
 			if err == nil {
 				_, err = f.w.WriteRows(bt.rows)
 				if err != nil {
@@ -226,11 +239,17 @@ func (w *Bills) startPart(rel string, newDir bool) {
 			}
 			w.giveBack(bt)
 		}
+		for _, bt := range first {
+			write(bt)
+		}
+		for bt := range p.ch {
+			write(bt)
+		}
 		var out Output
 		if err == nil {
 			out, err = f.close()
 			if err == nil {
-				w.files <- f // at most BillWriters parts run: never blocks
+				w.files[b2i(small)] <- f // at most BillWriters parts run: never blocks
 			}
 		} else if f != nil && f.f != nil {
 			f.f.Close()
@@ -248,11 +267,11 @@ func (w *Bills) startPart(rel string, newDir bool) {
 	}()
 }
 
-// file opens a part file with a writer a finished part left behind, or a
-// new one.
-func (w *Bills) file(rel string, newDir bool) (*parquetFile, error) {
+// file opens a part file with a writer a finished part of the same size
+// class left behind, or a new one.
+func (w *Bills) file(rel string, newDir, small bool) (*parquetFile, error) {
 	select {
-	case f := <-w.files:
+	case f := <-w.files[b2i(small)]:
 		if err := f.reuse(w.root, rel, newDir); err != nil {
 			return nil, err
 		}
@@ -262,9 +281,20 @@ func (w *Bills) file(rel string, newDir bool) (*parquetFile, error) {
 		if err := f.create(w.root, rel, newDir); err != nil {
 			return nil, err
 		}
-		f.w = newParquetWriter(f, w.schema)
+		codec := compress.Codec(&zstdFastest)
+		if small {
+			codec = &snappyCodec
+		}
+		f.w = newParquetWriter(f, w.schema, codec)
 		return f, nil
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // finishPart sends the current part its last rows and lets it close.
