@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -81,25 +82,45 @@ func (r *run) readUsage(files []string, plan *rules.Plan, sp *lineSpills) error 
 		mu.Unlock()
 		cancel()
 	}
-	next := make(chan int)
-	tallies := make([]*usageTally, min(UsageReaders, len(files)))
+	// The work: each file, and a large Parquet file cut into parts of
+	// whole row groups, so that one file as DuckDB or Spark write it is
+	// still read by every reader (issue 13).
+	var units []usageUnit
+	for fi, path := range files {
+		var parts []readers.Part
+		if r.cfg.Shard == nil {
+			var err error
+			if parts, err = readers.ParquetParts(path, cmp.Or(r.cfg.PartRows, PartRows)); err != nil {
+				return err
+			}
+		}
+		if len(parts) <= 1 {
+			units = append(units, usageUnit{fi: fi})
+			continue
+		}
+		for i := range parts {
+			units = append(units, usageUnit{fi: fi, part: &parts[i]})
+		}
+	}
+	next := make(chan usageUnit)
+	tallies := make([]*usageTally, min(UsageReaders, len(units)))
 	for w := range tallies {
 		tally := &usageTally{totals: map[string]*currencyTotals{}}
 		tallies[w] = tally
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for fi := range next {
-				if err := r.readUsageFile(ctx, fi, files[fi], decs[fi], plan, tally, &read, &mu, sp); err != nil {
+			for u := range next {
+				if err := r.readUsageFile(ctx, u, files[u.fi], decs[u.fi], plan, tally, &read, &mu, sp); err != nil {
 					fail(err)
 				}
 			}
 		}()
 	}
 feed:
-	for fi := range files {
+	for _, u := range units {
 		select {
-		case next <- fi:
+		case next <- u:
 		case <-ctx.Done():
 			break feed
 		}
@@ -125,10 +146,30 @@ feed:
 	return nil
 }
 
-// readUsageFile reads one usage file into the sorters, which mu guards.
-func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *readers.UsageDecoder, plan *rules.Plan, tally *usageTally,
+// PartRows is the fewest rows a part of a Parquet usage file has when the
+// file is cut into parts read at once: 1,048,576, one of DuckDB's row
+// groups; gen's files (524,288 rows) stay whole.
+const PartRows = 1 << 20
+
+// usageUnit is what one reader reads at a time: usage file fi, or one part
+// of it.
+type usageUnit struct {
+	fi   int
+	part *readers.Part // nil: the whole file
+}
+
+// readUsageFile reads one usage file, or a part of one, into the sorters,
+// which mu guards.
+func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *readers.UsageDecoder, plan *rules.Plan, tally *usageTally,
 	read *atomic.Int64, mu *sync.Mutex, sp *lineSpills) error {
-	t, err := r.openUsage(fi, path)
+	fi := u.fi
+	var t readers.Table
+	var err error
+	if u.part != nil {
+		t, err = readers.OpenPart(path, *u.part)
+	} else {
+		t, err = r.openUsage(fi, path)
+	}
 	if err != nil {
 		return err
 	}
@@ -217,7 +258,7 @@ func (r *run) readUsageFile(ctx context.Context, fi int, path string, dec *reade
 		return err
 	}
 	mu.Lock()
-	r.setRows(path, "usage", rows)
+	r.addRows(path, "usage", rows)
 	mu.Unlock()
 	return nil
 }

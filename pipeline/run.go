@@ -64,6 +64,11 @@ type Config struct {
 	// disk. Zero means DefaultSpillBytes.
 	SpillBytes int
 
+	// PartRows is the fewest rows in a part of a Parquet usage file when a
+	// file of several row groups is cut into parts read at once. Zero
+	// means PartRows.
+	PartRows int64
+
 	Version string // the program version, for the manifest
 
 	// Wait is how long to wait for another run holding Out: zero fails at
@@ -587,6 +592,18 @@ func (r *run) openInput(path string) (readers.Table, error) {
 		return nil, err
 	}
 	return readers.Renamed(t, r.name(path)), nil
+}
+
+// addRows adds rows to what the manifest says an input holds: a usage file
+// read in parts gets each part's rows.
+func (r *run) addRows(path string, kind string, rows int64) {
+	path = r.name(path)
+	for i := range r.inputs {
+		if r.inputs[i].Path == path && r.inputs[i].Kind == kind {
+			r.inputs[i].Rows += rows
+			return
+		}
+	}
 }
 
 func (r *run) setRows(path string, kind string, rows int64) {

@@ -391,3 +391,58 @@ func bigFromTwos(b []byte) *big.Int {
 	}
 	return x
 }
+
+// Part is a run of a Parquet file's row groups that one reader can take on
+// its own: row groups First to Last-1, whose first row is the file's row
+// Offset+1.
+type Part struct {
+	First, Last int
+	Offset      int64
+	Rows        int64
+}
+
+// ParquetParts cuts the Parquet file at path into parts of whole row groups
+// of at least minRows rows each (the last may be smaller), so that one
+// large file, as DuckDB or Spark write one, is read by several readers at
+// once. A file that is not Parquet, or has one row group, is one part.
+func ParquetParts(path string, minRows int64) ([]Part, error) {
+	if ArchivePath(path) != path || !strings.HasSuffix(strings.ToLower(path), ".parquet") {
+		return nil, nil
+	}
+	t, err := openParquet(path)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	var parts []Part
+	var cur Part
+	for i, g := range t.(*parquetTable).groups {
+		cur.Last = i + 1
+		cur.Rows += g.NumRows()
+		if cur.Rows >= minRows {
+			parts = append(parts, cur)
+			cur = Part{First: i + 1, Last: i + 1, Offset: cur.Offset + cur.Rows}
+		}
+	}
+	if cur.Last > cur.First || len(parts) == 0 {
+		parts = append(parts, cur)
+	}
+	return parts, nil
+}
+
+// OpenPart opens one part of a Parquet file (see [ParquetParts]): its rows
+// are numbered as in the whole file.
+func OpenPart(path string, p Part) (Table, error) {
+	t, err := openParquet(path)
+	if err != nil {
+		return nil, err
+	}
+	pt := t.(*parquetTable)
+	if p.Last > len(pt.groups) || p.First > p.Last {
+		pt.Close()
+		return nil, fmt.Errorf("%s: changed during the run (row groups %d to %d of %d)", path, p.First, p.Last, len(pt.groups))
+	}
+	pt.groups = pt.groups[p.First:p.Last]
+	pt.n = p.Offset
+	return pt, nil
+}

@@ -1,0 +1,111 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/billcons/billcons/writers"
+	"github.com/parquet-go/parquet-go"
+)
+
+// TestPartsSameTree: a Parquet usage file read in parts of whole row groups
+// by several readers at once (issue 13: one file as DuckDB writes it) gives
+// the tree it gives read whole, byte for byte: every line's place in the
+// read order is its file and row, whichever reader read it.
+func TestPartsSameTree(t *testing.T) {
+	dir := t.TempDir()
+	// 200 lines in row groups of 50: a line_id first read in the first
+	// group and again in the third (the first stays), a malformed amount
+	// in the fourth (rejected as row 170), and lines held back by a change
+	// in their cycle.
+	type line struct {
+		LineID           string `parquet:"line_id"`
+		AccountID        string `parquet:"account_id"`
+		ProductCode      string `parquet:"product_code"`
+		BillingCycle     string `parquet:"billing_cycle"`
+		SubscriptionType string `parquet:"subscription_type"`
+		UsageStart       string `parquet:"usage_start"`
+		UsageEnd         string `parquet:"usage_end"`
+		ListAmount       string `parquet:"list_amount"`
+		Currency         string `parquet:"currency"`
+		PaymentStatus    string `parquet:"payment_status"`
+		IssuedAt         string `parquet:"issued_at"`
+		SettledAt        string `parquet:"settled_at"`
+	}
+	var lines []line
+	for i := 1; i <= 200; i++ {
+		l := line{LineID: fmt.Sprintf("L%03d", i), AccountID: fmt.Sprintf("m%d", i%7), ProductCode: "ecs", BillingCycle: "2023-01",
+			SubscriptionType: "payg", UsageStart: fmt.Sprintf("2023-01-%02dT00:00:00+08:00", 1+i%28), UsageEnd: fmt.Sprintf("2023-01-%02dT01:00:00+08:00", 1+i%28),
+			ListAmount: fmt.Sprintf("%d.5", i), Currency: "CNY", PaymentStatus: []string{"settled", "unsettled"}[i%2], IssuedAt: "2023-01-02T00:00:00+08:00"}
+		switch i {
+		case 120:
+			l.LineID = "L010"
+		case 170:
+			l.ListAmount = "12,5"
+		}
+		lines = append(lines, l)
+	}
+	os.MkdirAll(filepath.Join(dir, "usage"), 0o755)
+	f, err := os.Create(filepath.Join(dir, "usage", "part-0.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := parquet.NewGenericWriter[line](f, parquet.MaxRowsPerRowGroup(50))
+	if _, err := w.Write(lines); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	changes := "change_id,account_id,policy,management_account_id,changed_at\nk1,m1,trusteeship,MA,2023-01-10T00:00:00+08:00\nk2,m2,trusteeship,MA,2022-12-01T00:00:00+08:00\n"
+	if err := os.WriteFile(filepath.Join(dir, "changes.csv"), []byte(changes), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string, partRows int64) *writers.Manifest {
+		res, err := Run(context.Background(), Config{Usage: []string{filepath.Join(dir, "usage")}, Changes: []string{filepath.Join(dir, "changes.csv")},
+			Out: filepath.Join(dir, name), MaxRejectRatio: -1, PartRows: partRows})
+		if err != nil {
+			t.Fatalf("%s: Run() = %v", name, err)
+		}
+		return res.Manifest
+	}
+	whole, parts := run("whole", 1<<40), run("parts", 1)
+	if len(whole.Outputs) != len(parts.Outputs) {
+		t.Fatalf("whole wrote %d files, parts %d", len(whole.Outputs), len(parts.Outputs))
+	}
+	for i := range whole.Outputs {
+		if whole.Outputs[i].Path == "views.sql" { // names its own folder
+			continue
+		}
+		if whole.Outputs[i] != parts.Outputs[i] {
+			t.Errorf("read whole: %+v; read in parts: %+v", whole.Outputs[i], parts.Outputs[i])
+		}
+	}
+	if whole.Counts != parts.Counts || parts.Counts.UsageRejected != 2 || parts.Counts.UsageBilled != 198 {
+		t.Errorf("counts: whole %+v, parts %+v; want 2 rejected, 198 billed", whole.Counts, parts.Counts)
+	}
+	for i := range parts.Inputs {
+		if parts.Inputs[i].Kind == "usage" && parts.Inputs[i].Rows != 200 {
+			t.Errorf("input %s: %d rows read in parts, want 200", parts.Inputs[i].Path, parts.Inputs[i].Rows)
+		}
+	}
+	var rejects []string
+	err = writers.ReadParquet(filepath.Join(dir, "parts", "rejects/usage.parquet"), func(cols []string, v map[string]parquet.Value) error {
+		rejects = append(rejects, v["source_row"].String()+" "+v["reason_code"].String())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"120 duplicate_line_id", "170 invalid_amount"}; !slices.Equal(rejects, want) {
+		t.Errorf("rejects read in parts: %v, want %v", rejects, want)
+	}
+	if problems, err := writers.Verify(filepath.Join(dir, "parts")); err != nil || len(problems) > 0 {
+		t.Errorf("Verify(parts) = %v, %v", problems, err)
+	}
+}
