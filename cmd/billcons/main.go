@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"sort"
@@ -146,7 +147,21 @@ DIR/rejects/<input>.parquet for each settlement input given.
 Options:
 `
 
+// memoryLimit is Go's soft memory limit for billcons unless GOMEMLIMIT
+// sets another: the garbage collector runs sooner as the heap nears it,
+// instead of letting the heap grow to twice what is live. The line sorts
+// spill at their own budgets, so a run's live heap stays well under it;
+// reading one Parquet file whose row groups hold a million rows each (as
+// DuckDB writes them), peak RSS went from 770 MB to 439 MB at 10M lines,
+// and no slower (issue 13). Only state beyond it, such as tens of millions
+// of trusteeship changes, makes the collector work harder (at most half the
+// CPU, by Go's own cap): give such a run GOMEMLIMIT=2GiB or what it needs.
+const memoryLimit = 384 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if path := os.Getenv("BILLCONS_CPUPROFILE"); path != "" { // for profiling: see BENCHMARKS.md
 		if f, err := os.Create(path); err == nil {
