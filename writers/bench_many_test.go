@@ -43,15 +43,7 @@ func writeMany(b *testing.B, dir string, ls []billing.UsageLine) []Output {
 // writer uses (BillWriters). The ratio of the two is what a bills file costs
 // beyond its bytes (issue 13: at most 1.3).
 func BenchmarkWriteBillsManyPayers(b *testing.B) {
-	loc := time.FixedZone("+08:00", 8*3600)
-	base := billing.Time(time.Date(2024, 2, 1, 0, 0, 0, 0, loc).UnixMicro())
-	ls := make([]billing.UsageLine, 1000)
-	for i := range ls {
-		ls[i] = billing.UsageLine{LineID: fmt.Sprintf("L%09d", i), AccountID: fmt.Sprintf("1%015d", i%7), ProductCode: "ecs",
-			SubscriptionType: billing.PayAsYouGo, UsageStart: base + billing.Time(i)*3600e6, UsageEnd: base + billing.Time(i+1)*3600e6,
-			ListAmount: billing.Amount(i * 1234567), Currency: "CNY", PaymentStatus: billing.Settled, IssuedAt: base + billing.Time(i+2)*3600e6,
-			Extra: []billing.NullString{{S: "cn-hangzhou", Valid: true}, {S: `db "primary"`, Valid: true}}}
-	}
+	ls := benchLines(time.Date(2024, 2, 1, 0, 0, 0, 0, time.FixedZone("+08:00", 8*3600)), 7)
 	b.Run("bills", func(b *testing.B) {
 		for b.Loop() {
 			writeMany(b, b.TempDir(), ls)
