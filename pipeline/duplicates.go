@@ -73,21 +73,10 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 			// lines): the repeats become id.2, id.3... in input order
 			// (CONTRACT.md, Input profiles), accepted like the first.
 			repeat++
-			if r.renames == nil {
-				r.renames = map[uint64]uint32{}
-			}
-			r.renames[binary.BigEndian.Uint64(key[len(key)-8:])] = repeat
+			r.rename(seq, repeat)
 			return accept(payload)
 		}
-		file, row := placeOf(binary.BigEndian.Uint64(key[len(key)-8:]))
-		firstFile, firstRow := placeOf(binary.BigEndian.Uint64(first[len(first)-8:]))
-		r.dups.add(file, row)
-		r.counts.UsageRejected++
-		x := writers.Reject{
-			SourceFile: r.usageFiles[file], SourceRow: row, Code: "duplicate_line_id",
-			Reason: fmt.Sprintf("line_id %s was already read at %s:%d; the first stays", id, r.usageFiles[firstFile], firstRow),
-		}
-		return dups.Add(rejectKey(file, row), encodeReject(nil, &x))
+		return r.rejectDuplicate(dups, id, seq, binary.BigEndian.Uint64(first[len(first)-8:]))
 	})
 	if err != nil {
 		return err
@@ -118,14 +107,27 @@ func (r *run) foreignID(id []byte, seq uint64, all []uint64, accept func([]byte)
 		return accept(payload)
 	}
 	if r.cfg.Profile == readers.ProfileAlibaba {
-		if r.renames == nil {
-			r.renames = map[uint64]uint32{}
-		}
-		r.renames[seq] = uint32(n + 1)
+		r.rename(seq, uint32(n+1))
 		return accept(payload)
 	}
+	return r.rejectDuplicate(dups, id, seq, all[0])
+}
+
+// rename makes the line read at seq the k-th of its id (id.k): an Alibaba
+// export's repeated id.
+func (r *run) rename(seq uint64, k uint32) {
+	if r.renames == nil {
+		r.renames = map[uint64]uint32{}
+	}
+	r.renames[seq] = k
+}
+
+// rejectDuplicate rejects the line read at seq, whose id was first read at
+// firstSeq: marked to be left out of the bills, its reject (whose record
+// readDuplicates reads again from the row) into dups.
+func (r *run) rejectDuplicate(dups *spill.Sorter, id []byte, seq, firstSeq uint64) error {
 	file, row := placeOf(seq)
-	firstFile, firstRow := placeOf(all[0])
+	firstFile, firstRow := placeOf(firstSeq)
 	r.dups.add(file, row)
 	r.counts.UsageRejected++
 	x := writers.Reject{
