@@ -54,13 +54,20 @@ const UsageReaders = 2
 func (r *run) readUsage(files []string, plan *rules.Plan, sp *lineSpills) error {
 	// The headers first, in file order: extra columns are numbered in the
 	// order they are first seen, and every decoder must know them all.
+	// A large Parquet file is cut into parts of whole row groups from the
+	// same opening, so that one file as DuckDB or Spark write it is still
+	// read by every reader (issue 13).
 	decs := make([]*readers.UsageDecoder, len(files))
+	parts := make([][]readers.Part, len(files))
 	for fi, path := range files {
 		t, err := r.openUsage(fi, path)
 		if err != nil {
 			return err
 		}
 		decs[fi], err = readers.NewUsageDecoderWith(t, &r.extras, readers.UsageOptions{Profile: r.cfg.Profile, Zone: r.cfg.Zone, Currency: r.cfg.Currency})
+		if r.cfg.Shard == nil {
+			parts[fi] = readers.Parts(t, cmp.Or(r.cfg.PartRows, PartRows))
+		}
 		t.Close()
 		if err != nil {
 			return err
@@ -82,26 +89,17 @@ func (r *run) readUsage(files []string, plan *rules.Plan, sp *lineSpills) error 
 		mu.Unlock()
 		cancel()
 	}
-	// The work: each file, and a large Parquet file cut into parts of
-	// whole row groups, so that one file as DuckDB or Spark write it is
-	// still read by every reader (issue 13).
+	// The work: each file, or each part of one.
 	var units []usageUnit
-	for fi, path := range files {
-		var parts []readers.Part
-		if r.cfg.Shard == nil {
-			var err error
-			if parts, err = readers.ParquetParts(path, cmp.Or(r.cfg.PartRows, PartRows)); err != nil {
-				return err
-			}
-		}
-		if len(parts) <= 1 {
+	for fi := range files {
+		if parts[fi] == nil {
 			units = append(units, usageUnit{fi: fi})
-			continue
 		}
-		for i := range parts {
-			units = append(units, usageUnit{fi: fi, part: &parts[i]})
+		for i := range parts[fi] {
+			units = append(units, usageUnit{fi: fi, part: &parts[fi][i]})
 		}
 	}
+	fileRows := make([]int64, len(files)) // rows read, by file; mu guards it
 	next := make(chan usageUnit)
 	tallies := make([]*usageTally, min(UsageReaders, len(units)))
 	for w := range tallies {
@@ -111,7 +109,7 @@ func (r *run) readUsage(files []string, plan *rules.Plan, sp *lineSpills) error 
 		go func() {
 			defer wg.Done()
 			for u := range next {
-				if err := r.readUsageFile(ctx, u, files[u.fi], decs[u.fi], plan, tally, &read, &mu, sp); err != nil {
+				if err := r.readUsageFile(ctx, u, files[u.fi], decs[u.fi], plan, tally, &read, &mu, sp, fileRows); err != nil {
 					fail(err)
 				}
 			}
@@ -132,6 +130,9 @@ feed:
 	}
 	if err := r.ctx.Err(); err != nil {
 		return err
+	}
+	for fi, path := range files {
+		r.setRows(path, "usage", fileRows[fi])
 	}
 	for _, t := range tallies {
 		r.counts.UsageRead += t.read
@@ -161,7 +162,7 @@ type usageUnit struct {
 // readUsageFile reads one usage file, or a part of one, into the sorters,
 // which mu guards.
 func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *readers.UsageDecoder, plan *rules.Plan, tally *usageTally,
-	read *atomic.Int64, mu *sync.Mutex, sp *lineSpills) error {
+	read *atomic.Int64, mu *sync.Mutex, sp *lineSpills, fileRows []int64) error {
 	fi := u.fi
 	var t readers.Table
 	var err error
@@ -258,7 +259,7 @@ func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *
 		return err
 	}
 	mu.Lock()
-	r.addRows(path, "usage", rows)
+	fileRows[fi] += rows
 	mu.Unlock()
 	return nil
 }

@@ -125,6 +125,7 @@ type run struct {
 	tree       *writers.Tree
 	spillDir   string
 	inputs     []writers.Input
+	rowsSet    []bool // by input: setRows has set its rows
 	counts     writers.Counts
 	totals     map[string]*currencyTotals
 	extras     readers.ExtraColumns
@@ -594,23 +595,17 @@ func (r *run) openInput(path string) (readers.Table, error) {
 	return readers.Renamed(t, r.name(path)), nil
 }
 
-// addRows adds rows to what the manifest says an input holds: a usage file
-// read in parts gets each part's rows.
-func (r *run) addRows(path string, kind string, rows int64) {
-	path = r.name(path)
-	for i := range r.inputs {
-		if r.inputs[i].Path == path && r.inputs[i].Kind == kind {
-			r.inputs[i].Rows += rows
-			return
-		}
-	}
-}
-
+// setRows records how many rows an input file held: the first entry of
+// its path and kind not yet set, so that a file given twice (read twice)
+// has both entries set to its own rows.
 func (r *run) setRows(path string, kind string, rows int64) {
 	path = r.name(path)
+	if r.rowsSet == nil {
+		r.rowsSet = make([]bool, len(r.inputs))
+	}
 	for i := range r.inputs {
-		if r.inputs[i].Path == path && r.inputs[i].Kind == kind {
-			r.inputs[i].Rows = rows
+		if r.inputs[i].Path == path && r.inputs[i].Kind == kind && !r.rowsSet[i] {
+			r.inputs[i].Rows, r.rowsSet[i] = rows, true
 			return
 		}
 	}

@@ -394,29 +394,25 @@ func bigFromTwos(b []byte) *big.Int {
 
 // Part is a run of a Parquet file's row groups that one reader can take on
 // its own: row groups First to Last-1, whose first row is the file's row
-// Offset+1.
+// Offset+1 (see [Parts]).
 type Part struct {
 	First, Last int
 	Offset      int64
 	Rows        int64
 }
 
-// ParquetParts cuts the Parquet file at path into parts of whole row groups
-// of at least minRows rows each (the last may be smaller), so that one
-// large file, as DuckDB or Spark write one, is read by several readers at
-// once. A file that is not Parquet, or has one row group, is one part.
-func ParquetParts(path string, minRows int64) ([]Part, error) {
-	if ArchivePath(path) != path || !strings.HasSuffix(strings.ToLower(path), ".parquet") {
-		return nil, nil
+// Parts cuts t, when it is a Parquet file just opened, into parts of whole
+// row groups of at least minRows rows each (the last may be smaller), so
+// that one large file, as DuckDB or Spark write one, is read by several
+// readers at once. Any other table, or a file of one part, gives nil.
+func Parts(t Table, minRows int64) []Part {
+	pt, ok := t.(*parquetTable)
+	if !ok {
+		return nil
 	}
-	t, err := openParquet(path)
-	if err != nil {
-		return nil, err
-	}
-	defer t.Close()
 	var parts []Part
 	var cur Part
-	for i, g := range t.(*parquetTable).groups {
+	for i, g := range pt.groups {
 		cur.Last = i + 1
 		cur.Rows += g.NumRows()
 		if cur.Rows >= minRows {
@@ -424,14 +420,17 @@ func ParquetParts(path string, minRows int64) ([]Part, error) {
 			cur = Part{First: i + 1, Last: i + 1, Offset: cur.Offset + cur.Rows}
 		}
 	}
-	if cur.Last > cur.First || len(parts) == 0 {
+	if cur.Last > cur.First {
 		parts = append(parts, cur)
 	}
-	return parts, nil
+	if len(parts) < 2 {
+		return nil
+	}
+	return parts
 }
 
-// OpenPart opens one part of a Parquet file (see [ParquetParts]): its rows
-// are numbered as in the whole file.
+// OpenPart opens one part of a Parquet file (see [Parts]): its rows are
+// numbered as in the whole file.
 func OpenPart(path string, p Part) (Table, error) {
 	t, err := openParquet(path)
 	if err != nil {
