@@ -49,11 +49,10 @@ func sameChange(a, b *billing.Change) bool {
 // [ManagementInTrusteeship], [MemberIsManagement], [MemberCap]).
 func ValidateChanges(changes []billing.Change, accounts Accounts) (accepted []billing.Change, rejected []ChangeReject) {
 	// Copies: a row equal to an earlier one with the same change_id. The
-	// rows of one change_id are chained: last[id] is its latest distinct
-	// row, prev[i] the one before row i (-1: none), and ids[id] how many.
-	// A map of slices cost a slice per change (issue 13: a million changes).
+	// distinct rows of one change_id are chained: last[id] is the latest,
+	// prev[i] the one before row i (-1: none). A map of slices cost a slice
+	// per change (issue 13: a million changes).
 	last := make(map[string]int32, len(changes))
-	ids := map[string]int32{} // change_ids with more than one distinct row
 	prev := make([]int32, len(changes))
 	distinct := make([]int32, 0, len(changes))
 	for i := range changes {
@@ -74,7 +73,6 @@ func ValidateChanges(changes []billing.Change, accounts Accounts) (accepted []bi
 		prev[i] = -1
 		if seen {
 			prev[i] = j
-			ids[c.ChangeID] = max(ids[c.ChangeID], 1) + 1
 		}
 		last[c.ChangeID] = int32(i)
 		distinct = append(distinct, int32(i))
@@ -89,13 +87,21 @@ func ValidateChanges(changes []billing.Change, accounts Accounts) (accepted []bi
 	for _, i := range distinct {
 		byTime[memberAt{changes[i].AccountID, changes[i].ChangedAt}]++
 	}
+	// rows is how many distinct rows name change_id id.
+	rows := func(id string) int {
+		n := 0
+		for k := last[id]; k >= 0; k = prev[k] {
+			n++
+		}
+		return n
+	}
 	live := make([]billing.Change, 0, len(distinct))
 	for _, i := range distinct {
 		c := &changes[i]
-		switch {
-		case ids[c.ChangeID] > 1:
+		switch n := rows(c.ChangeID); {
+		case n > 1:
 			rejected = append(rejected, ChangeReject{Change: *c, Rule: AmbiguousChangeID,
-				Reason: fmt.Sprintf("change_id %s names %d different changes; all of them are rejected", c.ChangeID, ids[c.ChangeID])})
+				Reason: fmt.Sprintf("change_id %s names %d different changes; all of them are rejected", c.ChangeID, n)})
 		case byTime[memberAt{c.AccountID, c.ChangedAt}] > 1:
 			rejected = append(rejected, ChangeReject{Change: *c, Rule: AmbiguousChangeTime,
 				Reason: fmt.Sprintf("member %s has %d changes at %s; all of them are rejected", c.AccountID, byTime[memberAt{c.AccountID, c.ChangedAt}], c.ChangedAt)})
