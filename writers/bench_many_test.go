@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,9 +52,11 @@ func BenchmarkWriteBillsManyPayers(b *testing.B) {
 	b.Run("floor", func(b *testing.B) {
 		src := b.TempDir()
 		outs := writeMany(b, src, ls)
+		rels := make([]string, len(outs))
 		files := make([][]byte, len(outs))
 		for i, o := range outs {
 			var err error
+			rels[i] = o.Path
 			if files[i], err = os.ReadFile(filepath.Join(src, o.Path)); err != nil {
 				b.Fatal(err)
 			}
@@ -63,41 +64,10 @@ func BenchmarkWriteBillsManyPayers(b *testing.B) {
 		b.ResetTimer()
 		for b.Loop() {
 			dir := b.TempDir()
-			if err := writeFloor(dir, outs, files); err != nil {
+			if err := WriteFloor(dir, rels, files); err != nil {
 				b.Fatal(err)
 			}
 		}
 		b.ReportMetric(float64(manyPayers)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
 	})
-}
-
-// writeFloor writes files[i] to dir/outs[i].Path, making folders as needed,
-// on BillWriters goroutines.
-func writeFloor(dir string, outs []Output, files [][]byte) error {
-	var wg sync.WaitGroup
-	errs := make([]error, BillWriters)
-	for g := 0; g < BillWriters; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := g; i < len(outs); i += BillWriters {
-				p := filepath.Join(dir, filepath.FromSlash(outs[i].Path))
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					errs[g] = err
-					return
-				}
-				if err := os.WriteFile(p, files[i], 0o644); err != nil {
-					errs[g] = err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

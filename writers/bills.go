@@ -75,11 +75,9 @@ const billBatch = 4096
 
 // billPart is a part file being written by its goroutine.
 type billPart struct {
-	rel    string
-	newDir bool // the part's folder is still to be made
-	rows   int
-	batch  *billRowBatch
-	ch     chan *billRowBatch
+	rows  int
+	batch *billRowBatch
+	ch    chan *billRowBatch
 }
 
 // billRowBatch is rows handed to a part's goroutine, and the values they
@@ -210,7 +208,7 @@ func (w *Bills) startPart(rel string, newDir bool) {
 	idx := len(w.outputs)
 	w.outputs = append(w.outputs, Output{})
 	w.mu.Unlock()
-	p := &billPart{rel: rel, newDir: newDir, batch: w.batch(), ch: make(chan *billRowBatch, 2)}
+	p := &billPart{batch: w.batch(), ch: make(chan *billRowBatch, 2)}
 	w.cur = p
 	w.wg.Add(1)
 	go func() {
