@@ -113,7 +113,7 @@ func fieldAt(row *readers.Row, i int) (string, bool) {
 	if i < 0 || i >= len(row.Fields) || (row.Null != nil && row.Null[i]) {
 		return "", false
 	}
-	return row.Fields[i], true
+	return row.Text(i), true
 }
 
 func (r *run) writeUsageRejects(rejects *spill.Sorter) (writers.Output, error) {

@@ -68,6 +68,7 @@ func benchDecode(b *testing.B, path string, opts UsageOptions, lines int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	DeliverTyped(t, dec.TypedColumns())
 	var l billing.UsageLine
 	n := 0
 	if err := Each(context.Background(), t, func(r *Row) error {

@@ -254,7 +254,12 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 		return &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: d.col[c] + 1}, Field: field, Code: code, Err: err}
 	}
 	var vals [billing.NumUsageColumns]string
+	var typed [billing.NumUsageColumns]bool // delivered as integers (DeliverTyped)
 	for c := range vals {
+		if j := d.col[c]; j >= 0 && row.Typed(j) {
+			typed[c] = true
+			continue
+		}
 		v, rerr := get(c)
 		if rerr != nil {
 			return rerr
@@ -262,6 +267,22 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 		vals[c] = v
 	}
 	parseTime := billing.ParseTime
+	// text is column c's value as text: a typed value is rendered only
+	// when its integer is not exactly a billing value, or for a message.
+	text := func(c int) string {
+		if typed[c] {
+			return row.Text(d.col[c])
+		}
+		return vals[c]
+	}
+	timeAt := func(c int) (billing.Time, error) {
+		if typed[c] {
+			if t, ok := row.Time(d.col[c]); ok {
+				return t, nil
+			}
+		}
+		return parseTime(text(c))
+	}
 	if d.alibaba {
 		parseTime = d.clock.Parse
 		if rerr := d.translate(&vals, bad); rerr != nil {
@@ -284,13 +305,15 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 	if line.SubscriptionType, err = billing.ParseSubscriptionType(vals[billing.ColSubscriptionType]); err != nil {
 		return bad(billing.ColSubscriptionType, "invalid_subscription_type", err)
 	}
-	if line.UsageStart, err = parseTime(vals[billing.ColUsageStart]); err != nil {
+	if line.UsageStart, err = timeAt(billing.ColUsageStart); err != nil {
 		return bad(billing.ColUsageStart, "invalid_timestamp", err)
 	}
-	if line.UsageEnd, err = parseTime(vals[billing.ColUsageEnd]); err != nil {
+	if line.UsageEnd, err = timeAt(billing.ColUsageEnd); err != nil {
 		return bad(billing.ColUsageEnd, "invalid_timestamp", err)
 	}
-	if line.ListAmount, err = billing.ParseAmount(vals[billing.ColListAmount]); err != nil {
+	if a, ok := row.Amount(d.col[billing.ColListAmount]); ok && typed[billing.ColListAmount] {
+		line.ListAmount = a
+	} else if line.ListAmount, err = billing.ParseAmount(text(billing.ColListAmount)); err != nil {
 		return bad(billing.ColListAmount, "invalid_amount", err)
 	}
 	if line.Currency, err = billing.ParseCurrency(vals[billing.ColCurrency]); err != nil {
@@ -299,13 +322,13 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 	if line.PaymentStatus, err = billing.ParsePaymentStatus(vals[billing.ColPaymentStatus]); err != nil {
 		return bad(billing.ColPaymentStatus, "invalid_payment_status", err)
 	}
-	if line.IssuedAt, err = parseTime(vals[billing.ColIssuedAt]); err != nil {
+	if line.IssuedAt, err = timeAt(billing.ColIssuedAt); err != nil {
 		return bad(billing.ColIssuedAt, "invalid_timestamp", err)
 	}
-	line.HasSettledAt = vals[billing.ColSettledAt] != ""
+	line.HasSettledAt = typed[billing.ColSettledAt] || vals[billing.ColSettledAt] != ""
 	line.SettledAt = 0
 	if line.HasSettledAt {
-		if line.SettledAt, err = parseTime(vals[billing.ColSettledAt]); err != nil {
+		if line.SettledAt, err = timeAt(billing.ColSettledAt); err != nil {
 			return bad(billing.ColSettledAt, "invalid_timestamp", err)
 		}
 	}
@@ -317,7 +340,7 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 	}
 	if line.UsageEnd < line.UsageStart {
 		return bad(billing.ColUsageEnd, "usage_end_before_start",
-			fmt.Errorf("usage_end %s is before usage_start %s", vals[billing.ColUsageEnd], vals[billing.ColUsageStart]))
+			fmt.Errorf("usage_end %s is before usage_start %s", text(billing.ColUsageEnd), text(billing.ColUsageStart)))
 	}
 	n := len(d.nExtra.names)
 	if cap(line.Extra) >= n {
@@ -346,7 +369,7 @@ func Record(header []string, row *Row) []Field {
 			f.Name = header[i]
 		}
 		if i < len(row.Fields) && !(row.Null != nil && row.Null[i]) {
-			v := row.Fields[i]
+			v := row.Text(i)
 			f.Value = &v
 		}
 		out = append(out, f)
@@ -363,6 +386,22 @@ type Field struct {
 
 // Header returns the decoder's header.
 func (d *UsageDecoder) Header() []string { return d.header }
+
+// TypedColumns returns the header positions of the columns Decode can read
+// as integers (see [DeliverTyped]): the timestamps and list_amount. An
+// Alibaba export's are read as text, as its profile translates them.
+func (d *UsageDecoder) TypedColumns() []int {
+	if d.alibaba {
+		return nil
+	}
+	var cols []int
+	for _, c := range []int{billing.ColUsageStart, billing.ColUsageEnd, billing.ColIssuedAt, billing.ColSettledAt, billing.ColListAmount} {
+		if j := d.col[c]; j >= 0 {
+			cols = append(cols, j)
+		}
+	}
+	return cols
+}
 
 // ChangeDecoder decodes the rows of one trusteeship-changes table.
 type ChangeDecoder struct {

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
@@ -29,7 +28,8 @@ const (
 	KindOther                       // numbers, booleans, dates: rendered as text
 )
 
-// parquetTable reads a flat Parquet file row group by row group.
+// parquetTable reads a flat Parquet file row group by row group, column by
+// column (see columns.go).
 type parquetTable struct {
 	name   string
 	f      *os.File
@@ -37,13 +37,16 @@ type parquetTable struct {
 	header []string
 	kinds  []ColumnKind
 	render []renderFunc
+	typed  []typedColumn // by header position; set by DeliverTyped
 	groups []parquet.RowGroup
-	rows   parquet.Rows
-	buf    []parquet.Row
+	cols   []column
+	left   int64 // rows left in the row group the columns read
 	n      int64
 	text   int // bytes of text the last Read rendered, to size the next
 	fields []string
 	nulls  []bool
+	nums   []int64
+	size   []int
 }
 
 // renderFunc appends a value's text to dst.
@@ -133,8 +136,9 @@ func (t *parquetTable) Read(dst []Row) (n int, err error) {
 	return t.read(dst)
 }
 
-// read renders values as text into one buffer per call, and the rows'
-// fields and nulls into slices reused from call to call: the strings are
+// read fills the rows column by column from one row group (see
+// columns.go). Text goes into one buffer per call and the rows' fields,
+// nulls and numbers into slices reused from call to call: the strings are
 // views of that buffer, which is never written again once viewed (a grown
 // buffer leaves the old one to the strings that view it). Allocating per
 // value, then per call, was a fifth of the time it took to read a Parquet
@@ -144,82 +148,80 @@ func (t *parquetTable) read(dst []Row) (int, error) {
 	if limit := max(1, maxFieldsPerRead/max(w, 1)); len(dst) > limit {
 		dst = dst[:limit] // a wide table: fewer rows per call
 	}
-	if len(t.buf) < len(dst) {
-		t.buf = make([]parquet.Row, len(dst))
-	}
-	text := make([]byte, 0, max(t.text+t.text/8, 1<<12))
-	if len(t.fields) < len(dst)*w {
-		t.fields = make([]string, len(dst)*w)
-		t.nulls = make([]bool, len(dst)*w)
-	}
-	fields, nulls := t.fields, t.nulls
-	filled := 0
-	for filled < len(dst) {
-		if t.rows == nil {
-			if len(t.groups) == 0 {
-				t.text = len(text)
-				return filled, io.EOF
-			}
-			t.rows = t.groups[0].Rows()
-			t.groups = t.groups[1:]
+	for t.left == 0 {
+		if len(t.groups) == 0 {
+			return 0, io.EOF
 		}
-		n, err := t.rows.ReadRows(t.buf[:len(dst)-filled])
-		for _, prow := range t.buf[:n] {
-			t.n++
-			row := &dst[filled]
-			i := filled
-			*row = Row{N: t.n, Fields: fields[i*w : (i+1)*w : (i+1)*w]}
-			clear(row.Fields) // a null leaves its field empty
-			filled++
-			size := 0
-			for _, v := range prow {
-				c := v.Column()
-				if c < 0 || c >= w {
-					continue
-				}
-				if v.IsNull() {
-					if row.Null == nil {
-						row.Null = nulls[i*w : (i+1)*w : (i+1)*w]
-						clear(row.Null)
-					}
-					row.Null[c] = true
-					continue
-				}
-				start := len(text)
-				var rerr error
-				text, rerr = t.render[c](text, v)
-				s := viewString(text[start:])
-				if rerr != nil && row.Err == nil {
-					row.Err = &FormatError{Code: "invalid_value", Msg: fmt.Sprintf("column %s: %v", t.header[c], rerr)}
-				}
-				if t.kinds[c] == KindText && !utf8.ValidString(s) && row.Err == nil {
-					row.Err = &FormatError{Code: "invalid_utf8", Msg: fmt.Sprintf("column %s is not valid UTF-8", t.header[c])}
-				}
-				size += len(s)
-				row.Fields[c] = s
-			}
-			if size > MaxRowBytes {
-				// Unlike CSV, a Parquet row's end is known: reject it alone,
-				// keeping at most a prefix of each value in its record.
-				for c := range row.Fields {
-					if len(row.Fields[c]) > 1024 {
-						row.Fields[c] = strings.ToValidUTF8(row.Fields[c][:1024], "") + "…"
-					}
-				}
-				row.Err = &FormatError{Code: "row_too_long", Msg: fmt.Sprintf("row holds %d bytes; billcons takes at most %d MiB per row (values in the record are cut to 1 KiB)", size, MaxRowBytes>>20)}
-			}
+		g := t.groups[0]
+		t.groups = t.groups[1:]
+		t.left = g.NumRows()
+		if t.cols == nil {
+			t.cols = make([]column, w)
 		}
-		if err == io.EOF {
-			t.rows.Close()
-			t.rows = nil
-			continue
+		chunks := g.ColumnChunks()
+		if len(chunks) != w {
+			return 0, fmt.Errorf("%s: a row group has %d columns, the schema %d", t.name, len(chunks), w)
 		}
-		if err != nil {
-			return filled, fmt.Errorf("%s: row %d: %w", t.name, t.n+1, err)
+		for c := range t.cols {
+			col := &t.cols[c]
+			col.pos, col.kind, col.render = c, t.kinds[c], t.render[c]
+			col.typed = t.typed != nil && t.typed[c].on
+			col.open(chunks[c])
 		}
 	}
-	t.text = len(text)
-	return filled, nil
+	if int64(len(dst)) > t.left {
+		dst = dst[:t.left]
+	}
+	n := len(dst)
+	if len(t.fields) < n*w {
+		t.fields = make([]string, n*w)
+		t.nulls = make([]bool, n*w)
+		if t.typed != nil {
+			t.nums = make([]int64, n*w)
+		}
+	}
+	t.size = resize(t.size, n)
+	clear(t.size)
+	for i := range dst {
+		t.n++
+		dst[i] = Row{N: t.n, Fields: t.fields[i*w : (i+1)*w : (i+1)*w]}
+		clear(dst[i].Fields) // a null leaves its field empty
+		if t.typed != nil {
+			dst[i].Num = t.nums[i*w : (i+1)*w : (i+1)*w]
+			dst[i].typed = t.typed
+		}
+	}
+	b := batch{t: t, rows: dst, text: make([]byte, 0, max(t.text+t.text/8, 1<<12)), size: t.size, nulls: t.nulls}
+	for c := range t.cols {
+		if err := t.cols[c].fill(&b); err != nil {
+			return 0, fmt.Errorf("%s: row %d: column %s: %w", t.name, t.n-int64(n)+1, t.header[c], err)
+		}
+	}
+	t.left -= int64(n)
+	t.text = len(b.text)
+	for i := range dst {
+		row := &dst[i]
+		size := t.size[i]
+		if t.typed != nil && size > MaxRowBytes-64*len(t.header) {
+			size += row.typedSize()
+		}
+		if size > MaxRowBytes {
+			// Unlike CSV, a Parquet row's end is known: reject it alone,
+			// keeping at most a prefix of each value in its record.
+			for c := range row.Fields {
+				if len(row.Fields[c]) > 1024 {
+					row.Fields[c] = strings.ToValidUTF8(row.Fields[c][:1024], "") + "…"
+				}
+			}
+			row.Err = &FormatError{Code: "row_too_long", Msg: fmt.Sprintf("row holds %d bytes; billcons takes at most %d MiB per row (values in the record are cut to 1 KiB)", size, MaxRowBytes>>20)}
+		}
+	}
+	if t.left == 0 {
+		for c := range t.cols {
+			t.cols[c].close()
+		}
+	}
+	return n, nil
 }
 
 // maxFieldsPerRead bounds the fields one Read returns: 1,024 rows of up to
@@ -235,8 +237,8 @@ func viewString(b []byte) string {
 }
 
 func (t *parquetTable) Close() error {
-	if t.rows != nil {
-		t.rows.Close()
+	for c := range t.cols {
+		t.cols[c].close()
 	}
 	return t.f.Close()
 }

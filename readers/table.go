@@ -24,6 +24,10 @@ type Row struct {
 	// Err is set when the row itself is malformed (a CSV quoting error or a
 	// wrong number of fields). Its Code names the kind.
 	Err error
+	// Num holds the raw integers of the fields a Parquet table delivers
+	// typed (see [DeliverTyped] and [Row.Typed]); nil when none are.
+	Num   []int64
+	typed []typedColumn
 }
 
 // Clone returns a copy of the row that the next Read does not overwrite.
@@ -31,6 +35,7 @@ func (r *Row) Clone() Row {
 	c := *r
 	c.Fields = slices.Clone(r.Fields)
 	c.Null = slices.Clone(r.Null)
+	c.Num = slices.Clone(r.Num)
 	return c
 }
 
