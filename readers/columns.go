@@ -7,6 +7,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // A Parquet table is read column by column, page by page (issue 13's typed
@@ -43,6 +44,9 @@ type column struct {
 	offs []uint32
 	vals []parquet.Value // other kinds: one per row, nulls included
 
+	stream    *stream // the chunk read by billcons itself (pages.go), when streaming
+	streaming bool
+
 	// The dictionary of the chunk, its entries rendered once.
 	dict     parquet.Dictionary
 	dictText []string
@@ -50,10 +54,26 @@ type column struct {
 	dictNum  []int64
 }
 
-// open starts the column on chunk cc.
-func (c *column) open(cc parquet.ColumnChunk) {
+// open starts the column on chunk cc of rows rows, whose metadata is md,
+// of file f of size bytes:
+// read by billcons itself when it can be (pages.go), else by parquet-go's
+// pages.
+func (c *column) open(cc parquet.ColumnChunk, md *format.ColumnChunk, f io.ReaderAt, size, rows int64, optional bool) error {
 	c.close()
+	if streamable(md) {
+		if c.stream == nil {
+			c.stream = new(stream)
+		}
+		c.stream.reset(f, size, md, rows, optional)
+		c.streaming = true
+		return nil
+	}
+	c.streaming = false
+	if err := checkPages(f, size, md); err != nil {
+		return err
+	}
 	c.pages = cc.Pages()
+	return nil
 }
 
 // close releases the column's page and pages.
@@ -68,6 +88,9 @@ func (c *column) close() {
 	}
 	c.rows, c.next = 0, 0
 	c.dict = nil
+	if c.stream != nil {
+		c.stream.release()
+	}
 }
 
 // nextPage reads the chunk's next page.
@@ -147,11 +170,32 @@ func (c *column) checkCount(n int) error {
 	return nil
 }
 
-// readDictionary renders a chunk's dictionary once.
+// readDictionary renders a chunk's parquet-go dictionary once.
 func (c *column) readDictionary(d parquet.Dictionary) error {
 	c.dict = d
 	data := d.Page().Data()
 	n := d.Len()
+	switch data.Kind() {
+	case encoding.Int32:
+		c.loadDictionary(n, data.Int32(), nil, nil, nil, nil)
+	case encoding.Int64:
+		c.loadDictionary(n, nil, data.Int64(), nil, nil, nil)
+	case encoding.ByteArray:
+		b, offs := data.ByteArray()
+		if len(offs) != n+1 {
+			return fmt.Errorf("dictionary of %d values has %d offsets", n, len(offs))
+		}
+		c.loadDictionary(n, nil, nil, b, offs, nil)
+	default:
+		c.loadDictionary(n, nil, nil, nil, nil, d.Index)
+	}
+	return nil
+}
+
+// loadDictionary renders a dictionary of n values once: INT32 (i32),
+// INT64 (i64), BYTE_ARRAY (b and its n+1 offsets) or any other type
+// (index). A typed column keeps its integers instead.
+func (c *column) loadDictionary(n int, i32 []int32, i64 []int64, b []byte, offs []uint32, index func(int32) parquet.Value) {
 	c.dictText = resize(c.dictText, n)
 	c.dictErr = resize(c.dictErr, n)
 	clear(c.dictErr)
@@ -159,37 +203,28 @@ func (c *column) readDictionary(d parquet.Dictionary) error {
 		c.dictNum = resize(c.dictNum, n)
 	}
 	var text []byte
-	switch data.Kind() {
-	case encoding.Int32:
-		for i, x := range data.Int32() {
+	for i := range n {
+		var v parquet.Value
+		switch {
+		case i32 != nil:
 			if c.typed {
-				c.dictNum[i] = int64(x)
+				c.dictNum[i] = int64(i32[i])
 				continue
 			}
-			c.dictText[i], c.dictErr[i] = c.renderOne(&text, parquet.Int32Value(x))
-		}
-	case encoding.Int64:
-		for i, x := range data.Int64() {
+			v = parquet.Int32Value(i32[i])
+		case i64 != nil:
 			if c.typed {
-				c.dictNum[i] = x
+				c.dictNum[i] = i64[i]
 				continue
 			}
-			c.dictText[i], c.dictErr[i] = c.renderOne(&text, parquet.Int64Value(x))
+			v = parquet.Int64Value(i64[i])
+		case offs != nil:
+			v = parquet.ByteArrayValue(b[offs[i]:offs[i+1]])
+		default:
+			v = index(int32(i))
 		}
-	case encoding.ByteArray:
-		b, offs := data.ByteArray()
-		if len(offs) != n+1 {
-			return fmt.Errorf("dictionary of %d values has %d offsets", n, len(offs))
-		}
-		for i := range n {
-			c.dictText[i], c.dictErr[i] = c.renderOne(&text, parquet.ByteArrayValue(b[offs[i]:offs[i+1]]))
-		}
-	default:
-		for i := range n {
-			c.dictText[i], c.dictErr[i] = c.renderOne(&text, d.Index(int32(i)))
-		}
+		c.dictText[i], c.dictErr[i] = c.renderOne(&text, v)
 	}
-	return nil
 }
 
 // renderOne renders v as a string of its own, for a dictionary entry.
@@ -269,6 +304,9 @@ func (b *batch) render(c *column, i int, v parquet.Value) {
 
 // fill reads the column's values for the batch's rows.
 func (c *column) fill(b *batch) error {
+	if c.streaming {
+		return c.fillStream(b)
+	}
 	p := c.pos
 	for i := range b.rows {
 		if c.next == c.rows {
@@ -293,47 +331,67 @@ func (c *column) fill(b *batch) error {
 		k := c.value
 		c.value++
 		if c.idx != nil {
-			j := c.idx[k]
-			if j < 0 || int(j) >= len(c.dictText) {
-				return fmt.Errorf("column %s: dictionary index %d out of %d values", b.t.header[p], j, len(c.dictText))
-			}
-			if c.typed {
-				b.rows[i].Num[p] = c.dictNum[j]
-				continue
-			}
-			b.set(i, p, c.dictText[j])
-			if e := c.dictErr[j]; e != nil {
-				b.fail(i, p, e)
+			if err := c.dictValue(b, i, int64(c.idx[k])); err != nil {
+				return err
 			}
 			continue
 		}
 		switch c.phys {
 		case encoding.Int64:
-			if c.typed {
-				b.rows[i].Num[p] = c.i64[k]
-			} else {
-				b.render(c, i, parquet.Int64Value(c.i64[k]))
-			}
+			c.int64Value(b, i, c.i64[k])
 		case encoding.Int32:
-			if c.typed {
-				b.rows[i].Num[p] = int64(c.i32[k])
-			} else {
-				b.render(c, i, parquet.Int32Value(c.i32[k]))
-			}
+			c.int32Value(b, i, c.i32[k])
 		case encoding.ByteArray:
-			v := c.data[c.offs[k]:c.offs[k+1]]
-			if c.kind != KindText {
-				b.render(c, i, parquet.ByteArrayValue(v))
-				continue
-			}
-			start := len(b.text)
-			b.text = append(b.text, v...)
-			s := viewString(b.text[start:])
-			b.set(i, p, s)
-			if !utf8.ValidString(s) {
-				b.fail(i, p, errInvalidUTF8)
-			}
+			c.bytesValue(b, i, c.data[c.offs[k]:c.offs[k+1]])
 		}
 	}
 	return nil
+}
+
+// dictValue makes dictionary entry j row i's value.
+func (c *column) dictValue(b *batch, i int, j int64) error {
+	if j < 0 || j >= int64(len(c.dictText)) {
+		return fmt.Errorf("dictionary index %d out of %d values", j, len(c.dictText))
+	}
+	if c.typed {
+		b.rows[i].Num[c.pos] = c.dictNum[j]
+		return nil
+	}
+	b.set(i, c.pos, c.dictText[j])
+	if e := c.dictErr[j]; e != nil {
+		b.fail(i, c.pos, e)
+	}
+	return nil
+}
+
+func (c *column) int64Value(b *batch, i int, x int64) {
+	if c.typed {
+		b.rows[i].Num[c.pos] = x
+	} else {
+		b.render(c, i, parquet.Int64Value(x))
+	}
+}
+
+func (c *column) int32Value(b *batch, i int, x int32) {
+	if c.typed {
+		b.rows[i].Num[c.pos] = int64(x)
+	} else {
+		b.render(c, i, parquet.Int32Value(x))
+	}
+}
+
+// bytesValue makes v row i's value: text copied into the batch's buffer,
+// anything else (a decimal's bytes) rendered.
+func (c *column) bytesValue(b *batch, i int, v []byte) {
+	if c.kind != KindText {
+		b.render(c, i, parquet.ByteArrayValue(v))
+		return
+	}
+	start := len(b.text)
+	b.text = append(b.text, v...)
+	s := viewString(b.text[start:])
+	b.set(i, c.pos, s)
+	if !utf8.ValidString(s) {
+		b.fail(i, c.pos, errInvalidUTF8)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,7 @@ func checkTable(t *testing.T, path string) {
 		}
 		return
 	}
+	DeliverTyped(tab, dec.TypedColumns())
 	var n int64
 	err = Each(context.Background(), tab, func(r *Row) error {
 		n++
@@ -192,6 +194,17 @@ func FuzzParquet(f *testing.F) {
 		f.Add(p[len(p)/3:])  // no head
 	}
 	f.Add([]byte("PAR1PAR1"))
+	// Files that billcons streams itself (pages.go): PLAIN and dictionary
+	// pages, versions 1 and 2, compressed or not.
+	for _, vi := range []int{0, 5, 7} {
+		p := filepath.Join(f.TempDir(), "seed.parquet")
+		writeTypedUsage(f, p, typedVariants[vi], 12, rand.New(rand.NewPCG(uint64(vi), 1)))
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(dir, "u.parquet")

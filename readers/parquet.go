@@ -31,22 +31,24 @@ const (
 // parquetTable reads a flat Parquet file row group by row group, column by
 // column (see columns.go).
 type parquetTable struct {
-	name   string
-	f      *os.File
-	pf     *parquet.File
-	header []string
-	kinds  []ColumnKind
-	render []renderFunc
-	typed  []typedColumn // by header position; set by DeliverTyped
-	groups []parquet.RowGroup
-	cols   []column
-	left   int64 // rows left in the row group the columns read
-	n      int64
-	text   int // bytes of text the last Read rendered, to size the next
-	fields []string
-	nulls  []bool
-	nums   []int64
-	size   []int
+	name     string
+	f        *os.File
+	pf       *parquet.File
+	header   []string
+	kinds    []ColumnKind
+	render   []renderFunc
+	typed    []typedColumn // by header position; set by DeliverTyped
+	groups   []parquet.RowGroup
+	group    int    // the file's index of the row group after the one read
+	optional []bool // by header position: the column may hold nulls
+	cols     []column
+	left     int64 // rows left in the row group the columns read
+	n        int64
+	text     int // bytes of text the last Read rendered, to size the next
+	fields   []string
+	nulls    []bool
+	nums     []int64
+	size     []int
 }
 
 // renderFunc appends a value's text to dst.
@@ -94,6 +96,7 @@ func openParquet(path string) (t Table, err error) {
 			return nil, fmt.Errorf("%s: column %s: %w", path, field.Name(), err)
 		}
 		pt.header = append(pt.header, field.Name())
+		pt.optional = append(pt.optional, field.Optional())
 		pt.kinds = append(pt.kinds, kind)
 		pt.render = append(pt.render, render)
 	}
@@ -154,19 +157,23 @@ func (t *parquetTable) read(dst []Row) (int, error) {
 		}
 		g := t.groups[0]
 		t.groups = t.groups[1:]
+		t.group++
 		t.left = g.NumRows()
+		md := t.pf.Metadata().RowGroups[t.group-1].Columns
 		if t.cols == nil {
 			t.cols = make([]column, w)
 		}
 		chunks := g.ColumnChunks()
-		if len(chunks) != w {
+		if len(chunks) != w || len(md) != w {
 			return 0, fmt.Errorf("%s: a row group has %d columns, the schema %d", t.name, len(chunks), w)
 		}
 		for c := range t.cols {
 			col := &t.cols[c]
 			col.pos, col.kind, col.render = c, t.kinds[c], t.render[c]
 			col.typed = t.typed != nil && t.typed[c].on
-			col.open(chunks[c])
+			if err := col.open(chunks[c], &md[c], t.f, t.pf.Size(), t.left, t.optional[c]); err != nil {
+				return 0, fmt.Errorf("%s: row %d: column %s: %w", t.name, t.n+1, t.header[c], err)
+			}
 		}
 	}
 	if int64(len(dst)) > t.left {
@@ -444,6 +451,7 @@ func OpenPart(path string, p Part) (Table, error) {
 		return nil, fmt.Errorf("%s: changed during the run (row groups %d to %d of %d)", path, p.First, p.Last, len(pt.groups))
 	}
 	pt.groups = pt.groups[p.First:p.Last]
+	pt.group = p.First
 	pt.n = p.Offset
 	return pt, nil
 }
