@@ -2,6 +2,8 @@ package readers
 
 import (
 	"context"
+	"runtime"
+	"strconv"
 
 	"fmt"
 	"io"
@@ -462,5 +464,32 @@ func TestTypedValuesAsText(t *testing.T) {
 	}
 	if ok < 10000 {
 		t.Fatalf("only %d values were read typed", ok)
+	}
+}
+
+// TestCorruptPageSizeNotAllocated reads a file FuzzParquet found, whose
+// page header claims 554 MB: parquet-go allocated it before reading the
+// page. The header is now checked against the chunk's bytes first.
+func TestCorruptPageSizeNotAllocated(t *testing.T) {
+	raw, err := os.ReadFile("testdata/fuzz/FuzzParquet/page-claims-554MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := strings.Cut(string(raw), "\n")
+	body = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(body), "[]byte("), ")")
+	data, err := strconv.Unquote(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "u.parquet")
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	checkTable(t, path)
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<20 {
+		t.Fatalf("reading a %d-byte file allocated %d MB", len(data), n>>20)
 	}
 }
