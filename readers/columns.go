@@ -20,6 +20,8 @@ import (
 // at all: their raw integers go to Row.Num, rendered only if a reject's
 // record needs them ([Row.Text]). Other physical types (booleans, floats,
 // fixed-length bytes) go through parquet-go's values, rendered as before.
+// Chunks in the common encodings are not given to parquet-go at all:
+// billcons reads their pages itself (pages.go), with the same fill.
 
 // column reads one column chunk of a row group.
 type column struct {
@@ -55,9 +57,8 @@ type column struct {
 }
 
 // open starts the column on chunk cc of rows rows, whose metadata is md,
-// of file f of size bytes:
-// read by billcons itself when it can be (pages.go), else by parquet-go's
-// pages.
+// of file f of size bytes: read by billcons itself when it can be
+// (pages.go), else by parquet-go's pages.
 func (c *column) open(cc parquet.ColumnChunk, md *format.ColumnChunk, f io.ReaderAt, size, rows int64, optional bool) error {
 	c.close()
 	if streamable(md) {
@@ -309,7 +310,7 @@ func (c *column) fill(b *batch) error {
 	}
 	p := c.pos
 	for i := range b.rows {
-		if c.next == c.rows {
+		for c.next == c.rows { // a page may hold no values
 			if err := c.nextPage(); err != nil {
 				return err
 			}

@@ -1,7 +1,9 @@
 package readers
 
 import (
+	"fmt"
 	"math"
+	"time"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/parquet-go/parquet-go"
@@ -12,11 +14,94 @@ import (
 // integer in Row.Num, which is a timestamp in its unit or a decimal's
 // unscaled value.
 type typedColumn struct {
-	on     bool
-	render renderFunc
-	int32  bool  // the physical type is INT32 (a decimal); else INT64
-	unit   int64 // a timestamp's unit in nanoseconds (1e6, 1e3 or 1); 0 for a decimal
-	scale  int32 // a decimal's scale
+	on    bool
+	int32 bool  // the physical type is INT32 (a decimal); else INT64
+	unit  int64 // a timestamp's unit in nanoseconds (1e6, 1e3 or 1); 0 for a decimal
+	scale int32 // a decimal's scale
+}
+
+// appendText appends x as the column's text: what parquetRenderer gives for
+// the same value.
+func (tc *typedColumn) appendText(dst []byte, x int64) []byte {
+	if tc.unit == 0 {
+		if tc.int32 {
+			x = int64(int32(x))
+		}
+		return appendDecimal(dst, x, tc.scale)
+	}
+	switch tc.unit {
+	case 1e6:
+		return appendUTC(dst, time.UnixMilli(x))
+	case 1e3:
+		return appendUTC(dst, time.UnixMicro(x))
+	}
+	return appendUTC(dst, time.Unix(0, x))
+}
+
+// TypedColumn is a column a table delivers typed, as a sharded run's split
+// step records it for the shards that read its rows ([TypedColumnsOf],
+// [NewTypedSet]).
+type TypedColumn struct {
+	Col   int   `json:"col"`
+	Int32 bool  `json:"int32,omitempty"`
+	Unit  int64 `json:"unit,omitempty"` // a timestamp's unit in nanoseconds; 0 for a decimal
+	Scale int32 `json:"scale,omitempty"`
+}
+
+// TypedColumnsOf returns the columns t delivers typed (see
+// [DeliverTyped]); nil when none.
+func TypedColumnsOf(t Table) []TypedColumn {
+	pt := unwrapParquet(t)
+	if pt == nil {
+		return nil
+	}
+	var out []TypedColumn
+	for c, tc := range pt.typed {
+		if tc.on {
+			out = append(out, TypedColumn{Col: c, Int32: tc.int32, Unit: tc.unit, Scale: tc.scale})
+		}
+	}
+	return out
+}
+
+// TypedSet is the typed columns of a table of width columns, for rows
+// read back from elsewhere ([Row.SetTyped]).
+type TypedSet struct{ cols []typedColumn }
+
+// NewTypedSet checks cols against a table of width columns.
+func NewTypedSet(width int, cols []TypedColumn) (*TypedSet, error) {
+	if len(cols) == 0 {
+		return nil, nil
+	}
+	s := &TypedSet{cols: make([]typedColumn, width)}
+	for _, c := range cols {
+		if c.Col < 0 || c.Col >= width || s.cols[c.Col].on {
+			return nil, fmt.Errorf("typed column %d of %d", c.Col, width)
+		}
+		switch c.Unit {
+		case 0, 1, 1e3, 1e6:
+		default:
+			return nil, fmt.Errorf("typed column %d: unit %d", c.Col, c.Unit)
+		}
+		if c.Unit != 0 && (c.Int32 || c.Scale != 0) {
+			return nil, fmt.Errorf("typed column %d: a timestamp with a scale", c.Col)
+		}
+		s.cols[c.Col] = typedColumn{on: true, int32: c.Int32, unit: c.Unit, scale: c.Scale}
+	}
+	return s, nil
+}
+
+// Is reports whether column c is typed.
+func (s *TypedSet) Is(c int) bool { return s != nil && c >= 0 && c < len(s.cols) && s.cols[c].on }
+
+// SetTyped makes the row's typed fields those of s, with their integers in
+// num (one per field; only typed, non-null fields are read).
+func (r *Row) SetTyped(s *TypedSet, num []int64) {
+	if s == nil {
+		r.Num, r.typed = nil, nil
+		return
+	}
+	r.Num, r.typed = num, s.cols
 }
 
 // DeliverTyped asks t, when it is a Parquet table, to deliver the columns
@@ -26,18 +111,24 @@ type typedColumn struct {
 // text. Other tables, and other columns, stay text. It must be called
 // before the first Read.
 func DeliverTyped(t Table, cols []int) {
+	if pt := unwrapParquet(t); pt != nil {
+		pt.deliverTyped(cols)
+	}
+}
+
+// unwrapParquet returns the Parquet table t is, or renames; else nil.
+func unwrapParquet(t Table) *parquetTable {
 	for {
 		switch x := t.(type) {
 		case *renamed:
 			t = x.Table
-			continue
 		case *renamedKinds:
 			t = x.Table
-			continue
 		case *parquetTable:
-			x.deliverTyped(cols)
+			return x
+		default:
+			return nil
 		}
-		return
 	}
 }
 
@@ -52,7 +143,7 @@ func (t *parquetTable) deliverTyped(cols []int) {
 		if lt := typ.LogicalType(); lt != nil {
 			logical = lt.Value
 		}
-		tc := typedColumn{on: true, render: t.render[c]}
+		tc := typedColumn{on: true}
 		switch lt := logical.(type) {
 		case *format.TimestampType:
 			if typ.Kind() != parquet.Int64 || t.kinds[c] != KindTimestamp {
@@ -97,16 +188,7 @@ func (r *Row) Text(c int) string {
 }
 
 func (r *Row) appendTyped(dst []byte, c int) []byte {
-	tc := &r.typed[c]
-	v := parquet.Int64Value(r.Num[c])
-	if tc.int32 {
-		v = parquet.Int32Value(int32(r.Num[c]))
-	}
-	out, err := tc.render(dst, v)
-	if err != nil {
-		return dst // typed columns render without errors
-	}
-	return out
+	return r.typed[c].appendText(dst, r.Num[c])
 }
 
 // typedSize is the bytes the row's typed fields take as text.

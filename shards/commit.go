@@ -123,7 +123,10 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 	for fi, f := range files {
 		in := f.Input
 		ci.Inputs = append(ci.Inputs, in)
-		t := newRowTable(p.Usage[fi], f.Header, f.Kinds, nil)
+		t, err := newRowTable(p.Usage[fi], f.Header, f.Kinds, f.Typed, nil)
+		if err != nil {
+			return nil, err
+		}
 		if _, err := readers.NewUsageDecoderWith(t, &extras, readers.UsageOptions{Profile: cfg.Profile, Zone: cfg.Zone, Currency: cfg.Currency}); err != nil {
 			return nil, err
 		}

@@ -267,14 +267,14 @@ func checkInputs(ctx context.Context, cfg pipeline.Config, usage *localFiles, ou
 		if err != nil {
 			return nil, err
 		}
-		return headerOnly(readers.Renamed(t, files[fi])), nil
+		return headerOnly(readers.Renamed(t, files[fi]))
 	}}
 	_, err := pipeline.Run(ctx, cfg)
 	return err
 }
 
 // headerOnly is t without its rows.
-func headerOnly(t readers.Table) readers.Table {
+func headerOnly(t readers.Table) (readers.Table, error) {
 	var kinds []readers.ColumnKind
 	if k, ok := t.(interface{ Kinds() []readers.ColumnKind }); ok {
 		kinds = k.Kinds()
@@ -282,5 +282,5 @@ func headerOnly(t readers.Table) readers.Table {
 	h := t.Header()
 	name := t.Name()
 	t.Close()
-	return newRowTable(name, h, kinds, nil)
+	return newRowTable(name, h, kinds, nil, nil)
 }

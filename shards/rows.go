@@ -21,8 +21,13 @@ import (
 // not a fixed-width table (see the README for why not Arrow IPC).
 //
 //	row   = uvarint(N) uvarint(nfields) field* err
-//	field = uvarint(0) (null) | uvarint(len+1) bytes
+//	field = uvarint(0) (null) | uvarint(1) varint(x) (typed) | uvarint(len+2) bytes
 //	err   = 0 | 1 uvarint(len) code uvarint(len) msg
+//
+// A typed field is a Parquet timestamp or decimal the split step read as
+// an integer (readers.DeliverTyped): it stays one, so that a shard decodes
+// it as a run does, without rendering and parsing it; SplitFile.Typed says
+// how it reads.
 
 // rowWriter writes rows to w.
 type rowWriter struct {
@@ -39,12 +44,16 @@ func (w *rowWriter) write(row *readers.Row) error {
 	b := binary.AppendUvarint(w.buf[:0], uint64(row.N))
 	b = binary.AppendUvarint(b, uint64(len(row.Fields)))
 	for i, f := range row.Fields {
-		if row.Null != nil && row.Null[i] {
+		switch {
+		case row.Null != nil && row.Null[i]:
 			b = append(b, 0)
-			continue
+		case row.Typed(i):
+			b = append(b, 1)
+			b = binary.AppendVarint(b, row.Num[i])
+		default:
+			b = binary.AppendUvarint(b, uint64(len(f))+2)
+			b = append(b, f...)
 		}
-		b = binary.AppendUvarint(b, uint64(len(f))+1)
-		b = append(b, f...)
 	}
 	var fe *readers.FormatError
 	switch {
@@ -72,6 +81,7 @@ type rowTable struct {
 	name   string
 	header []string
 	kinds  []readers.ColumnKind
+	typed  *readers.TypedSet // the fields the split step wrote typed; nil if none
 	src    io.ReadCloser
 	z      *s2.Reader
 	r      *bufio.Reader
@@ -79,16 +89,23 @@ type rowTable struct {
 	ends   []int // where each field of the current row ends in buf
 }
 
-func newRowTable(name string, header []string, kinds []readers.ColumnKind, src io.ReadCloser) readers.Table {
-	t := &rowTable{name: name, header: header, kinds: kinds, src: src}
+func newRowTable(name string, header []string, kinds []readers.ColumnKind, typed []readers.TypedColumn, src io.ReadCloser) (readers.Table, error) {
+	set, err := readers.NewTypedSet(len(header), typed)
+	if err != nil {
+		if src != nil {
+			src.Close()
+		}
+		return nil, fmt.Errorf("%s: shard rows: %w", name, err)
+	}
+	t := &rowTable{name: name, header: header, kinds: kinds, typed: set, src: src}
 	if src != nil {
 		t.z = s2.NewReader(src)
 		t.r = bufio.NewReaderSize(t.z, 64<<10)
 	}
 	if kinds != nil {
-		return &typedRowTable{t}
+		return &typedRowTable{t}, nil
 	}
-	return t
+	return t, nil
 }
 
 // typedRowTable is a rowTable of a Parquet file's rows, whose columns'
@@ -128,7 +145,7 @@ const peekRow = 4 << 10
 
 func (t *rowTable) readRow(row *readers.Row) error {
 	if b, _ := t.r.Peek(peekRow); len(b) > 0 {
-		if n := parseRow(b, row, &t.ends); n > 0 {
+		if n := parseRow(b, row, &t.ends, t.typed); n > 0 {
 			_, err := t.r.Discard(n)
 			return err
 		}
@@ -139,7 +156,7 @@ func (t *rowTable) readRow(row *readers.Row) error {
 // parseRow parses a whole row without a reader error from the start of b
 // and returns its length, or 0 when b holds less than a whole row, or one
 // with a reader error: readRowSlow reads those.
-func parseRow(b []byte, row *readers.Row, ends *[]int) int {
+func parseRow(b []byte, row *readers.Row, ends *[]int, typed *readers.TypedSet) int {
 	n, k := binary.Uvarint(b)
 	if k <= 0 {
 		return 0
@@ -150,9 +167,11 @@ func parseRow(b []byte, row *readers.Row, ends *[]int) int {
 		return 0
 	}
 	p += k
-	// First find where the fields end, then make one string of them.
+	// First find where the fields end, then make one string of them. A
+	// null field ends at -1; a typed one at -2-(where its integer ends).
 	e := slices.Grow((*ends)[:0], int(nf))[:nf]
 	*ends = e
+	num := numsFor(row, typed, int(nf))
 	start := p
 	var nulls bool
 	for i := range e {
@@ -161,21 +180,32 @@ func parseRow(b []byte, row *readers.Row, ends *[]int) int {
 			return 0
 		}
 		p += k
-		if l == 0 {
+		switch l {
+		case 0:
 			nulls = true
 			e[i] = -1
 			continue
+		case 1:
+			x, k := binary.Varint(b[p:])
+			if k <= 0 || !typed.Is(i) {
+				return 0 // the slow path says what is wrong
+			}
+			p += k
+			num[i] = x
+			e[i] = -2 - p
+			continue
 		}
-		if p+int(l-1) > len(b) {
-			return 0
+		if p+int(l-2) > len(b) || typed.Is(i) {
+			return 0 // a typed column holds integers: the slow path says so
 		}
-		p += int(l - 1)
+		p += int(l - 2)
 		e[i] = p
 	}
 	if p >= len(b) || b[p] != 0 {
 		return 0 // cut short, or a reader error: the slow path
 	}
 	startRow(row, n, nf)
+	row.SetTyped(typed, num)
 	if nulls {
 		row.Null = make([]bool, nf)
 	}
@@ -184,10 +214,15 @@ func parseRow(b []byte, row *readers.Row, ends *[]int) int {
 	all := string(b[start:p])
 	q := start
 	for i, end := range e {
-		if end < 0 {
+		switch {
+		case end == -1:
 			row.Fields[i] = ""
 			row.Null[i] = true
 			q++
+			continue
+		case end < -1:
+			row.Fields[i] = ""
+			q = -2 - end
 			continue
 		}
 		_, k := binary.Uvarint(b[q:])
@@ -195,6 +230,18 @@ func parseRow(b []byte, row *readers.Row, ends *[]int) int {
 		q = end
 	}
 	return p + 1
+}
+
+// numsFor returns the slice for a row's typed integers, reusing the row's;
+// nil when the table has no typed fields.
+func numsFor(row *readers.Row, typed *readers.TypedSet, nf int) []int64 {
+	if typed == nil {
+		return nil
+	}
+	if cap(row.Num) >= nf {
+		return row.Num[:nf]
+	}
+	return make([]int64, nf)
 }
 
 // startRow readies row for row number n of nf fields, reusing its slice.
@@ -218,7 +265,9 @@ func (t *rowTable) readRowSlow(row *readers.Row) error {
 	if err != nil {
 		return unexpected(err)
 	}
+	num := numsFor(row, t.typed, int(nf))
 	startRow(row, n, nf)
+	row.SetTyped(t.typed, num)
 	// The fields' bytes go to one string per row: the strings outlive the
 	// next Read, as readers.Table promises.
 	t.buf = t.buf[:0]
@@ -229,16 +278,31 @@ func (t *rowTable) readRowSlow(row *readers.Row) error {
 		if err != nil {
 			return unexpected(err)
 		}
-		if l == 0 {
+		switch l {
+		case 0:
 			if row.Null == nil {
 				row.Null = make([]bool, nf)
 			}
 			row.Null[i] = true
 			ends[i] = len(t.buf)
 			continue
+		case 1:
+			if !t.typed.Is(i) {
+				return fmt.Errorf("row %d: field %d is typed, which its file's column is not", n, i+1)
+			}
+			x, err := binary.ReadVarint(t.r)
+			if err != nil {
+				return unexpected(err)
+			}
+			num[i] = x
+			ends[i] = len(t.buf)
+			continue
+		}
+		if t.typed.Is(i) {
+			return fmt.Errorf("row %d: field %d is text in a typed column", n, i+1)
 		}
 		start := len(t.buf)
-		t.buf = slices.Grow(t.buf, int(l-1))[:start+int(l-1)]
+		t.buf = slices.Grow(t.buf, int(l-2))[:start+int(l-2)]
 		if _, err := io.ReadFull(t.r, t.buf[start:]); err != nil {
 			return unexpected(err)
 		}

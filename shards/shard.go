@@ -134,13 +134,13 @@ func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []
 			f := files[fi]
 			b, ok := f.Shards[j]
 			if !ok {
-				return newRowTable(p.Usage[fi], f.Header, f.Kinds, nil), nil
+				return newRowTable(p.Usage[fi], f.Header, f.Kinds, f.Typed, nil)
 			}
 			r, err := s.NewReader(ctx, b.Key)
 			if err != nil {
 				return nil, err
 			}
-			return newRowTable(p.Usage[fi], f.Header, f.Kinds, r), nil
+			return newRowTable(p.Usage[fi], f.Header, f.Kinds, f.Typed, r)
 		},
 		Foreign: foreign,
 		IDs: func(id []byte, seq uint64) error {

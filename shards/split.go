@@ -23,10 +23,11 @@ type SplitRecord struct {
 
 // SplitFile is one usage file as a split step read it.
 type SplitFile struct {
-	File   int                  `json:"file"` // its index in Plan.Usage
-	Header []string             `json:"header"`
-	Kinds  []readers.ColumnKind `json:"kinds,omitempty"` // a Parquet file's column types
-	Input  writers.Input        `json:"input"`           // hashed, for the manifest
+	File   int                   `json:"file"` // its index in Plan.Usage
+	Header []string              `json:"header"`
+	Kinds  []readers.ColumnKind  `json:"kinds,omitempty"` // a Parquet file's column types
+	Typed  []readers.TypedColumn `json:"typed,omitempty"` // the columns its rows carry as integers
+	Input  writers.Input         `json:"input"`           // hashed, for the manifest
 	// Shards are the keys of its rows per shard; a shard with none of its
 	// rows has no key.
 	Shards map[int]SplitBucket `json:"shards"`
@@ -144,6 +145,11 @@ func splitFile(ctx context.Context, s *storage.Store, p *Plan, opts readers.Usag
 	if err != nil {
 		return nil, nil, err
 	}
+	// The shard's decoder reads the columns it reads as integers from
+	// integers, as a run's does: they are not rendered here to be parsed
+	// there.
+	readers.DeliverTyped(t, dec.TypedColumns())
+	sf.Typed = readers.TypedColumnsOf(t)
 	type out struct {
 		key string
 		f   *os.File
