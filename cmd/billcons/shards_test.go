@@ -14,11 +14,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/fixtures"
 	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/storage/s3fake"
 	"github.com/billcons/billcons/writers"
-	"github.com/parquet-go/parquet-go"
 )
 
 // The sharded-run tests start every step as a child process, as an indexed
@@ -26,71 +25,6 @@ import (
 // two at a time (this machine's cores), over a local folder, the in-process
 // S3 server, and the same server speaking like Alibaba OSS. CONTRACT.md,
 // Running on many machines.
-
-// writeTypedUsage writes CSV records (a header first) as Parquet: the
-// timestamps TIMESTAMP(MICROS, UTC), list_amount DECIMAL(18,9) in an INT64,
-// the rest text; an empty value is null.
-func writeTypedUsage(t *testing.T, path string, recs [][]string) {
-	t.Helper()
-	group := parquet.Group{}
-	kind := func(c string) string {
-		switch c {
-		case "usage_start", "usage_end", "issued_at", "settled_at":
-			return "ts"
-		case "list_amount":
-			return "dec"
-		}
-		return "text"
-	}
-	for _, c := range recs[0] {
-		switch kind(c) {
-		case "ts":
-			group[c] = parquet.Optional(parquet.TimestampAdjusted(parquet.Microsecond, true))
-		case "dec":
-			group[c] = parquet.Optional(parquet.Decimal(9, 18, parquet.Int64Type))
-		default:
-			group[c] = parquet.Optional(parquet.String())
-		}
-	}
-	schema := parquet.NewSchema("usage", group)
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := parquet.NewWriter(f, schema)
-	for _, rec := range recs[1:] {
-		row := make(parquet.Row, len(recs[0]))
-		for j, field := range schema.Fields() {
-			v := rec[slices.Index(recs[0], field.Name())]
-			var x parquet.Value
-			switch kind(field.Name()) {
-			case "ts":
-				tm, err := billing.ParseTime(v)
-				if v == "" || err != nil {
-					row[j] = parquet.NullValue().Level(0, 0, j)
-					continue
-				}
-				x = parquet.Int64Value(int64(tm))
-			case "dec":
-				a, err := billing.ParseAmount(v)
-				if err != nil {
-					t.Fatalf("%s: %v", v, err)
-				}
-				x = parquet.Int64Value(int64(a))
-			default:
-				x = parquet.ByteArrayValue([]byte(v))
-			}
-			row[j] = x.Level(0, 1, j)
-		}
-		if _, err := w.WriteRows([]parquet.Row{row}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // step runs one billcons step as a child and returns its exit status and
 // stderr; stdout, when given, receives its standard output.
@@ -192,7 +126,11 @@ func shardInputs(t *testing.T) []string {
 		typed = append(typed, r)
 	}
 	pq := filepath.Join(dir, "usage-typed.parquet")
-	writeTypedUsage(t, pq, typed)
+	b.Reset()
+	w.WriteAll(typed)
+	if err := fixtures.WriteTypedParquet(pq, b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
 	return []string{"--usage", filepath.Join(demo, "usage.csv"), "--usage", p, "--usage", pq,
 		"--changes", filepath.Join(demo, "changes.csv"), "--accounts", filepath.Join(demo, "accounts.csv"),
 		"--discounts", filepath.Join(demo, "discounts.csv"), "--credits", filepath.Join(demo, "credits.csv"),
