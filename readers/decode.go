@@ -283,6 +283,14 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 		}
 		return parseTime(text(c))
 	}
+	amountAt := func(c int) (billing.Amount, error) {
+		if typed[c] {
+			if a, ok := row.Amount(d.col[c]); ok {
+				return a, nil
+			}
+		}
+		return billing.ParseAmount(text(c))
+	}
 	if d.alibaba {
 		parseTime = d.clock.Parse
 		if rerr := d.translate(&vals, bad); rerr != nil {
@@ -311,9 +319,7 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 	if line.UsageEnd, err = timeAt(billing.ColUsageEnd); err != nil {
 		return bad(billing.ColUsageEnd, "invalid_timestamp", err)
 	}
-	if a, ok := row.Amount(d.col[billing.ColListAmount]); ok && typed[billing.ColListAmount] {
-		line.ListAmount = a
-	} else if line.ListAmount, err = billing.ParseAmount(text(billing.ColListAmount)); err != nil {
+	if line.ListAmount, err = amountAt(billing.ColListAmount); err != nil {
 		return bad(billing.ColListAmount, "invalid_amount", err)
 	}
 	if line.Currency, err = billing.ParseCurrency(vals[billing.ColCurrency]); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -71,7 +72,6 @@ type stream struct {
 	plain   []byte // PLAIN values not yet read
 	rows    int64  // the row group's rows not yet in a page
 	hasDict bool   // the chunk's dictionary page was read
-	dictN   int    // its values
 }
 
 // maxPageBytes bounds a page's decompressed size: 256 MiB, eight times
@@ -110,10 +110,14 @@ var errShortPage = errors.New("page ends before its values")
 // read, before it does: parquet-go allocates the sizes a page header
 // states, so a corrupt header of a few bytes made it allocate hundreds of
 // megabytes (FuzzParquet). A page must fit in what is left of the chunk,
-// and decompress to at most maxPageBytes.
+// and decompress to at most maxPageBytes. Only the headers are read: each
+// page's body is skipped by seeking, so the chunk is not read twice.
 func checkPages(r io.ReaderAt, fileSize int64, md *format.ColumnChunk) error {
 	var s stream
 	s.reset(r, fileSize, md, 0, false)
+	s.r = bufio.NewReaderSize(s.sec, 512) // a header is small; a page body is skipped
+	var proto thrift.CompactProtocol
+	s.dec = thrift.NewDecoder(proto.NewReader(s.r))
 	for {
 		var h format.PageHeader
 		if err := s.dec.Decode(&h); err != nil {
@@ -125,9 +129,11 @@ func checkPages(r io.ReaderAt, fileSize int64, md *format.ColumnChunk) error {
 		if err := s.checkSizes(&h); err != nil {
 			return err
 		}
-		if _, err := s.r.Discard(int(h.CompressedPageSize)); err != nil {
-			return fmt.Errorf("page of %d bytes: %w", h.CompressedPageSize, err)
+		next := s.sec.Size() - s.remaining() + int64(h.CompressedPageSize)
+		if _, err := s.sec.Seek(next, io.SeekStart); err != nil {
+			return err
 		}
+		s.r.Reset(s.sec)
 	}
 }
 
@@ -295,24 +301,18 @@ func (s *stream) loadDictionary(c *column, data []byte, n int) error {
 	if n < 0 {
 		return errShortPage
 	}
-	s.dictN, s.hasDict = n, true
+	s.hasDict = true
 	switch s.phys {
 	case format.Int32:
-		if len(data) < 4*n {
+		i32, ok := plainInts[int32](data, n)
+		if !ok {
 			return errShortPage
-		}
-		i32 := make([]int32, n)
-		for i := range i32 {
-			i32[i] = int32(binary.LittleEndian.Uint32(data[4*i:]))
 		}
 		c.loadDictionary(n, i32, nil, nil, nil, nil)
 	case format.Int64:
-		if len(data) < 8*n {
+		i64, ok := plainInts[int64](data, n)
+		if !ok {
 			return errShortPage
-		}
-		i64 := make([]int64, n)
-		for i := range i64 {
-			i64[i] = int64(binary.LittleEndian.Uint64(data[8*i:]))
 		}
 		c.loadDictionary(n, nil, i64, nil, nil, nil)
 	case format.ByteArray:
@@ -334,6 +334,23 @@ func (s *stream) loadDictionary(c *column, data []byte, n int) error {
 		c.loadDictionary(n, nil, nil, b, offs, nil)
 	}
 	return nil
+}
+
+// plainInts reads n PLAIN little-endian integers of T's width.
+func plainInts[T int32 | int64](data []byte, n int) ([]T, bool) {
+	w := int(unsafe.Sizeof(T(0)))
+	if len(data) < w*n {
+		return nil, false
+	}
+	out := make([]T, n)
+	for i := range out {
+		if w == 4 {
+			out[i] = T(int32(binary.LittleEndian.Uint32(data[4*i:])))
+		} else {
+			out[i] = T(int64(binary.LittleEndian.Uint64(data[8*i:])))
+		}
+	}
+	return out, true
 }
 
 // plainBytes reads one PLAIN BYTE_ARRAY value.

@@ -172,7 +172,7 @@ func (t *parquetTable) read(dst []Row) (int, error) {
 			col.pos, col.kind, col.render = c, t.kinds[c], t.render[c]
 			col.typed = t.typed != nil && t.typed[c].on
 			if err := col.open(chunks[c], &md[c], t.f, t.pf.Size(), t.left, t.optional[c]); err != nil {
-				return 0, fmt.Errorf("%s: row %d: column %s: %w", t.name, t.n+1, t.header[c], err)
+				return 0, fmt.Errorf("%s: row %d: column %s: not a readable Parquet file: %w", t.name, t.n+1, t.header[c], err)
 			}
 		}
 	}
@@ -201,7 +201,7 @@ func (t *parquetTable) read(dst []Row) (int, error) {
 	b := batch{t: t, rows: dst, text: make([]byte, 0, max(t.text+t.text/8, 1<<12)), size: t.size, nulls: t.nulls}
 	for c := range t.cols {
 		if err := t.cols[c].fill(&b); err != nil {
-			return 0, fmt.Errorf("%s: row %d: column %s: %w", t.name, t.n-int64(n)+1, t.header[c], err)
+			return 0, fmt.Errorf("%s: row %d: column %s: not a readable Parquet file: %w", t.name, t.n-int64(n)+1, t.header[c], err)
 		}
 	}
 	t.left -= int64(n)
@@ -264,19 +264,9 @@ func parquetRenderer(typ parquet.Type) (ColumnKind, renderFunc, error) {
 		if lt.Unit.Value == nil {
 			return 0, nil, fmt.Errorf("timestamp without a unit")
 		}
-		unit := lt.Unit.Value.Duration()
+		unit := int64(lt.Unit.Value.Duration())
 		return KindTimestamp, func(dst []byte, v parquet.Value) ([]byte, error) {
-			x := v.Int64()
-			var t time.Time
-			switch unit {
-			case time.Millisecond:
-				t = time.UnixMilli(x)
-			case time.Microsecond:
-				t = time.UnixMicro(x)
-			default:
-				t = time.Unix(0, x)
-			}
-			return appendUTC(dst, t), nil
+			return appendTimestamp(dst, v.Int64(), unit), nil
 		}, nil
 	case *format.DecimalType:
 		scale := lt.Scale
@@ -322,6 +312,19 @@ func parquetRenderer(typ parquet.Type) (ColumnKind, renderFunc, error) {
 		return KindOther, func(dst []byte, v parquet.Value) ([]byte, error) { return hex.AppendEncode(dst, v.ByteArray()), nil }, nil
 	}
 	return 0, nil, fmt.Errorf("unsupported Parquet type %s", typ)
+}
+
+// appendTimestamp appends x, a timestamp in units of unit nanoseconds
+// (1e6, 1e3, else 1), as appendUTC does: a Parquet value, or a typed one
+// ([Row.Text]), renders through here.
+func appendTimestamp(dst []byte, x, unit int64) []byte {
+	switch unit {
+	case 1e6:
+		return appendUTC(dst, time.UnixMilli(x))
+	case 1e3:
+		return appendUTC(dst, time.UnixMicro(x))
+	}
+	return appendUTC(dst, time.Unix(0, x))
 }
 
 // appendUTC appends t in UTC as RFC 3339 with the fraction's trailing zeros

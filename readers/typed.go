@@ -3,7 +3,6 @@ package readers
 import (
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/parquet-go/parquet-go"
@@ -21,7 +20,7 @@ type typedColumn struct {
 }
 
 // appendText appends x as the column's text: what parquetRenderer gives for
-// the same value.
+// the same value, through the same appendTimestamp and appendDecimal.
 func (tc *typedColumn) appendText(dst []byte, x int64) []byte {
 	if tc.unit == 0 {
 		if tc.int32 {
@@ -29,13 +28,7 @@ func (tc *typedColumn) appendText(dst []byte, x int64) []byte {
 		}
 		return appendDecimal(dst, x, tc.scale)
 	}
-	switch tc.unit {
-	case 1e6:
-		return appendUTC(dst, time.UnixMilli(x))
-	case 1e3:
-		return appendUTC(dst, time.UnixMicro(x))
-	}
-	return appendUTC(dst, time.Unix(0, x))
+	return appendTimestamp(dst, x, tc.unit)
 }
 
 // TypedColumn is a column a table delivers typed, as a sharded run's split

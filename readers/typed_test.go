@@ -502,4 +502,14 @@ func TestCorruptPageSizeNotAllocated(t *testing.T) {
 	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<20 {
 		t.Fatalf("reading a %d-byte file allocated %d MB", len(data), n>>20)
 	}
+	// And the run stops with one error naming the file, row and column.
+	tab, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	err = Each(context.Background(), tab, func(*Row) error { return nil })
+	if err == nil || !strings.HasPrefix(err.Error(), path+": row 1: column ") || !strings.Contains(err.Error(), "not a readable Parquet file: page header states") {
+		t.Fatalf("reading it: %v", err)
+	}
 }
