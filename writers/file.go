@@ -66,10 +66,25 @@ func newParquetWriter(p *parquetFile, schema *parquet.Schema, codec compress.Cod
 	)
 }
 
-// create opens root/rel, a new file, for p. With newDir, rel's folder is
-// known not to exist yet while its parent does (a new bills partition): one
-// mkdir instead of MkdirAll's walk.
+// create opens root/rel, a new file, for p.
 func (p *parquetFile) create(root, rel string, newDir bool) error {
+	f, err := createFile(root, rel, newDir)
+	if err != nil {
+		return err
+	}
+	if p.h == nil {
+		p.h = sha256.New()
+	} else {
+		p.h.Reset()
+	}
+	p.root, p.rel, p.f, p.n, p.rows = root, rel, f, 0, 0
+	return nil
+}
+
+// createFile creates root/rel, a new file, and its folders. With newDir,
+// rel's folder is known not to exist yet while its parent does (a new bills
+// partition): one mkdir instead of MkdirAll's walk.
+func createFile(root, rel string, newDir bool) (*os.File, error) {
 	path := filepath.Join(root, filepath.FromSlash(rel))
 	dir := filepath.Dir(path)
 	var err error
@@ -81,43 +96,13 @@ func (p *parquetFile) create(root, rel string, newDir bool) error {
 		err = os.MkdirAll(dir, 0o755)
 	}
 	if err != nil {
-		return fmt.Errorf("creating %s: %w", rel, err)
+		return nil, fmt.Errorf("creating %s: %w", rel, err)
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
-		return fmt.Errorf("creating %s: %w", rel, err)
+		return nil, fmt.Errorf("creating %s: %w", rel, err)
 	}
-	if p.h == nil {
-		p.h = sha256.New()
-	} else {
-		p.h.Reset()
-	}
-	p.root, p.rel, p.f, p.n, p.rows = root, rel, f, 0, 0
-	return nil
-}
-
-// reuse makes p, closed, write the new file root/rel with the same schema:
-// the Parquet writer keeps its column buffers, page buffers and compressor
-// state, which a small bills file would otherwise allocate afresh. The bytes
-// are those a new writer writes (TestReusedWriterSameBytes).
-func (p *parquetFile) reuse(root, rel string, newDir bool) error {
-	if err := p.create(root, rel, newDir); err != nil {
-		return err
-	}
-	// parquet-go v0.32.0's Reset clears each written column chunk's
-	// path_in_schema in place, and those slices share their array with the
-	// writer's own column paths: every later file would lose its column
-	// names. Letting go of the slices first keeps the paths.
-	if f := p.w.File(); f != nil {
-		md := f.Metadata()
-		for i := range md.RowGroups {
-			for j := range md.RowGroups[i].Columns {
-				md.RowGroups[i].Columns[j].MetaData.PathInSchema = nil
-			}
-		}
-	}
-	p.w.Reset(p)
-	return nil
+	return f, nil
 }
 
 func (p *parquetFile) writeRow(row parquet.Row) error {
@@ -145,8 +130,5 @@ func (p *parquetFile) close() (Output, error) {
 // reads both as fast.
 var zstdFastest = zstd.Codec{Level: zstd.SpeedFastest}
 
-// snappyCodec compresses the bills files of fewer than 4,096 rows. zstd
-// builds its entropy tables for every page, and a small file's pages are
-// tiny: with many payers (1M lines in 9,452 files, issue 13) Snappy took
-// write_bills from 2.5 s to 2.1 s for 6% more bytes.
+// snappyCodec compresses the bills files of at most billSmall rows.
 var snappyCodec = snappy.Codec{}

@@ -1,0 +1,544 @@
+package writers
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"os"
+
+	"github.com/parquet-go/parquet-go/compress"
+)
+
+// This file writes the Parquet files of the bills, the files there are
+// tens of thousands of (one per payer and cycle): flat schemas of text and
+// 64-bit integer columns, written column chunk by column chunk from values
+// the caller appended, one data page (v2, PLAIN) per chunk, with the footer
+// encoded by hand. parquet-go's writer, which the other outputs keep, spent
+// most of a small bills file's cost on its general machinery (row values
+// boxed one by one, column and offset indexes, a reflection-driven thrift
+// encoder for the footer: issue 13). What is written follows the format's
+// own definitions (parquet-format's parquet.thrift, Encodings.md): any
+// reader reads these files, and TestFlatFileRead reads them back with
+// parquet-go and DuckDB.
+
+// flatKind is what a flat column holds.
+type flatKind uint8
+
+const (
+	flatText      flatKind = iota // BYTE_ARRAY, logical type STRING
+	flatTimestamp                 // INT64, TIMESTAMP(isAdjustedToUTC, MICROS)
+	flatAmount                    // INT64, DECIMAL(18, 9)
+)
+
+// flatColumn is one column of a flat schema.
+type flatColumn struct {
+	name     string
+	kind     flatKind
+	optional bool
+}
+
+// flatChunk is one column's values in the row group being filled: PLAIN
+// encoded (a text value as its 4-byte length and bytes, an integer as 8
+// bytes, both little-endian), and for an optional column one definition
+// level per row (1 present, 0 null).
+type flatChunk struct {
+	vals  []byte
+	defs  []byte
+	nulls int
+}
+
+func (c *flatChunk) text(s string) {
+	c.vals = binary.LittleEndian.AppendUint32(c.vals, uint32(len(s)))
+	c.vals = append(c.vals, s...)
+}
+
+func (c *flatChunk) optText(s string, valid bool) {
+	if valid {
+		c.defs = append(c.defs, 1)
+		c.text(s)
+		return
+	}
+	c.defs = append(c.defs, 0)
+	c.nulls++
+}
+
+func (c *flatChunk) int64(v int64) {
+	c.vals = binary.LittleEndian.AppendUint64(c.vals, uint64(v))
+}
+
+func (c *flatChunk) optInt64(v int64, valid bool) {
+	if valid {
+		c.defs = append(c.defs, 1)
+		c.int64(v)
+		return
+	}
+	c.defs = append(c.defs, 0)
+	c.nulls++
+}
+
+// flatGroup is a row group being filled, column by column.
+type flatGroup struct {
+	rows int
+	cols []flatChunk
+}
+
+func newFlatGroup(width int) *flatGroup { return &flatGroup{cols: make([]flatChunk, width)} }
+
+// size is the bytes of values the group holds.
+func (g *flatGroup) size() int {
+	n := 0
+	for i := range g.cols {
+		n += len(g.cols[i].vals) + len(g.cols[i].defs)
+	}
+	return n
+}
+
+func (g *flatGroup) reset() {
+	g.rows = 0
+	for i := range g.cols {
+		c := &g.cols[i]
+		c.vals, c.defs, c.nulls = c.vals[:0], c.defs[:0], 0
+	}
+}
+
+// flatStatsMax is the longest text value a chunk's min and max statistics
+// carry: a chunk with a longer minimum or maximum has none (its null count
+// is still written), as a footer should not grow with a free-text column.
+const flatStatsMax = 256
+
+// flatChunkMeta is what the footer says of one written column chunk.
+type flatChunkMeta struct {
+	offset       int64 // of its page header
+	uncompressed int64 // header and page, before compression
+	compressed   int64 // header and page as written
+	values       int64
+	nulls        int64
+	stats        bool // min and max are set
+	min, max     []byte
+}
+
+// flatFile is one Parquet file being written, hashed as it goes. A file
+// closed can be opened again for the next file of the same schema: it keeps
+// its buffers.
+type flatFile struct {
+	cols  []flatColumn
+	name  string // the schema's root
+	codec compress.Codec
+
+	root, rel string
+	f         *os.File
+	h         hash.Hash
+	n         int64  // bytes written or buffered
+	buf       []byte // bytes not yet written
+	rows      int64
+	groups    [][]flatChunkMeta
+	arena     []byte // the text statistics' bytes
+	comp      []byte // a page's values compressed
+	levels    []byte // a page's definition levels
+	hdr       []byte // a page header, or the footer
+	th        thriftWriter
+}
+
+// flatFlush is how many bytes a file buffers before writing: a small bills
+// file is written with one call.
+const flatFlush = 1 << 20
+
+func newFlatFile(name string, cols []flatColumn, codec compress.Codec) *flatFile {
+	return &flatFile{name: name, cols: cols, codec: codec, h: sha256.New()}
+}
+
+// open creates root/rel for f, closed or new.
+func (f *flatFile) open(root, rel string, newDir bool) error {
+	file, err := createFile(root, rel, newDir)
+	if err != nil {
+		return err
+	}
+	f.root, f.rel, f.f = root, rel, file
+	f.h.Reset()
+	f.n, f.rows = 0, 0
+	f.buf = append(f.buf[:0], "PAR1"...)
+	f.n = int64(len(f.buf))
+	for i := range f.groups {
+		f.groups[i] = f.groups[i][:0]
+	}
+	f.groups = f.groups[:0]
+	f.arena = f.arena[:0]
+	return nil
+}
+
+// writeGroup writes g's columns as one row group.
+func (f *flatFile) writeGroup(g *flatGroup) error {
+	if g.rows == 0 {
+		return nil
+	}
+	var metas []flatChunkMeta
+	if len(f.groups) < cap(f.groups) {
+		metas = f.groups[:len(f.groups)+1][len(f.groups)][:0]
+	}
+	for i := range f.cols {
+		col, c := &f.cols[i], &g.cols[i]
+		m := flatChunkMeta{offset: f.n, values: int64(g.rows), nulls: int64(c.nulls)}
+		var err error
+		f.comp, err = f.codec.Encode(f.comp[:0], c.vals)
+		if err != nil {
+			return fmt.Errorf("writing %s: compressing %s: %w", f.rel, col.name, err)
+		}
+		// A v2 page: its header, the levels uncompressed, then the values.
+		f.levels = f.levels[:0]
+		if col.optional {
+			f.levels = appendLevels(f.levels, c.defs, c.nulls)
+		}
+		nLevels := len(f.levels)
+		th := &f.th
+		th.reset(f.hdr[:0])
+		th.i32(1, 3) // type: DATA_PAGE_V2
+		th.i32(2, int32(nLevels+len(c.vals)))
+		th.i32(3, int32(nLevels+len(f.comp)))
+		th.begin(8) // data_page_header_v2
+		th.i32(1, int32(g.rows))
+		th.i32(2, int32(c.nulls))
+		th.i32(3, int32(g.rows))
+		th.i32(4, 0) // PLAIN
+		th.i32(5, int32(nLevels))
+		th.i32(6, 0)
+		th.end()
+		th.stop()
+		f.hdr = th.b
+		f.buf = append(f.buf, f.hdr...)
+		f.buf = append(f.buf, f.levels...)
+		f.buf = append(f.buf, f.comp...)
+		m.uncompressed = int64(len(f.hdr) + nLevels + len(c.vals))
+		m.compressed = int64(len(f.hdr) + nLevels + len(f.comp))
+		f.n += m.compressed
+		f.stats(col, c, &m)
+		metas = append(metas, m)
+	}
+	f.groups = append(f.groups, metas)
+	f.rows += int64(g.rows)
+	if len(f.buf) >= flatFlush {
+		return f.flush()
+	}
+	return nil
+}
+
+// stats sets m's minimum and maximum from the chunk's values: signed for
+// integers, bytewise for text (the TYPE_DEFINED_ORDER of each type).
+func (f *flatFile) stats(col *flatColumn, c *flatChunk, m *flatChunkMeta) {
+	v := c.vals
+	if len(v) == 0 {
+		return
+	}
+	if col.kind != flatText {
+		lo := int64(binary.LittleEndian.Uint64(v))
+		hi := lo
+		for p := 8; p+8 <= len(v); p += 8 {
+			x := int64(binary.LittleEndian.Uint64(v[p:]))
+			lo, hi = min(lo, x), max(hi, x)
+		}
+		start := len(f.arena)
+		f.arena = binary.LittleEndian.AppendUint64(f.arena, uint64(lo))
+		f.arena = binary.LittleEndian.AppendUint64(f.arena, uint64(hi))
+		m.min, m.max, m.stats = f.arena[start:start+8:start+8], f.arena[start+8:start+16:start+16], true
+		return
+	}
+	n := int(binary.LittleEndian.Uint32(v))
+	lo := v[4 : 4+n]
+	hi, prev := lo, lo
+	for p := 4 + n; p < len(v); {
+		n := int(binary.LittleEndian.Uint32(v[p:]))
+		x := v[p+4 : p+4+n]
+		p += 4 + n
+		// Text columns repeat themselves (a member's lines come together):
+		// a value equal to the one before moves neither bound.
+		if len(x) == len(prev) && string(x) == string(prev) {
+			continue
+		}
+		prev = x
+		if bytes.Compare(x, lo) < 0 {
+			lo = x
+		} else if bytes.Compare(x, hi) > 0 {
+			hi = x
+		}
+	}
+	if len(lo) > flatStatsMax || len(hi) > flatStatsMax {
+		return
+	}
+	start := len(f.arena)
+	f.arena = append(f.arena, lo...)
+	f.arena = append(f.arena, hi...)
+	mid := start + len(lo)
+	m.min, m.max, m.stats = f.arena[start:mid:mid], f.arena[mid:], true
+}
+
+// appendLevels appends the definition levels of an optional column, bit
+// width 1, in the RLE/bit-packing hybrid: one run when all are present or
+// all null, bit-packed otherwise.
+func appendLevels(dst, defs []byte, nulls int) []byte {
+	switch nulls {
+	case 0:
+		dst = binary.AppendUvarint(dst, uint64(len(defs))<<1)
+		return append(dst, 1)
+	case len(defs):
+		dst = binary.AppendUvarint(dst, uint64(len(defs))<<1)
+		return append(dst, 0)
+	}
+	groups := (len(defs) + 7) / 8
+	dst = binary.AppendUvarint(dst, uint64(groups)<<1|1)
+	for i := 0; i < len(defs); i += 8 {
+		var b byte
+		for j, d := range defs[i:min(i+8, len(defs))] {
+			b |= d << j
+		}
+		dst = append(dst, b)
+	}
+	return dst
+}
+
+func (f *flatFile) flush() error {
+	if len(f.buf) == 0 {
+		return nil
+	}
+	if _, err := f.f.Write(f.buf); err != nil {
+		return fmt.Errorf("writing %s: %w", f.rel, unwrapPath(err))
+	}
+	f.h.Write(f.buf)
+	f.buf = f.buf[:0]
+	return nil
+}
+
+// close writes the footer and closes the file.
+func (f *flatFile) close() (Output, error) {
+	footer := f.footer()
+	f.buf = append(f.buf, footer...)
+	f.buf = binary.LittleEndian.AppendUint32(f.buf, uint32(len(footer)))
+	f.buf = append(f.buf, "PAR1"...)
+	f.n += int64(len(footer) + 8)
+	if err := f.flush(); err != nil {
+		f.f.Close()
+		return Output{}, err
+	}
+	if err := f.f.Close(); err != nil {
+		return Output{}, fmt.Errorf("writing %s: %w", f.rel, unwrapPath(err))
+	}
+	return Output{Path: f.rel, Rows: f.rows, Bytes: f.n, SHA256: hex.EncodeToString(f.h.Sum(nil))}, nil
+}
+
+// abort closes the file after a failure.
+func (f *flatFile) abort() {
+	if f.f != nil {
+		f.f.Close()
+	}
+}
+
+// footer encodes the FileMetaData (parquet.thrift) of what was written.
+func (f *flatFile) footer() []byte {
+	th := &f.th
+	th.reset(f.hdr[:0])
+	th.i32(1, 2) // version
+	th.list(2, thriftStruct, len(f.cols)+1)
+	th.elem()
+	th.binary(4, f.name)
+	th.i32(5, int32(len(f.cols)))
+	th.end()
+	for _, c := range f.cols {
+		th.elem()
+		typ := int32(2) // INT64
+		if c.kind == flatText {
+			typ = 6 // BYTE_ARRAY
+		}
+		th.i32(1, typ)
+		th.i32(3, int32(b2i(c.optional))) // REQUIRED or OPTIONAL
+		th.binary(4, c.name)
+		switch c.kind {
+		case flatText:
+			th.i32(6, 0) // UTF8
+			th.begin(10)
+			th.begin(1) // STRING
+			th.end()
+			th.end()
+		case flatTimestamp:
+			th.i32(6, 10) // TIMESTAMP_MICROS
+			th.begin(10)
+			th.begin(8) // TIMESTAMP
+			th.bool(1, true)
+			th.begin(2)
+			th.begin(2) // MICROS
+			th.end()
+			th.end()
+			th.end()
+			th.end()
+		case flatAmount:
+			th.i32(6, 5) // DECIMAL
+			th.i32(7, 9)
+			th.i32(8, 18)
+			th.begin(10)
+			th.begin(5) // DECIMAL
+			th.i32(1, 9)
+			th.i32(2, 18)
+			th.end()
+			th.end()
+		}
+		th.end()
+	}
+	th.i64(3, f.rows)
+	th.list(4, thriftStruct, len(f.groups))
+	for gi, g := range f.groups {
+		th.elem()
+		th.list(1, thriftStruct, len(g))
+		var uncompressed, compressed int64
+		for i, m := range g {
+			c := &f.cols[i]
+			uncompressed += m.uncompressed
+			compressed += m.compressed
+			th.elem()
+			th.i64(2, m.offset)
+			th.begin(3) // meta_data
+			typ := int32(2)
+			if c.kind == flatText {
+				typ = 6
+			}
+			th.i32(1, typ)
+			if c.optional {
+				th.list(2, thriftI32, 2)
+				th.b = appendZigzag(th.b, 0) // PLAIN
+				th.b = appendZigzag(th.b, 3) // RLE
+			} else {
+				th.list(2, thriftI32, 1)
+				th.b = appendZigzag(th.b, 0)
+			}
+			th.list(3, thriftBinary, 1)
+			th.b = binary.AppendUvarint(th.b, uint64(len(c.name)))
+			th.b = append(th.b, c.name...)
+			th.i32(4, int32(f.codec.CompressionCodec()))
+			th.i64(5, m.values)
+			th.i64(6, m.uncompressed)
+			th.i64(7, m.compressed)
+			th.i64(9, m.offset)
+			th.begin(12) // statistics
+			th.i64(3, m.nulls)
+			if m.stats {
+				th.binaryBytes(5, m.max)
+				th.binaryBytes(6, m.min)
+			}
+			th.end()
+			th.end()
+			th.end()
+		}
+		th.i64(2, uncompressed)
+		th.i64(3, g[0].values)
+		th.i64(5, g[0].offset)
+		th.i64(6, compressed)
+		th.i16(7, int16(gi))
+		th.end()
+	}
+	th.binary(6, createdBy)
+	th.list(7, thriftStruct, len(f.cols))
+	for range f.cols {
+		th.elem()
+		th.begin(1) // TYPE_ORDER
+		th.end()
+		th.end()
+	}
+	th.stop()
+	f.hdr = th.b
+	return th.b
+}
+
+// Compact protocol types (thrift's TCompactProtocol).
+const (
+	thriftTrue   = 1
+	thriftFalse  = 2
+	thriftI16    = 4
+	thriftI32    = 5
+	thriftI64    = 6
+	thriftBinary = 8
+	thriftList   = 9
+	thriftStruct = 12
+)
+
+// thriftWriter encodes thrift's compact protocol, the encoding of Parquet's
+// page headers and footer: each field is its id's delta from the previous
+// field's and its type, integers zigzag varints.
+type thriftWriter struct {
+	b     []byte
+	last  int16
+	stack []int16
+}
+
+func (w *thriftWriter) reset(b []byte) { w.b, w.last, w.stack = b, 0, w.stack[:0] }
+
+func (w *thriftWriter) field(id int16, typ byte) {
+	if d := id - w.last; d > 0 && d <= 15 {
+		w.b = append(w.b, byte(d)<<4|typ)
+	} else {
+		w.b = append(w.b, typ)
+		w.b = appendZigzag(w.b, int64(id))
+	}
+	w.last = id
+}
+
+func appendZigzag(b []byte, v int64) []byte { return binary.AppendUvarint(b, uint64(v<<1^v>>63)) }
+
+func (w *thriftWriter) i16(id int16, v int16) {
+	w.field(id, thriftI16)
+	w.b = appendZigzag(w.b, int64(v))
+}
+func (w *thriftWriter) i32(id int16, v int32) {
+	w.field(id, thriftI32)
+	w.b = appendZigzag(w.b, int64(v))
+}
+func (w *thriftWriter) i64(id int16, v int64) { w.field(id, thriftI64); w.b = appendZigzag(w.b, v) }
+
+func (w *thriftWriter) bool(id int16, v bool) {
+	if v {
+		w.field(id, thriftTrue)
+	} else {
+		w.field(id, thriftFalse)
+	}
+}
+
+func (w *thriftWriter) binary(id int16, s string) {
+	w.field(id, thriftBinary)
+	w.b = binary.AppendUvarint(w.b, uint64(len(s)))
+	w.b = append(w.b, s...)
+}
+
+func (w *thriftWriter) binaryBytes(id int16, s []byte) {
+	w.field(id, thriftBinary)
+	w.b = binary.AppendUvarint(w.b, uint64(len(s)))
+	w.b = append(w.b, s...)
+}
+
+// begin starts a struct field, elem a struct element of a list; end
+// closes either. stop ends the top level struct.
+func (w *thriftWriter) begin(id int16) {
+	w.field(id, thriftStruct)
+	w.elem()
+}
+
+func (w *thriftWriter) elem() {
+	w.stack = append(w.stack, w.last)
+	w.last = 0
+}
+
+func (w *thriftWriter) end() {
+	w.b = append(w.b, 0)
+	w.last = w.stack[len(w.stack)-1]
+	w.stack = w.stack[:len(w.stack)-1]
+}
+
+func (w *thriftWriter) stop() { w.b = append(w.b, 0) }
+
+// list starts a list field of n elements of type typ.
+func (w *thriftWriter) list(id int16, typ byte, n int) {
+	w.field(id, thriftList)
+	if n < 15 {
+		w.b = append(w.b, byte(n)<<4|typ)
+	} else {
+		w.b = append(w.b, 0xf0|typ)
+		w.b = binary.AppendUvarint(w.b, uint64(n))
+	}
+}
