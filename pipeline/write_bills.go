@@ -7,9 +7,9 @@ import (
 	"github.com/billcons/billcons/writers"
 )
 
-// slab holds copies of spilled bills whose strings are handed on (the bills
-// writer keeps them until their row group is written): one allocation per
-// megabyte instead of one per value.
+// slab holds copies of spilled bills whose strings outlive the spill
+// iterator's buffer (the summary row being summed keeps its keys): one
+// allocation per megabyte instead of one per value.
 type slab struct{ buf []byte }
 
 func (s *slab) copy(b []byte) []byte {

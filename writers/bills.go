@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 
 	"github.com/billcons/billcons/billing"
-	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 )
 
@@ -66,14 +65,6 @@ type Bills struct {
 
 // BillWriters is how many bills files are written at once.
 const BillWriters = 2
-
-// A bills row group holds at most billGroupRows rows, and is cut earlier
-// once its values pass billGroupBytes: what a part's goroutine holds is
-// bounded whatever the extra columns carry.
-const (
-	billGroupRows  = 1 << 15
-	billGroupBytes = 8 << 20
-)
 
 // billSmall is the most rows of a part compressed with Snappy: zstd builds
 // its entropy tables for every page, and a small file's pages are tiny.
@@ -165,7 +156,7 @@ func (w *Bills) Write(l *billing.UsageLine, d *Decided) error {
 	}
 	g.rows++
 	p.rows++
-	if g.rows == billGroupRows || g.rows%64 == 0 && g.size() >= billGroupBytes {
+	if g.full() {
 		p.ch <- g
 		p.group = w.group()
 	}
@@ -324,18 +315,17 @@ var SummaryColumns = []string{"billing_cycle", "payer_account_id", "account_id",
 
 // Summary writes DIR/summary/summary.parquet.
 type Summary struct {
-	f *parquetFile
-	b rowBuilder
+	f *flatWriter
 }
 
 // NewSummary creates the summary file under root.
 func NewSummary(root string) (*Summary, error) {
-	f, err := createParquet(root, "summary/summary.parquet", newSchema("summary", []column{
-		{"billing_cycle", textNode}, {"payer_account_id", textNode}, {"account_id", textNode},
-		{"product_code", textNode}, {"currency", textNode}, {"line_count", countNode}, {"list_amount", sumNode},
-		{"discount_amount", sumNode}, {"effective_amount", sumNode}, {"coupon_amount", sumNode},
-		{"voucher_amount", sumNode}, {"stored_value_amount", sumNode}, {"due_amount", sumNode},
-	}))
+	f, err := createFlat(root, "summary/summary.parquet", "summary", []flatColumn{
+		{"billing_cycle", flatText, false}, {"payer_account_id", flatText, false}, {"account_id", flatText, false},
+		{"product_code", flatText, false}, {"currency", flatText, false}, {"line_count", flatCount, false}, {"list_amount", flatSum, false},
+		{"discount_amount", flatSum, false}, {"effective_amount", flatSum, false}, {"coupon_amount", flatSum, false},
+		{"voucher_amount", flatSum, false}, {"stored_value_amount", flatSum, false}, {"due_amount", flatSum, false},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -344,18 +334,17 @@ func NewSummary(root string) (*Summary, error) {
 
 // Write appends one row.
 func (s *Summary) Write(r *SummaryRow) error {
-	b := &s.b
-	b.reset()
-	b.text(r.Cycle.String())
-	b.text(r.Payer)
-	b.text(r.AccountID)
-	b.text(r.Product)
-	b.text(r.Currency)
-	b.int64(r.LineCount)
+	f := s.f
+	f.text(r.Cycle.String())
+	f.text(r.Payer)
+	f.text(r.AccountID)
+	f.text(r.Product)
+	f.text(r.Currency)
+	f.int64(r.LineCount)
 	for _, x := range []billing.Sum{r.ListAmount, r.Discount, r.Effective, r.Coupon, r.Voucher, r.StoredVal, r.Due} {
-		b.fixed(x.Bytes16())
+		f.fixed(x.Bytes16())
 	}
-	return s.f.writeRow(b.row)
+	return f.endRow()
 }
 
 // Close writes the footer.
@@ -375,16 +364,15 @@ var RejectColumns = []string{"source_file", "source_row", "reason_code", "reason
 
 // Rejects writes one rejects file.
 type Rejects struct {
-	f *parquetFile
-	b rowBuilder
+	f *flatWriter
 }
 
 // NewRejects creates DIR/rejects/NAME.parquet under root.
 func NewRejects(root, name string) (*Rejects, error) {
-	f, err := createParquet(root, "rejects/"+name+".parquet", newSchema("reject", []column{
-		{"source_file", textNode}, {"source_row", countNode}, {"reason_code", textNode},
-		{"reason", textNode}, {"record", parquet.JSON()},
-	}))
+	f, err := createFlat(root, "rejects/"+name+".parquet", "reject", []flatColumn{
+		{"source_file", flatText, false}, {"source_row", flatCount, false}, {"reason_code", flatText, false},
+		{"reason", flatText, false}, {"record", flatJSON, false},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -393,14 +381,13 @@ func NewRejects(root, name string) (*Rejects, error) {
 
 // Write appends one reject.
 func (r *Rejects) Write(x *Reject) error {
-	b := &r.b
-	b.reset()
-	b.text(x.SourceFile)
-	b.int64(x.SourceRow)
-	b.text(x.Code)
-	b.text(x.Reason)
-	b.text(x.Record)
-	return r.f.writeRow(b.row)
+	f := r.f
+	f.text(x.SourceFile)
+	f.int64(x.SourceRow)
+	f.text(x.Code)
+	f.text(x.Reason)
+	f.text(x.Record)
+	return f.endRow()
 }
 
 // Close writes the footer.

@@ -12,28 +12,26 @@ import (
 // The bills' decided_by and held_by name these changes; the file is what
 // "billcons invoice" and analysts join them to, to say why a line moved.
 func WriteAcceptedChanges(root string, changes []billing.Change, loc *time.Location) (Output, error) {
-	f, err := createParquet(root, "changes/accepted.parquet", newSchema("change", []column{
-		{"change_id", textNode}, {"account_id", textNode}, {"policy", textNode},
-		{"management_account_id", optText}, {"changed_at", tsNode}, {"billing_cycle", textNode},
-		{"payer_account_id", textNode}, {"source_file", textNode}, {"source_row", countNode},
-	}))
+	f, err := createFlat(root, "changes/accepted.parquet", "change", []flatColumn{
+		{"change_id", flatText, false}, {"account_id", flatText, false}, {"policy", flatText, false},
+		{"management_account_id", flatText, true}, {"changed_at", flatTimestamp, false}, {"billing_cycle", flatText, false},
+		{"payer_account_id", flatText, false}, {"source_file", flatText, false}, {"source_row", flatCount, false},
+	})
 	if err != nil {
 		return Output{}, err
 	}
-	var b rowBuilder
 	for i := range changes {
 		c := &changes[i]
-		b.reset()
-		b.text(c.ChangeID)
-		b.text(c.AccountID)
-		b.text(c.Policy.String())
-		b.optText(c.ManagementAccountID, c.Policy == billing.PolicyTrusteeship)
-		b.int64(int64(c.ChangedAt))
-		b.text(billing.CycleOf(c.ChangedAt, loc).String())
-		b.text(c.Payer())
-		b.text(c.Pos.File)
-		b.int64(c.Pos.Row)
-		if err := f.writeRow(b.row); err != nil {
+		f.text(c.ChangeID)
+		f.text(c.AccountID)
+		f.text(c.Policy.String())
+		f.optText(c.ManagementAccountID, c.Policy == billing.PolicyTrusteeship)
+		f.int64(int64(c.ChangedAt))
+		f.text(billing.CycleOf(c.ChangedAt, loc).String())
+		f.text(c.Payer())
+		f.text(c.Pos.File)
+		f.int64(c.Pos.Row)
+		if err := f.endRow(); err != nil {
 			return Output{}, err
 		}
 	}

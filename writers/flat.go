@@ -29,9 +29,34 @@ type flatKind uint8
 
 const (
 	flatText      flatKind = iota // BYTE_ARRAY, logical type STRING
+	flatJSON                      // BYTE_ARRAY, JSON
 	flatTimestamp                 // INT64, TIMESTAMP(isAdjustedToUTC, MICROS)
-	flatAmount                    // INT64, DECIMAL(18, 9)
+	flatAmount                    // INT64, DECIMAL(18, 9): billing.Amount
+	flatCount                     // INT64, INTEGER(64, signed)
+	flatSum                       // FIXED_LEN_BYTE_ARRAY(16), DECIMAL(38, 9): billing.Sum
 )
+
+// physical is the kind's Parquet type (parquet.thrift's Type).
+func (k flatKind) physical() int32 {
+	switch k {
+	case flatText, flatJSON:
+		return 6 // BYTE_ARRAY
+	case flatSum:
+		return 7 // FIXED_LEN_BYTE_ARRAY
+	}
+	return 2 // INT64
+}
+
+// width is the bytes of one PLAIN value of a fixed-width kind, 0 for text.
+func (k flatKind) width() int {
+	switch k {
+	case flatText, flatJSON:
+		return 0
+	case flatSum:
+		return 16
+	}
+	return 8
+}
 
 // flatColumn is one column of a flat schema.
 type flatColumn struct {
@@ -69,6 +94,19 @@ func (c *flatChunk) int64(v int64) {
 	c.vals = binary.LittleEndian.AppendUint64(c.vals, uint64(v))
 }
 
+// fixed appends a FIXED_LEN_BYTE_ARRAY value: its bytes as they are.
+func (c *flatChunk) fixed(b []byte) { c.vals = append(c.vals, b...) }
+
+func (c *flatChunk) optFixed(b []byte, valid bool) {
+	if valid {
+		c.defs = append(c.defs, 1)
+		c.fixed(b)
+		return
+	}
+	c.defs = append(c.defs, 0)
+	c.nulls++
+}
+
 func (c *flatChunk) optInt64(v int64, valid bool) {
 	if valid {
 		c.defs = append(c.defs, 1)
@@ -102,6 +140,77 @@ func (g *flatGroup) reset() {
 		c := &g.cols[i]
 		c.vals, c.defs, c.nulls = c.vals[:0], c.defs[:0], 0
 	}
+}
+
+// A row group holds at most flatGroupRows rows, and is cut earlier once
+// its values pass flatGroupBytes: what a writer holds is bounded whatever
+// the columns carry.
+const (
+	flatGroupRows  = 1 << 15
+	flatGroupBytes = 8 << 20
+)
+
+// full reports whether the group is to be written before another row.
+func (g *flatGroup) full() bool {
+	return g.rows == flatGroupRows || g.rows%64 == 0 && g.size() >= flatGroupBytes
+}
+
+// flatWriter writes one file a row at a time, value by value in its
+// columns' order, from one goroutine: the outputs other than the bills.
+type flatWriter struct {
+	f   *flatFile
+	g   *flatGroup
+	col int
+}
+
+// createFlat creates root/rel, a Parquet file of the given columns
+// compressed with zstd.
+func createFlat(root, rel, name string, cols []flatColumn) (*flatWriter, error) {
+	f := newFlatFile(name, cols, &zstdFastest)
+	if err := f.open(root, rel, false); err != nil {
+		return nil, err
+	}
+	return &flatWriter{f: f, g: newFlatGroup(len(cols))}, nil
+}
+
+func (w *flatWriter) next() *flatChunk {
+	c := &w.g.cols[w.col]
+	w.col++
+	return c
+}
+
+func (w *flatWriter) text(s string)                 { w.next().text(s) }
+func (w *flatWriter) optText(s string, valid bool)  { w.next().optText(s, valid) }
+func (w *flatWriter) int64(v int64)                 { w.next().int64(v) }
+func (w *flatWriter) optInt64(v int64, valid bool)  { w.next().optInt64(v, valid) }
+func (w *flatWriter) fixed(b []byte)                { w.next().fixed(b) }
+func (w *flatWriter) optFixed(b []byte, valid bool) { w.next().optFixed(b, valid) }
+
+// endRow ends a row whose every column was given a value.
+func (w *flatWriter) endRow() error {
+	if w.col != len(w.f.cols) {
+		panic(fmt.Sprintf("writers: a row of %s has %d values for %d columns", w.f.rel, w.col, len(w.f.cols)))
+	}
+	w.col = 0
+	w.g.rows++
+	if !w.g.full() {
+		return nil
+	}
+	err := w.f.writeGroup(w.g)
+	w.g.reset()
+	if err != nil {
+		w.f.abort()
+	}
+	return err
+}
+
+// close writes the last row group and the footer.
+func (w *flatWriter) close() (Output, error) {
+	if err := w.f.writeGroup(w.g); err != nil {
+		w.f.abort()
+		return Output{}, err
+	}
+	return w.f.close()
 }
 
 // flatStatsMax is the longest text value a chunk's min and max statistics
@@ -224,53 +333,77 @@ func (f *flatFile) writeGroup(g *flatGroup) error {
 	return nil
 }
 
-// stats sets m's minimum and maximum from the chunk's values: signed for
-// integers, bytewise for text (the TYPE_DEFINED_ORDER of each type).
+// stats sets m's minimum and maximum from the chunk's values, in each
+// type's TYPE_DEFINED_ORDER: signed for INT64, bytewise for text, signed
+// two's complement for the big-endian 16-byte decimals.
 func (f *flatFile) stats(col *flatColumn, c *flatChunk, m *flatChunkMeta) {
 	v := c.vals
 	if len(v) == 0 {
 		return
 	}
-	if col.kind != flatText {
-		lo := int64(binary.LittleEndian.Uint64(v))
-		hi := lo
+	var lo, hi []byte
+	switch col.kind.width() {
+	case 8:
+		l := int64(binary.LittleEndian.Uint64(v))
+		h := l
 		for p := 8; p+8 <= len(v); p += 8 {
 			x := int64(binary.LittleEndian.Uint64(v[p:]))
-			lo, hi = min(lo, x), max(hi, x)
+			l, h = min(l, x), max(h, x)
 		}
 		start := len(f.arena)
-		f.arena = binary.LittleEndian.AppendUint64(f.arena, uint64(lo))
-		f.arena = binary.LittleEndian.AppendUint64(f.arena, uint64(hi))
+		f.arena = binary.LittleEndian.AppendUint64(f.arena, uint64(l))
+		f.arena = binary.LittleEndian.AppendUint64(f.arena, uint64(h))
 		m.min, m.max, m.stats = f.arena[start:start+8:start+8], f.arena[start+8:start+16:start+16], true
 		return
-	}
-	n := int(binary.LittleEndian.Uint32(v))
-	lo := v[4 : 4+n]
-	hi, prev := lo, lo
-	for p := 4 + n; p < len(v); {
-		n := int(binary.LittleEndian.Uint32(v[p:]))
-		x := v[p+4 : p+4+n]
-		p += 4 + n
-		// Text columns repeat themselves (a member's lines come together):
-		// a value equal to the one before moves neither bound.
-		if len(x) == len(prev) && string(x) == string(prev) {
-			continue
+	case 16:
+		lo, hi = v[:16], v[:16]
+		for p := 16; p+16 <= len(v); p += 16 {
+			x := v[p : p+16]
+			if lessSigned(x, lo) {
+				lo = x
+			} else if lessSigned(hi, x) {
+				hi = x
+			}
 		}
-		prev = x
-		if bytes.Compare(x, lo) < 0 {
-			lo = x
-		} else if bytes.Compare(x, hi) > 0 {
-			hi = x
+	default:
+		n := int(binary.LittleEndian.Uint32(v))
+		lo = v[4 : 4+n]
+		hi = lo
+		prev := lo
+		for p := 4 + n; p < len(v); {
+			n := int(binary.LittleEndian.Uint32(v[p:]))
+			x := v[p+4 : p+4+n]
+			p += 4 + n
+			// Text columns repeat themselves (a member's lines come
+			// together): a value equal to the one before moves neither
+			// bound.
+			if len(x) == len(prev) && string(x) == string(prev) {
+				continue
+			}
+			prev = x
+			if bytes.Compare(x, lo) < 0 {
+				lo = x
+			} else if bytes.Compare(x, hi) > 0 {
+				hi = x
+			}
 		}
-	}
-	if len(lo) > flatStatsMax || len(hi) > flatStatsMax {
-		return
+		if len(lo) > flatStatsMax || len(hi) > flatStatsMax {
+			return
+		}
 	}
 	start := len(f.arena)
 	f.arena = append(f.arena, lo...)
 	f.arena = append(f.arena, hi...)
 	mid := start + len(lo)
 	m.min, m.max, m.stats = f.arena[start:mid:mid], f.arena[mid:], true
+}
+
+// lessSigned orders big-endian two's complement integers of one width.
+func lessSigned(a, b []byte) bool {
+	if a[0] != b[0] {
+		return int8(a[0]) < int8(b[0])
+	}
+	return bytes.Compare(a[1:], b[1:]) < 0
 }
 
 // appendLevels appends the definition levels of an optional column, bit
@@ -345,11 +478,10 @@ func (f *flatFile) footer() []byte {
 	th.end()
 	for _, c := range f.cols {
 		th.elem()
-		typ := int32(2) // INT64
-		if c.kind == flatText {
-			typ = 6 // BYTE_ARRAY
+		th.i32(1, c.kind.physical())
+		if c.kind == flatSum {
+			th.i32(2, 16) // type_length
 		}
-		th.i32(1, typ)
 		th.i32(3, int32(b2i(c.optional))) // REQUIRED or OPTIONAL
 		th.binary(4, c.name)
 		switch c.kind {
@@ -370,14 +502,32 @@ func (f *flatFile) footer() []byte {
 			th.end()
 			th.end()
 			th.end()
-		case flatAmount:
+		case flatJSON:
+			th.i32(6, 19) // JSON
+			th.begin(10)
+			th.begin(12) // JSON
+			th.end()
+			th.end()
+		case flatAmount, flatSum:
+			precision := int32(18)
+			if c.kind == flatSum {
+				precision = 38
+			}
 			th.i32(6, 5) // DECIMAL
 			th.i32(7, 9)
-			th.i32(8, 18)
+			th.i32(8, precision)
 			th.begin(10)
 			th.begin(5) // DECIMAL
 			th.i32(1, 9)
-			th.i32(2, 18)
+			th.i32(2, precision)
+			th.end()
+			th.end()
+		case flatCount:
+			th.i32(6, 18) // INT_64
+			th.begin(10)
+			th.begin(10) // INTEGER
+			th.byte(1, 64)
+			th.bool(2, true)
 			th.end()
 			th.end()
 		}
@@ -396,11 +546,7 @@ func (f *flatFile) footer() []byte {
 			th.elem()
 			th.i64(2, m.offset)
 			th.begin(3) // meta_data
-			typ := int32(2)
-			if c.kind == flatText {
-				typ = 6
-			}
-			th.i32(1, typ)
+			th.i32(1, c.kind.physical())
 			if c.optional {
 				th.list(2, thriftI32, 2)
 				th.b = appendZigzag(th.b, 0) // PLAIN
@@ -451,6 +597,7 @@ func (f *flatFile) footer() []byte {
 const (
 	thriftTrue   = 1
 	thriftFalse  = 2
+	thriftByte   = 3
 	thriftI16    = 4
 	thriftI32    = 5
 	thriftI64    = 6
@@ -482,6 +629,7 @@ func (w *thriftWriter) field(id int16, typ byte) {
 
 func appendZigzag(b []byte, v int64) []byte { return binary.AppendUvarint(b, uint64(v<<1^v>>63)) }
 
+func (w *thriftWriter) byte(id int16, v int8) { w.field(id, thriftByte); w.b = append(w.b, byte(v)) }
 func (w *thriftWriter) i16(id int16, v int16) {
 	w.field(id, thriftI16)
 	w.b = appendZigzag(w.b, int64(v))

@@ -192,6 +192,8 @@ func renderValue(v parquet.Value) string {
 		return "null"
 	case v.Kind() == parquet.ByteArray:
 		return "s:" + string(v.ByteArray())
+	case v.Kind() == parquet.FixedLenByteArray:
+		return "b:" + string(v.ByteArray())
 	default:
 		return fmt.Sprint("i:", v.Int64())
 	}
@@ -215,7 +217,7 @@ func checkFlatStats(t *testing.T, pf *parquet.File, rows [][]string) {
 					continue
 				}
 				var b []byte
-				if strings.HasPrefix(v, "s:") {
+				if strings.HasPrefix(v, "s:") || strings.HasPrefix(v, "b:") {
 					b = []byte(v[2:])
 				} else {
 					var x int64
@@ -248,10 +250,125 @@ func checkFlatStats(t *testing.T, pf *parquet.File, rows [][]string) {
 }
 
 func less(typ format.Type, a, b []byte) bool {
-	if typ == format.Int64 {
+	switch typ {
+	case format.Int64:
 		return int64(binary.LittleEndian.Uint64(a)) < int64(binary.LittleEndian.Uint64(b))
+	case format.FixedLenByteArray:
+		// big-endian two's complement: the sign byte signed, the rest not
+		if a[0] != b[0] {
+			return int8(a[0]) < int8(b[0])
+		}
 	}
 	return bytes.Compare(a, b) < 0
+}
+
+// TestFlatSchemas: a column of every kind billcons writes, required and
+// optional, is read back by parquet-go with the type parquet-go itself
+// gave it when it wrote billcons' outputs (schema_test.go), with its
+// values, nulls and statistics: decimals of 16 bytes ordered as signed
+// numbers, JSON text, counts.
+func TestFlatSchemas(t *testing.T) {
+	nodes := map[flatKind]parquet.Node{flatText: textNode, flatJSON: parquet.JSON(), flatTimestamp: tsNode,
+		flatAmount: amountNode, flatCount: countNode, flatSum: sumNode}
+	var cols []flatColumn
+	var ref []column
+	for k := flatText; k <= flatSum; k++ {
+		for _, opt := range []bool{false, true} {
+			name := fmt.Sprintf("k%d_%v", k, opt)
+			cols = append(cols, flatColumn{name, k, opt})
+			n := nodes[k]
+			if opt {
+				n = parquet.Optional(n)
+			}
+			ref = append(ref, column{name, n})
+		}
+	}
+	dir := t.TempDir()
+	w, err := createFlat(dir, "x/all.parquet", "all", cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	var want [][]string
+	for i := 0; i < 3000; i++ {
+		var row []string
+		for _, c := range cols {
+			if c.optional && r.IntN(3) == 0 {
+				row = append(row, "null")
+				w.next().optFixed(nil, false)
+				continue
+			}
+			switch c.kind {
+			case flatText, flatJSON:
+				s := fmt.Sprintf(`{"n":%d}`, r.IntN(500))
+				row = append(row, "s:"+s)
+				if c.optional {
+					w.optText(s, true)
+				} else {
+					w.text(s)
+				}
+			case flatSum:
+				var sum billing.Sum
+				sum.Add(billing.Amount(r.Int64N(1<<62) - 1<<61))
+				if r.IntN(2) == 0 {
+					sum.Add(billing.Amount(math.MaxInt64))
+					sum.Add(billing.Amount(math.MaxInt64))
+				}
+				b := sum.Bytes16()
+				row = append(row, "b:"+string(b))
+				if c.optional {
+					w.optFixed(b, true)
+				} else {
+					w.fixed(b)
+				}
+			default:
+				v := r.Int64() - math.MaxInt64/2
+				row = append(row, fmt.Sprint("i:", v))
+				if c.optional {
+					w.optInt64(v, true)
+				} else {
+					w.int64(v)
+				}
+			}
+		}
+		if err := w.endRow(); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, row)
+	}
+	if _, err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "x/all.parquet")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := pf.Schema().String(), newSchema("all", ref).String(); got != want {
+		t.Errorf("schema:\n%s\nwant\n%s", got, want)
+	}
+	var got [][]string
+	err = ReadParquet(path, func(cols []string, v map[string]parquet.Value) error {
+		row := make([]string, len(cols))
+		for i, c := range cols {
+			row[i] = renderValue(v[c])
+		}
+		got = append(got, row)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if strings.Join(got[i], "|") != strings.Join(want[i], "|") {
+			t.Fatalf("row %d:\n got %q\nwant %q", i, got[i], want[i])
+		}
+	}
+	checkFlatStats(t, pf, got)
 }
 
 // parquetBillsSchema is the schema parquet-go wrote the bills with before

@@ -11,8 +11,7 @@ import (
 // Applied writes DIR/credits/applied.parquet: one row per credit applied to
 // a statement row, in settlement order.
 type Applied struct {
-	f *parquetFile
-	b rowBuilder
+	f *flatWriter
 }
 
 // AppliedColumns are the columns of credits/applied.parquet.
@@ -21,11 +20,11 @@ var AppliedColumns = []string{"billing_cycle", "payer_account_id", "account_id",
 
 // NewApplied creates credits/applied.parquet under root.
 func NewApplied(root string) (*Applied, error) {
-	f, err := createParquet(root, "credits/applied.parquet", newSchema("applied", []column{
-		{"billing_cycle", textNode}, {"payer_account_id", textNode}, {"account_id", textNode},
-		{"product_code", textNode}, {"currency", textNode}, {"credit_id", textNode}, {"kind", textNode},
-		{"owner_account_id", textNode}, {"amount", amountNode},
-	}))
+	f, err := createFlat(root, "credits/applied.parquet", "applied", []flatColumn{
+		{"billing_cycle", flatText, false}, {"payer_account_id", flatText, false}, {"account_id", flatText, false},
+		{"product_code", flatText, false}, {"currency", flatText, false}, {"credit_id", flatText, false}, {"kind", flatText, false},
+		{"owner_account_id", flatText, false}, {"amount", flatAmount, false},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -34,18 +33,17 @@ func NewApplied(root string) (*Applied, error) {
 
 // Write appends one application of a credit to row.
 func (w *Applied) Write(row *rules.StatementRow, a *rules.Application) error {
-	b := &w.b
-	b.reset()
-	b.text(row.Cycle.String())
-	b.text(row.Payer)
-	b.text(row.Member)
-	b.text(row.Product)
-	b.text(row.Currency)
-	b.text(a.CreditID)
-	b.text(a.Kind.String())
-	b.text(a.Owner)
-	b.int64(int64(a.Amount))
-	return w.f.writeRow(b.row)
+	f := w.f
+	f.text(row.Cycle.String())
+	f.text(row.Payer)
+	f.text(row.Member)
+	f.text(row.Product)
+	f.text(row.Currency)
+	f.text(a.CreditID)
+	f.text(a.Kind.String())
+	f.text(a.Owner)
+	f.int64(int64(a.Amount))
+	return f.endRow()
 }
 
 // Close writes the footer.
@@ -54,24 +52,22 @@ func (w *Applied) Close() (Output, error) { return w.f.close() }
 // WriteCreditBalances writes DIR/credits/balances.parquet: one row per
 // accepted credit, by credit_id.
 func WriteCreditBalances(root string, credits []*rules.CreditBalance) (Output, error) {
-	f, err := createParquet(root, "credits/balances.parquet", newSchema("balance", []column{
-		{"credit_id", textNode}, {"owner_account_id", textNode}, {"kind", textNode}, {"currency", textNode},
-		{"amount", amountNode}, {"applied", amountNode}, {"remaining", amountNode},
-	}))
+	f, err := createFlat(root, "credits/balances.parquet", "balance", []flatColumn{
+		{"credit_id", flatText, false}, {"owner_account_id", flatText, false}, {"kind", flatText, false}, {"currency", flatText, false},
+		{"amount", flatAmount, false}, {"applied", flatAmount, false}, {"remaining", flatAmount, false},
+	})
 	if err != nil {
 		return Output{}, err
 	}
-	var b rowBuilder
 	for _, c := range credits {
-		b.reset()
-		b.text(c.CreditID)
-		b.text(c.Owner)
-		b.text(c.Kind.String())
-		b.text(c.Currency)
-		b.int64(int64(c.Amount))
-		b.int64(int64(c.Applied))
-		b.int64(int64(c.Remaining()))
-		if err := f.writeRow(b.row); err != nil {
+		f.text(c.CreditID)
+		f.text(c.Owner)
+		f.text(c.Kind.String())
+		f.text(c.Currency)
+		f.int64(int64(c.Amount))
+		f.int64(int64(c.Applied))
+		f.int64(int64(c.Remaining()))
+		if err := f.endRow(); err != nil {
 			return Output{}, err
 		}
 	}
@@ -83,24 +79,22 @@ var AlertColumns = []string{"kind", "billing_cycle", "payer_account_id", "curren
 
 // WriteAlerts writes DIR/alerts/alerts.parquet: one row per alert.
 func WriteAlerts(root string, alerts []rules.Alert) (Output, error) {
-	f, err := createParquet(root, "alerts/alerts.parquet", newSchema("alert", []column{
-		{"kind", textNode}, {"billing_cycle", textNode}, {"payer_account_id", textNode}, {"currency", textNode},
-		{"amount_due", sumNode}, {"limit", amountNode}, {"members", countNode},
-	}))
+	f, err := createFlat(root, "alerts/alerts.parquet", "alert", []flatColumn{
+		{"kind", flatText, false}, {"billing_cycle", flatText, false}, {"payer_account_id", flatText, false}, {"currency", flatText, false},
+		{"amount_due", flatSum, false}, {"limit", flatAmount, false}, {"members", flatCount, false},
+	})
 	if err != nil {
 		return Output{}, err
 	}
-	var b rowBuilder
 	for _, a := range alerts {
-		b.reset()
-		b.text(a.Rule.Code)
-		b.text(a.Cycle.String())
-		b.text(a.Payer)
-		b.text(a.Currency)
-		b.fixed(a.AmountDue.Bytes16())
-		b.int64(int64(a.Limit))
-		b.int64(a.Members)
-		if err := f.writeRow(b.row); err != nil {
+		f.text(a.Rule.Code)
+		f.text(a.Cycle.String())
+		f.text(a.Payer)
+		f.text(a.Currency)
+		f.fixed(a.AmountDue.Bytes16())
+		f.int64(int64(a.Limit))
+		f.int64(a.Members)
+		if err := f.endRow(); err != nil {
 			return Output{}, err
 		}
 	}
@@ -114,23 +108,21 @@ func WriteAlerts(root string, alerts []rules.Alert) (Output, error) {
 // enterprise's empty upgraded_at is written as the default it stands for.
 func WriteAcceptedSettlement(root string, discounts []billing.Discount, enterprises []billing.Enterprise, accounts map[string]string) ([]Output, error) {
 	var outs []Output
-	f, err := createParquet(root, "settlement/discounts.parquet", newSchema("discount", []column{
-		{"discount_id", textNode}, {"account_id", textNode}, {"product_code", textNode}, {"rate", amountNode},
-		{"valid_from", tsNode}, {"valid_to", optTS},
-	}))
+	f, err := createFlat(root, "settlement/discounts.parquet", "discount", []flatColumn{
+		{"discount_id", flatText, false}, {"account_id", flatText, false}, {"product_code", flatText, false}, {"rate", flatAmount, false},
+		{"valid_from", flatTimestamp, false}, {"valid_to", flatTimestamp, true},
+	})
 	if err != nil {
 		return nil, err
 	}
-	var b rowBuilder
 	for _, d := range discounts {
-		b.reset()
-		b.text(d.DiscountID)
-		b.text(d.AccountID)
-		b.text(d.ProductCode)
-		b.int64(int64(d.Rate))
-		b.int64(int64(d.ValidFrom))
-		b.optInt64(int64(d.ValidTo), d.ValidTo != billing.MaxTime)
-		if err := f.writeRow(b.row); err != nil {
+		f.text(d.DiscountID)
+		f.text(d.AccountID)
+		f.text(d.ProductCode)
+		f.int64(int64(d.Rate))
+		f.int64(int64(d.ValidFrom))
+		f.optInt64(int64(d.ValidTo), d.ValidTo != billing.MaxTime)
+		if err := f.endRow(); err != nil {
 			return nil, err
 		}
 	}
@@ -140,18 +132,17 @@ func WriteAcceptedSettlement(root string, discounts []billing.Discount, enterpri
 	}
 	outs = append(outs, o)
 
-	f, err = createParquet(root, "settlement/enterprises.parquet", newSchema("enterprise", []column{
-		{"enterprise_id", textNode}, {"upgraded_at", tsNode}, {"entity_discounts_from", optTS},
-	}))
+	f, err = createFlat(root, "settlement/enterprises.parquet", "enterprise", []flatColumn{
+		{"enterprise_id", flatText, false}, {"upgraded_at", flatTimestamp, false}, {"entity_discounts_from", flatTimestamp, true},
+	})
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range enterprises {
-		b.reset()
-		b.text(e.EnterpriseID)
-		b.int64(int64(e.UpgradedAt))
-		b.optInt64(int64(e.EntityDiscountsFrom), e.EntityDiscountsFrom != billing.MaxTime)
-		if err := f.writeRow(b.row); err != nil {
+		f.text(e.EnterpriseID)
+		f.int64(int64(e.UpgradedAt))
+		f.optInt64(int64(e.EntityDiscountsFrom), e.EntityDiscountsFrom != billing.MaxTime)
+		if err := f.endRow(); err != nil {
 			return nil, err
 		}
 	}
@@ -160,17 +151,16 @@ func WriteAcceptedSettlement(root string, discounts []billing.Discount, enterpri
 	}
 	outs = append(outs, o)
 
-	f, err = createParquet(root, "settlement/accounts.parquet", newSchema("account", []column{
-		{"account_id", textNode}, {"enterprise_id", textNode},
-	}))
+	f, err = createFlat(root, "settlement/accounts.parquet", "account", []flatColumn{
+		{"account_id", flatText, false}, {"enterprise_id", flatText, false},
+	})
 	if err != nil {
 		return nil, err
 	}
 	for _, id := range slices.Sorted(maps.Keys(accounts)) {
-		b.reset()
-		b.text(id)
-		b.text(accounts[id])
-		if err := f.writeRow(b.row); err != nil {
+		f.text(id)
+		f.text(accounts[id])
+		if err := f.endRow(); err != nil {
 			return nil, err
 		}
 	}
