@@ -80,14 +80,15 @@ func (c *flatChunk) text(s string) {
 	c.vals = append(c.vals, s...)
 }
 
-func (c *flatChunk) optText(s string, valid bool) {
+// present records, in an optional column, whether a value follows.
+func (c *flatChunk) present(valid bool) bool {
 	if valid {
 		c.defs = append(c.defs, 1)
-		c.text(s)
-		return
+	} else {
+		c.defs = append(c.defs, 0)
+		c.nulls++
 	}
-	c.defs = append(c.defs, 0)
-	c.nulls++
+	return valid
 }
 
 func (c *flatChunk) int64(v int64) {
@@ -97,24 +98,22 @@ func (c *flatChunk) int64(v int64) {
 // fixed appends a FIXED_LEN_BYTE_ARRAY value: its bytes as they are.
 func (c *flatChunk) fixed(b []byte) { c.vals = append(c.vals, b...) }
 
-func (c *flatChunk) optFixed(b []byte, valid bool) {
-	if valid {
-		c.defs = append(c.defs, 1)
-		c.fixed(b)
-		return
+func (c *flatChunk) optText(s string, valid bool) {
+	if c.present(valid) {
+		c.text(s)
 	}
-	c.defs = append(c.defs, 0)
-	c.nulls++
 }
 
 func (c *flatChunk) optInt64(v int64, valid bool) {
-	if valid {
-		c.defs = append(c.defs, 1)
+	if c.present(valid) {
 		c.int64(v)
-		return
 	}
-	c.defs = append(c.defs, 0)
-	c.nulls++
+}
+
+func (c *flatChunk) optFixed(b []byte, valid bool) {
+	if c.present(valid) {
+		c.fixed(b)
+	}
 }
 
 // flatGroup is a row group being filled, column by column.

@@ -138,18 +138,7 @@ func TestFlatFileRead(t *testing.T) {
 			}
 			payer := fmt.Sprintf("P%d", p)
 			ls, ds := lines[payer], decided[payer]
-			var got [][]string
-			err = ReadParquet(path, func(cols []string, v map[string]parquet.Value) error {
-				row := make([]string, len(cols))
-				for i, c := range cols {
-					row[i] = renderValue(v[c])
-				}
-				got = append(got, row)
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := readRendered(t, path)
 			if len(got) != c.rows {
 				t.Fatalf("read %d rows, want %d", len(got), c.rows)
 			}
@@ -184,6 +173,25 @@ func billRow(l *billing.UsageLine, d *Decided) []string {
 		row = append(row, opt(x.S, x.Valid))
 	}
 	return row
+}
+
+// readRendered reads a Parquet file's rows with parquet-go, each value
+// rendered by renderValue.
+func readRendered(t *testing.T, path string) [][]string {
+	t.Helper()
+	var got [][]string
+	err := ReadParquet(path, func(cols []string, v map[string]parquet.Value) error {
+		row := make([]string, len(cols))
+		for i, c := range cols {
+			row[i] = renderValue(v[c])
+		}
+		got = append(got, row)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 func renderValue(v parquet.Value) string {
@@ -351,18 +359,7 @@ func TestFlatSchemas(t *testing.T) {
 	if got, want := pf.Schema().String(), newSchema("all", ref).String(); got != want {
 		t.Errorf("schema:\n%s\nwant\n%s", got, want)
 	}
-	var got [][]string
-	err = ReadParquet(path, func(cols []string, v map[string]parquet.Value) error {
-		row := make([]string, len(cols))
-		for i, c := range cols {
-			row[i] = renderValue(v[c])
-		}
-		got = append(got, row)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := readRendered(t, path)
 	for i := range want {
 		if strings.Join(got[i], "|") != strings.Join(want[i], "|") {
 			t.Fatalf("row %d:\n got %q\nwant %q", i, got[i], want[i])
