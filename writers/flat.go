@@ -12,17 +12,19 @@ import (
 	"github.com/parquet-go/parquet-go/compress"
 )
 
-// This file writes the Parquet files of the bills, the files there are
-// tens of thousands of (one per payer and cycle): flat schemas of text and
-// 64-bit integer columns, written column chunk by column chunk from values
-// the caller appended, one data page (v2, PLAIN) per chunk, with the footer
-// encoded by hand. parquet-go's writer, which the other outputs keep, spent
-// most of a small bills file's cost on its general machinery (row values
-// boxed one by one, column and offset indexes, a reflection-driven thrift
-// encoder for the footer: issue 13). What is written follows the format's
-// own definitions (parquet-format's parquet.thrift, Encodings.md): any
-// reader reads these files, and TestFlatFileRead reads them back with
-// parquet-go and DuckDB.
+// This file writes every Parquet file of the output tree. The bills are
+// tens of thousands of files when members pay for themselves (one per payer
+// and cycle), and parquet-go's writer spent most of a small file's cost on
+// its general machinery: every value boxed, column and offset indexes, a
+// reflection-driven thrift encoder for the footer (issue 13). The outputs'
+// schemas are flat (text, 64-bit integers, 16-byte decimals, required or
+// optional), so billcons writes them itself: values are appended column by
+// column as rows arrive, each row group is written one data page (v2,
+// PLAIN) per column chunk, and the footer is encoded by hand. What is
+// written follows the format's own definitions (parquet-format's
+// parquet.thrift and Encodings.md); TestFlatFileRead and TestFlatSchemas
+// read the files back with parquet-go, and DuckDB reads them in every
+// query test.
 
 // flatKind is what a flat column holds.
 type flatKind uint8
@@ -236,18 +238,18 @@ type flatFile struct {
 	name  string // the schema's root
 	codec compress.Codec
 
-	root, rel string
-	f         *os.File
-	h         hash.Hash
-	n         int64  // bytes written or buffered
-	buf       []byte // bytes not yet written
-	rows      int64
-	groups    [][]flatChunkMeta
-	arena     []byte // the text statistics' bytes
-	comp      []byte // a page's values compressed
-	levels    []byte // a page's definition levels
-	hdr       []byte // a page header, or the footer
-	th        thriftWriter
+	rel    string
+	f      *os.File
+	h      hash.Hash
+	n      int64  // bytes written or buffered
+	buf    []byte // bytes not yet written
+	rows   int64
+	groups [][]flatChunkMeta
+	arena  []byte // the text statistics' bytes
+	comp   []byte // a page's values compressed
+	levels []byte // a page's definition levels
+	hdr    []byte // a page header, or the footer
+	th     thriftWriter
 }
 
 // flatFlush is how many bytes a file buffers before writing: a small bills
@@ -264,7 +266,7 @@ func (f *flatFile) open(root, rel string, newDir bool) error {
 	if err != nil {
 		return err
 	}
-	f.root, f.rel, f.f = root, rel, file
+	f.rel, f.f = rel, file
 	f.h.Reset()
 	f.n, f.rows = 0, 0
 	f.buf = append(f.buf[:0], "PAR1"...)
