@@ -144,7 +144,11 @@ func openLocal(u, dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := fileblob.OpenBucket(abs, &fileblob.Options{Metadata: fileblob.MetadataDontWrite})
+	// NoTempDir: fileblob writes a key to a temporary file and renames it
+	// into place; in the system's temporary folder (its default) that
+	// rename fails across file systems, as when the store is a mounted
+	// volume: "invalid cross-device link". Next to the key it never does.
+	b, err := fileblob.OpenBucket(abs, &fileblob.Options{Metadata: fileblob.MetadataDontWrite, NoTempDir: true})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", u, err)
 	}

@@ -227,3 +227,53 @@ func inode(fi os.FileInfo) uint64 {
 	}
 	return 0
 }
+
+// TestFolderOnAnotherFileSystem: a folder store on another file system
+// than the temporary folder (a mounted volume; here TMPDIR in /dev/shm)
+// takes every kind of write. fileblob's default, a temporary file renamed
+// into place, failed there with "invalid cross-device link".
+func TestFolderOnAnotherFileSystem(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	tmp, err := os.MkdirTemp("/dev/shm", "billcons-tmp-")
+	if err != nil {
+		t.Skip("no /dev/shm:", err)
+	}
+	defer os.RemoveAll(tmp)
+	if device(t, tmp) == device(t, dir) {
+		t.Skip("/dev/shm and", dir, "are one file system")
+	}
+	t.Setenv("TMPDIR", tmp)
+	s, err := storage.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Put(ctx, "_runs/r/plan.json", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Create(ctx, "_runs/r/splits/0.json", []byte("{}")); !ok || err != nil {
+		t.Fatalf("Create = %v, %v", ok, err)
+	}
+	src := filepath.Join(tmp, "f")
+	if err := os.WriteFile(src, []byte("rows"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A key fileblob escapes is copied through fileblob, not renamed.
+	if _, err := s.MoveFile(ctx, "odd/a__0x41b.rows", src); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"_runs/r/plan.json", "_runs/r/splits/0.json", "odd/a__0x41b.rows"} {
+		if _, err := s.Get(ctx, k); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+}
+
+func device(t *testing.T, p string) uint64 {
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint64(st.Sys().(*syscall.Stat_t).Dev)
+}
