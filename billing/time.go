@@ -223,7 +223,12 @@ func (c Cycle) Start(loc *time.Location) time.Time {
 // String formats c as YYYY-MM.
 func (c Cycle) String() string {
 	y, m := int(c)/12, int(c)%12+1
-	return fmt.Sprintf("%04d-%02d", y, m)
+	if c < 0 || y > 9999 {
+		return fmt.Sprintf("%04d-%02d", y, m)
+	}
+	// Every summary row and partition names its cycle: no fmt for them.
+	b := [7]byte{byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-', byte('0' + m/10), byte('0' + m%10)}
+	return string(b[:])
 }
 
 // CycleOf returns the billing cycle (calendar month) that contains t in loc.

@@ -2,24 +2,11 @@ package pipeline
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/billcons/billcons/spill"
 	"github.com/billcons/billcons/writers"
 )
-
-// slab holds copies of spilled bills whose strings outlive the spill
-// iterator's buffer (the summary row being summed keeps its keys): one
-// allocation per megabyte instead of one per value.
-type slab struct{ buf []byte }
-
-func (s *slab) copy(b []byte) []byte {
-	if len(s.buf)+len(b) > cap(s.buf) {
-		s.buf = make([]byte, 0, max(1<<20, len(b)))
-	}
-	start := len(s.buf)
-	s.buf = append(s.buf, b...)
-	return s.buf[start:len(s.buf):len(s.buf)]
-}
 
 // writeBills is pass D: write the bills one partition at a time, and the
 // summary as runs of (cycle, payer, member, product, currency); leave out
@@ -53,10 +40,11 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 		t.storedValue.AddSum(row.StoredVal)
 		return summary.Write(&row)
 	}
+	// A line's strings point into the spill iterator's buffer, valid until
+	// the next line: the bills writer copies what it keeps, and the summary
+	// row being summed keeps copies of its keys.
 	var s spilled
-	var mem slab
 	err = r.replay(bySpill, func(key, payload []byte) error {
-		key, payload = mem.copy(key), mem.copy(payload)
 		if err := viewBill(key, payload, &s); err != nil {
 			return err
 		}
@@ -80,7 +68,8 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 			if err := flush(); err != nil {
 				return err
 			}
-			row = writers.SummaryRow{Cycle: l.Cycle, Payer: s.Payer, AccountID: l.AccountID, Product: l.ProductCode, Currency: l.Currency}
+			row = writers.SummaryRow{Cycle: l.Cycle, Payer: strings.Clone(s.Payer), AccountID: strings.Clone(l.AccountID),
+				Product: strings.Clone(l.ProductCode), Currency: strings.Clone(l.Currency)}
 			have = true
 		}
 		row.LineCount++

@@ -3,6 +3,7 @@ package writers
 import (
 	"fmt"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -103,7 +104,8 @@ func PartitionDir(cycle billing.Cycle, payer string) string {
 	return path.Join("bills", "billing_cycle="+cycle.String(), "payer_account_id="+payer)
 }
 
-// Write appends one line to its partition.
+// Write appends one line to its partition. It keeps nothing of l or d:
+// the caller may reuse their memory once it returns.
 func (w *Bills) Write(l *billing.UsageLine, d *Decided) error {
 	payer := d.Payer
 	if w.failed.Load() {
@@ -120,7 +122,7 @@ func (w *Bills) Write(l *billing.UsageLine, d *Decided) error {
 				return fmt.Errorf("bills for %s arrived out of order", dir)
 			}
 			w.seen[dir] = true
-			w.cycle, w.payer, w.part = l.Cycle, payer, 0
+			w.cycle, w.payer, w.part = l.Cycle, strings.Clone(payer), 0
 		}
 		w.startPart(path.Join(PartitionDir(l.Cycle, payer), fmt.Sprintf("part-%05d.parquet", w.part)), !samePartition)
 	}

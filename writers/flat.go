@@ -157,11 +157,16 @@ func (g *flatGroup) full() bool {
 }
 
 // flatWriter writes one file a row at a time, value by value in its
-// columns' order, from one goroutine: the outputs other than the bills.
+// columns' order, from one goroutine: the outputs other than the bills. A
+// full row group is compressed and written by a goroutine of its own while
+// the next one fills (the summary is written by the goroutine that feeds
+// the bills, issue 13).
 type flatWriter struct {
-	f   *flatFile
-	g   *flatGroup
-	col int
+	f     *flatFile
+	g     *flatGroup
+	spare *flatGroup // the group being written, or written and reset
+	done  chan error // the write of spare, while it runs
+	col   int
 }
 
 // createFlat creates root/rel, a Parquet file of the given columns
@@ -197,8 +202,30 @@ func (w *flatWriter) endRow() error {
 	if !w.g.full() {
 		return nil
 	}
-	err := w.f.writeGroup(w.g)
-	w.g.reset()
+	if err := w.wait(); err != nil {
+		return err
+	}
+	g := w.g
+	w.g, w.spare = w.spare, g
+	if w.g == nil {
+		w.g = newFlatGroup(len(w.f.cols))
+	}
+	w.done = make(chan error, 1)
+	go func() {
+		err := w.f.writeGroup(g)
+		g.reset()
+		w.done <- err
+	}()
+	return nil
+}
+
+// wait waits for the group being written.
+func (w *flatWriter) wait() error {
+	if w.done == nil {
+		return nil
+	}
+	err := <-w.done
+	w.done = nil
 	if err != nil {
 		w.f.abort()
 	}
@@ -207,6 +234,9 @@ func (w *flatWriter) endRow() error {
 
 // close writes the last row group and the footer.
 func (w *flatWriter) close() (Output, error) {
+	if err := w.wait(); err != nil {
+		return Output{}, err
+	}
 	if err := w.f.writeGroup(w.g); err != nil {
 		w.f.abort()
 		return Output{}, err
