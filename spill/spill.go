@@ -12,7 +12,6 @@ package spill
 import (
 	"bufio"
 	"bytes"
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -67,7 +66,9 @@ func keyPrefix(key []byte) uint64 {
 
 // compareRecords orders records by key: by prefix first, which settles most
 // comparisons without touching the arena (the sort's cache misses were a
-// tenth of a run's CPU), then by the whole key.
+// tenth of a run's CPU), then by the whole key, and records of one key by
+// their payloads: the order is total, so records come out in the same
+// order however they were cut into runs.
 func compareRecords(arena []byte, a, b record) int {
 	if a.prefix != b.prefix {
 		if a.prefix < b.prefix {
@@ -75,7 +76,10 @@ func compareRecords(arena []byte, a, b record) int {
 		}
 		return 1
 	}
-	return bytes.Compare(arena[a.off:a.off+a.keyLen], arena[b.off:b.off+b.keyLen])
+	if c := bytes.Compare(arena[a.off:a.off+a.keyLen], arena[b.off:b.off+b.keyLen]); c != 0 {
+		return c
+	}
+	return bytes.Compare(arena[a.off+a.keyLen:a.off+a.len], arena[b.off+b.keyLen:b.off+b.len])
 }
 
 // New returns a Sorter that writes its runs to files named name-N in dir once
@@ -244,7 +248,9 @@ func (s *Sorter) Merge() (*Iter, error) {
 			it.h = append(it.h, c)
 		}
 	}
-	heap.Init(&it.h)
+	for i := len(it.h)/2 - 1; i >= 0; i-- {
+		it.h.down(i)
+	}
 	return it, nil
 }
 
@@ -288,10 +294,11 @@ func (it *Iter) Next() (key, payload []byte, ok bool) {
 			return nil, nil, false
 		}
 		if it.top.key == nil {
-			heap.Pop(&it.h)
-		} else {
-			heap.Fix(&it.h, 0)
+			n := len(it.h) - 1
+			it.h[0] = it.h[n]
+			it.h = it.h[:n]
 		}
+		it.h.down(0)
 		it.top = nil
 	}
 	if len(it.h) == 0 {
@@ -317,45 +324,86 @@ type cursor struct {
 	r            *bufio.Reader
 	buf          []byte
 	key, payload []byte
+	prefix       uint64 // keyPrefix(key)
 }
 
+// next reads the cursor's next record. A record whole in the reader's
+// buffer is handed out where it lies, valid until the cursor's next read;
+// a longer one is copied.
 func (c *cursor) next() error {
-	kl, err := binary.ReadUvarint(c.r)
-	if err == io.EOF {
-		c.key, c.payload = nil, nil
-		return nil
-	}
-	if err != nil {
+	hdr, err := c.r.Peek(2 * binary.MaxVarintLen64)
+	if len(hdr) == 0 {
+		if err == io.EOF {
+			c.key, c.payload = nil, nil
+			return nil
+		}
 		return fmt.Errorf("reading spill file: %w", err)
 	}
-	pl, err := binary.ReadUvarint(c.r)
-	if err != nil {
-		return fmt.Errorf("reading spill file: %w", err)
+	kl, n1 := binary.Uvarint(hdr)
+	if n1 <= 0 {
+		return fmt.Errorf("reading spill file: %w", io.ErrUnexpectedEOF)
 	}
+	pl, n2 := binary.Uvarint(hdr[n1:])
+	if n2 <= 0 {
+		return fmt.Errorf("reading spill file: %w", io.ErrUnexpectedEOF)
+	}
+	c.r.Discard(n1 + n2)
 	n := int(kl + pl)
-	if cap(c.buf) < n {
-		c.buf = make([]byte, n, n+n/4)
+	var rec []byte
+	if n <= c.r.Size() {
+		if rec, err = c.r.Peek(n); err != nil {
+			return fmt.Errorf("reading spill file: %w", unexpected(err))
+		}
+		c.r.Discard(n)
+	} else {
+		if cap(c.buf) < n {
+			c.buf = make([]byte, n, n+n/4)
+		}
+		rec = c.buf[:n]
+		if _, err := io.ReadFull(c.r, rec); err != nil {
+			return fmt.Errorf("reading spill file: %w", err)
+		}
 	}
-	c.buf = c.buf[:n]
-	if _, err := io.ReadFull(c.r, c.buf); err != nil {
-		return fmt.Errorf("reading spill file: %w", err)
-	}
-	c.key, c.payload = c.buf[:kl], c.buf[kl:]
-	if c.key == nil {
-		c.key = []byte{}
-	}
+	c.key, c.payload = rec[:kl:kl], rec[kl:]
+	c.prefix = keyPrefix(c.key)
 	return nil
 }
 
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// cursorHeap is a min-heap of cursors by their records, in
+// compareRecords' order.
 type cursorHeap []*cursor
 
-func (h cursorHeap) Len() int           { return len(h) }
-func (h cursorHeap) Less(i, j int) bool { return bytes.Compare(h[i].key, h[j].key) < 0 }
-func (h cursorHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *cursorHeap) Push(x any)        { *h = append(*h, x.(*cursor)) }
-func (h *cursorHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+func lessCursor(a, b *cursor) bool {
+	if a.prefix != b.prefix {
+		return a.prefix < b.prefix
+	}
+	if c := bytes.Compare(a.key, b.key); c != 0 {
+		return c < 0
+	}
+	return bytes.Compare(a.payload, b.payload) < 0
+}
+
+// down moves h[i] down to its place.
+func (h cursorHeap) down(i int) {
+	for {
+		j := 2*i + 1
+		if j >= len(h) {
+			return
+		}
+		if r := j + 1; r < len(h) && lessCursor(h[r], h[j]) {
+			j = r
+		}
+		if !lessCursor(h[j], h[i]) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
 }
