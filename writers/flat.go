@@ -153,7 +153,7 @@ const (
 
 // full reports whether the group is to be written before another row.
 func (g *flatGroup) full() bool {
-	return g.rows == flatGroupRows || g.rows%64 == 0 && g.size() >= flatGroupBytes
+	return g.rows == flatGroupRows || g.rows%8 == 0 && g.size() >= flatGroupBytes
 }
 
 // flatWriter writes one file a row at a time, value by value in its
