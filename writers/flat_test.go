@@ -274,7 +274,7 @@ func less(typ format.Type, a, b []byte) bool {
 // optional, is read back by parquet-go with the type parquet-go itself
 // gave it when it wrote billcons' outputs (schema_test.go), with its
 // values, nulls and statistics: decimals of 16 bytes ordered as signed
-// numbers, JSON text, counts.
+// numbers, JSON text, counts; row groups written behind the rows.
 func TestFlatSchemas(t *testing.T) {
 	nodes := map[flatKind]parquet.Node{flatText: textNode, flatJSON: parquet.JSON(), flatTimestamp: tsNode,
 		flatAmount: amountNode, flatCount: countNode, flatSum: sumNode}
@@ -298,7 +298,7 @@ func TestFlatSchemas(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(3, 4))
 	var want [][]string
-	for i := 0; i < 3000; i++ {
+	for i := 0; i < 70000; i++ { // past two row groups: written behind the rows
 		var row []string
 		for _, c := range cols {
 			if c.optional && r.IntN(3) == 0 {
