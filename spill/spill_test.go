@@ -23,24 +23,12 @@ func TestSorterSpillsAndReplays(t *testing.T) {
 			}
 			slices.Sort(want)
 			for pass := 0; pass < 2; pass++ { // Merge replays
-				it, err := s.Merge()
-				if err != nil {
-					t.Fatal(err)
-				}
 				var got []string
-				for {
-					k, p, ok := it.Next()
-					if !ok {
-						break
+				for _, r := range merged(t, s) {
+					if r[1] != "payload-"+r[0] {
+						t.Fatalf("payload %q for key %q", r[1], r[0])
 					}
-					if string(p) != "payload-"+string(k) {
-						t.Fatalf("payload %q for key %q", p, k)
-					}
-					got = append(got, string(k))
-				}
-				it.Close()
-				if err := it.Err(); err != nil {
-					t.Fatal(err)
+					got = append(got, r[0])
 				}
 				if !slices.Equal(got, want) {
 					t.Fatalf("pass %d: Merge() gave %d records out of order or lost (want %d)", pass, len(got), len(want))
@@ -128,21 +116,9 @@ func TestEqualKeysOneOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		it, err := s.Merge()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var got []string
-		for {
-			k, p, ok := it.Next()
-			if !ok {
-				break
-			}
-			got = append(got, string(k)+"|"+string(p))
-		}
-		it.Close()
-		if err := it.Err(); err != nil {
-			t.Fatal(err)
+		for _, r := range merged(t, s) {
+			got = append(got, r[0]+"|"+r[1])
 		}
 		if !slices.IsSorted(got) || len(got) != 20000 {
 			t.Fatalf("budget %d (%d runs): %d records, sorted %v", budget, s.Runs(), len(got), slices.IsSorted(got))
@@ -154,4 +130,26 @@ func TestEqualKeysOneOrder(t *testing.T) {
 			t.Errorf("budget %d gave another order than budget %d", i, 0)
 		}
 	}
+}
+
+// merged returns s's records as Merge replays them: key and payload.
+func merged(t *testing.T, s *Sorter) [][2]string {
+	t.Helper()
+	it, err := s.Merge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var recs [][2]string
+	for {
+		k, p, ok := it.Next()
+		if !ok {
+			break
+		}
+		recs = append(recs, [2]string{string(k), string(p)})
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }
