@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/big"
@@ -124,13 +125,12 @@ func (s Sum) String() string { return s.Decimal().StringFixed(Scale) }
 
 // Bytes16 returns s as 16 big-endian two's-complement bytes, the Parquet
 // FIXED_LEN_BYTE_ARRAY(16) encoding of DECIMAL(38,9).
-func (s Sum) Bytes16() []byte {
-	b := make([]byte, 16)
-	for i := 0; i < 8; i++ {
-		b[7-i] = byte(uint64(s.hi) >> (8 * i))
-		b[15-i] = byte(s.lo >> (8 * i))
-	}
-	return b
+func (s Sum) Bytes16() []byte { return s.AppendBytes16(make([]byte, 0, 16)) }
+
+// AppendBytes16 appends the 16 bytes Bytes16 returns to b.
+func (s Sum) AppendBytes16(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(s.hi))
+	return binary.BigEndian.AppendUint64(b, s.lo)
 }
 
 // SumFromBytes16 is the inverse of [Sum.Bytes16].

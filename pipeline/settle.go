@@ -81,8 +81,8 @@ func (s *settlement) row(row *writers.SummaryRow) error {
 		k := dueKey{row.Cycle, row.Payer, row.Currency}
 		due := s.due[k]
 		if due == nil {
-			// The row's strings may point into pass D's buffers: the map
-			// keeps copies.
+			// The map keeps its own copies: the caller's row and its
+			// strings are its to reuse.
 			due = &billing.Sum{}
 			s.due[dueKey{row.Cycle, strings.Clone(row.Payer), strings.Clone(row.Currency)}] = due
 		}

@@ -76,10 +76,17 @@ func compareRecords(arena []byte, a, b record) int {
 		}
 		return 1
 	}
-	if c := bytes.Compare(arena[a.off:a.off+a.keyLen], arena[b.off:b.off+b.keyLen]); c != 0 {
+	return compareTie(arena[a.off:a.off+a.keyLen], arena[b.off:b.off+b.keyLen],
+		arena[a.off+a.keyLen:a.off+a.len], arena[b.off+b.keyLen:b.off+b.len])
+}
+
+// compareTie orders two records whose key prefixes are equal: by key, then
+// by payload.
+func compareTie(aKey, bKey, aPayload, bPayload []byte) int {
+	if c := bytes.Compare(aKey, bKey); c != 0 {
 		return c
 	}
-	return bytes.Compare(arena[a.off+a.keyLen:a.off+a.len], arena[b.off+b.keyLen:b.off+b.len])
+	return bytes.Compare(aPayload, bPayload)
 }
 
 // New returns a Sorter that writes its runs to files named name-N in dir once
@@ -384,10 +391,7 @@ func lessCursor(a, b *cursor) bool {
 	if a.prefix != b.prefix {
 		return a.prefix < b.prefix
 	}
-	if c := bytes.Compare(a.key, b.key); c != 0 {
-		return c < 0
-	}
-	return bytes.Compare(a.payload, b.payload) < 0
+	return compareTie(a.key, b.key, a.payload, b.payload) < 0
 }
 
 // down moves h[i] down to its place.

@@ -344,7 +344,7 @@ func (s *Summary) Write(r *SummaryRow) error {
 	f.text(r.Currency)
 	f.int64(r.LineCount)
 	for _, x := range []billing.Sum{r.ListAmount, r.Discount, r.Effective, r.Coupon, r.Voucher, r.StoredVal, r.Due} {
-		f.fixed(x.Bytes16())
+		f.sum(x)
 	}
 	return f.endRow()
 }

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"os"
 
+	"github.com/billcons/billcons/billing"
 	"github.com/parquet-go/parquet-go/compress"
 )
 
@@ -97,8 +98,9 @@ func (c *flatChunk) int64(v int64) {
 	c.vals = binary.LittleEndian.AppendUint64(c.vals, uint64(v))
 }
 
-// fixed appends a FIXED_LEN_BYTE_ARRAY value: its bytes as they are.
-func (c *flatChunk) fixed(b []byte) { c.vals = append(c.vals, b...) }
+// sum appends a 128-bit sum as its FIXED_LEN_BYTE_ARRAY(16): big-endian
+// two's complement.
+func (c *flatChunk) sum(s billing.Sum) { c.vals = s.AppendBytes16(c.vals) }
 
 func (c *flatChunk) optText(s string, valid bool) {
 	if c.present(valid) {
@@ -109,12 +111,6 @@ func (c *flatChunk) optText(s string, valid bool) {
 func (c *flatChunk) optInt64(v int64, valid bool) {
 	if c.present(valid) {
 		c.int64(v)
-	}
-}
-
-func (c *flatChunk) optFixed(b []byte, valid bool) {
-	if c.present(valid) {
-		c.fixed(b)
 	}
 }
 
@@ -185,12 +181,11 @@ func (w *flatWriter) next() *flatChunk {
 	return c
 }
 
-func (w *flatWriter) text(s string)                 { w.next().text(s) }
-func (w *flatWriter) optText(s string, valid bool)  { w.next().optText(s, valid) }
-func (w *flatWriter) int64(v int64)                 { w.next().int64(v) }
-func (w *flatWriter) optInt64(v int64, valid bool)  { w.next().optInt64(v, valid) }
-func (w *flatWriter) fixed(b []byte)                { w.next().fixed(b) }
-func (w *flatWriter) optFixed(b []byte, valid bool) { w.next().optFixed(b, valid) }
+func (w *flatWriter) text(s string)                { w.next().text(s) }
+func (w *flatWriter) optText(s string, valid bool) { w.next().optText(s, valid) }
+func (w *flatWriter) int64(v int64)                { w.next().int64(v) }
+func (w *flatWriter) optInt64(v int64, valid bool) { w.next().optInt64(v, valid) }
+func (w *flatWriter) sum(s billing.Sum)            { w.next().sum(s) }
 
 // endRow ends a row whose every column was given a value.
 func (w *flatWriter) endRow() error {
@@ -314,6 +309,8 @@ func (f *flatFile) writeGroup(g *flatGroup) error {
 	if g.rows == 0 {
 		return nil
 	}
+	// The metadata slice of a file written before with this many groups
+	// is filled again.
 	var metas []flatChunkMeta
 	if len(f.groups) < cap(f.groups) {
 		metas = f.groups[:len(f.groups)+1][len(f.groups)][:0]
@@ -587,8 +584,7 @@ func (f *flatFile) footer() []byte {
 				th.b = appendZigzag(th.b, 0)
 			}
 			th.list(3, thriftBinary, 1)
-			th.b = binary.AppendUvarint(th.b, uint64(len(c.name)))
-			th.b = append(th.b, c.name...)
+			th.b = appendBinary(th.b, c.name)
 			th.i32(4, int32(f.codec.CompressionCodec()))
 			th.i64(5, m.values)
 			th.i64(6, m.uncompressed)
@@ -681,14 +677,17 @@ func (w *thriftWriter) bool(id int16, v bool) {
 
 func (w *thriftWriter) binary(id int16, s string) {
 	w.field(id, thriftBinary)
-	w.b = binary.AppendUvarint(w.b, uint64(len(s)))
-	w.b = append(w.b, s...)
+	w.b = appendBinary(w.b, s)
 }
-
 func (w *thriftWriter) binaryBytes(id int16, s []byte) {
 	w.field(id, thriftBinary)
-	w.b = binary.AppendUvarint(w.b, uint64(len(s)))
-	w.b = append(w.b, s...)
+	w.b = appendBinary(w.b, s)
+}
+
+// appendBinary appends a thrift binary: its length, then its bytes.
+func appendBinary[T string | []byte](b []byte, s T) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 // begin starts a struct field, elem a struct element of a list; end

@@ -303,7 +303,7 @@ func TestFlatSchemas(t *testing.T) {
 		for _, c := range cols {
 			if c.optional && r.IntN(3) == 0 {
 				row = append(row, "null")
-				w.next().optFixed(nil, false)
+				w.next().present(false)
 				continue
 			}
 			switch c.kind {
@@ -322,13 +322,12 @@ func TestFlatSchemas(t *testing.T) {
 					sum.Add(billing.Amount(math.MaxInt64))
 					sum.Add(billing.Amount(math.MaxInt64))
 				}
-				b := sum.Bytes16()
-				row = append(row, "b:"+string(b))
+				row = append(row, "b:"+string(sum.Bytes16()))
+				ch := w.next()
 				if c.optional {
-					w.optFixed(b, true)
-				} else {
-					w.fixed(b)
+					ch.present(true)
 				}
+				ch.sum(sum)
 			default:
 				v := r.Int64() - math.MaxInt64/2
 				row = append(row, fmt.Sprint("i:", v))

@@ -91,7 +91,7 @@ func WriteAlerts(root string, alerts []rules.Alert) (Output, error) {
 		f.text(a.Cycle.String())
 		f.text(a.Payer)
 		f.text(a.Currency)
-		f.fixed(a.AmountDue.Bytes16())
+		f.sum(a.AmountDue)
 		f.int64(int64(a.Limit))
 		f.int64(a.Members)
 		if err := f.endRow(); err != nil {
