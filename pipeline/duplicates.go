@@ -140,9 +140,10 @@ func (r *run) rejectDuplicate(dups *spill.Sorter, id []byte, seq, firstSeq uint6
 // replay calls fn for every record of s in key order, the loop of every
 // pass after the first: it counts the records for the progress display and,
 // every 8,192, checks whether the run was cancelled. fn's key and payload
-// are valid only during the call.
+// are valid only during the call. The merge runs a batch ahead of fn, on a
+// goroutine of its own (spill.MergeAhead).
 func (r *run) replay(s *spill.Sorter, fn func(key, payload []byte) error) error {
-	it, err := s.Merge()
+	it, err := s.MergeAhead()
 	if err != nil {
 		return err
 	}

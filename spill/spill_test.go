@@ -136,6 +136,12 @@ func TestEqualKeysOneOrder(t *testing.T) {
 func merged(t *testing.T, s *Sorter) [][2]string {
 	t.Helper()
 	it, err := s.Merge()
+	return collect(t, it, err)
+}
+
+// collect returns the records of a pass: key and payload.
+func collect(t *testing.T, it Records, err error) [][2]string {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
