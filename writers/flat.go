@@ -246,7 +246,9 @@ const flatStatsMax = 256
 
 // flatChunkMeta is what the footer says of one written column chunk.
 type flatChunkMeta struct {
-	offset       int64 // of its page header
+	offset       int64 // of its first page's header: the dictionary's, if any
+	data         int64 // of its data page's header
+	dict         bool  // dictionary encoded: a dictionary page, then indexes
 	uncompressed int64 // header and page, before compression
 	compressed   int64 // header and page as written
 	values       int64
@@ -275,6 +277,9 @@ type flatFile struct {
 	levels []byte // a page's definition levels
 	hdr    []byte // a page header, or the footer
 	th     thriftWriter
+	dict   flatDict
+	// dataPage is the header fields of the data page being written.
+	dataPage dataPage
 }
 
 // flatFlush is how many bytes a file buffers before writing: a small bills
@@ -318,39 +323,31 @@ func (f *flatFile) writeGroup(g *flatGroup) error {
 	for i := range f.cols {
 		col, c := &f.cols[i], &g.cols[i]
 		m := flatChunkMeta{offset: f.n, values: int64(g.rows), nulls: int64(c.nulls)}
-		var err error
-		f.comp, err = f.codec.Encode(f.comp[:0], c.vals)
-		if err != nil {
-			return fmt.Errorf("writing %s: compressing %s: %w", f.rel, col.name, err)
+		vals, encoding := c.vals, int32(0) // PLAIN
+		if col.kind == flatText && f.dict.build(c.vals, g.rows-c.nulls) {
+			// The dictionary page, then the data page's values are the
+			// entries' indexes.
+			if err := f.page(col, 2, f.dict.page, &m); err != nil { // DICTIONARY_PAGE
+				return err
+			}
+			m.dict = true
+			vals, encoding = f.dict.encodeIndexes(), 8 // RLE_DICTIONARY
 		}
+		m.data = f.n
 		// A v2 page: its header, the levels uncompressed, then the values.
 		f.levels = f.levels[:0]
 		if col.optional {
 			f.levels = appendLevels(f.levels, c.defs, c.nulls)
 		}
-		nLevels := len(f.levels)
-		th := &f.th
-		th.reset(f.hdr[:0])
-		th.i32(1, 3) // type: DATA_PAGE_V2
-		th.i32(2, int32(nLevels+len(c.vals)))
-		th.i32(3, int32(nLevels+len(f.comp)))
-		th.begin(8) // data_page_header_v2
-		th.i32(1, int32(g.rows))
-		th.i32(2, int32(c.nulls))
-		th.i32(3, int32(g.rows))
-		th.i32(4, 0) // PLAIN
-		th.i32(5, int32(nLevels))
-		th.i32(6, 0)
-		th.end()
-		th.stop()
-		f.hdr = th.b
-		f.buf = append(f.buf, f.hdr...)
-		f.buf = append(f.buf, f.levels...)
-		f.buf = append(f.buf, f.comp...)
-		m.uncompressed = int64(len(f.hdr) + nLevels + len(c.vals))
-		m.compressed = int64(len(f.hdr) + nLevels + len(f.comp))
-		f.n += m.compressed
-		f.stats(col, c, &m)
+		f.dataPage = dataPage{rows: g.rows, nulls: c.nulls, encoding: encoding}
+		if err := f.page(col, 3, vals, &m); err != nil { // DATA_PAGE_V2
+			return err
+		}
+		if m.dict {
+			f.dict.stats(f, &m)
+		} else {
+			f.stats(col, c, &m)
+		}
 		metas = append(metas, m)
 	}
 	f.groups = append(f.groups, metas)
@@ -358,6 +355,59 @@ func (f *flatFile) writeGroup(g *flatGroup) error {
 	if len(f.buf) >= flatFlush {
 		return f.flush()
 	}
+	return nil
+}
+
+// dataPage is what the header of the data page being written says besides
+// its sizes.
+type dataPage struct {
+	rows, nulls int
+	encoding    int32
+}
+
+// page appends a page of the given type (2 a dictionary page, 3 a data page
+// v2 with f.levels and f.dataPage) holding vals, compressed, and counts its
+// bytes into m.
+func (f *flatFile) page(col *flatColumn, typ int32, vals []byte, m *flatChunkMeta) error {
+	var err error
+	f.comp, err = f.codec.Encode(f.comp[:0], vals)
+	if err != nil {
+		return fmt.Errorf("writing %s: compressing %s: %w", f.rel, col.name, err)
+	}
+	var levels []byte
+	th := &f.th
+	th.reset(f.hdr[:0])
+	th.i32(1, typ)
+	if typ == 2 {
+		th.i32(2, int32(len(vals)))
+		th.i32(3, int32(len(f.comp)))
+		th.begin(7) // dictionary_page_header
+		th.i32(1, int32(len(f.dict.ents)))
+		th.i32(2, 0) // PLAIN
+		th.end()
+	} else {
+		levels = f.levels
+		p := &f.dataPage
+		th.i32(2, int32(len(levels)+len(vals)))
+		th.i32(3, int32(len(levels)+len(f.comp)))
+		th.begin(8) // data_page_header_v2
+		th.i32(1, int32(p.rows))
+		th.i32(2, int32(p.nulls))
+		th.i32(3, int32(p.rows))
+		th.i32(4, p.encoding)
+		th.i32(5, int32(len(levels)))
+		th.i32(6, 0)
+		th.end()
+	}
+	th.stop()
+	f.hdr = th.b
+	f.buf = append(f.buf, f.hdr...)
+	f.buf = append(f.buf, levels...)
+	f.buf = append(f.buf, f.comp...)
+	m.uncompressed += int64(len(f.hdr) + len(levels) + len(vals))
+	compressed := int64(len(f.hdr) + len(levels) + len(f.comp))
+	m.compressed += compressed
+	f.n += compressed
 	return nil
 }
 
@@ -575,13 +625,15 @@ func (f *flatFile) footer() []byte {
 			th.i64(2, m.offset)
 			th.begin(3) // meta_data
 			th.i32(1, c.kind.physical())
+			// PLAIN (the values, or the dictionary's), RLE (levels),
+			// RLE_DICTIONARY (indexes).
+			th.list(2, thriftI32, 1+b2i(c.optional)+b2i(m.dict))
+			th.b = appendZigzag(th.b, 0)
 			if c.optional {
-				th.list(2, thriftI32, 2)
-				th.b = appendZigzag(th.b, 0) // PLAIN
-				th.b = appendZigzag(th.b, 3) // RLE
-			} else {
-				th.list(2, thriftI32, 1)
-				th.b = appendZigzag(th.b, 0)
+				th.b = appendZigzag(th.b, 3)
+			}
+			if m.dict {
+				th.b = appendZigzag(th.b, 8)
 			}
 			th.list(3, thriftBinary, 1)
 			th.b = appendBinary(th.b, c.name)
@@ -589,7 +641,10 @@ func (f *flatFile) footer() []byte {
 			th.i64(5, m.values)
 			th.i64(6, m.uncompressed)
 			th.i64(7, m.compressed)
-			th.i64(9, m.offset)
+			th.i64(9, m.data)
+			if m.dict {
+				th.i64(11, m.offset)
+			}
 			th.begin(12) // statistics
 			th.i64(3, m.nulls)
 			if m.stats {

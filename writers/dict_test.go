@@ -1,0 +1,112 @@
+package writers
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/billcons/billcons/billing"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/rle"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// TestHybridRoundTrip: dictionary indexes in the RLE/bit-packing hybrid
+// (parquet-format's Encodings.md) decode, by parquet-go's decoder, to the
+// indexes given: runs shorter and longer than 8, at and off a group's
+// start, bit widths 1 to 20, lengths not a multiple of 8.
+func TestHybridRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for w := 1; w <= 20; w++ {
+		for trial := range 20 {
+			var vals []uint32
+			n := r.IntN(300) + 1
+			for len(vals) < n {
+				v := uint32(r.Int64N(1 << w))
+				run := 1 + r.IntN(3)
+				if r.IntN(3) == 0 {
+					run = 1 + r.IntN(40)
+				}
+				for range run {
+					vals = append(vals, v)
+				}
+			}
+			if trial == 0 {
+				vals = slices.Repeat([]uint32{uint32(1<<w - 1)}, 8*(w%3)+w) // one value only
+			}
+			enc := append([]byte{byte(w)}, appendHybrid(nil, vals, w)...)
+			got, err := new(rle.DictionaryEncoding).DecodeInt32(nil, enc)
+			if err != nil {
+				t.Fatalf("width %d, %d values: %v", w, len(vals), err)
+			}
+			if len(got) < len(vals) || len(got) > len(vals)+7 {
+				t.Fatalf("width %d: %d values decoded for %d", w, len(got), len(vals))
+			}
+			for i, v := range vals {
+				if uint32(got[i]) != v {
+					t.Fatalf("width %d, %d values: value %d decoded %d, want %d", w, len(vals), i, got[i], v)
+				}
+			}
+		}
+	}
+}
+
+// TestDictionaryChosen: a text column of a few repeated values is written
+// dictionary encoded, one of distinct values PLAIN, and a file of both is
+// read back with its values and statistics (by parquet-go, whose reader
+// knows both ways).
+func TestDictionaryChosen(t *testing.T) {
+	dir := t.TempDir()
+	w := NewBills(dir, []string{"region"})
+	var ls []billing.UsageLine
+	var ds []Decided
+	regions := []string{"cn-hangzhou", "", "cn-beijing", "ap-southeast-1"}
+	for i := range 3000 {
+		l := billing.UsageLine{LineID: fmt.Sprintf("L%07d", i), AccountID: fmt.Sprintf("1%05d", i/300), ProductCode: "ecs",
+			Currency: "CNY", Cycle: billing.Cycle(2024*12 + 1),
+			Extra: []billing.NullString{{S: regions[i*7%len(regions)], Valid: i%5 != 0}}}
+		d := Decided{Payer: "P", DiscountOwner: l.AccountID, DiscountRule: "member"}
+		ls, ds = append(ls, l), append(ds, d)
+		if err := w.Write(&ls[i], &ds[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outs, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, outs[0].Path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dict := map[string]bool{}
+	for _, cc := range pf.Metadata().RowGroups[0].Columns {
+		md := cc.MetaData
+		dict[md.PathInSchema[0]] = slices.Contains(md.Encoding, format.RLEDictionary)
+		if dict[md.PathInSchema[0]] != (md.DictionaryPageOffset > 0) {
+			t.Errorf("%s: encodings %v, dictionary page at %d", md.PathInSchema[0], md.Encoding, md.DictionaryPageOffset)
+		}
+	}
+	for col, want := range map[string]bool{"account_id": true, "product_code": true, "currency": true, "region": true,
+		"discount_owner": true, "line_id": false, "list_amount": false} {
+		if dict[col] != want {
+			t.Errorf("%s: dictionary encoded %v, want %v", col, dict[col], want)
+		}
+	}
+	got := readRendered(t, path)
+	for i := range ls {
+		if w := fmt.Sprint(billRow(&ls[i], &ds[i])); fmt.Sprint(got[i]) != w {
+			t.Fatalf("row %d:\n got %q\nwant %q", i, got[i], w)
+		}
+	}
+	checkFlatStats(t, pf, got)
+}
