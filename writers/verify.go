@@ -1,6 +1,7 @@
 package writers
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -23,7 +24,20 @@ import (
 // currency the amount read = billed + rejected to the last digit, and the
 // bills and rejects add up to the manifest's totals; that each line_id
 // appears once; and that the summary is the sum of the bills.
-func Verify(dir string) ([]string, error) {
+func Verify(dir string) ([]string, error) { return VerifyContext(context.Background(), dir) }
+
+// VerifyContext is Verify, given up with ctx's error once ctx is done: a
+// tree of tens of thousands of bills files takes minutes, and an operator's
+// Ctrl-C or a scheduler's SIGTERM must stop it.
+func VerifyContext(ctx context.Context, dir string) ([]string, error) {
+	// stopped checks ctx every 4,096 calls: rows, or files.
+	var calls int
+	stopped := func() error {
+		if calls++; calls%4096 == 0 || calls == 1 {
+			return ctx.Err()
+		}
+		return nil
+	}
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err
@@ -57,6 +71,9 @@ func Verify(dir string) ([]string, error) {
 	sort.Strings(found)
 	seen := map[string]bool{}
 	for _, rel := range found {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		seen[rel] = true
 		o, ok := listed[rel]
 		if !ok {
@@ -106,6 +123,9 @@ func Verify(dir string) ([]string, error) {
 	ids := spill.New(tmp, "ids", 64<<20)
 	var billRows int64
 	err = ReadBills(dir, func(b *BillRecord) error {
+		if err := stopped(); err != nil {
+			return err
+		}
 		billRows++
 		sumIn(billed, b.Currency).Add(b.Amount)
 		g := group{b.Cycle, b.Payer, b.AccountID, b.Product, b.Currency}
@@ -220,6 +240,9 @@ func Verify(dir string) ([]string, error) {
 
 	var summaryRows int64
 	err = ReadParquet(filepath.Join(dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
+		if err := stopped(); err != nil {
+			return err
+		}
 		summaryRows++
 		g := group{str(v["billing_cycle"]), str(v["payer_account_id"]), str(v["account_id"]), str(v["product_code"]), str(v["currency"])}
 		a := groups[g]

@@ -196,7 +196,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "verify":
-		return cmdVerify(args[1:], stdout, stderr)
+		return cmdVerify(ctx, args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(args[1:], stdout, stderr)
 	case "query":
@@ -225,7 +225,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if len(args) > 1 {
 			switch args[1] {
 			case "verify":
-				return cmdVerify([]string{"--help"}, stdout, stderr)
+				return cmdVerify(ctx, []string{"--help"}, stdout, stderr)
 			case "query":
 				fmt.Fprint(stdout, queryHelp)
 				return exitOK
@@ -551,7 +551,7 @@ func oneDir(name string, args []string, stderr io.Writer) (string, bool) {
 	return args[0], true
 }
 
-func cmdVerify(args []string, stdout, stderr io.Writer) int {
+func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var inputs bool
 	var rest []string
 	for _, a := range args {
@@ -574,7 +574,10 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "billcons verify: %v\n", err)
 		return exitFailed
 	}
-	problems, err := writers.Verify(dir)
+	problems, err := writers.VerifyContext(ctx, dir)
+	if errors.Is(err, context.Canceled) {
+		err = errors.New("interrupted by a signal")
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons verify: %v\n", err)
 		return exitFailed
