@@ -1,7 +1,6 @@
 package writers
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"unsafe"
@@ -143,21 +142,9 @@ func (d *flatDict) stats(f *flatFile, m *flatChunkMeta) {
 	lo := d.entry(0)
 	hi := lo
 	for i := 1; i < len(d.ents); i++ {
-		x := d.entry(uint32(i))
-		if bytes.Compare(x, lo) < 0 {
-			lo = x
-		} else if bytes.Compare(x, hi) > 0 {
-			hi = x
-		}
+		lo, hi = widen(lo, hi, d.entry(uint32(i)))
 	}
-	if len(lo) > flatStatsMax || len(hi) > flatStatsMax {
-		return
-	}
-	start := len(f.arena)
-	f.arena = append(f.arena, lo...)
-	f.arena = append(f.arena, hi...)
-	mid := start + len(lo)
-	m.min, m.max, m.stats = f.arena[start:mid:mid], f.arena[mid:], true
+	f.setStats(lo, hi, m)
 }
 
 // appendHybrid appends vals in the RLE/bit-packing hybrid at bit width w

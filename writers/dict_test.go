@@ -1,16 +1,13 @@
 package writers
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/billcons/billcons/billing"
-	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/rle"
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -80,14 +77,7 @@ func TestDictionaryChosen(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, outs[0].Path)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pf := openParquet(t, path)
 	dict := map[string]bool{}
 	for _, cc := range pf.Metadata().RowGroups[0].Columns {
 		md := cc.MetaData

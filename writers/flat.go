@@ -459,15 +459,27 @@ func (f *flatFile) stats(col *flatColumn, c *flatChunk, m *flatChunkMeta) {
 				continue
 			}
 			prev = x
-			if bytes.Compare(x, lo) < 0 {
-				lo = x
-			} else if bytes.Compare(x, hi) > 0 {
-				hi = x
-			}
+			lo, hi = widen(lo, hi, x)
 		}
-		if len(lo) > flatStatsMax || len(hi) > flatStatsMax {
-			return
-		}
+	}
+	f.setStats(lo, hi, m)
+}
+
+// widen returns text bounds lo and hi widened to hold x.
+func widen(lo, hi, x []byte) ([]byte, []byte) {
+	if bytes.Compare(x, lo) < 0 {
+		return x, hi
+	} else if bytes.Compare(x, hi) > 0 {
+		return lo, x
+	}
+	return lo, hi
+}
+
+// setStats keeps copies of a chunk's bounds as m's statistics, unless one
+// is text longer than flatStatsMax.
+func (f *flatFile) setStats(lo, hi []byte, m *flatChunkMeta) {
+	if len(lo) > flatStatsMax || len(hi) > flatStatsMax {
+		return
 	}
 	start := len(f.arena)
 	f.arena = append(f.arena, lo...)

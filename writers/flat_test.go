@@ -347,14 +347,7 @@ func TestFlatSchemas(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "x/all.parquet")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pf := openParquet(t, path)
 	if got, want := pf.Schema().String(), newSchema("all", ref).String(); got != want {
 		t.Errorf("schema:\n%s\nwant\n%s", got, want)
 	}
@@ -382,4 +375,18 @@ func parquetBillsSchema(extras []string) *parquet.Schema {
 		cols = append(cols, column{x, optText})
 	}
 	return newSchema("bill", cols)
+}
+
+// openParquet opens a Parquet file with parquet-go.
+func openParquet(t *testing.T, path string) *parquet.File {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pf
 }
