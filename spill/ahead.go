@@ -43,8 +43,7 @@ type Ahead struct {
 	once sync.Once
 
 	cur *aheadBatch
-	i   int // cur's next record
-	off int // where its key starts
+	i   int // cur.ends index of the next record's key end
 	err error
 }
 
@@ -121,12 +120,15 @@ func (a *Ahead) Next() (key, payload []byte, ok bool) {
 		if !ok {
 			return nil, nil, false
 		}
-		a.cur, a.i, a.off = b, 0, 0
+		a.cur, a.i = b, 0
+	}
+	start := 0 // the previous record's end
+	if a.i > 0 {
+		start = int(a.cur.ends[a.i-1])
 	}
 	k, e := int(a.cur.ends[a.i]), int(a.cur.ends[a.i+1])
-	key, payload = a.cur.buf[a.off:k:k], a.cur.buf[k:e:e]
-	a.i, a.off = a.i+2, e
-	return key, payload, true
+	a.i += 2
+	return a.cur.buf[start:k:k], a.cur.buf[k:e:e], true
 }
 
 // Err returns the first read error.

@@ -58,7 +58,7 @@ func (d *flatDict) build(vals []byte, n int) bool {
 		p = int(off + l)
 		// Values come in runs (a member's lines together): the value
 		// before is the first one tried.
-		if prev >= 0 && l == d.ents[prev].n && string(v) == string(d.entry(uint32(prev))) {
+		if prev >= 0 && string(v) == string(d.entry(uint32(prev))) {
 			d.idx = append(d.idx, uint32(prev))
 			continue
 		}
@@ -116,8 +116,8 @@ func (d *flatDict) find(v []byte) (uint32, bool) {
 		e, ok := d.index[d.key(v)]
 		return e, ok
 	}
-	for i, x := range d.ents {
-		if x.n == int32(len(v)) && string(d.vals[x.off:x.off+x.n]) == string(v) {
+	for i := range d.ents {
+		if string(v) == string(d.entry(uint32(i))) {
 			return uint32(i), true
 		}
 	}

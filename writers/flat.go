@@ -278,8 +278,6 @@ type flatFile struct {
 	hdr    []byte // a page header, or the footer
 	th     thriftWriter
 	dict   flatDict
-	// dataPage is the header fields of the data page being written.
-	dataPage dataPage
 }
 
 // flatFlush is how many bytes a file buffers before writing: a small bills
@@ -327,7 +325,13 @@ func (f *flatFile) writeGroup(g *flatGroup) error {
 		if col.kind == flatText && f.dict.build(c.vals, g.rows-c.nulls) {
 			// The dictionary page, then the data page's values are the
 			// entries' indexes.
-			if err := f.page(col, 2, f.dict.page, &m); err != nil { // DICTIONARY_PAGE
+			err := f.page(col, 2, nil, f.dict.page, &m, func(th *thriftWriter) {
+				th.begin(7) // dictionary_page_header
+				th.i32(1, int32(len(f.dict.ents)))
+				th.i32(2, 0) // PLAIN
+				th.end()
+			})
+			if err != nil {
 				return err
 			}
 			m.dict = true
@@ -339,8 +343,17 @@ func (f *flatFile) writeGroup(g *flatGroup) error {
 		if col.optional {
 			f.levels = appendLevels(f.levels, c.defs, c.nulls)
 		}
-		f.dataPage = dataPage{rows: g.rows, nulls: c.nulls, encoding: encoding}
-		if err := f.page(col, 3, vals, &m); err != nil { // DATA_PAGE_V2
+		err := f.page(col, 3, f.levels, vals, &m, func(th *thriftWriter) {
+			th.begin(8) // data_page_header_v2
+			th.i32(1, int32(g.rows))
+			th.i32(2, int32(c.nulls))
+			th.i32(3, int32(g.rows))
+			th.i32(4, encoding)
+			th.i32(5, int32(len(f.levels)))
+			th.i32(6, 0)
+			th.end()
+		})
+		if err != nil {
 			return err
 		}
 		if m.dict {
@@ -358,47 +371,21 @@ func (f *flatFile) writeGroup(g *flatGroup) error {
 	return nil
 }
 
-// dataPage is what the header of the data page being written says besides
-// its sizes.
-type dataPage struct {
-	rows, nulls int
-	encoding    int32
-}
-
-// page appends a page of the given type (2 a dictionary page, 3 a data page
-// v2 with f.levels and f.dataPage) holding vals, compressed, and counts its
-// bytes into m.
-func (f *flatFile) page(col *flatColumn, typ int32, vals []byte, m *flatChunkMeta) error {
+// page appends one page of type typ (2 DICTIONARY_PAGE, 3 DATA_PAGE_V2):
+// its header, whose type-specific struct header writes, the levels as they
+// are, and vals compressed; and counts its bytes into m.
+func (f *flatFile) page(col *flatColumn, typ int32, levels, vals []byte, m *flatChunkMeta, header func(th *thriftWriter)) error {
 	var err error
 	f.comp, err = f.codec.Encode(f.comp[:0], vals)
 	if err != nil {
 		return fmt.Errorf("writing %s: compressing %s: %w", f.rel, col.name, err)
 	}
-	var levels []byte
 	th := &f.th
 	th.reset(f.hdr[:0])
 	th.i32(1, typ)
-	if typ == 2 {
-		th.i32(2, int32(len(vals)))
-		th.i32(3, int32(len(f.comp)))
-		th.begin(7) // dictionary_page_header
-		th.i32(1, int32(len(f.dict.ents)))
-		th.i32(2, 0) // PLAIN
-		th.end()
-	} else {
-		levels = f.levels
-		p := &f.dataPage
-		th.i32(2, int32(len(levels)+len(vals)))
-		th.i32(3, int32(len(levels)+len(f.comp)))
-		th.begin(8) // data_page_header_v2
-		th.i32(1, int32(p.rows))
-		th.i32(2, int32(p.nulls))
-		th.i32(3, int32(p.rows))
-		th.i32(4, p.encoding)
-		th.i32(5, int32(len(levels)))
-		th.i32(6, 0)
-		th.end()
-	}
+	th.i32(2, int32(len(levels)+len(vals)))
+	th.i32(3, int32(len(levels)+len(f.comp)))
+	header(th)
 	th.stop()
 	f.hdr = th.b
 	f.buf = append(f.buf, f.hdr...)
