@@ -88,8 +88,11 @@ func (s *stream) reset(r io.ReaderAt, fileSize int64, md *format.ColumnChunk, ro
 	start = max(0, min(start, fileSize))
 	sec := io.NewSectionReader(r, start, max(0, min(md.MetaData.TotalCompressedSize, fileSize-start)))
 	s.sec = sec
-	if s.r == nil {
-		s.r = bufio.NewReaderSize(sec, 64<<10)
+	// The buffer fits the chunk, up to 64 KiB: a small file's chunks are a
+	// few hundred bytes, and 64 KiB zeroed for each of them was most of
+	// verify's time on a tree of many small bills files.
+	if want := int(min(sec.Size(), 64<<10)); s.r == nil || s.r.Size() < want {
+		s.r = bufio.NewReaderSize(sec, want)
 		var proto thrift.CompactProtocol
 		s.dec = thrift.NewDecoder(proto.NewReader(s.r))
 	} else {

@@ -38,6 +38,7 @@ type parquetTable struct {
 	kinds    []ColumnKind
 	render   []renderFunc
 	typed    []typedColumn // by header position; set by DeliverTyped
+	skip     []bool        // by header position: not read; set by ReadOnly
 	groups   []parquet.RowGroup
 	group    int    // the file's index of the row group after the one read
 	optional []bool // by header position: the column may hold nulls
@@ -168,6 +169,9 @@ func (t *parquetTable) read(dst []Row) (int, error) {
 			return 0, fmt.Errorf("%s: a row group has %d columns, the schema %d", t.name, len(chunks), w)
 		}
 		for c := range t.cols {
+			if t.skip != nil && t.skip[c] {
+				continue
+			}
 			col := &t.cols[c]
 			col.pos, col.kind, col.render = c, t.kinds[c], t.render[c]
 			col.typed = t.typed != nil && t.typed[c].on
@@ -200,6 +204,9 @@ func (t *parquetTable) read(dst []Row) (int, error) {
 	}
 	b := batch{t: t, rows: dst, text: make([]byte, 0, max(t.text+t.text/8, 1<<12)), size: t.size, nulls: t.nulls}
 	for c := range t.cols {
+		if t.skip != nil && t.skip[c] {
+			continue
+		}
 		if err := t.cols[c].fill(&b); err != nil {
 			return 0, fmt.Errorf("%s: row %d: column %s: not a readable Parquet file: %w", t.name, t.n-int64(n)+1, t.header[c], err)
 		}

@@ -3,6 +3,7 @@ package readers
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/parquet-go/parquet-go"
@@ -106,6 +107,22 @@ func (r *Row) SetTyped(s *TypedSet, num []int64) {
 func DeliverTyped(t Table, cols []int) {
 	if pt := unwrapParquet(t); pt != nil {
 		pt.deliverTyped(cols)
+	}
+}
+
+// ReadOnly asks t, when it is a Parquet table, to read only the columns at
+// header positions cols: the others' pages are not read and their fields
+// are empty. Other tables read every column. It must be called before the
+// first Read. For a reader of a few columns of wide files, such as
+// verify's of the bills.
+func ReadOnly(t Table, cols []int) {
+	pt := unwrapParquet(t)
+	if pt == nil {
+		return
+	}
+	pt.skip = make([]bool, len(pt.header))
+	for c := range pt.skip {
+		pt.skip[c] = !slices.Contains(cols, c)
 	}
 }
 

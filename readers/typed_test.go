@@ -3,6 +3,7 @@ package readers
 import (
 	"context"
 	"runtime"
+	"slices"
 	"strconv"
 
 	"fmt"
@@ -511,5 +512,49 @@ func TestCorruptPageSizeNotAllocated(t *testing.T) {
 	err = Each(context.Background(), tab, func(*Row) error { return nil })
 	if err == nil || !strings.HasPrefix(err.Error(), path+": row 1: column ") || !strings.Contains(err.Error(), "not a readable Parquet file: page header states") {
 		t.Fatalf("reading it: %v", err)
+	}
+}
+
+// TestReadOnly reads every variant's file with a few columns chosen
+// (ReadOnly, as verify reads the bills): the chosen fields are those of a
+// full read, nulls included, and the others are left empty, across pages
+// and row groups of every size.
+func TestReadOnly(t *testing.T) {
+	for vi, v := range typedVariants {
+		t.Run(fmt.Sprint(vi), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "usage.parquet")
+			writeTypedUsage(t, path, v, 3000, rand.New(rand.NewPCG(uint64(vi), 14)))
+			want := referenceRows(t, path)
+			tab, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tab.Close()
+			var only []int
+			for _, name := range []string{"line_id", "list_amount", "x_flag"} {
+				only = append(only, slices.Index(tab.Header(), name))
+			}
+			ReadOnly(tab, only)
+			n := 0
+			if err := Each(context.Background(), tab, func(r *Row) error {
+				w := &want[n]
+				n++
+				for c := range w.Fields {
+					wantField, wantNull := w.Fields[c], w.Null != nil && w.Null[c]
+					if !slices.Contains(only, c) {
+						wantField, wantNull = "", false
+					}
+					if c >= len(r.Fields) || r.Fields[c] != wantField || (r.Null != nil && r.Null[c]) != wantNull {
+						return fmt.Errorf("row %d column %s: %q (null %v), want %q (null %v)", r.N, tab.Header()[c], r.Fields[c], r.Null != nil && r.Null[c], wantField, wantNull)
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if n != len(want) {
+				t.Fatalf("%d rows, want %d", n, len(want))
+			}
+		})
 	}
 }
