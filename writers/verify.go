@@ -3,6 +3,7 @@ package writers
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/readers"
@@ -99,19 +101,12 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 	}
 
 	// 2. Bills: count, totals, unique line ids, the summary recomputed.
-	type group struct{ cycle, payer, account, product, currency string }
-	type agg struct {
-		n                   int64
-		sum, disc, eff      billing.Sum
-		coupon, voucher, sv billing.Sum // from credits/applied.parquet
-	}
-	groups := map[group]*agg{}
 	billed := map[string]*billing.Sum{}
 	type curSums struct{ disc, eff, coupon, voucher, sv, due billing.Sum }
 	settled := map[string]*curSums{} // per currency, over the bills and the summary
 	cur := func(c string) *curSums {
 		if settled[c] == nil {
-			settled[c] = &curSums{}
+			settled[strings.Clone(c)] = &curSums{}
 		}
 		return settled[c]
 	}
@@ -120,29 +115,60 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	ids := spill.New(tmp, "ids", 64<<20)
+	ids := spill.New(tmp, "ids", verifySortBudget)
+	rows := newStatementRows(tmp)
+	// A partition's files come one after another in path order, so its
+	// statement rows are summed in full when the next partition begins.
+	part := map[statementRow]*rowBills{}
+	var partCycle, partPayer string
+	endPart := func() error {
+		for g, b := range part {
+			if err := rows.addBills(&g, b); err != nil {
+				return err
+			}
+		}
+		clear(part)
+		return nil
+	}
 	var billRows int64
-	err = ReadBills(dir, func(b *BillRecord) error {
+	files, err := BillFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	var file [4]byte // a line's file, by its index in files
+	err = scanBills(ctx, dir, files, func(b *billFacts) error {
 		if err := stopped(); err != nil {
 			return err
 		}
+		if b.cycle != partCycle || b.payer != partPayer {
+			if err := endPart(); err != nil {
+				return err
+			}
+			partCycle, partPayer = b.cycle, b.payer
+		}
 		billRows++
-		sumIn(billed, b.Currency).Add(b.Amount)
-		g := group{b.Cycle, b.Payer, b.AccountID, b.Product, b.Currency}
-		if groups[g] == nil {
-			groups[g] = &agg{}
+		g := statementRow{b.cycle, b.payer, b.accountID, b.product, b.currency}
+		a := part[g]
+		if a == nil { // the row's first bill: its key kept, not views
+			a = &rowBills{}
+			part[statementRow{b.cycle, b.payer, strings.Clone(b.accountID), strings.Clone(b.product), strings.Clone(b.currency)}] = a
 		}
-		groups[g].n++
-		groups[g].sum.Add(b.Amount)
-		groups[g].disc.Add(b.Discount)
-		groups[g].eff.Add(b.Effective)
-		cur(b.Currency).disc.Add(b.Discount)
-		cur(b.Currency).eff.Add(b.Effective)
-		if b.Effective != b.Amount-b.Discount {
-			bad("%s: line %s: effective_amount %s is not list_amount %s - discount_amount %s", b.File, b.LineID, b.Effective, b.Amount, b.Discount)
+		sumIn(billed, b.currency).Add(b.amount)
+		a.n++
+		a.sum.Add(b.amount)
+		a.disc.Add(b.discount)
+		a.eff.Add(b.effective)
+		cur(b.currency).disc.Add(b.discount)
+		cur(b.currency).eff.Add(b.effective)
+		if b.effective != b.amount-b.discount {
+			bad("%s: line %s: effective_amount %s is not list_amount %s - discount_amount %s", files[b.file], b.lineID, b.effective, b.amount, b.discount)
 		}
-		return ids.Add([]byte(b.LineID), []byte(b.File))
+		binary.BigEndian.PutUint32(file[:], uint32(b.file))
+		return ids.Add([]byte(b.lineID), file[:])
 	})
+	if err == nil {
+		err = endPart()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +183,7 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 			break
 		}
 		if prev != nil && string(k) == string(prev) {
-			bad("line_id %s appears more than once (again in %s)", k, p)
+			bad("line_id %s appears more than once (again in %s)", k, files[binary.BigEndian.Uint32(p)])
 		}
 		prev = append(prev[:0], k...)
 	}
@@ -165,6 +191,7 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 	if err := it.Err(); err != nil {
 		return nil, err
 	}
+	ids.Remove()
 
 	// Credits: what credits/applied.parquet applied, per statement row and
 	// kind and per credit, against the summary and credits/balances.parquet.
@@ -175,29 +202,19 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 	if hasSettlement {
 		err = ReadParquet(appliedPath, func(_ []string, v map[string]parquet.Value) error {
 			appliedRows++
-			g := group{str(v["billing_cycle"]), str(v["payer_account_id"]), str(v["account_id"]), str(v["product_code"]), str(v["currency"])}
-			a := groups[g]
+			g := statementRow{str(v["billing_cycle"]), str(v["payer_account_id"]), str(v["account_id"]), str(v["product_code"]), str(v["currency"])}
 			amt := billing.Amount(v["amount"].Int64())
-			if a == nil {
-				bad("credits/applied.parquet: credit %s pays %v, which has no bills", str(v["credit_id"]), g)
-				return nil
-			}
+			id, kind := str(v["credit_id"]), str(v["kind"])
 			if amt <= 0 {
-				bad("credits/applied.parquet: credit %s applies %s to %v: not above zero", str(v["credit_id"]), amt, g)
+				bad("credits/applied.parquet: credit %s applies %s to %v: not above zero", id, amt, g)
 			}
-			switch str(v["kind"]) {
-			case "coupon":
-				a.coupon.Add(amt)
-			case "voucher":
-				a.voucher.Add(amt)
-			case "stored_value_card":
-				a.sv.Add(amt)
+			switch kind {
+			case "coupon", "voucher", "stored_value_card":
 			default:
-				bad("credits/applied.parquet: credit %s has kind %q", str(v["credit_id"]), str(v["kind"]))
+				bad("credits/applied.parquet: credit %s has kind %q", id, kind)
 			}
-			id := str(v["credit_id"])
 			sumIn(perCredit, id).Add(amt)
-			return nil
+			return rows.addApplied(&g, kind, amt, id)
 		})
 		if err != nil {
 			return nil, err
@@ -244,50 +261,82 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 			return err
 		}
 		summaryRows++
-		g := group{str(v["billing_cycle"]), str(v["payer_account_id"]), str(v["account_id"]), str(v["product_code"]), str(v["currency"])}
-		a := groups[g]
-		n := v["line_count"].Int64()
-		s := billing.SumFromBytes16(v["list_amount"].ByteArray())
-		switch {
-		case a == nil:
-			bad("summary row %v has no bills", g)
-		case a.n != n || a.sum != s:
-			bad("summary row %v says %d lines, %s; the bills hold %d lines, %s", g, n, s, a.n, a.sum)
-		case hasSettlement:
-			col := func(name string) billing.Sum { return billing.SumFromBytes16(v[name].ByteArray()) }
-			disc, eff, coupon, voucher, sv, due := col("discount_amount"), col("effective_amount"), col("coupon_amount"),
-				col("voucher_amount"), col("stored_value_amount"), col("due_amount")
-			c := cur(g.currency)
-			c.coupon.AddSum(coupon)
-			c.voucher.AddSum(voucher)
-			c.sv.AddSum(sv)
-			c.due.AddSum(due)
-			want := s
-			want.SubSum(disc)
-			wantDue := eff
-			wantDue.SubSum(coupon)
-			wantDue.SubSum(voucher)
-			wantDue.SubSum(sv)
-			switch {
-			case disc != a.disc || eff != a.eff:
-				bad("summary row %v says discount %s, effective %s; the bills hold %s, %s", g, disc, eff, a.disc, a.eff)
-			case eff != want:
-				bad("summary row %v: effective_amount %s is not list_amount %s - discount_amount %s", g, eff, s, disc)
-			case due != wantDue:
-				bad("summary row %v: due_amount %s is not effective %s - coupon %s - voucher %s - stored value %s", g, due, eff, coupon, voucher, sv)
-			case coupon != a.coupon || voucher != a.voucher || sv != a.sv:
-				bad("summary row %v says coupon %s, voucher %s, stored value %s; credits/applied.parquet applies %s, %s, %s", g, coupon, voucher, sv, a.coupon, a.voucher, a.sv)
+		g := statementRow{str(v["billing_cycle"]), str(v["payer_account_id"]), str(v["account_id"]), str(v["product_code"]), str(v["currency"])}
+		row := SummaryRow{LineCount: v["line_count"].Int64(), ListAmount: billing.SumFromBytes16(v["list_amount"].ByteArray())}
+		if hasSettlement {
+			for _, x := range []struct {
+				name string
+				sum  *billing.Sum
+			}{
+				{"discount_amount", &row.Discount}, {"effective_amount", &row.Effective}, {"coupon_amount", &row.Coupon},
+				{"voucher_amount", &row.Voucher}, {"stored_value_amount", &row.StoredVal}, {"due_amount", &row.Due},
+			} {
+				*x.sum = billing.SumFromBytes16(v[x.name].ByteArray())
 			}
 		}
-		delete(groups, g)
-		return nil
+		return rows.addSummary(&g, &row)
 	})
 	if err != nil {
 		return nil, err
 	}
-	for g := range groups {
-		bad("bills of %v have no summary row", g)
+	err = rows.each(rowVisitor{
+		applied: func(r *rowView, kind, credit string, amt billing.Amount) {
+			if r.bills == nil {
+				bad("credits/applied.parquet: credit %s pays %v, which has no bills", credit, r.row)
+				return
+			}
+			switch kind {
+			case "coupon":
+				r.coupon.Add(amt)
+			case "voucher":
+				r.voucher.Add(amt)
+			case "stored_value_card":
+				r.sv.Add(amt)
+			}
+		},
+		summary: func(r *rowView, s *SummaryRow) {
+			g, a := r.row, r.bills
+			switch {
+			case a == nil:
+				bad("summary row %v has no bills", g)
+			case r.summaries > 0:
+				bad("summary row %v appears more than once", g)
+			case a.n != s.LineCount || a.sum != s.ListAmount:
+				bad("summary row %v says %d lines, %s; the bills hold %d lines, %s", g, s.LineCount, s.ListAmount, a.n, a.sum)
+			case hasSettlement:
+				c := cur(g.currency)
+				c.coupon.AddSum(s.Coupon)
+				c.voucher.AddSum(s.Voucher)
+				c.sv.AddSum(s.StoredVal)
+				c.due.AddSum(s.Due)
+				want := s.ListAmount
+				want.SubSum(s.Discount)
+				wantDue := s.Effective
+				wantDue.SubSum(s.Coupon)
+				wantDue.SubSum(s.Voucher)
+				wantDue.SubSum(s.StoredVal)
+				switch {
+				case s.Discount != a.disc || s.Effective != a.eff:
+					bad("summary row %v says discount %s, effective %s; the bills hold %s, %s", g, s.Discount, s.Effective, a.disc, a.eff)
+				case s.Effective != want:
+					bad("summary row %v: effective_amount %s is not list_amount %s - discount_amount %s", g, s.Effective, s.ListAmount, s.Discount)
+				case s.Due != wantDue:
+					bad("summary row %v: due_amount %s is not effective %s - coupon %s - voucher %s - stored value %s", g, s.Due, s.Effective, s.Coupon, s.Voucher, s.StoredVal)
+				case s.Coupon != r.coupon || s.Voucher != r.voucher || s.StoredVal != r.sv:
+					bad("summary row %v says coupon %s, voucher %s, stored value %s; credits/applied.parquet applies %s, %s, %s", g, s.Coupon, s.Voucher, s.StoredVal, r.coupon, r.voucher, r.sv)
+				}
+			}
+		},
+		end: func(r *rowView) {
+			if r.bills != nil && r.summaries == 0 {
+				bad("bills of %v have no summary row", r.row)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
+	rows.sort.Remove()
 
 	// 3. Rejects: count and the amounts of rows whose amount and currency
 	// parse, from the fields the run's --profile reads them from.
@@ -488,7 +537,7 @@ func countParquet(p string) (int64, error) {
 // sumIn returns m's sum for k, adding a zero one when there is none.
 func sumIn(m map[string]*billing.Sum, k string) *billing.Sum {
 	if m[k] == nil {
-		m[k] = &billing.Sum{}
+		m[strings.Clone(k)] = &billing.Sum{} // k may be a view of a reader's buffer
 	}
 	return m[k]
 }

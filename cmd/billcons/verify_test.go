@@ -116,9 +116,93 @@ func TestVerifyCatchesSettlementDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(filepath.Join(tmp, out.Path))
-	os.WriteFile("out/credits/balances.parquet", b, 0o644)
-	m, err := writers.ReadManifest("out")
+	replaceOutput(t, "out", tmp, out, func(*writers.Manifest) {})
+	msg := billcons(t, exitFailed, "verify", "out")
+	if want := "credit " + credits[0].CreditID + ": credits/balances.parquet says"; !strings.Contains(msg, want) {
+		t.Errorf("verify said %q, want %q", msg, want)
+	}
+}
+
+// TestVerifyCatchesSummaryDamage rewrites the summary consistently with the
+// manifest's checksums and row count, as a buggy writer would, and checks
+// verify still finds each statement row that does not match its bills
+// (CONTRACT.md: the summary holds one row per cycle, payer, member, product
+// and currency, the sums of its bills). Verify meets the bills and the
+// summary rows in a sort, not a map: each case is a way that join can go
+// wrong.
+func TestVerifyCatchesSummaryDamage(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(rows []writers.SummaryRow) []writers.SummaryRow
+		want   string
+	}{
+		{"a row's line count", func(rows []writers.SummaryRow) []writers.SummaryRow {
+			rows[1].LineCount++
+			return rows
+		}, "; the bills hold"},
+		{"a row's discount", func(rows []writers.SummaryRow) []writers.SummaryRow {
+			rows[0].Discount.Add(1)
+			return rows
+		}, "says discount"},
+		{"a row dropped", func(rows []writers.SummaryRow) []writers.SummaryRow {
+			return append(rows[:1], rows[2:]...)
+		}, "have no summary row"},
+		{"a row twice", func(rows []writers.SummaryRow) []writers.SummaryRow {
+			return append(rows[:len(rows)-1], rows[0])
+		}, "appears more than once"},
+		{"a row of a member without bills", func(rows []writers.SummaryRow) []writers.SummaryRow {
+			rows[0].AccountID = "1999999999999999"
+			return rows
+		}, "1999999999999999 " /* the row's key, printed */},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			billcons(t, 0, append(inputs(t, "in", false), "--out", "out")...)
+			var rows []writers.SummaryRow
+			if err := writers.ReadSummary("out/summary/summary.parquet", func(r *writers.SummaryRow) error {
+				rows = append(rows, *r)
+				return nil
+			}); err != nil || len(rows) < 3 {
+				t.Fatalf("reading the summary: %v, %d rows", err, len(rows))
+			}
+			rows = tt.damage(rows)
+			tmp := t.TempDir()
+			s, err := writers.NewSummary(tmp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range rows {
+				if err := s.Write(&rows[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := s.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			replaceOutput(t, "out", tmp, out, func(m *writers.Manifest) { m.Counts.SummaryRows = int64(len(rows)) })
+			msg := billcons(t, exitFailed, "verify", "out")
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("verify said %q, want %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+// replaceOutput puts output out, written under tmp, into the tree at dir
+// in place of the file of the same path, with the manifest's checksum of
+// it, and edits the manifest with edit.
+func replaceOutput(t *testing.T, dir, tmp string, out writers.Output, edit func(*writers.Manifest)) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(tmp, out.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, out.Path), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := writers.ReadManifest(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,9 +211,8 @@ func TestVerifyCatchesSettlementDamage(t *testing.T) {
 			m.Outputs[i] = out
 		}
 	}
-	writers.WriteManifest("out", m)
-	msg := billcons(t, exitFailed, "verify", "out")
-	if want := "credit " + credits[0].CreditID + ": credits/balances.parquet says"; !strings.Contains(msg, want) {
-		t.Errorf("verify said %q, want %q", msg, want)
+	edit(m)
+	if err := writers.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
 	}
 }
