@@ -16,7 +16,7 @@ import (
 func benchRead(b *testing.B, format string) {
 	dir := b.TempDir()
 	const lines = 200_000
-	if _, err := gen.Write(gen.Options{Lines: lines, Out: dir, Seed: 1, Format: format}); err != nil {
+	if _, err := gen.Write(context.Background(), gen.Options{Lines: lines, Out: dir, Seed: 1, Format: format}); err != nil {
 		b.Fatal(err)
 	}
 	path := filepath.Join(dir, "usage", "part-00000."+format)
@@ -37,7 +37,7 @@ func BenchmarkReadParquet(b *testing.B) { benchRead(b, "parquet") }
 func BenchmarkReadProfile(b *testing.B) {
 	dir := b.TempDir()
 	const lines = 200_000
-	if _, err := gen.Write(gen.Options{Lines: lines, Out: dir, Seed: 1, Format: "csv"}); err != nil {
+	if _, err := gen.Write(context.Background(), gen.Options{Lines: lines, Out: dir, Seed: 1, Format: "csv"}); err != nil {
 		b.Fatal(err)
 	}
 	native := filepath.Join(dir, "usage", "part-00000.csv")

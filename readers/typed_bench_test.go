@@ -33,7 +33,7 @@ import (
 func BenchmarkReadParquetTyped(b *testing.B) {
 	dir := b.TempDir()
 	const lines = 200_000
-	if _, err := gen.Write(gen.Options{Lines: lines, Out: dir, Seed: 1, Format: "parquet"}); err != nil {
+	if _, err := gen.Write(context.Background(), gen.Options{Lines: lines, Out: dir, Seed: 1, Format: "parquet"}); err != nil {
 		b.Fatal(err)
 	}
 	path := filepath.Join(dir, "usage", "part-00000.parquet")

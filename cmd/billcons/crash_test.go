@@ -666,3 +666,30 @@ func TestVerifyInterrupted(t *testing.T) {
 		t.Fatalf("left in TMPDIR: %v", left)
 	}
 }
+
+// TestReportAndGenInterrupted: a signal stops report and gen with exit 1
+// and one line, as it stops run and verify. Both used to catch it and run
+// on: the signal handler covers every command, so a command that ignores
+// its context cannot be stopped by Ctrl-C at all.
+func TestReportAndGenInterrupted(t *testing.T) {
+	t.Chdir(t.TempDir())
+	billcons(t, 0, append(inputs(t, "in", false), "--out", "out")...)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // as the signal handler does
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", "out"}, "billcons report: interrupted by a signal\n"},
+		{[]string{"gen", "--lines", "100000", "--out", "gen", "--quiet"}, "billcons gen: interrupted by a signal; gen holds part of a dataset\n"},
+	} {
+		var out, errb strings.Builder
+		code := Main(ctx, tt.args, &out, &errb)
+		if code != exitFailed || errb.String() != tt.want || out.Len() > 0 {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d and %q", tt.args[0], code, out.String(), errb.String(), exitFailed, tt.want)
+		}
+	}
+	if files, _ := filepath.Glob("gen/usage/*"); len(files) > 1 {
+		t.Errorf("gen wrote %d usage files after the signal", len(files))
+	}
+}

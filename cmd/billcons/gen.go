@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,7 +30,7 @@ The same options give the same bytes.
 Options:
 `
 
-func cmdGen(args []string, stdout, stderr io.Writer) int {
+func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("billcons gen", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	lines := fs.Int64("lines", 0, "usage lines to write (required)")
@@ -64,9 +65,12 @@ func cmdGen(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "\rbillcons gen: %d of %d lines (%.0f%%)", n, *lines, 100*float64(n)/float64(*lines))
 		}
 	}
-	st, err := gen.Write(o)
+	st, err := gen.Write(ctx, o)
 	if o.Progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("interrupted by a signal; %s holds part of a dataset", *out)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons gen: %v\n", err)

@@ -198,7 +198,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "verify":
 		return cmdVerify(ctx, args[1:], stdout, stderr)
 	case "report":
-		return cmdReport(args[1:], stdout, stderr)
+		return cmdReport(ctx, args[1:], stdout, stderr)
 	case "query":
 		return cmdQuery(ctx, args[1:], stdin, stdout, stderr)
 	case "invoice":
@@ -206,7 +206,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "export":
 		return cmdExport(ctx, args[1:], stdout, stderr)
 	case "gen":
-		return cmdGen(args[1:], stdout, stderr)
+		return cmdGen(ctx, args[1:], stdout, stderr)
 	case "plan":
 		return cmdPlan(ctx, args[1:], stdout, stderr)
 	case "split":
@@ -236,7 +236,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprint(stdout, exportHelp)
 				return exitOK
 			case "gen":
-				return cmdGen([]string{"--help"}, stdout, stderr)
+				return cmdGen(ctx, []string{"--help"}, stdout, stderr)
 			}
 		}
 		fmt.Fprint(stdout, usageText)
@@ -627,12 +627,12 @@ folder as the run did, and names every file changed, gone or new since.
 Exit status 0 when all holds, 1 otherwise, with one line per problem.
 `
 
-func cmdReport(args []string, stdout, stderr io.Writer) int {
+func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dir, ok := oneDir("report", args, stderr)
 	if !ok {
 		return exitUsage
 	}
-	dir, err := readable(context.Background(), dir)
+	dir, err := readable(ctx, dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons report: %v\n", err)
 		return exitFailed
@@ -646,7 +646,13 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		list, discount, effective, credits, due billing.Sum
 	}
 	groups := map[key]*agg{}
+	rows := 0
 	err = writers.ReadParquet(filepath.Join(dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
+		if rows++; rows%4096 == 1 { // a summary of millions of rows takes a while: a signal stops it
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		str := func(c string) string { return string(v[c].ByteArray()) }
 		sum := func(c string) billing.Sum {
 			if x, ok := v[c]; ok {
@@ -673,6 +679,9 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		a.due.AddSum(sum("due_amount"))
 		return nil
 	})
+	if errors.Is(err, context.Canceled) {
+		err = errors.New("interrupted by a signal")
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons report: %v\n", err)
 		return exitFailed
