@@ -336,7 +336,7 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows.sort.Remove()
+	rows.remove()
 
 	// 3. Rejects: count and the amounts of rows whose amount and currency
 	// parse, from the fields the run's --profile reads them from.

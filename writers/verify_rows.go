@@ -68,6 +68,9 @@ func parseRowKey(k []byte) (statementRow, byte, error) {
 
 var errRowRecord = errors.New("verify: a statement row's record is corrupt")
 
+// remove deletes the sort's run files.
+func (r *statementRows) remove() { r.sort.Remove() }
+
 func (r *statementRows) add(g *statementRow, kind byte) error {
 	r.key = rowKey(r.key[:0], g, kind)
 	return r.sort.Add(r.key, r.val)
@@ -97,18 +100,17 @@ func (r *statementRows) addSummary(g *statementRow, row *SummaryRow) error {
 	return r.add(g, rowIsSummary)
 }
 
-// rowView is one statement row as the merge meets it: its bills, the
-// credits applied to it by kind, and its summary rows.
+// rowView is one statement row as the merge meets it.
 type rowView struct {
 	row                 statementRow
-	bills               *rowBills // nil when it has none
-	coupon, voucher, sv billing.Sum
-	summaries           int
+	bills               *rowBills   // the sums of its bills; nil when it has none
+	coupon, voucher, sv billing.Sum // the credits applied to it, kept by the visitor
+	summaries           int         // its summary rows met before the current one
 }
 
-// rowVisitor is told of each record of a statement row, in the order
-// bills, applied credits, summary; summary is nil for the other records,
-// applied set for an applied credit's.
+// rowVisitor is told of a statement row's records in the order its bills
+// (summed into the view, not told), each credit applied to it, its summary
+// rows; then of the row's end.
 type rowVisitor struct {
 	applied func(v *rowView, kind, credit string, amount billing.Amount)
 	summary func(v *rowView, s *SummaryRow)
@@ -172,7 +174,7 @@ func (r *statementRows) each(vis rowVisitor) error {
 			}
 			vis.applied(&v, kind, string(p[w+int(n)+w2:]), billing.Amount(amount))
 		case rowIsSummary:
-			s, err := parseSummary(p, &v.row)
+			s, err := parseSummary(p)
 			if err != nil {
 				return err
 			}
@@ -202,8 +204,10 @@ func parseBills(p []byte, b *rowBills) error {
 	return nil
 }
 
-func parseSummary(p []byte, g *statementRow) (SummaryRow, error) {
-	s := SummaryRow{Payer: g.payer, AccountID: g.account, Product: g.product, Currency: g.currency}
+// parseSummary parses a summary row's line count and sums; its key is the
+// statement row's.
+func parseSummary(p []byte) (SummaryRow, error) {
+	var s SummaryRow
 	n, w := binary.Varint(p)
 	if w <= 0 || len(p) != w+7*16 {
 		return s, errRowRecord
