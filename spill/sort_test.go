@@ -117,3 +117,34 @@ func BenchmarkSortBillKeys(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMergeBillKeys merges 64 runs of bills keys (the many-payers
+// shape at 10M lines spills about 90).
+func BenchmarkMergeBillKeys(b *testing.B) {
+	keys, payloads := billKeys(1_000_000)
+	s := New(b.TempDir(), "bench", 1<<16)
+	s.budget = len(keys) * (len(keys[0]) + 60) / 64
+	for i := range keys {
+		if err := s.Add(keys[i], payloads[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := s.Merge(); err != nil { // writes the last run
+		b.Fatal(err)
+	}
+	b.Logf("%d runs", s.Runs())
+	for b.Loop() {
+		it, err := s.Merge()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for _, _, ok := it.Next(); ok; _, _, ok = it.Next() {
+			n++
+		}
+		it.Close()
+		if n != len(keys) {
+			b.Fatalf("%d records, want %d", n, len(keys))
+		}
+	}
+}
