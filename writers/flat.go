@@ -733,6 +733,7 @@ func (w *thriftWriter) binary(id int16, s string) {
 	w.field(id, thriftBinary)
 	w.b = appendBinary(w.b, s)
 }
+
 func (w *thriftWriter) binaryBytes(id int16, s []byte) {
 	w.field(id, thriftBinary)
 	w.b = appendBinary(w.b, s)

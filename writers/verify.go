@@ -135,8 +135,8 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var file [4]byte // a line's file, by its index in files
-	err = scanBills(ctx, dir, files, func(b *billFacts) error {
+	var file [4]byte                                       // a line's file, by its index in files
+	err = scanBills(dir, files, func(b *billFacts) error { // fn checks ctx: see stopped
 		if err := stopped(); err != nil {
 			return err
 		}

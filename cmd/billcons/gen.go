@@ -69,9 +69,7 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.Progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
-	if errors.Is(err, context.Canceled) {
-		err = fmt.Errorf("interrupted by a signal; %s holds part of a dataset", *out)
-	}
+	err = signalled(err, "; "+*out+" holds part of a dataset")
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons gen: %v\n", err)
 		return exitFailed

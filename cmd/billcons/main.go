@@ -415,9 +415,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, readers.ErrNeedCurrency):
 			code = exitUsage // the export needs --currency: the command line is short of an option
 		}
-		if errors.Is(err, context.Canceled) {
-			err = fmt.Errorf("interrupted by a signal; %s is unchanged", *out)
-		}
+		err = signalled(err, "; "+*out+" is unchanged")
 		if log != nil {
 			log.Error("failed", "error", err.Error(), "exit", code, "seconds", time.Since(started).Seconds())
 		} else {
@@ -551,6 +549,16 @@ func oneDir(name string, args []string, stderr io.Writer) (string, bool) {
 	return args[0], true
 }
 
+// signalled gives a cancelled command's error as its user reads it: in
+// billcons a cancellation is always main's signal handler, so the error is
+// "interrupted by a signal" and what after says of the outputs.
+func signalled(err error, after string) error {
+	if errors.Is(err, context.Canceled) {
+		return errors.New("interrupted by a signal" + after)
+	}
+	return err
+}
+
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var inputs bool
 	var rest []string
@@ -575,9 +583,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailed
 	}
 	problems, err := writers.VerifyContext(ctx, dir)
-	if errors.Is(err, context.Canceled) {
-		err = errors.New("interrupted by a signal")
-	}
+	err = signalled(err, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons verify: %v\n", err)
 		return exitFailed
@@ -679,9 +685,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		a.due.AddSum(sum("due_amount"))
 		return nil
 	})
-	if errors.Is(err, context.Canceled) {
-		err = errors.New("interrupted by a signal")
-	}
+	err = signalled(err, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons report: %v\n", err)
 		return exitFailed

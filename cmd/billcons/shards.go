@@ -65,9 +65,7 @@ func newStep(out string, stderr io.Writer, quiet bool) *shards.Step {
 }
 
 func stepFailed(cmd string, err error, stderr io.Writer) int {
-	if errors.Is(err, context.Canceled) {
-		err = errors.New("interrupted by a signal; nothing published")
-	}
+	err = signalled(err, "; nothing published")
 	fmt.Fprintf(stderr, "billcons %s: %v\n", cmd, err)
 	if errors.Is(err, pipeline.ErrDataQuality) {
 		return exitDataQuality
