@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,9 +42,11 @@ func writeMany(b *testing.B, dir string, ls []billing.UsageLine, payers int) []O
 // floor, the same files with the same bytes from memory: the folders made,
 // each file created, written and closed, by as many goroutines as the bills
 // writer uses (BillWriters). The ratio of the two is issue 13's measure
-// (at most 1.3). payers=1 writes the same lines as one file, and its
-// floor: the differences between payers=2000 and payers=1 are what 1,999
-// more files cost the writer and the file system.
+// (at most 1.3). codec-floor writes them too, each page compressed again
+// first (WriteCodecFloor): what any writer of these files pays at least.
+// payers=1 writes the same lines as one file, and its floors: the
+// differences between payers=2000 and payers=1 are what 1,999 more files
+// cost the writer and the file system (BenchmarkCostPerFile).
 func BenchmarkWriteBillsManyPayers(b *testing.B) {
 	for _, payers := range []int{manyPayers, 1} {
 		benchWriteMany(b, payers)
@@ -58,25 +61,105 @@ func benchWriteMany(b *testing.B, payers int) {
 		}
 		b.ReportMetric(float64(payers)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
 	})
-	b.Run(fmt.Sprintf("payers=%d/floor", payers), func(b *testing.B) {
-		src := b.TempDir()
-		outs := writeMany(b, src, ls, payers)
-		rels := make([]string, len(outs))
-		files := make([][]byte, len(outs))
-		for i, o := range outs {
-			var err error
-			rels[i] = o.Path
-			if files[i], err = os.ReadFile(filepath.Join(src, o.Path)); err != nil {
-				b.Fatal(err)
-			}
+	for _, codec := range []bool{false, true} {
+		name := "floor"
+		if codec {
+			name = "codec-floor"
 		}
-		b.ResetTimer()
-		for b.Loop() {
-			dir := b.TempDir()
-			if err := WriteFloor(dir, rels, files); err != nil {
-				b.Fatal(err)
+		b.Run(fmt.Sprintf("payers=%d/%s", payers, name), func(b *testing.B) {
+			rels, data, paged := manyFiles(b, ls, payers)
+			b.ResetTimer()
+			for b.Loop() {
+				dir := b.TempDir()
+				err := WriteFloor(dir, rels, data)
+				if codec {
+					err = WriteCodecFloor(dir, rels, paged)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
 			}
+			b.ReportMetric(float64(payers)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
+		})
+	}
+}
+
+// manyFiles writes the many-payers bills over payers payers and returns
+// their paths, their bytes and their pages for WriteCodecFloor.
+func manyFiles(b *testing.B, ls []billing.UsageLine, payers int) ([]string, [][]byte, []*PagedFile) {
+	src := b.TempDir()
+	outs := writeMany(b, src, ls, payers)
+	rels := make([]string, len(outs))
+	data := make([][]byte, len(outs))
+	paged := make([]*PagedFile, len(outs))
+	for i, o := range outs {
+		var err error
+		rels[i] = o.Path
+		if data[i], err = os.ReadFile(filepath.Join(src, o.Path)); err != nil {
+			b.Fatal(err)
 		}
-		b.ReportMetric(float64(payers)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
-	})
+		if paged[i], err = CutPages(data[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return rels, data, paged
+}
+
+// BenchmarkCostPerFile is what a bills file costs beyond its lines, side by
+// side with what it costs the file system: the many-payers lines written
+// as 2,000 files and as one, by the bills writer and by the floors, in
+// turn in every round, in CPU time (user and system, the whole process).
+// The metrics are the CPU each of the 1,999 more files took: bills-us/file
+// the writer's, floor-us/file the file system's (WriteFloor),
+// codec-us/file with the pages compressed (WriteCodecFloor), and
+// bills/floor their ratio (issue 13: what a file costs beyond its bytes).
+func BenchmarkCostPerFile(b *testing.B) {
+	ls := benchLines(time.Date(2024, 2, 1, 0, 0, 0, 0, time.FixedZone("+08:00", 8*3600)), 7)
+	type shape struct {
+		rels  []string
+		data  [][]byte
+		paged []*PagedFile
+	}
+	var shapes [2]shape
+	for i, payers := range []int{manyPayers, 1} {
+		shapes[i].rels, shapes[i].data, shapes[i].paged = manyFiles(b, ls, payers)
+	}
+	var bills, floor, codec [2]time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		for i, payers := range []int{manyPayers, 1} {
+			sh := &shapes[i]
+			bills[i] += cpuOf(func() { writeMany(b, b.TempDir(), ls, payers) })
+			floor[i] += cpuOf(func() {
+				if err := WriteFloor(b.TempDir(), sh.rels, sh.data); err != nil {
+					b.Fatal(err)
+				}
+			})
+			codec[i] += cpuOf(func() {
+				if err := WriteCodecFloor(b.TempDir(), sh.rels, sh.paged); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+	}
+	perFile := func(d [2]time.Duration) float64 {
+		return float64(d[0]-d[1]) / float64(b.N) / float64(manyPayers-1) / 1e3
+	}
+	b.ReportMetric(perFile(bills), "bills-us/file")
+	b.ReportMetric(perFile(floor), "floor-us/file")
+	b.ReportMetric(perFile(codec), "codec-us/file")
+	b.ReportMetric(perFile(bills)/perFile(floor), "bills/floor")
+}
+
+// cpuOf returns the CPU time (user and system) the process spent while f
+// ran.
+func cpuOf(f func()) time.Duration {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start := cpu()
+	f()
+	return cpu() - start
 }

@@ -1,0 +1,91 @@
+package writers
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/billcons/billcons/billing"
+)
+
+// TestCodecFloorSameFiles: the codec floor make bench measures write_bills
+// against (issue 13) writes the bills files' own bytes, its pages
+// compressed again with the writer's codecs: a small file's Snappy and a
+// large one's zstd, a dictionary page and plain pages, one row group and
+// several. A page damaged in its compressed bytes, or a file cut short, is
+// refused, not measured.
+func TestCodecFloorSameFiles(t *testing.T) {
+	ls := benchLines(time.Date(2024, 2, 1, 0, 0, 0, 0, time.FixedZone("+08:00", 8*3600)), 7)
+	src := t.TempDir()
+	w := NewBills(src, []string{"region", "instance_name"})
+	for p, n := range []int{3, billSmall, 70_000} { // Snappy, Snappy, zstd in three row groups
+		for i := range n {
+			l := ls[i%len(ls)]
+			l.LineID = fmt.Sprintf("L%d-%d", p, i)
+			l.Cycle = billing.Cycle(2024*12 + 1)
+			payer := fmt.Sprintf("2%015d", p)
+			if err := w.Write(&l, &Decided{Payer: payer, DiscountOwner: payer, DiscountRule: "member"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	outs, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rels := make([]string, len(outs))
+	data := make([][]byte, len(outs))
+	files := make([]*PagedFile, len(outs))
+	codecs := map[string]bool{}
+	for i, o := range outs {
+		rels[i] = o.Path
+		if data[i], err = os.ReadFile(filepath.Join(src, o.Path)); err != nil {
+			t.Fatal(err)
+		}
+		if files[i], err = CutPages(data[i]); err != nil {
+			t.Fatalf("%s: %v", o.Path, err)
+		}
+		for _, p := range files[i].parts {
+			if p.codec != nil {
+				codecs[p.codec.String()] = true
+			}
+		}
+	}
+	if len(outs) != 3 || !codecs["SNAPPY"] || !codecs["ZSTD"] {
+		t.Fatalf("%d files, pages compressed with %v: want 3 files, Snappy and zstd", len(outs), codecs)
+	}
+	dst := t.TempDir()
+	if err := WriteCodecFloor(dst, rels, files); err != nil {
+		t.Fatal(err)
+	}
+	for i, rel := range rels {
+		got, err := os.ReadFile(filepath.Join(dst, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data[i]) {
+			t.Errorf("%s: the codec floor wrote %d bytes unlike the bills file's %d", rel, len(got), len(data[i]))
+		}
+	}
+
+	big := data[2]
+	var page *pagePart
+	for j := range files[2].parts {
+		if p := &files[2].parts[j]; p.codec != nil && len(p.page) > 1000 {
+			page = p
+			break
+		}
+	}
+	at := bytes.Index(big, page.raw) + len(page.raw) + 20 // inside its compressed bytes
+	damaged := bytes.Clone(big)
+	damaged[at] ^= 0xff
+	if _, err := CutPages(damaged); err == nil {
+		t.Error("a damaged page was cut without an error")
+	}
+	if _, err := CutPages(big[:len(big)-5]); err == nil {
+		t.Error("a file cut short was cut without an error")
+	}
+}
