@@ -148,14 +148,17 @@ func CutPages(data []byte) (*PagedFile, error) {
 			}
 			body := pos + int64(r.Size()) - int64(r.Len())
 			end := body + int64(h.CompressedPageSize)
-			if end > c.end {
+			if h.CompressedPageSize < 0 || end > c.end {
 				return nil, fmt.Errorf("page at %d passes its chunk's end", pos)
 			}
 			stored := body // where the compressed bytes start
-			if h.Type == format.DataPageV2 {
-				if !h.DataPageHeaderV2.V.IsCompressed.Valid || h.DataPageHeaderV2.V.IsCompressed.V {
-					stored += int64(h.DataPageHeaderV2.V.RepetitionLevelsByteLength + h.DataPageHeaderV2.V.DefinitionLevelsByteLength)
-				} else {
+			if v2 := &h.DataPageHeaderV2.V; h.Type == format.DataPageV2 {
+				levels := int64(v2.RepetitionLevelsByteLength) + int64(v2.DefinitionLevelsByteLength)
+				if v2.RepetitionLevelsByteLength < 0 || v2.DefinitionLevelsByteLength < 0 || levels > end-body {
+					return nil, fmt.Errorf("page at %d: levels longer than the page", pos)
+				}
+				stored += levels
+				if v2.IsCompressed.Valid && !v2.IsCompressed.V {
 					stored = end
 				}
 			}
