@@ -39,10 +39,14 @@ BENCH_SHAPES ?= default,many
 # Where the contenders write: BENCH_WORK=/dev/shm/billcons-bench keeps the
 # disk's own variance out of the ratios (README, Performance).
 BENCH_WORK ?= $(BENCH_CACHE)/work
+# The stage benchmarks write their files in $(BENCH_WORK) too, and their
+# lines go into BENCHMARKS.md.
 bench: build
-	$(GO) test -run XXX -bench . -benchtime 3x ./readers/ ./rules/ ./writers/
+	mkdir -p $(BENCH_WORK)
+	TMPDIR=$(BENCH_WORK) $(GO) test -run XXX -bench . -benchtime 3x ./readers/ ./rules/ ./writers/ > bin/stage-bench.txt; \
+		s=$$?; cat bin/stage-bench.txt; exit $$s
 	$(GO) build -o bin/bench ./fixtures/bench
-	bin/bench -cache $(BENCH_CACHE) -shapes $(BENCH_SHAPES) -work $(BENCH_WORK) -sizes $(BENCH_SIZES) -rounds $(BENCH_ROUNDS)
+	bin/bench -cache $(BENCH_CACHE) -shapes $(BENCH_SHAPES) -work $(BENCH_WORK) -sizes $(BENCH_SIZES) -rounds $(BENCH_ROUNDS) -stages bin/stage-bench.txt
 	# A sharded run (4 shards, 2 splits, two at a time) against one run, on
 	# the largest cached size: README, Scaling out.
 	fixtures/bench/sharded.sh $(BIN) $(BENCH_CACHE)/lines-$(lastword $(subst $(comma), ,$(BENCH_SIZES))) 4 2

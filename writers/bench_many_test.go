@@ -1,9 +1,11 @@
 package writers
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -162,4 +164,52 @@ func cpuOf(f func()) time.Duration {
 	start := cpu()
 	f()
 	return cpu() - start
+}
+
+// BenchmarkStatePerFile is the memory a run keeps for each bills file it
+// writes (issue 13: state per bills file): the live heap after writing
+// 20,000 one-payer files and after 5,000, with the writer closed and its
+// outputs kept for the manifest, over the 15,000 more files (B/file); and
+// the manifest's bytes per file (manifest-B/file), marshalled whole when
+// the run ends.
+func BenchmarkStatePerFile(b *testing.B) {
+	ls := benchLines(time.Date(2024, 2, 1, 0, 0, 0, 0, time.FixedZone("+08:00", 8*3600)), 7)
+	live := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	held := func(files int) (uint64, []Output) {
+		before := live()
+		w := NewBills(b.TempDir(), []string{"region", "instance_name"})
+		for i := range files {
+			l := ls[i%len(ls)]
+			l.Cycle = billing.Cycle(2024*12 + 1)
+			payer := fmt.Sprintf("2%015d", i)
+			if err := w.Write(&l, &Decided{Payer: payer, DiscountOwner: payer, DiscountRule: "member"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		outs, err := w.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		after := live()
+		runtime.KeepAlive(outs)
+		return after - min(after, before), outs
+	}
+	var perFile, manifest float64
+	for b.Loop() {
+		small, _ := held(5_000)
+		large, outs := held(20_000)
+		perFile += (float64(large) - float64(small)) / 15_000
+		js, err := json.MarshalIndent(&Manifest{Outputs: outs}, "", "  ")
+		if err != nil {
+			b.Fatal(err)
+		}
+		manifest += float64(len(js)) / float64(len(outs))
+	}
+	b.ReportMetric(perFile/float64(b.N), "B/file")
+	b.ReportMetric(manifest/float64(b.N), "manifest-B/file")
 }
