@@ -24,18 +24,25 @@ const (
 // writeMany writes the many-payers lines into dir's bills, over payers
 // payers.
 func writeMany(b *testing.B, dir string, ls []billing.UsageLine, payers int) []Output {
+	return writePayers(b, dir, ls, manyLines, func(i int) int { return i * payers / manyLines })
+}
+
+// writePayers writes n lines, ls's in turn, into dir's bills in one cycle,
+// line i paid by payer number payerOf(i) (in order), and returns the
+// files written.
+func writePayers(tb testing.TB, dir string, ls []billing.UsageLine, n int, payerOf func(i int) int) []Output {
 	w := NewBills(dir, []string{"region", "instance_name"})
-	for i := 0; i < manyLines; i++ {
+	for i := range n {
 		l := ls[i%len(ls)]
 		l.Cycle = billing.Cycle(2024*12 + 1)
-		payer := fmt.Sprintf("2%015d", i*payers/manyLines)
+		payer := fmt.Sprintf("2%015d", payerOf(i))
 		if err := w.Write(&l, &Decided{Payer: payer, DiscountOwner: payer, DiscountRule: "member"}); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	out, err := w.Close()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return out
 }
@@ -182,19 +189,7 @@ func BenchmarkStatePerFile(b *testing.B) {
 	}
 	held := func(files int) (uint64, []Output) {
 		before := live()
-		w := NewBills(b.TempDir(), []string{"region", "instance_name"})
-		for i := range files {
-			l := ls[i%len(ls)]
-			l.Cycle = billing.Cycle(2024*12 + 1)
-			payer := fmt.Sprintf("2%015d", i)
-			if err := w.Write(&l, &Decided{Payer: payer, DiscountOwner: payer, DiscountRule: "member"}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		outs, err := w.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
+		outs := writePayers(b, b.TempDir(), ls, files, func(i int) int { return i })
 		after := live()
 		runtime.KeepAlive(outs)
 		return after - min(after, before), outs

@@ -2,13 +2,10 @@ package writers
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/billcons/billcons/billing"
 )
 
 // TestCodecFloorSameFiles: the codec floor make bench measures write_bills
@@ -20,22 +17,18 @@ import (
 func TestCodecFloorSameFiles(t *testing.T) {
 	ls := benchLines(time.Date(2024, 2, 1, 0, 0, 0, 0, time.FixedZone("+08:00", 8*3600)), 7)
 	src := t.TempDir()
-	w := NewBills(src, []string{"region", "instance_name"})
-	for p, n := range []int{3, billSmall, 70_000} { // Snappy, Snappy, zstd in three row groups
-		for i := range n {
-			l := ls[i%len(ls)]
-			l.LineID = fmt.Sprintf("L%d-%d", p, i)
-			l.Cycle = billing.Cycle(2024*12 + 1)
-			payer := fmt.Sprintf("2%015d", p)
-			if err := w.Write(&l, &Decided{Payer: payer, DiscountOwner: payer, DiscountRule: "member"}); err != nil {
-				t.Fatal(err)
-			}
+	// Three files: 3 and 4,096 rows in Snappy, 70,000 in zstd in three row
+	// groups.
+	outs := writePayers(t, src, ls, 3+billSmall+70_000, func(i int) int {
+		switch {
+		case i < 3:
+			return 0
+		case i < 3+billSmall:
+			return 1
 		}
-	}
-	outs, err := w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+		return 2
+	})
+	var err error
 	rels := make([]string, len(outs))
 	data := make([][]byte, len(outs))
 	files := make([]*PagedFile, len(outs))
