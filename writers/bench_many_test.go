@@ -80,9 +80,11 @@ func benchWriteMany(b *testing.B, payers int) {
 			b.ResetTimer()
 			for b.Loop() {
 				dir := b.TempDir()
-				err := WriteFloor(dir, rels, data)
+				var err error
 				if codec {
 					err = WriteCodecFloor(dir, rels, paged)
+				} else {
+					err = WriteFloor(dir, rels, data)
 				}
 				if err != nil {
 					b.Fatal(err)
