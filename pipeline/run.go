@@ -60,6 +60,17 @@ type Config struct {
 	// rejected usage rows is above it. Negative means no limit.
 	MaxRejectRatio float64
 
+	// Keep is how many versions of Out stay after the run publishes one;
+	// zero means writers.DefaultKeep.
+	Keep int
+
+	// Guard, when set, judges the staged version before it is published:
+	// an error keeps the latest version and fails the run (wrap
+	// ErrDataQuality for exit 3). It receives the trips of the run's own
+	// guards (the reject ratio), so that all are said together; without a
+	// Guard those fail the run themselves.
+	Guard func(ctx context.Context, g *GuardInput) error
+
 	// SpillBytes is the memory budget of each line sort before it spills to
 	// disk. Zero means DefaultSpillBytes.
 	SpillBytes int
@@ -107,6 +118,19 @@ const DefaultSpillBytes = 16 << 20
 // Config.MaxRejectRatio) was crossed. The previous output is kept.
 var ErrDataQuality = errors.New("data-quality limit crossed")
 
+// ErrUsage is returned for a command line the run refuses before reading
+// anything, such as an input inside --out.
+var ErrUsage = errors.New("usage error")
+
+// GuardInput is what Config.Guard judges.
+type GuardInput struct {
+	Base        string // the latest version's folder; "" for a first run
+	BaseVersion int64
+	Staged      string            // the new version's folder, complete but for its manifest
+	Manifest    *writers.Manifest // the new version's manifest; the guard may add to Accepted
+	Trips       []string          // the run's own guards that tripped, one line each
+}
+
 // Result summarises a completed run.
 type Result struct {
 	Manifest *writers.Manifest
@@ -116,6 +140,9 @@ type Result struct {
 	// Warnings are problems that did not fail the run, such as a previous
 	// tree that could not be removed after the new one was put in place.
 	Warnings []string
+	// Version is the number the run published, Base the one it replaced
+	// (0: none) and Shared the bytes it shares with it.
+	Version, Base, Shared int64
 }
 
 type run struct {
@@ -138,6 +165,7 @@ type run struct {
 	purchases  rules.Purchases   // the accepted purchases the refund rule looks at
 	renames    map[uint64]uint32 // alibaba profile: seq -> n, for a line_id repeated n-1 times before
 	settle     *settlement       // the credits and alerts of pass D
+	cycleSums  map[cycleCurrency]*cycleSum
 }
 
 // lineSpills are the sorts the usage lines go through.
@@ -193,6 +221,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r := &run{cfg: cfg, ctx: ctx, totals: map[string]*currencyTotals{}, stamps: map[string]stamp{}, mark: time.Now()}
 
+	// Inputs inside the output tree are refused before anything is read.
+	if err := inputsOutside(cfg.Out, map[string][]string{"--usage": cfg.Usage, "--changes": cfg.Changes, "--accounts": cfg.Accounts,
+		"--discounts": cfg.Discounts, "--credits": cfg.Credits, "--enterprises": cfg.Enterprises, "--balances": cfg.Balances}, nil); err != nil {
+		return nil, err
+	}
 	// Resolve every input before touching the output.
 	usage, err := expandAll(cfg.Usage)
 	if err != nil {
@@ -213,6 +246,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	r.usageFiles = usage
+	if err := inputsOutside(cfg.Out, map[string][]string{"--usage": cfg.Usage, "--changes": cfg.Changes, "--accounts": cfg.Accounts},
+		map[string][]string{"--usage": usage, "--changes": changes, "--accounts": accounts}); err != nil {
+		return nil, err
+	}
 	if len(cfg.Enterprises) > 0 && len(cfg.Accounts) == 0 {
 		return nil, fmt.Errorf("--enterprises needs --accounts: an enterprise is found through its accounts")
 	}
@@ -224,12 +261,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if settleFiles[in.kind], err = expandAll(in.args); err != nil {
 			return nil, err
 		}
+		if err := inputsOutside(cfg.Out, map[string][]string{"--" + in.kind: in.args}, map[string][]string{"--" + in.kind: settleFiles[in.kind]}); err != nil {
+			return nil, err
+		}
 	}
 
 	tree, err := writers.BeginWait(ctx, cfg.Out, cfg.Wait, cfg.Waiting)
 	if err != nil {
 		return nil, err
 	}
+	tree.Keep = cfg.Keep
 	r.tree = tree
 	committed := false
 	defer func() {
@@ -405,14 +446,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("internal error: %d usage rows read but %d billed and %d rejected", r.counts.UsageRead, r.counts.UsageBilled, r.counts.UsageRejected)
 	}
 	m := &writers.Manifest{
-		Program:   "billcons",
+		Format:        writers.TreeFormat,
+		FormatVersion: writers.TreeFormatVersion,
+		TreeVersion:   tree.Next(),
+		BaseVersion:   tree.BaseVersion(),
+		Command:       "run",
+		Cycles:        r.cycleTotals(),
+		Program:       "billcons",
 		Version:   cfg.Version,
 		StartedAt: started.Format(time.RFC3339Nano),
 		Options: map[string]any{
 			"usage": cfg.Usage, "changes": cfg.Changes, "accounts": cfg.Accounts, "out": cfg.Out,
 			"timing": cfg.Timing.String(), "tz": cfg.ZoneName, "max_reject_ratio": cfg.MaxRejectRatio,
 			"discounts": cfg.Discounts, "credits": cfg.Credits, "enterprises": cfg.Enterprises, "balances": cfg.Balances,
-			"profile": cfg.Profile, "currency": cfg.Currency,
+			"profile": cfg.Profile, "currency": cfg.Currency, "keep": cfg.Keep,
 		},
 		Inputs:  r.inputs,
 		Outputs: outputs,
@@ -436,26 +483,43 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			Discount: t.discount.String(), Effective: eff.String(), Coupon: t.coupon.String(), Voucher: t.voucher.String(),
 			StoredValue: t.storedValue.String(), Due: due.String()}
 	}
+	var trips []string
 	if cfg.MaxRejectRatio >= 0 && r.counts.UsageRead > 0 {
 		ratio := float64(r.counts.UsageRejected) / float64(r.counts.UsageRead)
 		if ratio > cfg.MaxRejectRatio {
-			return nil, fmt.Errorf("%w: %d of %d usage rows rejected (%.4g), above --max-reject-ratio %g; previous output kept",
-				ErrDataQuality, r.counts.UsageRejected, r.counts.UsageRead, ratio, cfg.MaxRejectRatio)
+			trips = append(trips, fmt.Sprintf("reject_ratio: %d of %d usage rows rejected (%.4g), above --max-reject-ratio %g (rejects/usage.parquet says why; --max-reject-ratio 1 turns the guard off)",
+				r.counts.UsageRejected, r.counts.UsageRead, ratio, cfg.MaxRejectRatio))
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if cfg.Guard == nil && len(trips) > 0 {
+		return nil, fmt.Errorf("%w: %s; previous output kept", ErrDataQuality, trips[0])
 	}
 	m.EndedAt = time.Now().UTC().Format(time.RFC3339Nano)
 	if err := writers.WriteManifest(tree.Dir(), m); err != nil {
 		return nil, err
 	}
+	if cfg.Guard != nil {
+		g := &GuardInput{Base: tree.BaseDir(), BaseVersion: tree.BaseVersion(), Staged: tree.Dir(), Manifest: m, Trips: trips}
+		if err := cfg.Guard(ctx, g); err != nil {
+			return nil, err
+		}
+		if len(m.Accepted) > 0 { // the guards passed on purpose, on record
+			if err := writers.WriteManifest(tree.Dir(), m); err != nil {
+				return nil, err
+			}
+		}
+		r.stage("guards", slog.Int64("base_version", tree.BaseVersion()))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	base := tree.BaseVersion()
 	if err := tree.Commit(); err != nil {
 		return nil, err
 	}
 	committed = true
-	r.stage("commit", slog.String("out", cfg.Out))
-	return &Result{Manifest: m, Warnings: tree.Warnings, Alerts: alerts}, nil
+	r.stage("commit", slog.String("out", cfg.Out), slog.Int64("version", m.TreeVersion), slog.Int64("shared_bytes", tree.Shared))
+	return &Result{Manifest: m, Warnings: tree.Warnings, Alerts: alerts, Version: m.TreeVersion, Base: base, Shared: tree.Shared}, nil
 }
 
 // usagePasses are passes A to D over the usage lines.

@@ -109,6 +109,7 @@ func (r *run) commitUsage(c *CommitInput) ([]writers.Output, error) {
 		t.coupon.AddSum(row.Coupon)
 		t.voucher.AddSum(row.Voucher)
 		t.storedValue.AddSum(row.StoredVal)
+		r.addCycle(row)
 		if err := summary.Write(row); err != nil {
 			return nil, err
 		}

@@ -38,6 +38,7 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 		t.coupon.AddSum(row.Coupon)
 		t.voucher.AddSum(row.Voucher)
 		t.storedValue.AddSum(row.StoredVal)
+		r.addCycle(&row)
 		return summary.Write(&row)
 	}
 	// A line's strings point into the spill iterator's buffer, valid until

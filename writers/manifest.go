@@ -10,6 +10,25 @@ import (
 // Manifest is DIR/manifest.json: what a run read, what it wrote, and the
 // totals that [Verify] re-checks.
 type Manifest struct {
+	// Format and FormatVersion say that the folder is a billcons tree
+	// ([TreeFormat]); a run replaces only such a folder.
+	Format        string `json:"format"`
+	FormatVersion int    `json:"format_version"`
+	// TreeVersion is the number this version of the tree was published
+	// under, BaseVersion the latest version when the command began (0: none),
+	// Command what published it: run, rollback (then RolledBackTo is the
+	// version whose content it republished) or commit.
+	TreeVersion  int64  `json:"tree_version,omitempty"`
+	BaseVersion  int64  `json:"base_version,omitempty"`
+	Command      string `json:"command,omitempty"`
+	RolledBackTo int64  `json:"rolled_back_to,omitempty"`
+	// Accepted lists the guards a run passed on purpose (--accept-missing),
+	// with what tripped them.
+	Accepted []string `json:"accepted,omitempty"`
+	// Cycles are the totals of the bills per billing cycle and currency,
+	// for billcons versions and the guards.
+	Cycles []CycleTotals `json:"cycles,omitempty"`
+
 	Program   string            `json:"program"`
 	Version   string            `json:"version"`
 	StartedAt string            `json:"started_at"`
@@ -78,6 +97,17 @@ type Totals struct {
 	Voucher     string `json:"voucher"`
 	StoredValue string `json:"stored_value"`
 	Due         string `json:"due"`
+}
+
+// CycleTotals are one billing cycle's lines and exact sums in one currency.
+type CycleTotals struct {
+	Cycle     string `json:"billing_cycle"`
+	Currency  string `json:"currency"`
+	Lines     int64  `json:"lines"`
+	List      string `json:"list_amount"`
+	Discount  string `json:"discount_amount"`
+	Effective string `json:"effective_amount"`
+	Due       string `json:"due_amount"`
 }
 
 // WriteManifest writes m to root/manifest.json.

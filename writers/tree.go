@@ -2,10 +2,12 @@ package writers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,24 +18,65 @@ import (
 // ErrLocked is returned by [Begin] when another run holds DIR.
 var ErrLocked = errors.New("another billcons run is writing it")
 
-// Tree is a new output tree being staged beside DIR. Until [Tree.Commit],
-// DIR is untouched; a killed run leaves only a staging folder, which the next
-// run removes.
+// ErrNotOurs is returned by [Begin] when DIR exists, is not empty and is not
+// a billcons tree: billcons never replaces someone else's folder.
+var ErrNotOurs = errors.New("not a billcons tree")
+
+// StateDir is the folder inside DIR that holds what makes DIR a versioned
+// tree: the lock, each kept version whole (v/NNNNNN), the link to the
+// latest one, and the staging folder of a run under way. Nothing of a
+// run is ever written outside DIR.
+//
+//	DIR/.billcons/lock            flock(2) of the run writing DIR
+//	DIR/.billcons/v/000007/...    version 7: bills/, summary/, manifest.json, ...
+//	DIR/.billcons/latest          symbolic link to v/000007
+//	DIR/.billcons/staging-PID/    the version a run is writing
+//	DIR/bills -> .billcons/latest/bills   one link per top-level name
+//
+// Publishing a version is one rename of the latest link, so a reader
+// resolving DIR/bills/... sees the previous version or the new one, whole.
+const StateDir = ".billcons"
+
+// TreeFormat and TreeFormatVersion are written in every manifest: they,
+// not the file name manifest.json, make a folder a billcons tree.
+const (
+	TreeFormat        = "billcons-tree"
+	TreeFormatVersion = 2
+)
+
+// DefaultKeep is how many versions a tree keeps unless --keep says otherwise.
+const DefaultKeep = 7
+
+// Tree is the next version of DIR being staged inside DIR. Until
+// [Tree.Commit], DIR shows the latest version untouched; a killed run leaves
+// only its staging folder, which the next run removes.
 type Tree struct {
 	out     string // DIR
+	state   string // DIR/.billcons
 	staging string
 	lock    *os.File
+	created bool  // DIR did not exist: removed again if nothing is published
+	base    int64 // the latest version when the lock was taken; 0: none
 
-	// Warnings are what the run could not tidy up without failing: a
-	// previous tree or staging folder it could not remove. The new tree is
+	// Keep is how many versions stay after Commit (the new one included);
+	// zero means DefaultKeep.
+	Keep int
+
+	// Shared is how many bytes of the new version Commit hard-linked to
+	// identical files of the base version instead of keeping a copy.
+	Shared int64
+
+	// Warnings are what the run could not tidy up without failing: an old
+	// version or staging folder it could not remove. The new version is
 	// complete regardless; the operator should look.
 	Warnings []string
 }
 
-// Begin takes the lock on out and creates an empty staging folder beside it.
-// The lock is an flock(2) on a ".NAME.lock" file next to out: the kernel drops
-// it when the process dies, so a killed run never blocks the next one. When
-// another run holds the lock, Begin fails at once with [ErrLocked].
+// Begin takes the lock on out and creates an empty staging folder in it.
+// The lock is an flock(2) on DIR/.billcons/lock: the kernel drops it when
+// the process dies, so a killed run never blocks the next one, which
+// takes the tree over and removes what the killed run left. When another
+// run holds the lock, Begin fails at once with [ErrLocked].
 func Begin(out string) (*Tree, error) {
 	return BeginWait(context.Background(), out, 0, nil)
 }
@@ -41,19 +84,61 @@ func Begin(out string) (*Tree, error) {
 // BeginWait is [Begin] that waits up to wait for a lock another run holds
 // (a negative wait: for as long as it takes, or until ctx is done). It calls
 // waiting once, with the holder, when it starts to wait.
+//
+// out must be absent, an empty folder, or a billcons tree; anything else is
+// refused with [ErrNotOurs] before anything is written.
 func BeginWait(ctx context.Context, out string, wait time.Duration, waiting func(holder string)) (*Tree, error) {
 	out = filepath.Clean(out)
-	parent, base := filepath.Dir(out), filepath.Base(out)
-	if base == "." || base == "/" || base == ".." {
+	if base := filepath.Base(out); base == "." || base == "/" || base == ".." {
 		return nil, fmt.Errorf("--out %s: give a folder to create or replace", out)
 	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
+	created := false
+	st, err := os.Stat(out)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return nil, fmt.Errorf("--out %s: %w", out, unwrapPath(err))
+		}
+		created = true
+	case err != nil:
 		return nil, fmt.Errorf("--out %s: %w", out, unwrapPath(err))
+	case !st.IsDir():
+		return nil, fmt.Errorf("--out %s: exists and is not a folder", out)
+	default:
+		if err := CheckOurs(out); err != nil {
+			return nil, err
+		}
 	}
-	lockPath := filepath.Join(parent, "."+base+".lock")
+	t := &Tree{out: out, state: filepath.Join(out, StateDir), created: created}
+	fail := func(err error) (*Tree, error) {
+		t.Abort()
+		if t.created {
+			os.Remove(t.state) // only if empty: another run may hold it
+			os.Remove(out)
+		}
+		return nil, err
+	}
+	if err := os.MkdirAll(t.state, 0o755); err != nil {
+		return fail(fmt.Errorf("--out %s: %w", out, unwrapPath(err)))
+	}
+	if err := t.takeLock(ctx, wait, waiting); err != nil {
+		return fail(err)
+	}
+	if err := t.recover(); err != nil {
+		return fail(err)
+	}
+	t.staging = filepath.Join(t.state, "staging-"+strconv.Itoa(os.Getpid()))
+	if err := os.Mkdir(t.staging, 0o755); err != nil {
+		return fail(fmt.Errorf("--out %s: creating staging folder: %w", out, unwrapPath(err)))
+	}
+	return t, nil
+}
+
+func (t *Tree) takeLock(ctx context.Context, wait time.Duration, waiting func(holder string)) error {
+	lockPath := filepath.Join(t.state, "lock")
 	lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("--out %s: creating lock %s: %w", out, lockPath, unwrapPath(err))
+		return fmt.Errorf("--out %s: creating lock %s: %w", t.out, lockPath, unwrapPath(err))
 	}
 	holder := func() string {
 		b, _ := os.ReadFile(lockPath)
@@ -70,15 +155,15 @@ func BeginWait(ctx context.Context, out string, wait time.Duration, waiting func
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) {
 			lock.Close()
-			return nil, fmt.Errorf("--out %s: locking %s: %w", out, lockPath, err)
+			return fmt.Errorf("--out %s: locking %s: %w", t.out, lockPath, err)
 		}
 		if wait == 0 || (wait > 0 && time.Now().After(deadline)) {
 			who := holder()
 			lock.Close()
 			if wait > 0 {
-				return nil, fmt.Errorf("--out %s: %w (%s; lock %s), still after waiting %s", out, ErrLocked, who, lockPath, wait)
+				return fmt.Errorf("--out %s: %w (%s), still after waiting %s", t.out, ErrLocked, who, wait)
 			}
-			return nil, fmt.Errorf("--out %s: %w (%s; lock %s); use --wait to wait for it", out, ErrLocked, who, lockPath)
+			return fmt.Errorf("--out %s: %w (%s); use --wait to wait for it", t.out, ErrLocked, who)
 		}
 		if !announced && waiting != nil {
 			waiting(holder())
@@ -87,155 +172,320 @@ func BeginWait(ctx context.Context, out string, wait time.Duration, waiting func
 		select {
 		case <-ctx.Done():
 			lock.Close()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	host, _ := os.Hostname()
 	lock.Truncate(0)
 	lock.WriteAt([]byte(fmt.Sprintf("pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))), 0)
-
-	// Staging folders of killed runs: safe to remove, we hold the lock.
-	var warnings []string
-	olds, _ := filepath.Glob(filepath.Join(parent, "."+base+".staging-*"))
-	for _, o := range olds {
-		if err := os.RemoveAll(o); err != nil {
-			warnings = append(warnings, fmt.Sprintf("could not remove %s, left by an earlier run: %v", o, unwrapPath(err)))
-		}
-	}
-	if err := recoverOld(out, &warnings); err != nil {
-		lock.Close()
-		return nil, err
-	}
-	if err := checkReplaceable(out); err != nil {
-		lock.Close()
-		return nil, err
-	}
-	staging := filepath.Join(parent, "."+base+".staging-"+strconv.Itoa(os.Getpid()))
-	if err := os.Mkdir(staging, 0o755); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("--out %s: creating staging folder: %w", out, unwrapPath(err))
-	}
-	return &Tree{out: out, staging: staging, lock: lock, Warnings: warnings}, nil
+	t.lock = lock
+	return nil
 }
 
-// recoverOld undoes a swap cut short on a file system without an atomic
-// exchange: when DIR is missing but a .NAME.old-* folder exists, that folder
-// is the previous complete tree and goes back to DIR. When DIR exists, any
-// .NAME.old-* is what a finished swap left behind, and is removed.
-func recoverOld(out string, warnings *[]string) error {
-	olds, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".old-*"))
-	if len(olds) == 0 {
-		return nil
-	}
-	if _, err := os.Lstat(out); errors.Is(err, os.ErrNotExist) {
-		if err := os.Rename(olds[0], out); err != nil {
-			return fmt.Errorf("--out %s: restoring the previous tree from %s: %w", out, olds[0], unwrapPath(err))
-		}
-		olds = olds[1:]
-	}
-	for _, o := range olds {
+// recover, with the lock held, puts the tree in order after whatever a
+// killed run left: its staging folder, a version it renamed into place but
+// never published, a half-made link, a tree written before versions.
+func (t *Tree) recover() error {
+	olds, _ := filepath.Glob(filepath.Join(t.state, "staging-*"))
+	tmps, _ := filepath.Glob(filepath.Join(t.state, "latest.tmp-*"))
+	for _, o := range append(olds, tmps...) {
 		if err := os.RemoveAll(o); err != nil {
-			*warnings = append(*warnings, fmt.Sprintf("could not remove %s, a tree an earlier run replaced: %v", o, unwrapPath(err)))
+			t.Warnings = append(t.Warnings, fmt.Sprintf("could not remove %s, left by an earlier run: %v", o, unwrapPath(err)))
 		}
+	}
+	if err := t.migrate(); err != nil {
+		return err
+	}
+	latest, err := readLatest(t.state)
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", t.out, err)
+	}
+	t.base = latest
+	for _, n := range listVersions(t.state) {
+		if n > latest { // renamed into place by a run killed before it published
+			if err := os.RemoveAll(versionDir(t.state, n)); err != nil {
+				return fmt.Errorf("--out %s: removing unpublished version %d: %w", t.out, n, unwrapPath(err))
+			}
+		}
+	}
+	if latest > 0 {
+		t.relink(versionDir(t.state, latest))
 	}
 	return nil
 }
 
-// checkReplaceable refuses to replace a folder that is not a billcons tree,
-// so that a mistyped --out never deletes someone's data.
-func checkReplaceable(out string) error {
-	st, err := os.Stat(out)
-	if errors.Is(err, os.ErrNotExist) {
+// migrate makes a tree written before versions (its files right in DIR)
+// version 1 of a versioned tree. A marker makes it resumable: a run killed
+// halfway leaves the marker, and the next one moves the rest.
+func (t *Tree) migrate() error {
+	marker := filepath.Join(t.state, "migrating")
+	_, markErr := os.Stat(marker)
+	legacy := false
+	if fi, err := os.Lstat(filepath.Join(t.out, "manifest.json")); err == nil && fi.Mode().IsRegular() {
+		legacy = true
+	}
+	if !legacy && markErr != nil {
 		return nil
 	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		return fmt.Errorf("--out %s: %w", t.out, unwrapPath(err))
+	}
+	v1 := versionDir(t.state, 1)
+	if err := os.MkdirAll(v1, 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", t.out, unwrapPath(err))
+	}
+	entries, err := os.ReadDir(t.out)
 	if err != nil {
-		return fmt.Errorf("--out %s: %w", out, unwrapPath(err))
+		return fmt.Errorf("--out %s: %w", t.out, unwrapPath(err))
 	}
-	if !st.IsDir() {
-		return fmt.Errorf("--out %s: exists and is not a folder", out)
+	// The manifest last: until it moves, DIR still reads as the old tree.
+	sort.SliceStable(entries, func(i, j int) bool { return entries[j].Name() == "manifest.json" })
+	for _, e := range entries {
+		if e.Name() == StateDir || e.Type()&os.ModeSymlink != 0 {
+			continue
+		}
+		if err := os.Rename(filepath.Join(t.out, e.Name()), filepath.Join(v1, e.Name())); err != nil {
+			return fmt.Errorf("--out %s: moving %s into version 1: %w", t.out, e.Name(), unwrapPath(err))
+		}
 	}
-	if _, err := os.Stat(filepath.Join(out, "manifest.json")); err == nil {
+	t.relink(v1)
+	if err := switchLatest(t.state, 1); err != nil {
+		return fmt.Errorf("--out %s: %w", t.out, err)
+	}
+	return os.Remove(marker)
+}
+
+// CheckOurs reports whether dir may be replaced by a run: it is empty, or a
+// billcons tree (a versioned one, or one whose manifest.json carries
+// billcons' own format field or program name). Anything else is
+// [ErrNotOurs].
+func CheckOurs(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", dir, unwrapPath(err))
+	}
+	if len(entries) == 0 {
 		return nil
 	}
-	entries, err := os.ReadDir(out)
-	if err != nil {
-		return fmt.Errorf("--out %s: %w", out, unwrapPath(err))
+	if fi, err := os.Stat(filepath.Join(dir, StateDir, "lock")); err == nil && fi.Mode().IsRegular() {
+		return nil
 	}
-	if len(entries) > 0 {
-		return fmt.Errorf("--out %s: folder exists, is not empty and holds no manifest.json; billcons replaces only its own output", out)
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return fmt.Errorf("--out %s: %w: the folder is not empty and holds no billcons manifest; billcons replaces only its own output", dir, ErrNotOurs)
+	}
+	if !IsOurManifest(b) {
+		return fmt.Errorf("--out %s: %w: its manifest.json is not billcons' (no \"format\": %q); billcons replaces only its own output", dir, ErrNotOurs, TreeFormat)
 	}
 	return nil
 }
 
-// Dir is the staging folder to write the new tree into.
+// IsOurManifest reports whether b is a manifest billcons wrote: one with
+// billcons' format field, or (trees written before the field) billcons'
+// program name and its list of outputs.
+func IsOurManifest(b []byte) bool {
+	var m struct {
+		Format  string            `json:"format"`
+		Program string            `json:"program"`
+		Outputs []json.RawMessage `json:"outputs"`
+		Counts  *json.RawMessage  `json:"counts"`
+	}
+	if json.Unmarshal(b, &m) != nil {
+		return false
+	}
+	return m.Format == TreeFormat || (m.Program == "billcons" && m.Outputs != nil && m.Counts != nil)
+}
+
+// IsTree reports whether dir is a billcons tree that readers can read.
+func IsTree(dir string) bool {
+	if latest, err := readLatest(filepath.Join(dir, StateDir)); err == nil && latest > 0 {
+		return true
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	return err == nil && IsOurManifest(b)
+}
+
+// Dir is the staging folder to write the new version into.
 func (t *Tree) Dir() string { return t.staging }
 
-// Commit makes the staged tree DIR in one step and removes the previous one.
-// With renameat2(RENAME_EXCHANGE) the swap is atomic: a reader sees the old
-// tree or the new one, never neither.
+// BaseVersion is the latest version when the run began (0: none), the
+// version the new one replaces.
+func (t *Tree) BaseVersion() int64 { return t.base }
+
+// BaseDir is the folder of the latest version when the run began, or "".
+func (t *Tree) BaseDir() string {
+	if t.base == 0 {
+		return ""
+	}
+	return versionDir(t.state, t.base)
+}
+
+// Next is the number the staged version is published under.
+func (t *Tree) Next() int64 { return t.base + 1 }
+
+// Commit publishes the staged folder as version Next: files identical to
+// the base version's become hard links to them, the folder is synced and
+// renamed to v/NNNNNN, and the latest link is switched to it in one rename.
+// Versions beyond Keep are removed afterwards.
 func (t *Tree) Commit() error {
 	defer t.release()
-	// Every file of the new tree reaches the disk before the swap: one
+	t.share()
+	// Every file of the new version reaches the disk before the switch: one
 	// syncfs(2) for the whole file system, rather than an fsync per file
 	// (thousands of bills files made fsync a tenth of a run's time).
 	if err := syncTree(t.staging); err != nil {
 		return err
 	}
-	if err := syncDir(t.staging); err != nil {
-		return err
+	next := t.Next()
+	vdir := versionDir(t.state, next)
+	if err := os.MkdirAll(filepath.Dir(vdir), 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", t.out, unwrapPath(err))
 	}
 	Checkpoint("before-swap")
-	_, statErr := os.Lstat(t.out)
-	switch {
-	case errors.Is(statErr, os.ErrNotExist):
-		if err := os.Rename(t.staging, t.out); err != nil {
-			return fmt.Errorf("--out %s: moving new tree in place: %w", t.out, unwrapPath(err))
-		}
-	default:
-		var err error = unix.EINVAL
-		if !renameOnly {
-			err = unix.Renameat2(unix.AT_FDCWD, t.staging, unix.AT_FDCWD, t.out, unix.RENAME_EXCHANGE)
-		}
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
-			// No atomic exchange on this file system: move the old tree aside
-			// first. A kill between the two renames leaves DIR missing and
-			// the previous tree at .NAME.old-PID; the next Begin puts it back.
-			old := filepath.Join(filepath.Dir(t.out), "."+filepath.Base(t.out)+".old-"+strconv.Itoa(os.Getpid()))
-			if err := os.Rename(t.out, old); err != nil {
-				return fmt.Errorf("--out %s: moving previous tree aside: %w", t.out, unwrapPath(err))
-			}
-			Checkpoint("mid-swap")
-			if err := os.Rename(t.staging, t.out); err != nil {
-				os.Rename(old, t.out)
-				return fmt.Errorf("--out %s: moving new tree in place: %w", t.out, unwrapPath(err))
-			}
-			t.removeOld(old)
-		} else if err != nil {
-			return fmt.Errorf("--out %s: swapping in new tree: %w", t.out, err)
-		} else {
-			Checkpoint("mid-swap") // DIR is the new tree, staging the old
-			t.removeOld(t.staging)
-		}
+	if err := os.Rename(t.staging, vdir); err != nil {
+		return fmt.Errorf("--out %s: moving the new version in place: %w", t.out, unwrapPath(err))
 	}
-	if err := syncDir(filepath.Dir(t.out)); err != nil {
+	if err := syncDir(filepath.Dir(vdir)); err != nil {
 		return err
 	}
+	Checkpoint("mid-swap") // the version is whole, not yet the latest
+	if err := t.linkNames(vdir); err != nil {
+		os.RemoveAll(vdir)
+		return err
+	}
+	if err := switchLatest(t.state, next); err != nil {
+		os.RemoveAll(vdir)
+		return fmt.Errorf("--out %s: %w", t.out, err)
+	}
+	if err := syncDir(t.state); err != nil {
+		return err
+	}
+	t.base = next
 	Checkpoint("committed")
+	t.relink(vdir)
+	t.prune()
 	return nil
 }
 
-// removeOld removes the tree just replaced; failing that, the new tree
-// stands and the run warns.
-func (t *Tree) removeOld(dir string) {
-	if err := os.RemoveAll(dir); err != nil {
-		t.Warnings = append(t.Warnings, fmt.Sprintf("the new tree is in place, but the previous one could not be removed from %s: %v", dir, unwrapPath(err)))
+// share replaces each staged file whose content equals a file of the base
+// version (by the manifests' size and SHA-256) with a hard link to it, so
+// that a version costs only what changed. Failing that (another file
+// system, no links), the copy stays and the run warns once.
+func (t *Tree) share() {
+	if t.base == 0 {
+		return
+	}
+	baseDir := versionDir(t.state, t.base)
+	old, err := ReadManifest(baseDir)
+	if err != nil {
+		return
+	}
+	now, err := ReadManifest(t.staging)
+	if err != nil {
+		return
+	}
+	type content struct {
+		size int64
+		sha  string
+	}
+	have := make(map[content]string, len(old.Outputs))
+	for _, o := range old.Outputs {
+		have[content{o.Bytes, o.SHA256}] = o.Path
+	}
+	for _, o := range now.Outputs {
+		from, ok := have[content{o.Bytes, o.SHA256}]
+		if !ok {
+			continue
+		}
+		dst := filepath.Join(t.staging, filepath.FromSlash(o.Path))
+		tmp := dst + ".link"
+		if err := os.Link(filepath.Join(baseDir, filepath.FromSlash(from)), tmp); err != nil {
+			t.Warnings = append(t.Warnings, fmt.Sprintf("unchanged files are kept as copies, not shared with version %d: %v", t.base, unwrapPath(err)))
+			return
+		}
+		if err := os.Rename(tmp, dst); err != nil {
+			os.Remove(tmp)
+			continue
+		}
+		t.Shared += o.Bytes
+	}
+}
+
+// linkNames makes DIR/NAME a link to .billcons/latest/NAME for every
+// top-level name of the version in vdir, before the switch: a name the
+// latest version lacks reads as missing until then.
+func (t *Tree) linkNames(vdir string) error {
+	entries, err := os.ReadDir(vdir)
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", t.out, unwrapPath(err))
+	}
+	for _, e := range entries {
+		link := filepath.Join(t.out, e.Name())
+		target := filepath.Join(StateDir, "latest", e.Name())
+		if got, err := os.Readlink(link); err == nil && got == target {
+			continue
+		}
+		if _, err := os.Lstat(link); err == nil {
+			return fmt.Errorf("--out %s: %s is not billcons' own (not a link into %s); move it out of the tree", t.out, link, StateDir)
+		}
+		if err := os.Symlink(target, link); err != nil {
+			return fmt.Errorf("--out %s: %w", t.out, unwrapPath(err))
+		}
+	}
+	return nil
+}
+
+// relink makes DIR's top-level links those of the version in vdir: missing
+// ones are made, ones to names it lacks are removed.
+func (t *Tree) relink(vdir string) {
+	t.linkNames(vdir)
+	entries, _ := os.ReadDir(t.out)
+	for _, e := range entries {
+		if e.Type()&os.ModeSymlink == 0 {
+			continue
+		}
+		link := filepath.Join(t.out, e.Name())
+		if got, _ := os.Readlink(link); got != filepath.Join(StateDir, "latest", e.Name()) {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(vdir, e.Name())); errors.Is(err, os.ErrNotExist) {
+			os.Remove(link)
+		}
+	}
+}
+
+// prune removes the versions beyond Keep, oldest first. Files they share
+// with kept versions stay: a hard link frees its data with the last name.
+func (t *Tree) prune() {
+	keep := t.Keep
+	if keep <= 0 {
+		keep = DefaultKeep
+	}
+	for _, n := range listVersions(t.state) {
+		if n > t.base-int64(keep) {
+			break
+		}
+		if err := os.RemoveAll(versionDir(t.state, n)); err != nil {
+			t.Warnings = append(t.Warnings, fmt.Sprintf("could not remove version %d beyond --keep %d: %v", n, keep, unwrapPath(err)))
+		}
 	}
 }
 
 // Abort removes the staging folder and releases the lock; DIR is untouched.
+// A DIR that this run created, and that has no version, is removed again.
 func (t *Tree) Abort() {
-	os.RemoveAll(t.staging)
+	if t.staging != "" {
+		os.RemoveAll(t.staging)
+	}
+	if t.base == 0 && t.lock != nil && len(listVersions(t.state)) == 0 {
+		// No version ever published: the state folder goes (with the lock
+		// in it, which is safe: we hold it), and DIR too if this run made it.
+		os.RemoveAll(t.state)
+		if t.created {
+			os.Remove(t.out) // only if empty
+		}
+	}
 	t.release()
 }
 
@@ -244,6 +494,55 @@ func (t *Tree) release() {
 		t.lock.Close()
 		t.lock = nil
 	}
+}
+
+// versionDir is the folder of version n.
+func versionDir(state string, n int64) string {
+	return filepath.Join(state, "v", fmt.Sprintf("%06d", n))
+}
+
+// listVersions is the numbers of the version folders under state, ascending.
+func listVersions(state string) []int64 {
+	entries, _ := os.ReadDir(filepath.Join(state, "v"))
+	var ns []int64
+	for _, e := range entries {
+		if n, err := strconv.ParseInt(e.Name(), 10, 64); err == nil && n > 0 && e.IsDir() {
+			ns = append(ns, n)
+		}
+	}
+	sort.Slice(ns, func(i, j int) bool { return ns[i] < ns[j] })
+	return ns
+}
+
+// readLatest reads the latest link: the latest version's number, or 0 when
+// there is none.
+func readLatest(state string) (int64, error) {
+	target, err := os.Readlink(filepath.Join(state, "latest"))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", filepath.Join(state, "latest"), unwrapPath(err))
+	}
+	n, err := strconv.ParseInt(filepath.Base(target), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s links to %q, not a version", filepath.Join(state, "latest"), target)
+	}
+	return n, nil
+}
+
+// switchLatest points the latest link at version n in one rename.
+func switchLatest(state string, n int64) error {
+	tmp := filepath.Join(state, "latest.tmp-"+strconv.Itoa(os.Getpid()))
+	os.Remove(tmp)
+	if err := os.Symlink(filepath.Join("v", fmt.Sprintf("%06d", n)), tmp); err != nil {
+		return fmt.Errorf("publishing version %d: %w", n, unwrapPath(err))
+	}
+	if err := os.Rename(tmp, filepath.Join(state, "latest")); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("publishing version %d: %w", n, unwrapPath(err))
+	}
+	return nil
 }
 
 // syncTree flushes the file system holding dir, so that every file written

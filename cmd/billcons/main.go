@@ -53,20 +53,25 @@ Usage:
                --out DIR [--timing end-time|next-period] [--tz ZONE]
                [--discounts PATH] [--credits PATH] [--enterprises PATH]
                [--balances PATH] [--profile billcons|alibaba] [--currency CODE]
-               [--max-reject-ratio R] [--wait[=DURATION]]
+               [--max-reject-ratio R] [--max-cycle-drop R] [--accept-missing]
+               [--guard-report FILE] [--keep N] [--wait[=DURATION]]
                [--log-format text|json] [--quiet]
-  billcons verify DIR [--inputs]
-  billcons report DIR
-  billcons query DIR [--format table|csv|json] [SQL]
-  billcons invoice DIR --payer ID --cycle YYYY-MM [--format text|csv|json]
-  billcons export --focus DIR OUT
+  billcons verify DIR [--inputs] [--version V]
+  billcons report DIR [--version V]
+  billcons query DIR [--format table|csv|json] [--version V] [SQL]
+  billcons invoice DIR --payer ID --cycle YYYY-MM [--format text|csv|json] [--version V]
+  billcons export --focus DIR OUT [--version V]
+  billcons versions DIR [--format table|csv|json]
+  billcons diff DIR [--from V] [--to V] [--lines] [--format table|csv|json] [--exit-code]
+  billcons rollback DIR V [--keep N]
+  billcons plan|split|shard|commit --out URL ...   (a run as shards: help plan)
   billcons gen --lines N --out DIR [--seed S] [--format parquet|csv]
   billcons version
   billcons help [COMMAND]
 
 Commands:
   run      read bill lines and trusteeship changes, decide who pays each line,
-           and write the output tree to DIR (replaced whole and atomically)
+           and publish the result as a new version of the tree DIR
   verify   re-check a finished output tree from its files alone; with
            --inputs, also whether its inputs changed since
   report   print per billing cycle and paying account the list amount,
@@ -76,18 +81,25 @@ Commands:
   invoice  the consolidated statement of one payer for one billing cycle,
            with the changes that moved its members, explained
   export   write DIR's bills as FOCUS 1.2 Parquet
+  versions list the kept versions of DIR
+  diff     what changed between two versions, per cycle, payer and currency
+  rollback publish an earlier version's content as the new latest version
+  plan, split, shard, commit   the same run as steps on many machines
   gen      write a realistic, deterministic dataset of any size
   version  print the program version
 
 Exit status:
-  0  the command completed (rejected rows do not fail a run)
+  0  the command completed (rejected rows do not fail a run, within the guards)
   1  it could not: unreadable input, a required column missing, no space,
-     another run holding DIR, or verify found a problem
-  2  usage error: an unknown command, flag or value
-  3  a data-quality limit was crossed (--max-reject-ratio); DIR is kept
+     another run holding DIR, DIR not a billcons tree, or verify found a problem
+  2  usage error: an unknown command, flag or value; an input inside --out;
+     an export or report file inside a tree
+  3  a guard tripped (a data-quality limit, or data the latest version had
+     that tonight's inputs lost); nothing published, DIR keeps its latest version
+  4  diff --exit-code: the versions differ
 
 Run "billcons help COMMAND" for a command's options; "billcons help run" for
-the inputs, the rules and the output tree.
+the inputs, the rules, the output tree and the guards.
 `
 
 const runHelp = `Usage:
@@ -112,9 +124,29 @@ PATH is a file, a folder (its *.csv, *.csv.gz, *.parquet and *.zip files,
 in name order) or a glob; the format follows the extension; a .zip holds
 .csv files, read in name order. --profile alibaba reads Alibaba Cloud
 bill-detail exports by their own field names. --usage and --changes
-may be repeated. DIR is replaced whole and atomically: until the new tree is
-complete DIR keeps the previous one, and a failed or killed run leaves it
-untouched. DIR must be new, empty, or an earlier billcons output.
+may be repeated. Each run publishes a new version of DIR, whole and
+atomically: until it is complete DIR shows the latest version, and a failed
+or killed run leaves it untouched. DIR must be new, empty, or a billcons
+tree (its manifest says "format": "billcons-tree"); inputs may not lie
+inside it (exit 2). The last --keep versions (default 7) stay readable
+(billcons versions DIR; --version V on verify, report, query, invoice,
+export); unchanged files are shared between them by hard links.
+
+Guards: a run that looks like a broken export publishes nothing, prints one
+line per guard that tripped, and exits 3:
+  reject_ratio     more than --max-reject-ratio (default 0.01) of the usage
+                   rows rejected; --max-reject-ratio 1 turns it off
+  missing_lines    a line billed in the latest version is not billed now
+  missing_changes, missing_discounts, missing_enterprises, missing_accounts,
+  missing_credits, missing_balances
+                   a row accepted in the latest version is not accepted now
+  missing_inputs   an input file the latest version read is not read now
+  cycle_drop       a cycle's billed list amount in a currency fell by more
+                   than --max-cycle-drop (default 0.5); 1 turns it off
+--accept-missing publishes despite the missing_* guards (recorded in the
+manifest's "accepted"); --guard-report FILE lists every id. A first run
+has only reject_ratio. Every run ends with what it changed against the
+version before, one line per billing cycle (billcons diff DIR for more).
 
 Who pays a line: the payer set by the latest accepted change of its member
 that the line falls after, or the member itself when it falls after none.
@@ -207,6 +239,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdExport(ctx, args[1:], stdout, stderr)
 	case "gen":
 		return cmdGen(ctx, args[1:], stdout, stderr)
+	case "versions":
+		return cmdVersions(ctx, args[1:], stdout, stderr)
+	case "rollback":
+		return cmdRollback(ctx, args[1:], stdout, stderr)
+	case "diff":
+		return cmdDiff(ctx, args[1:], stdout, stderr)
 	case "plan":
 		return cmdPlan(ctx, args[1:], stdout, stderr)
 	case "split":
@@ -237,6 +275,23 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return exitOK
 			case "gen":
 				return cmdGen(ctx, []string{"--help"}, stdout, stderr)
+			case "versions":
+				fmt.Fprint(stdout, versionsHelp)
+				return exitOK
+			case "rollback":
+				fmt.Fprint(stdout, rollbackHelp)
+				return exitOK
+			case "diff":
+				fmt.Fprint(stdout, diffHelp)
+				return exitOK
+			case "report":
+				return cmdReport(ctx, []string{"--help"}, stdout, stderr)
+			case "plan", "split", "shard", "commit":
+				fmt.Fprint(stdout, shardsHelp)
+				return exitOK
+			default:
+				fmt.Fprintf(stderr, "billcons help: unknown command %q; run \"billcons help\"\n", args[1])
+				return exitUsage
 			}
 		}
 		fmt.Fprint(stdout, usageText)
@@ -254,8 +309,9 @@ func (p *paths) Set(v string) error { *p = append(*p, v); return nil }
 
 // runArgs are run's parsed command line.
 type runArgs struct {
-	cfg   pipeline.Config
-	quiet bool
+	cfg    pipeline.Config
+	guards *guards
+	quiet  bool
 	log   *slog.Logger
 	opts  shards.Options // the same, as a sharded run's plan records them
 }
@@ -283,7 +339,11 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	out := fs.String("out", "", "the output tree to create or replace (required)")
 	timing := fs.String("timing", "end-time", "end-time: a line is the new payer's when its usage_end is at or after the change\n(seed 000 Scenario 2); next-period: when its usage_start is after the change (seed 001 rule 3)")
 	tz := fs.String("tz", "+08:00", "the billing time zone cycles are cut in: an offset like +08:00 or an IANA name")
-	maxReject := fs.Float64("max-reject-ratio", -1, "fail with exit 3, keeping DIR, when more than this share (0 to 1) of usage rows is rejected; -1 for no limit")
+	maxReject := fs.Float64("max-reject-ratio", 0.01, "guard: fail with exit 3, keeping DIR, when more than this share (0 to 1) of usage rows is rejected; 1 turns it off")
+	keep := fs.Int("keep", writers.DefaultKeep, "how many versions of DIR to keep, the new one included")
+	acceptMissing := fs.Bool("accept-missing", false, "publish even when lines, changes or settlement rows the latest version has are missing now\n(each is recorded in the manifest and listed by billcons diff)")
+	maxCycleDrop := fs.Float64("max-cycle-drop", 0.5, "guard: fail with exit 3 when a billing cycle's billed list amount in a currency falls by more than\nthis share against the latest version; 1 turns it off")
+	guardReport := fs.String("guard-report", "", "when a guard trips, write every id it names to this file (outside DIR)")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
 	logFormat := fs.String("log-format", "text", "text: one summary line on success (none with --quiet), one line on failure;\njson: one JSON event per stage with counts and durations, then \"done\" or \"failed\", for log collectors")
 	var wait waitFlag
@@ -338,6 +398,21 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	if *maxReject != -1 && (*maxReject < 0 || *maxReject > 1) {
 		return usageErr("--max-reject-ratio %g: want a share from 0 to 1", *maxReject)
 	}
+	if *maxCycleDrop < 0 || *maxCycleDrop > 1 {
+		return usageErr("--max-cycle-drop %g: want a share from 0 to 1", *maxCycleDrop)
+	}
+	if *keep < 1 {
+		return usageErr("--keep %d: keep at least 1 version", *keep)
+	}
+	if *guardReport != "" {
+		if err := outsideTrees("--guard-report", *guardReport); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	ratio := *maxReject
+	if ratio >= 1 {
+		ratio = -1 // 1 turns the guard off
+	}
 	var log *slog.Logger
 	switch *logFormat {
 	case "text":
@@ -350,13 +425,15 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 		Usage: usage, Changes: changes, Accounts: accounts, Out: *out,
 		Discounts: discounts, Credits: credits, Enterprises: enterprises, Balances: balances,
 		Profile: *profile, Currency: *currency,
-		Timing: tim, Zone: loc, ZoneName: *tz, MaxRejectRatio: *maxReject, Version: version,
-		Wait: time.Duration(wait), Log: log,
+		Timing: tim, Zone: loc, ZoneName: *tz, MaxRejectRatio: ratio, Version: version,
+		Wait: time.Duration(wait), Log: log, Keep: *keep,
 	}
-	ra = &runArgs{cfg: cfg, quiet: *quiet, log: log, opts: shards.Options{
+	g := &guards{acceptMissing: *acceptMissing, maxCycleDrop: *maxCycleDrop, report: *guardReport, quiet: *quiet, log: log, stderr: stderr}
+	cfg.Guard = g.check
+	ra = &runArgs{cfg: cfg, guards: g, quiet: *quiet, log: log, opts: shards.Options{
 		Usage: usage, Changes: changes, Accounts: accounts, Discounts: discounts, Credits: credits,
 		Enterprises: enterprises, Balances: balances, Timing: *timing, TZ: *tz, Profile: *profile,
-		Currency: *currency, MaxRejectRatio: *maxReject}}
+		Currency: *currency, MaxRejectRatio: ratio}}
 	return ra, exitOK, true
 }
 
@@ -410,8 +487,23 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		code := exitFailed
 		switch {
+		case errors.Is(err, pipeline.ErrUsage):
+			code = exitUsage
+			err = errors.New(strings.TrimPrefix(err.Error(), pipeline.ErrUsage.Error()+": "))
 		case errors.Is(err, pipeline.ErrDataQuality):
 			code = exitDataQuality
+			var ge *guardError
+			if errors.As(err, &ge) {
+				// One line per guard that tripped, then what was kept.
+				for _, l := range ge.lines {
+					if log != nil {
+						log.Error("guard", "message", l)
+					} else {
+						fmt.Fprintf(stderr, "billcons run: guard tripped: %s\n", l)
+					}
+				}
+				err = fmt.Errorf("%d guard(s) tripped; nothing published", len(ge.lines))
+			}
 		case errors.Is(err, readers.ErrNeedCurrency):
 			code = exitUsage // the export needs --currency: the command line is short of an option
 		}
@@ -449,15 +541,22 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if log != nil {
 		c := res.Manifest.Counts
-		log.Info("done", "exit", exitOK, "seconds", time.Since(started).Seconds(), "out", *out,
+		log.Info("done", "exit", exitOK, "seconds", time.Since(started).Seconds(), "out", *out, "version", res.Version, "shared_bytes", res.Shared,
 			"usage_read", c.UsageRead, "usage_billed", c.UsageBilled, "usage_rejected", c.UsageRejected,
 			"changes_read", c.ChangesRead, "changes_accepted", c.ChangesAccepted, "bill_files", c.BillFiles)
 		return exitOK
 	}
 	if !*quiet {
 		c := res.Manifest.Counts
-		fmt.Fprintf(stderr, "billcons: %d usage rows read: %d billed in %d files, %d rejected; %d of %d changes accepted; wrote %s\n",
+		fmt.Fprintf(stderr, "billcons: %d usage rows read: %d billed in %d files, %d rejected; %d of %d changes accepted; wrote %s",
 			c.UsageRead, c.UsageBilled, c.BillFiles, c.UsageRejected, c.ChangesAccepted, c.ChangesRead, *out)
+		if publishTo == "" {
+			fmt.Fprintf(stderr, " (version %d)", res.Version)
+		}
+		fmt.Fprintln(stderr)
+	}
+	if publishTo == "" {
+		ra.guards.summarize(res, stderr, log, *quiet)
 	}
 	return exitOK
 }
@@ -560,24 +659,20 @@ func signalled(err error, after string) error {
 }
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var inputs bool
-	var rest []string
-	for _, a := range args {
-		switch a {
-		case "--inputs", "-inputs":
-			inputs = true
-		case "-h", "-help", "--help":
-			fmt.Fprint(stdout, verifyHelp)
-			return exitOK
-		default:
-			rest = append(rest, a)
-		}
+	fs := flag.NewFlagSet("billcons verify", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	inputsFlag := fs.Bool("inputs", false, "also check that the run's inputs are unchanged")
+	ver := versionFlag(fs)
+	given, rest, code := dirFirst("verify", fs, args, stdout, stderr, verifyHelp)
+	if given == "" {
+		return code
 	}
-	dir, ok := oneDir("verify", rest, stderr)
-	if !ok {
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "billcons verify: want exactly one output folder: billcons verify DIR\n")
 		return exitUsage
 	}
-	dir, err := readable(context.Background(), dir)
+	inputs := *inputsFlag
+	dir, err := readableAt(context.Background(), given, *ver)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons verify: %v\n", err)
 		return exitFailed
@@ -603,22 +698,29 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			problems = append(problems, "inputs: "+p)
 		}
 	}
+	if *ver == 0 {
+		problems = append(problems, writers.CheckLinks(given)...)
+	}
 	if len(problems) > 0 {
 		for _, p := range problems {
-			fmt.Fprintf(stderr, "billcons verify: %s: %s\n", dir, p)
+			fmt.Fprintf(stderr, "billcons verify: %s: %s\n", given, p)
 		}
 		return exitFailed
 	}
+	what := given
+	if m, err := writers.ReadManifest(dir); err == nil && m.TreeVersion > 0 {
+		what = fmt.Sprintf("%s (version %d)", given, m.TreeVersion)
+	}
 	if inputs {
-		fmt.Fprintf(stdout, "%s: ok, and its inputs are unchanged\n", dir)
+		fmt.Fprintf(stdout, "%s: ok, and its inputs are unchanged\n", what)
 	} else {
-		fmt.Fprintf(stdout, "%s: ok\n", dir)
+		fmt.Fprintf(stdout, "%s: ok\n", what)
 	}
 	return exitOK
 }
 
 const verifyHelp = `Usage:
-  billcons verify DIR [--inputs]
+  billcons verify DIR [--inputs] [--version V]
 
 Re-checks a finished output tree from its files alone: every file is the one
 manifest.json lists, byte for byte (SHA-256), nothing is missing or added;
@@ -630,15 +732,33 @@ sum of the bills.
 run's --usage, --changes and --accounts arguments again, from the current
 folder as the run did, and names every file changed, gone or new since.
 
+On a versioned tree it checks the latest version (or --version V) and that
+DIR's top-level names lead to it.
+
 Exit status 0 when all holds, 1 otherwise, with one line per problem.
 `
 
+const reportHelp = `Usage:
+  billcons report DIR [--version V]
+
+Prints per billing cycle, paying account and currency the members paid for,
+the lines, the list amount, discounts, credits and the amount due, read
+back from the summary of the latest version (or version V).
+`
+
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	dir, ok := oneDir("report", args, stderr)
-	if !ok {
+	fs := flag.NewFlagSet("billcons report", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	ver := versionFlag(fs)
+	dir, rest, code := dirFirst("report", fs, args, stdout, stderr, reportHelp)
+	if dir == "" {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "billcons report: want exactly one output folder: billcons report DIR\n")
 		return exitUsage
 	}
-	dir, err := readable(ctx, dir)
+	dir, err := readableAt(ctx, dir, *ver)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons report: %v\n", err)
 		return exitFailed

@@ -15,7 +15,7 @@ import (
 )
 
 const queryHelp = `Usage:
-  billcons query DIR [--format table|csv|json] [SQL]
+  billcons query DIR [--format table|csv|json] [--version V] [SQL]
 
 Opens DuckDB in process over the output tree DIR with these views:
   bills            every billed line, with billing_cycle and payer_account_id
@@ -36,6 +36,7 @@ func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs := flag.NewFlagSet("billcons query", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	format := fs.String("format", "table", "table, csv or json (one object per line)")
+	ver := versionFlag(fs)
 	dir, rest, code := dirFirst("query", fs, args, stdout, stderr, queryHelp)
 	if dir == "" {
 		return code
@@ -46,7 +47,7 @@ func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "billcons query: --format %q: want table, csv or json\n", *format)
 		return exitUsage
 	}
-	dir, err := readable(ctx, dir)
+	dir, err := readableAt(ctx, dir, *ver)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons: %v\n", err)
 		return exitFailed
@@ -126,7 +127,7 @@ func repl(ctx context.Context, db *query.DB, format string, stdin io.Reader, std
 }
 
 const invoiceHelp = `Usage:
-  billcons invoice DIR --payer ID --cycle YYYY-MM [--format text|csv|json]
+  billcons invoice DIR --payer ID --cycle YYYY-MM [--format text|csv|json] [--version V]
 
 Prints the consolidated statement of one paying account for one billing
 cycle: one row per member account, product and currency with line counts
@@ -142,6 +143,7 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	payer := fs.String("payer", "", "the paying account (required)")
 	cycle := fs.String("cycle", "", "the billing cycle, YYYY-MM (required)")
 	format := fs.String("format", "text", "text, csv or json")
+	ver := versionFlag(fs)
 	dir, rest, code := dirFirst("invoice", fs, args, stdout, stderr, invoiceHelp)
 	if dir == "" {
 		return code
@@ -157,7 +159,7 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "billcons invoice: --format %q: want text, csv or json\n", *format)
 		return exitUsage
 	}
-	dir, err := readable(ctx, dir)
+	dir, err := readableAt(ctx, dir, *ver)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons: %v\n", err)
 		return exitFailed
@@ -189,16 +191,18 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 const exportHelp = `Usage:
-  billcons export --focus DIR OUT
+  billcons export --focus DIR OUT [--version V]
 
-Writes the bills of the output tree DIR as FOCUS 1.2 (the focus view) to the
-Parquet file OUT, replacing it whole.
+Writes the bills of the output tree DIR (its latest version, or version V)
+as FOCUS 1.2 (the focus view) to the Parquet file OUT, replacing it whole.
+OUT must be outside every billcons tree (exit 2 otherwise).
 `
 
 func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("billcons export", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	focus := fs.Bool("focus", false, "export FOCUS 1.2 (the only export so far)")
+	ver := versionFlag(fs)
 	pos, err := parseAll(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -213,7 +217,11 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	dir, out := pos[0], pos[1]
-	dir, err = readable(ctx, dir)
+	if err := outsideTrees("OUT", out); err != nil {
+		fmt.Fprintf(stderr, "billcons export: %v\n", err)
+		return exitUsage
+	}
+	dir, err = readableAt(ctx, dir, *ver)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons: %v\n", err)
 		return exitFailed

@@ -1,0 +1,199 @@
+package writers
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Resolve returns the folder that holds version v of the tree in dir, to
+// read it as one whole tree: the latest version when v is 0. A tree written
+// before versions is its own latest (and only) version. A version that is
+// not kept is an error that names the kept ones.
+func Resolve(dir string, v int64) (string, error) {
+	state := filepath.Join(dir, StateDir)
+	latest, err := readLatest(state)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", dir, err)
+	}
+	if v == 0 {
+		if latest > 0 {
+			return versionDir(state, latest), nil
+		}
+		return dir, nil
+	}
+	if v < 0 {
+		return "", fmt.Errorf("--version %d: versions are numbered from 1", v)
+	}
+	vdir := versionDir(state, v)
+	if v <= latest {
+		if _, err := os.Stat(filepath.Join(vdir, "manifest.json")); err == nil {
+			return vdir, nil
+		}
+	}
+	kept := listVersions(state)
+	if latest == 0 {
+		return "", fmt.Errorf("%s: version %d: the tree has no versions (written before versions, or not a billcons tree)", dir, v)
+	}
+	if len(kept) > 0 && kept[len(kept)-1] > latest {
+		kept = kept[:len(kept)-1] // an unpublished attempt
+	}
+	return "", fmt.Errorf("%s: version %d is not kept; kept: %s", dir, v, rangeText(kept))
+}
+
+func rangeText(ns []int64) string {
+	switch len(ns) {
+	case 0:
+		return "none"
+	case 1:
+		return fmt.Sprint(ns[0])
+	}
+	return fmt.Sprintf("%d to %d", ns[0], ns[len(ns)-1])
+}
+
+// Version is one kept version of a tree.
+type Version struct {
+	Number   int64
+	Latest   bool
+	Dir      string // its folder
+	Manifest *Manifest
+}
+
+// Versions lists the kept versions of the tree in dir, oldest first.
+func Versions(dir string) ([]Version, error) {
+	state := filepath.Join(dir, StateDir)
+	latest, err := readLatest(state)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	if latest == 0 {
+		m, err := ReadManifest(dir)
+		if err != nil {
+			return nil, err
+		}
+		return []Version{{Number: 0, Latest: true, Dir: dir, Manifest: m}}, nil
+	}
+	var vs []Version
+	for _, n := range listVersions(state) {
+		if n > latest {
+			continue
+		}
+		m, err := ReadManifest(versionDir(state, n))
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, Version{Number: n, Latest: n == latest, Dir: versionDir(state, n), Manifest: m})
+	}
+	return vs, nil
+}
+
+// Rollback publishes version v's content as a new version of the tree in
+// dir (its files shared by hard links) and returns the new manifest. Until
+// closed cycles exist it never refuses a kept version.
+func Rollback(ctx context.Context, dir string, v int64, keep int, wait time.Duration) (*Manifest, *Tree, error) {
+	if !IsTree(dir) {
+		return nil, nil, fmt.Errorf("%s: %w", dir, ErrNotOurs)
+	}
+	t, err := BeginWait(ctx, dir, wait, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.Keep = keep
+	ok := false
+	defer func() {
+		if !ok {
+			t.Abort()
+		}
+	}()
+	src, err := Resolve(dir, v)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := ReadManifest(src)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		dst := filepath.Join(t.Dir(), rel)
+		switch {
+		case rel == ".":
+			return nil
+		case d.IsDir():
+			return os.Mkdir(dst, 0o755)
+		case rel == "manifest.json":
+			return nil
+		}
+		return os.Link(p, dst)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: copying version %d: %w", dir, v, unwrapPath(err))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	m.StartedAt, m.EndedAt = now, now
+	m.Format, m.FormatVersion = TreeFormat, TreeFormatVersion
+	m.TreeVersion, m.BaseVersion, m.Command, m.RolledBackTo, m.Accepted = t.Next(), t.BaseVersion(), "rollback", v, nil
+	if err := WriteManifest(t.Dir(), m); err != nil {
+		return nil, nil, err
+	}
+	if err := t.Commit(); err != nil {
+		return nil, nil, err
+	}
+	ok = true
+	return m, t, nil
+}
+
+// CheckLinks checks that the top-level names of a versioned tree lead to
+// its latest version: one link per name of that version, and no other
+// file beside them but the state folder. It returns one line per problem;
+// none for a tree written before versions.
+func CheckLinks(dir string) []string {
+	state := filepath.Join(dir, StateDir)
+	latest, err := readLatest(state)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if latest == 0 {
+		return nil
+	}
+	var problems []string
+	vdir := versionDir(state, latest)
+	want := map[string]bool{}
+	entries, err := os.ReadDir(vdir)
+	if err != nil {
+		return []string{fmt.Sprintf("version %d: %v", latest, unwrapPath(err))}
+	}
+	for _, e := range entries {
+		want[e.Name()] = true
+	}
+	have, _ := os.ReadDir(dir)
+	for _, e := range have {
+		name := e.Name()
+		if name == StateDir {
+			continue
+		}
+		target, err := os.Readlink(filepath.Join(dir, name))
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s: not billcons' (not a link into %s)", name, StateDir))
+		case target != filepath.Join(StateDir, "latest", name):
+			problems = append(problems, fmt.Sprintf("%s: links to %s, want %s", name, target, filepath.Join(StateDir, "latest", name)))
+		case !want[name]:
+			problems = append(problems, fmt.Sprintf("%s: the latest version (%d) has no %s", name, latest, name))
+		}
+		delete(want, name)
+	}
+	for name := range want {
+		problems = append(problems, fmt.Sprintf("%s: missing (the latest version, %d, has it)", name, latest))
+	}
+	return problems
+}
