@@ -453,8 +453,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Command:       "run",
 		Cycles:        r.cycleTotals(),
 		Program:       "billcons",
-		Version:   cfg.Version,
-		StartedAt: started.Format(time.RFC3339Nano),
+		Version:       cfg.Version,
+		StartedAt:     started.Format(time.RFC3339Nano),
 		Options: map[string]any{
 			"usage": cfg.Usage, "changes": cfg.Changes, "accounts": cfg.Accounts, "out": cfg.Out,
 			"timing": cfg.Timing.String(), "tz": cfg.ZoneName, "max_reject_ratio": cfg.MaxRejectRatio,

@@ -19,7 +19,7 @@ type cycleCurrency struct {
 }
 
 type cycleSum struct {
-	lines                     int64
+	lines                    int64
 	list, discount, eff, due billing.Sum
 }
 

@@ -312,8 +312,8 @@ type runArgs struct {
 	cfg    pipeline.Config
 	guards *guards
 	quiet  bool
-	log   *slog.Logger
-	opts  shards.Options // the same, as a sharded run's plan records them
+	log    *slog.Logger
+	opts   shards.Options // the same, as a sharded run's plan records them
 }
 
 // parseRun parses run's flags (and plan's, which are run's): ok is false
