@@ -487,7 +487,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.MaxRejectRatio >= 0 && r.counts.UsageRead > 0 {
 		ratio := float64(r.counts.UsageRejected) / float64(r.counts.UsageRead)
 		if ratio > cfg.MaxRejectRatio {
-			trips = append(trips, fmt.Sprintf("reject_ratio: %d of %d usage rows rejected (%.4g), above --max-reject-ratio %g (rejects/usage.parquet says why; --max-reject-ratio 1 turns the guard off)",
+			trips = append(trips, fmt.Sprintf("reject_ratio: data-quality limit crossed: %d of %d usage rows rejected (%.4g), above --max-reject-ratio %g (rejects/usage.parquet says why; --max-reject-ratio 1 turns the guard off)",
 				r.counts.UsageRejected, r.counts.UsageRead, ratio, cfg.MaxRejectRatio))
 		}
 	}

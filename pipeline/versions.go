@@ -68,7 +68,7 @@ func (r *run) cycleTotals() []writers.CycleTotals {
 func inputsOutside(out string, args, files map[string][]string) error {
 	root, err := realPath(out)
 	if err != nil {
-		return fmt.Errorf("%w: --out %s: %v", ErrUsage, out, err)
+		return nil // --out itself is unusable: the run says so when it opens it
 	}
 	for opt, list := range args {
 		for _, p := range append(slices.Clone(list), files[opt]...) {

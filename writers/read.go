@@ -36,8 +36,12 @@ type BillRecord struct {
 // BillFiles lists the bills files of a tree in path order, relative to dir.
 func BillFiles(dir string) ([]string, error) {
 	var files []string
-	root := filepath.Join(dir, "bills")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	// DIR/bills of a versioned tree is a link; walk what it leads to.
+	root, err := filepath.EvalSymlinks(filepath.Join(dir, "bills"))
+	if err != nil {
+		root = filepath.Join(dir, "bills")
+	}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -67,6 +71,10 @@ func partitionOf(rel string) (cycle, payer string, err error) {
 // ReadBills calls fn for every bill in the tree at dir, file by file in path
 // order and row by row within a file.
 func ReadBills(dir string, fn func(*BillRecord) error) error {
+	dir, err := Resolve(dir, 0) // a versioned tree: its latest version
+	if err != nil {
+		return err
+	}
 	files, err := BillFiles(dir)
 	if err != nil {
 		return err

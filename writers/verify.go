@@ -40,6 +40,11 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		}
 		return nil
 	}
+	// A versioned tree: its latest version, a folder like any tree.
+	dir, err := Resolve(dir, 0)
+	if err != nil {
+		return nil, err
+	}
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err

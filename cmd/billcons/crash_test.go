@@ -160,11 +160,19 @@ func inputs(t *testing.T, dir string, more bool) []string {
 		"--balances", filepath.Join(dir, "balances.csv"), "--quiet"}
 }
 
-// snapshot reads every file of a tree, by relative path.
+// snapshot reads every file of a tree's latest version, by relative path:
+// none when the tree has no version.
 func snapshot(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
-	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+	if _, err := os.Stat(filepath.Join(dir, writers.StateDir, "latest")); err != nil {
+		return files
+	}
+	dir, err := writers.Resolve(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() {
 			return err
 		}
@@ -268,17 +276,24 @@ func strays(t *testing.T, parent string) []string {
 	var s []string
 	entries, _ := os.ReadDir(parent)
 	for _, e := range entries {
-		if strings.Contains(e.Name(), ".staging-") || strings.Contains(e.Name(), ".old-") {
+		if strings.HasPrefix(e.Name(), ".") { // a lock, staging or old tree beside DIR
 			s = append(s, e.Name())
+		}
+	}
+	// Inside DIR: a run's staging folder or half-made link.
+	inside, _ := os.ReadDir(filepath.Join(parent, "out", writers.StateDir))
+	for _, e := range inside {
+		if strings.HasPrefix(e.Name(), "staging-") || strings.HasPrefix(e.Name(), "latest.tmp-") {
+			s = append(s, filepath.Join("out", writers.StateDir, e.Name()))
 		}
 	}
 	return s
 }
 
 // TestKillAtEveryPoint kills a run at each checkpoint, with and without a
-// previous tree, with the atomic exchange and with the two-rename fallback,
-// and checks what DIR holds after the kill, that verify passes, and that the
-// next run succeeds, matches a clean run byte for byte and leaves no strays.
+// previous version, and checks what DIR shows after the kill, that verify
+// passes, and that the next run succeeds, matches a clean run byte for
+// byte and leaves nothing behind, in DIR or beside it.
 func TestKillAtEveryPoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process per case")
@@ -301,89 +316,84 @@ func TestKillAtEveryPoint(t *testing.T) {
 	}
 
 	points := []string{"hashed", "reading", "writing", "before-swap", "mid-swap", "committed"}
-	for _, swap := range []string{"exchange", "rename"} {
-		for _, first := range []bool{true, false} {
-			for _, point := range points {
-				if first && point == "mid-swap" {
-					continue // a first run only renames; there is no swap
+	for _, first := range []bool{true, false} {
+		for _, point := range points {
+			name := fmt.Sprintf("%s/first=%v", point, first)
+			t.Run(name, func(t *testing.T) {
+				work := t.TempDir()
+				t.Chdir(work)
+				out := "out"
+				// Both runs read the same paths; the rerun sees the later usage.
+				args := inputs(t, "in", false)
+				if !first {
+					billcons(t, 0, append(args, "--out", out)...)
 				}
-				name := fmt.Sprintf("%s/%s/first=%v", swap, point, first)
-				t.Run(name, func(t *testing.T) {
-					work := t.TempDir()
-					t.Chdir(work)
-					out := "out"
-					// Both runs read the same paths; the rerun sees the later usage.
-					args := inputs(t, "in", false)
-					if !first {
-						billcons(t, 0, append(args, "--out", out)...)
-					}
-					args = inputs(t, "in", true)
-					args = append(args, "--out", out)
-					env := []string{"BILLCONS_PAUSE_AT=" + point}
-					if swap == "rename" {
-						env = append(env, "BILLCONS_SWAP=rename")
-					}
-					c := startChild(t, env, args...)
-					c.waitPaused(t, point)
-					c.cmd.Process.Signal(syscall.SIGKILL)
-					c.finish(t)
+				args = inputs(t, "in", true)
+				args = append(args, "--out", out)
+				c := startChild(t, []string{"BILLCONS_PAUSE_AT=" + point}, args...)
+				c.waitPaused(t, point)
+				c.cmd.Process.Signal(syscall.SIGKILL)
+				c.finish(t)
 
-					// What DIR holds now.
-					_, statErr := os.Stat(out)
-					switch {
-					case point == "committed" || (point == "mid-swap" && swap == "exchange"):
-						// The new tree is in place; only the cleanup was cut short.
-						if d := sameTree(snapshot(t, out), cleanNew); d != "" {
-							t.Fatalf("after a kill at %s DIR is not the new tree: %s", point, d)
-						}
-					case point == "mid-swap" && swap == "rename" && !first:
-						// The one gap of the fallback: DIR is missing and the
-						// previous tree waits beside it for the next run.
-						if statErr == nil {
-							t.Fatal("expected DIR moved aside")
-						}
-						if s := strays(t, "."); len(s) == 0 {
-							t.Fatal("the previous tree is nowhere")
-						}
-					case first:
-						if statErr == nil {
-							t.Fatalf("a first run killed at %s left DIR behind", point)
-						}
-					default:
-						if d := sameTree(snapshot(t, out), cleanOld); d != "" {
-							t.Fatalf("after a kill at %s DIR is not the previous tree: %s", point, d)
-						}
-					}
-					if statErr == nil {
-						billcons(t, 0, "verify", out)
-					}
-
-					// The next run succeeds, equals a clean run and leaves nothing behind.
-					if point == "mid-swap" && swap == "rename" && !first {
-						// The rerun first puts the previous tree back.
-						c := startChild(t, []string{"BILLCONS_PAUSE_AT=hashed"}, args...)
-						c.waitPaused(t, "hashed")
-						if d := sameTree(snapshot(t, out), cleanOld); d != "" {
-							t.Fatalf("the previous tree was not restored: %s", d)
-						}
-						c.cmd.Process.Signal(syscall.SIGCONT)
-						if code, errs := c.finish(t); code != 0 {
-							t.Fatalf("rerun: exit %d: %s", code, errs)
-						}
-					} else {
-						billcons(t, 0, args...)
-					}
-					billcons(t, 0, "verify", out)
+				// What DIR shows now.
+				switch {
+				case point == "committed":
+					// The new version is published; only the cleanup was cut short.
 					if d := sameTree(snapshot(t, out), cleanNew); d != "" {
-						t.Fatalf("the rerun differs from a clean run: %s", d)
+						t.Fatalf("after a kill at %s DIR is not the new version: %s", point, d)
 					}
-					if s := strays(t, "."); len(s) > 0 {
-						t.Fatalf("strays after the rerun: %v", s)
+				case first:
+					if n := len(snapshot(t, out)); n > 0 {
+						t.Fatalf("a first run killed at %s published %d files", point, n)
 					}
-				})
-			}
+				default:
+					if d := sameTree(snapshot(t, out), cleanOld); d != "" {
+						t.Fatalf("after a kill at %s DIR is not the previous version: %s", point, d)
+					}
+				}
+				if point == "committed" || !first {
+					billcons(t, 0, "verify", out)
+				}
+				for _, e := range mustReadDir(t, ".") {
+					if e != "in" && e != "out" {
+						t.Fatalf("a kill at %s left %s beside DIR", point, e)
+					}
+				}
+
+				// The next run succeeds, equals a clean run and leaves nothing behind.
+				billcons(t, 0, args...)
+				billcons(t, 0, "verify", out)
+				if d := sameTree(snapshot(t, out), cleanNew); d != "" {
+					t.Fatalf("the rerun differs from a clean run: %s", d)
+				}
+				if s := strays(t, "."); len(s) > 0 {
+					t.Fatalf("strays after the rerun: %v", s)
+				}
+				vs, err := writers.Versions(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range vs {
+					if _, err := writers.VerifyContext(context.Background(), v.Dir); err != nil {
+						t.Fatalf("version %d unreadable after the rerun: %v", v.Number, err)
+					}
+				}
+			})
 		}
 	}
+}
+
+func mustReadDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 // TestFailuresKeepPreviousTree makes a rerun fail in the ways a night can go
@@ -433,8 +443,8 @@ func TestFailuresKeepPreviousTree(t *testing.T) {
 				return runChild(t, "", nil, args...)
 			}
 			// As root, run the child as nobody: it may take the lock, but not
-			// create its staging folder beside DIR.
-			os.Chmod(".out.lock", 0o666)
+			// create its staging folder in DIR.
+			os.Chmod("out/.billcons/lock", 0o666)
 			os.Chmod(".", 0o755)
 			return runAsNobody(t, args...)
 		}, "creating staging folder: permission denied"},
@@ -510,23 +520,6 @@ func runAsNobody(t *testing.T, args ...string) (int, string) {
 	cmd.Env = append(os.Environ(), "BILLCONS_TEST_MAIN=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	return runCmd(t, cmd)
-}
-
-// TestPreviousTreeNotRemovable: when the swap succeeds but the tree it
-// replaced cannot be deleted, the run succeeds with a warning naming the
-// folder, instead of failing silently or leaving it unmentioned.
-func TestPreviousTreeNotRemovable(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run the child as another user")
-	}
-	args, _ := previousTree(t) // root's tree: nobody cannot delete its files
-	os.Chmod(".out.lock", 0o666)
-	os.Chmod(".", 0o777)
-	code, stderr := runAsNobody(t, args...)
-	if code != 0 || !strings.Contains(stderr, "warning: the new tree is in place, but the previous one could not be removed from .out.staging-") {
-		t.Fatalf("exit %d, stderr %q; want 0 and a warning", code, stderr)
-	}
-	billcons(t, 0, "verify", "out")
 }
 
 // TestOneRunAtATime: a second run on a DIR another run holds says who holds

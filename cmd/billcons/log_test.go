@@ -46,7 +46,7 @@ func TestLogFormatJSON(t *testing.T) {
 			t.Errorf("unexpected event %v", ev)
 		}
 	}
-	want := "hash_inputs read_accounts read_changes read_settlement read_usage find_duplicates assign_payers write_bills settle write_rejects commit"
+	want := "hash_inputs read_accounts read_changes read_settlement read_usage find_duplicates assign_payers write_bills settle write_rejects guards commit"
 	if got := strings.Join(stages, " "); got != want {
 		t.Errorf("stages %q, want %q", got, want)
 	}

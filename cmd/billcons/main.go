@@ -94,8 +94,9 @@ Exit status:
      another run holding DIR, DIR not a billcons tree, or verify found a problem
   2  usage error: an unknown command, flag or value; an input inside --out;
      an export or report file inside a tree
-  3  a guard tripped (a data-quality limit, or data the latest version had
-     that tonight's inputs lost); nothing published, DIR keeps its latest version
+  3  a data-quality limit (a guard) tripped: too many rejected rows, or data
+     the latest version had that tonight's inputs lost; nothing published,
+     DIR keeps its latest version
   4  diff --exit-code: the versions differ
 
 Run "billcons help COMMAND" for a command's options; "billcons help run" for
@@ -708,9 +709,6 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailed
 	}
 	what := given
-	if m, err := writers.ReadManifest(dir); err == nil && m.TreeVersion > 0 {
-		what = fmt.Sprintf("%s (version %d)", given, m.TreeVersion)
-	}
 	if inputs {
 		fmt.Fprintf(stdout, "%s: ok, and its inputs are unchanged\n", what)
 	} else {

@@ -41,7 +41,8 @@ func TestExitStatuses(t *testing.T) {
 		Args []string
 		Want int
 	}{
-		{"completed with rejects", []string{"run", "--usage", u, "--changes", c, "--out", dir + "/a", "--quiet"}, exitOK},
+		{"completed with rejects", []string{"run", "--usage", u, "--changes", c, "--out", dir + "/a", "--quiet", "--max-reject-ratio", "1"}, exitOK},
+		{"rejects above the default ratio", []string{"run", "--usage", u, "--changes", c, "--out", dir + "/d", "--quiet"}, exitDataQuality},
 		{"usage error", []string{"run", "--usage", u}, exitUsage},
 		{"unreadable input", []string{"run", "--usage", dir + "/none.csv", "--changes", c, "--out", dir + "/b"}, exitFailed},
 		{"data quality", []string{"run", "--usage", u, "--changes", c, "--out", dir + "/c", "--max-reject-ratio", "0.5"}, exitDataQuality},

@@ -134,7 +134,8 @@ func shardInputs(t *testing.T) []string {
 	return []string{"--usage", filepath.Join(demo, "usage.csv"), "--usage", p, "--usage", pq,
 		"--changes", filepath.Join(demo, "changes.csv"), "--accounts", filepath.Join(demo, "accounts.csv"),
 		"--discounts", filepath.Join(demo, "discounts.csv"), "--credits", filepath.Join(demo, "credits.csv"),
-		"--enterprises", filepath.Join(demo, "enterprises.csv"), "--balances", filepath.Join(demo, "balances.csv")}
+		"--enterprises", filepath.Join(demo, "enterprises.csv"), "--balances", filepath.Join(demo, "balances.csv"),
+		"--max-reject-ratio", "1"} // the typed file's bad rows are rejected on purpose
 }
 
 // sharded runs plan, split, shard and commit on out.
