@@ -399,8 +399,18 @@ func (t *Tree) share() {
 			continue
 		}
 		dst := filepath.Join(t.staging, filepath.FromSlash(o.Path))
+		src := filepath.Join(baseDir, filepath.FromSlash(from))
+		a, errA := os.Stat(src)
+		b, errB := os.Stat(dst)
+		if errA != nil || errB != nil {
+			continue
+		}
+		if os.SameFile(a, b) { // already shared (a rollback links every file)
+			t.Shared += o.Bytes
+			continue
+		}
 		tmp := dst + ".link"
-		if err := os.Link(filepath.Join(baseDir, filepath.FromSlash(from)), tmp); err != nil {
+		if err := os.Link(src, tmp); err != nil {
 			t.Warnings = append(t.Warnings, fmt.Sprintf("unchanged files are kept as copies, not shared with version %d: %v", t.base, unwrapPath(err)))
 			return
 		}

@@ -165,8 +165,10 @@ func inputs(t *testing.T, dir string, more bool) []string {
 func snapshot(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
-	if _, err := os.Stat(filepath.Join(dir, writers.StateDir, "latest")); err != nil {
-		return files
+	if _, err := os.Stat(filepath.Join(dir, writers.StateDir)); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, writers.StateDir, "latest")); err != nil {
+			return files // a tree with no version published
+		}
 	}
 	dir, err := writers.Resolve(dir, 0)
 	if err != nil {
