@@ -72,6 +72,9 @@ func TestJobs(t *testing.T) {
 			}
 			step := c[0].Args[0]
 			seen[step] = true
+			if step == "commit" && !failsJobOn(&job, 3) {
+				t.Errorf("job %s: exit 3 (a guard tripped) is retried; it must fail the Job at once, for someone to be paged", job.Name)
+			}
 			indexed := job.Spec.CompletionMode != nil && *job.Spec.CompletionMode == batchv1.IndexedCompletion
 			if (step == "split" || step == "shard") != indexed {
 				t.Errorf("job %s: Indexed is %v", job.Name, indexed)
@@ -195,4 +198,20 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
 	}
+}
+
+// failsJobOn reports whether job's pod failure policy fails the whole Job,
+// without retries, when its container exits with code.
+func failsJobOn(job *batchv1.Job, code int32) bool {
+	p := job.Spec.PodFailurePolicy
+	if p == nil {
+		return false
+	}
+	for _, r := range p.Rules {
+		if r.Action == batchv1.PodFailurePolicyActionFailJob && r.OnExitCodes != nil &&
+			r.OnExitCodes.Operator == batchv1.PodFailurePolicyOnExitCodesOpIn && slices.Contains(r.OnExitCodes.Values, code) {
+			return true
+		}
+	}
+	return false
 }
