@@ -262,34 +262,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return cmdRun(ctx, []string{"--help"}, stdout, stderr)
 		}
 		if len(args) > 1 {
+			if text, ok := helpTexts[args[1]]; ok {
+				fmt.Fprint(stdout, text)
+				return exitOK
+			}
 			switch args[1] {
 			case "verify":
 				return cmdVerify(ctx, []string{"--help"}, stdout, stderr)
-			case "query":
-				fmt.Fprint(stdout, queryHelp)
-				return exitOK
-			case "invoice":
-				fmt.Fprint(stdout, invoiceHelp)
-				return exitOK
-			case "export":
-				fmt.Fprint(stdout, exportHelp)
-				return exitOK
 			case "gen":
 				return cmdGen(ctx, []string{"--help"}, stdout, stderr)
-			case "versions":
-				fmt.Fprint(stdout, versionsHelp)
-				return exitOK
-			case "rollback":
-				fmt.Fprint(stdout, rollbackHelp)
-				return exitOK
-			case "diff":
-				fmt.Fprint(stdout, diffHelp)
-				return exitOK
-			case "report":
-				return cmdReport(ctx, []string{"--help"}, stdout, stderr)
-			case "plan", "split", "shard", "commit":
-				fmt.Fprint(stdout, shardsHelp)
-				return exitOK
 			default:
 				fmt.Fprintf(stderr, "billcons help: unknown command %q; run \"billcons help\"\n", args[1])
 				return exitUsage
@@ -300,6 +281,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "billcons: unknown command %q; run \"billcons help\"\n", args[0])
 	return exitUsage
+}
+
+// helpTexts are the commands whose help is their text alone.
+var helpTexts = map[string]string{
+	"query": queryHelp, "invoice": invoiceHelp, "export": exportHelp, "versions": versionsHelp,
+	"rollback": rollbackHelp, "diff": diffHelp, "report": reportHelp,
+	"plan": shardsHelp, "split": shardsHelp, "shard": shardsHelp, "commit": shardsHelp,
 }
 
 // paths is a repeatable flag.
