@@ -50,6 +50,10 @@ bench: build
 	# A sharded run (4 shards, 2 splits, two at a time) against one run, on
 	# the largest cached size: README, Scaling out.
 	fixtures/bench/sharded.sh $(BIN) $(BENCH_CACHE)/lines-$(lastword $(subst $(comma), ,$(BENCH_SIZES))) 4 2
+	# Seven nightly versions of the largest cached size in one tree: the
+	# time of the guards and the disk the kept versions take (README,
+	# Running it nightly: Versions).
+	fixtures/bench/versions.sh $(BIN) $(BENCH_CACHE)/lines-$(lastword $(subst $(comma), ,$(BENCH_SIZES)))
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

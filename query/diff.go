@@ -97,7 +97,7 @@ func (d *Diff) dueTable(ctx context.Context, name, dir string) error {
 
 func (d *Diff) build(ctx context.Context) error {
 	for _, q := range []string{
-		"SET memory_limit = '512MB'",
+		"SET memory_limit = '256MB'",
 		"SET temp_directory = " + Literal(d.tmp),
 		"SET preserve_insertion_order = false",
 	} {
@@ -237,6 +237,22 @@ FROM diff_groups GROUP BY ALL ORDER BY billing_cycle, currency`)
 		}
 	}
 	return out, OneLine(rows.Err())
+}
+
+// FirstCycles is the change a first version makes: every line of each
+// cycle added, its amounts the deltas.
+func FirstCycles(cycles []writers.CycleTotals) []CycleChange {
+	var out []CycleChange
+	for _, c := range cycles {
+		if len(out) == 0 || out[len(out)-1].Cycle != c.Cycle {
+			out = append(out, CycleChange{Cycle: c.Cycle, ListDelta: map[string]string{}, DueDelta: map[string]string{}})
+		}
+		x := &out[len(out)-1]
+		x.Added += c.Lines
+		x.ListDelta[c.Currency], x.DueDelta[c.Currency] = signed(c.List), signed(c.Due)
+		x.currencies = append(x.currencies, c.Currency)
+	}
+	return out
 }
 
 // signed prints a delta with its sign.
