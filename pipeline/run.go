@@ -140,9 +140,9 @@ type Result struct {
 	// Warnings are problems that did not fail the run, such as a previous
 	// tree that could not be removed after the new one was put in place.
 	Warnings []string
-	// Version is the number the run published, Base the one it replaced
-	// (0: none) and Shared the bytes it shares with it.
-	Version, Base, Shared int64
+	// Version is the number the run published and Shared the bytes it
+	// shares with the version before.
+	Version, Shared int64
 }
 
 type run struct {
@@ -221,9 +221,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r := &run{cfg: cfg, ctx: ctx, totals: map[string]*currencyTotals{}, stamps: map[string]stamp{}, mark: time.Now()}
 
-	// Inputs inside the output tree are refused before anything is read.
-	if err := inputsOutside(cfg.Out, map[string][]string{"--usage": cfg.Usage, "--changes": cfg.Changes, "--accounts": cfg.Accounts,
-		"--discounts": cfg.Discounts, "--credits": cfg.Credits, "--enterprises": cfg.Enterprises, "--balances": cfg.Balances}, nil); err != nil {
+	// Inputs inside the output tree are refused before anything is read:
+	// the arguments first (a folder inside DIR), then the files they name.
+	given := map[string][]string{"--usage": cfg.Usage, "--changes": cfg.Changes, "--accounts": cfg.Accounts,
+		"--discounts": cfg.Discounts, "--credits": cfg.Credits, "--enterprises": cfg.Enterprises, "--balances": cfg.Balances}
+	if err := inputsOutside(cfg.Out, given); err != nil {
 		return nil, err
 	}
 	// Resolve every input before touching the output.
@@ -246,10 +248,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	r.usageFiles = usage
-	if err := inputsOutside(cfg.Out, map[string][]string{"--usage": cfg.Usage, "--changes": cfg.Changes, "--accounts": cfg.Accounts},
-		map[string][]string{"--usage": usage, "--changes": changes, "--accounts": accounts}); err != nil {
-		return nil, err
-	}
 	if len(cfg.Enterprises) > 0 && len(cfg.Accounts) == 0 {
 		return nil, fmt.Errorf("--enterprises needs --accounts: an enterprise is found through its accounts")
 	}
@@ -261,9 +259,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if settleFiles[in.kind], err = expandAll(in.args); err != nil {
 			return nil, err
 		}
-		if err := inputsOutside(cfg.Out, map[string][]string{"--" + in.kind: in.args}, map[string][]string{"--" + in.kind: settleFiles[in.kind]}); err != nil {
-			return nil, err
-		}
+	}
+
+	if err := inputsOutside(cfg.Out, map[string][]string{"--usage": usage, "--changes": changes, "--accounts": accounts,
+		"--discounts": settleFiles["discounts"], "--credits": settleFiles["credits"],
+		"--enterprises": settleFiles["enterprises"], "--balances": settleFiles["balances"]}); err != nil {
+		return nil, err
 	}
 
 	tree, err := writers.BeginWait(ctx, cfg.Out, cfg.Wait, cfg.Waiting)
@@ -513,13 +514,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	base := tree.BaseVersion()
 	if err := tree.Commit(); err != nil {
 		return nil, err
 	}
 	committed = true
 	r.stage("commit", slog.String("out", cfg.Out), slog.Int64("version", m.TreeVersion), slog.Int64("shared_bytes", tree.Shared))
-	return &Result{Manifest: m, Warnings: tree.Warnings, Alerts: alerts, Version: m.TreeVersion, Base: base, Shared: tree.Shared}, nil
+	return &Result{Manifest: m, Warnings: tree.Warnings, Alerts: alerts, Version: m.TreeVersion, Shared: tree.Shared}, nil
 }
 
 // usagePasses are passes A to D over the usage lines.

@@ -1,10 +1,9 @@
 package pipeline
 
 import (
-	"errors"
+	"cmp"
 	"fmt"
-	"os"
-	"path/filepath"
+	"maps"
 	"slices"
 	"strings"
 
@@ -49,10 +48,7 @@ func (r *run) cycleTotals() []writers.CycleTotals {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b cycleCurrency) int {
-		if a.cycle != b.cycle {
-			return strings.Compare(a.cycle.String(), b.cycle.String())
-		}
-		return strings.Compare(a.currency, b.currency)
+		return cmp.Or(cmp.Compare(a.cycle, b.cycle), strings.Compare(a.currency, b.currency))
 	})
 	out := make([]writers.CycleTotals, 0, len(keys))
 	for _, k := range keys {
@@ -63,49 +59,15 @@ func (r *run) cycleTotals() []writers.CycleTotals {
 	return out
 }
 
-// inputsOutside refuses inputs inside the tree a run replaces: args are
-// the options as given, files what they name; both by option name.
-func inputsOutside(out string, args, files map[string][]string) error {
-	root, err := realPath(out)
-	if err != nil {
-		return nil // --out itself is unusable: the run says so when it opens it
-	}
-	for opt, list := range args {
-		for _, p := range append(slices.Clone(list), files[opt]...) {
-			if strings.Contains(p, "://") {
-				continue
-			}
-			rp, err := realPath(p)
-			if err != nil {
-				continue // a glob pattern: its files are checked
-			}
-			if rp == root || strings.HasPrefix(rp, root+string(filepath.Separator)) {
+// inputsOutside refuses inputs inside the tree a run replaces: paths
+// are the options' arguments as given and the files they name, by option.
+func inputsOutside(out string, paths map[string][]string) error {
+	for _, opt := range slices.Sorted(maps.Keys(paths)) {
+		for _, p := range paths[opt] {
+			if !strings.Contains(p, "://") && writers.Within(out, p) {
 				return fmt.Errorf("%w: %s %s is inside --out %s, which the run replaces; keep inputs outside the output tree", ErrUsage, opt, p, out)
 			}
 		}
 	}
 	return nil
-}
-
-// realPath is p absolute, with the links of its longest existing prefix
-// resolved.
-func realPath(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", err
-	}
-	rest := ""
-	for cur := abs; ; {
-		if r, err := filepath.EvalSymlinks(cur); err == nil {
-			return filepath.Join(r, rest), nil
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return "", err
-		}
-		parent := filepath.Dir(cur)
-		if parent == cur {
-			return abs, nil
-		}
-		rest = filepath.Join(filepath.Base(cur), rest)
-		cur = parent
-	}
 }

@@ -24,12 +24,24 @@ type Diff struct {
 	tmp  string
 	// From and To are the folders compared; From is "" for a first run.
 	From, To string
+
+	from, to *writers.Manifest // nil for none
+	// same are the bills files whose path and bytes both versions share:
+	// their lines cannot differ, so the line diff leaves them out.
+	same map[string]bool
 }
 
 // OpenDiff compares the version in folder from ("" for none: every line
 // is added) with the version in folder to. DuckDB spills, if it must, to a
 // folder under tmp that Close removes.
 func OpenDiff(ctx context.Context, from, to, tmp string) (*Diff, error) {
+	return openDiff(ctx, from, to, tmp, true)
+}
+
+// openDiff is OpenDiff; without share it compares the lines of every bills
+// file, also those both versions share (for the test that leaving them out
+// changes nothing).
+func openDiff(ctx context.Context, from, to, tmp string, share bool) (*Diff, error) {
 	spill, err := os.MkdirTemp(tmp, "diff-")
 	if err != nil {
 		return nil, err
@@ -45,7 +57,14 @@ func OpenDiff(ctx context.Context, from, to, tmp string) (*Diff, error) {
 		os.RemoveAll(spill)
 		return nil, err
 	}
-	d := &Diff{db: db, conn: conn, tmp: spill, From: from, To: to}
+	d := &Diff{db: db, conn: conn, tmp: spill, From: from, To: to, same: map[string]bool{}}
+	if err := d.readManifests(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if !share {
+		d.same = map[string]bool{}
+	}
 	if err := d.build(ctx); err != nil {
 		d.Close()
 		return nil, err
@@ -66,15 +85,58 @@ func (d *Diff) exec(ctx context.Context, q string) error {
 	return OneLine(err)
 }
 
-// lineTable makes table name of the bills lines of the version in dir.
-func (d *Diff) lineTable(ctx context.Context, name, dir string) error {
+// readManifests reads each version's manifest once and finds the bills
+// files the two share.
+func (d *Diff) readManifests() (err error) {
+	if d.From != "" {
+		if d.from, err = writers.ReadManifest(d.From); err != nil {
+			return err
+		}
+	}
+	if d.to, err = writers.ReadManifest(d.To); err != nil {
+		return err
+	}
+	if d.from == nil {
+		return nil
+	}
+	have := make(map[string]string, len(d.from.Outputs))
+	for _, o := range d.from.Outputs {
+		have[o.Path] = o.SHA256
+	}
+	for _, o := range d.to.Outputs {
+		if strings.HasPrefix(o.Path, "bills/") && have[o.Path] == o.SHA256 {
+			d.same[o.Path] = true
+		}
+	}
+	return nil
+}
+
+// files are the files of the version in dir (manifest m; none when m is
+// nil) whose paths start with prefix, as absolute paths, less skip's.
+func files(dir string, m *writers.Manifest, prefix string, skip map[string]bool) []string {
+	if m == nil {
+		return nil
+	}
+	var out []string
+	for _, o := range m.Outputs {
+		if strings.HasPrefix(o.Path, prefix) && !skip[o.Path] {
+			out = append(out, filepath.Join(dir, filepath.FromSlash(o.Path)))
+		}
+	}
+	return out
+}
+
+// lineTable makes table name of the bills lines of the version in dir
+// (manifest m), less those of the files both versions share: a line
+// that is in a shared file in one version is in it in the other too.
+func (d *Diff) lineTable(ctx context.Context, name, dir string, m *writers.Manifest) error {
 	cols := "line_id VARCHAR, billing_cycle VARCHAR, payer VARCHAR, currency VARCHAR, l DECIMAL(38,9), dis DECIMAL(38,9), e DECIMAL(38,9)"
 	if err := d.exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (%s)", name, cols)); err != nil {
 		return err
 	}
-	files, err := outputFiles(dir, "bills/")
-	if err != nil || len(files) == 0 {
-		return err
+	files := files(dir, m, "bills/", d.same)
+	if len(files) == 0 {
+		return nil
 	}
 	return d.exec(ctx, fmt.Sprintf(`INSERT INTO %s SELECT line_id, billing_cycle, CAST(payer_account_id AS VARCHAR), currency,
 		list_amount, coalesce(discount_amount, 0), coalesce(effective_amount, list_amount)
@@ -82,14 +144,14 @@ func (d *Diff) lineTable(ctx context.Context, name, dir string) error {
 }
 
 // dueTable makes table name of the amounts due per cycle, payer and
-// currency of the version in dir.
-func (d *Diff) dueTable(ctx context.Context, name, dir string) error {
+// currency of the version in dir (manifest m).
+func (d *Diff) dueTable(ctx context.Context, name, dir string, m *writers.Manifest) error {
 	if err := d.exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (billing_cycle VARCHAR, payer VARCHAR, currency VARCHAR, due DECIMAL(38,9))", name)); err != nil {
 		return err
 	}
-	files, err := outputFiles(dir, "summary/")
-	if err != nil || len(files) == 0 {
-		return err
+	files := files(dir, m, "summary/", nil)
+	if len(files) == 0 {
+		return nil
 	}
 	return d.exec(ctx, fmt.Sprintf(`INSERT INTO %s SELECT billing_cycle, CAST(payer_account_id AS VARCHAR), currency, sum(due_amount)
 		FROM read_parquet(%s, union_by_name = true) GROUP BY ALL`, name, listLiteral(files)))
@@ -105,16 +167,16 @@ func (d *Diff) build(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := d.lineTable(ctx, "a", d.From); err != nil {
+	if err := d.lineTable(ctx, "a", d.From, d.from); err != nil {
 		return fmt.Errorf("reading %s: %w", d.From, err)
 	}
-	if err := d.lineTable(ctx, "b", d.To); err != nil {
+	if err := d.lineTable(ctx, "b", d.To, d.to); err != nil {
 		return fmt.Errorf("reading %s: %w", d.To, err)
 	}
-	if err := d.dueTable(ctx, "due_a", d.From); err != nil {
+	if err := d.dueTable(ctx, "due_a", d.From, d.from); err != nil {
 		return fmt.Errorf("reading %s: %w", d.From, err)
 	}
-	if err := d.dueTable(ctx, "due_b", d.To); err != nil {
+	if err := d.dueTable(ctx, "due_b", d.To, d.to); err != nil {
 		return fmt.Errorf("reading %s: %w", d.To, err)
 	}
 	return d.exec(ctx, `
@@ -279,7 +341,7 @@ func (d *Diff) Removed(ctx context.Context, max int) (n int64, ids []string, rej
 	if err != nil {
 		return 0, nil, 0, err
 	}
-	if files, _ := outputFiles(d.To, "rejects/usage.parquet"); len(files) > 0 {
+	if files := files(d.To, d.to, "rejects/usage.parquet", nil); len(files) > 0 {
 		q := fmt.Sprintf(`SELECT count(*) FROM diff_lines JOIN (SELECT DISTINCT json_extract_string(record, '$.line_id') AS id FROM read_parquet(%s)) r
 			ON r.id = diff_lines.line_id WHERE change = 'removed'`, listLiteral(files))
 		if err := d.conn.QueryRowContext(ctx, q).Scan(&rejected); err != nil {
@@ -309,38 +371,16 @@ func (d *Diff) strings(ctx context.Context, q string) ([]string, error) {
 // Lost returns the ids in column col of output file path that the old
 // version has and the new one lacks, in order.
 func (d *Diff) Lost(ctx context.Context, path, col string) ([]string, error) {
-	if d.From == "" {
-		return nil, nil
-	}
-	a, _ := outputFiles(d.From, path)
+	a := files(d.From, d.from, path, nil)
 	if len(a) == 0 {
 		return nil, nil
 	}
-	b, _ := outputFiles(d.To, path)
+	b := files(d.To, d.to, path, nil)
 	q := fmt.Sprintf(`SELECT DISTINCT CAST(%s AS VARCHAR) AS id FROM read_parquet(%s) WHERE %s IS NOT NULL`, col, listLiteral(a), col)
 	if len(b) > 0 {
 		q += fmt.Sprintf(` EXCEPT SELECT CAST(%s AS VARCHAR) FROM read_parquet(%s)`, col, listLiteral(b))
 	}
 	return d.strings(ctx, "SELECT id FROM ("+q+") ORDER BY id")
-}
-
-// outputFiles are the files of the version in dir whose manifest paths
-// start with prefix, as absolute paths; none when dir is "".
-func outputFiles(dir, prefix string) ([]string, error) {
-	if dir == "" {
-		return nil, nil
-	}
-	m, err := writers.ReadManifest(dir)
-	if err != nil {
-		return nil, err
-	}
-	var files []string
-	for _, o := range m.Outputs {
-		if strings.HasPrefix(o.Path, prefix) {
-			files = append(files, filepath.Join(dir, filepath.FromSlash(o.Path)))
-		}
-	}
-	return files, nil
 }
 
 func listLiteral(files []string) string {

@@ -34,14 +34,20 @@ type BillRecord struct {
 }
 
 // BillFiles lists the bills files of a tree in path order, relative to dir.
+// On a versioned tree they are the latest version's.
 func BillFiles(dir string) ([]string, error) {
-	var files []string
-	// DIR/bills of a versioned tree is a link; walk what it leads to.
-	root, err := filepath.EvalSymlinks(filepath.Join(dir, "bills"))
+	dir, err := Resolve(dir, 0)
 	if err != nil {
-		root = filepath.Join(dir, "bills")
+		return nil, err
 	}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	return billFiles(dir)
+}
+
+// billFiles is BillFiles of a version's own folder.
+func billFiles(dir string) ([]string, error) {
+	var files []string
+	root := filepath.Join(dir, "bills")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -75,7 +81,7 @@ func ReadBills(dir string, fn func(*BillRecord) error) error {
 	if err != nil {
 		return err
 	}
-	files, err := BillFiles(dir)
+	files, err := billFiles(dir)
 	if err != nil {
 		return err
 	}

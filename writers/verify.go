@@ -136,7 +136,7 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		return nil
 	}
 	var billRows int64
-	files, err := BillFiles(dir)
+	files, err := billFiles(dir)
 	if err != nil {
 		return nil, err
 	}

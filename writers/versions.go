@@ -2,10 +2,12 @@ package writers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -196,4 +198,68 @@ func CheckLinks(dir string) []string {
 		problems = append(problems, fmt.Sprintf("%s: missing (the latest version, %d, has it)", name, latest))
 	}
 	return problems
+}
+
+// RealPath is p made absolute, with the links of its longest existing
+// prefix resolved: the path a file at p has, or would have once made.
+func RealPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	rest := ""
+	for cur := abs; ; {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(r, rest), nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return abs, nil
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
+}
+
+// Within reports whether path p is root or lies below it, links resolved.
+func Within(root, p string) bool {
+	r, err := RealPath(root)
+	if err != nil {
+		return false
+	}
+	rp, err := RealPath(p)
+	if err != nil {
+		return false
+	}
+	return rp == r || strings.HasPrefix(rp, r+string(filepath.Separator))
+}
+
+// TreeAround returns the billcons tree that p is in (p itself, or a folder
+// above it), or "" when there is none: a file written there would sit
+// among, or replace, a tree's published files. The tree is named as p
+// names it where it can be, else with links resolved.
+func TreeAround(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	starts := []string{abs}
+	if real, err := RealPath(abs); err == nil && real != abs {
+		starts = append(starts, real)
+	}
+	for _, dir := range starts {
+		for {
+			if st, err := os.Stat(filepath.Join(dir, StateDir)); (err == nil && st.IsDir()) || IsTree(dir) {
+				return dir
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return ""
 }

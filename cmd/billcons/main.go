@@ -652,13 +652,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(io.Discard)
 	inputsFlag := fs.Bool("inputs", false, "also check that the run's inputs are unchanged")
 	ver := versionFlag(fs)
-	given, rest, code := dirFirst("verify", fs, args, stdout, stderr, verifyHelp)
+	given, code := dirOnly("verify", fs, args, stdout, stderr, verifyHelp)
 	if given == "" {
 		return code
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "billcons verify: want exactly one output folder: billcons verify DIR\n")
-		return exitUsage
 	}
 	inputs := *inputsFlag
 	dir, err := readableAt(context.Background(), given, *ver)
@@ -736,13 +732,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("billcons report", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	ver := versionFlag(fs)
-	dir, rest, code := dirFirst("report", fs, args, stdout, stderr, reportHelp)
+	dir, code := dirOnly("report", fs, args, stdout, stderr, reportHelp)
 	if dir == "" {
 		return code
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "billcons report: want exactly one output folder: billcons report DIR\n")
-		return exitUsage
 	}
 	dir, err := readableAt(ctx, dir, *ver)
 	if err != nil {

@@ -241,6 +241,18 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
+// dirOnly is dirFirst for a command that takes the tree and nothing else:
+// a further argument is a usage error. It returns "" and the exit status
+// when the command should end.
+func dirOnly(name string, fs *flag.FlagSet, args []string, stdout, stderr io.Writer, help string) (string, int) {
+	dir, rest, code := dirFirst(name, fs, args, stdout, stderr, help)
+	if dir != "" && len(rest) > 0 {
+		fmt.Fprintf(stderr, "billcons %s: unexpected argument %q; see billcons %s --help\n", name, rest[0], name)
+		return "", exitUsage
+	}
+	return dir, code
+}
+
 // dirFirst parses "DIR [flags] [args]" or "[flags] DIR [args]": the tree may
 // come before or after the flags. It returns "" and the exit status when
 // the command should end (help, or a usage error).

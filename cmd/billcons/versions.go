@@ -10,8 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -21,7 +19,6 @@ import (
 	"github.com/billcons/billcons/query"
 	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/writers"
-	"github.com/shopspring/decimal"
 )
 
 // exitDiffers is diff --exit-code's status when the versions differ.
@@ -45,56 +42,14 @@ func readableAt(ctx context.Context, dir string, v int64) (string, error) {
 	return writers.Resolve(d, v)
 }
 
-// outsideTrees refuses a path to write (export, statements, guard
-// reports) inside a billcons tree: the tree is what billcons publishes, and
-// a file written into it would replace or sit beside the published files.
+// outsideTrees refuses a path to write (an export, a guard report) inside
+// a billcons tree: the tree is what billcons publishes, and a file written
+// into it would replace or sit beside the published files.
 func outsideTrees(opt, p string) error {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return err
-	}
-	// The path as given first, so that the message names the tree as the
-	// user knows it; then with links resolved, which no path escapes by.
-	paths := []string{abs}
-	if real, err := realPath(abs); err == nil && real != abs {
-		paths = append(paths, real)
-	}
-	for _, start := range paths {
-		for dir := start; ; {
-			if dir != start || isDir(dir) {
-				if writers.IsTree(dir) || isDir(filepath.Join(dir, writers.StateDir)) {
-					return fmt.Errorf("%s %s is inside the billcons tree %s; write it outside the tree", opt, p, dir)
-				}
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
+	if tree := writers.TreeAround(p); tree != "" {
+		return fmt.Errorf("%s %s is inside the billcons tree %s; write it outside the tree", opt, p, tree)
 	}
 	return nil
-}
-
-// realPath is p with the links of its longest existing prefix resolved.
-func realPath(p string) (string, error) {
-	rest := ""
-	for cur := p; ; {
-		if r, err := filepath.EvalSymlinks(cur); err == nil {
-			return filepath.Join(r, rest), nil
-		}
-		parent := filepath.Dir(cur)
-		if parent == cur {
-			return p, nil
-		}
-		rest = filepath.Join(filepath.Base(cur), rest)
-		cur = parent
-	}
-}
-
-func isDir(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
 }
 
 const versionsHelp = `Usage:
@@ -110,13 +65,9 @@ func cmdVersions(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs := flag.NewFlagSet("billcons versions", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	format := fs.String("format", "table", "table, csv or json (one object per version)")
-	dir, rest, code := dirFirst("versions", fs, args, stdout, stderr, versionsHelp)
+	dir, code := dirOnly("versions", fs, args, stdout, stderr, versionsHelp)
 	if dir == "" {
 		return code
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "billcons versions: unexpected argument %q; see billcons versions --help\n", rest[0])
-		return exitUsage
 	}
 	if *format != "table" && *format != "csv" && *format != "json" {
 		fmt.Fprintf(stderr, "billcons versions: --format %q: want table, csv or json\n", *format)
@@ -256,13 +207,9 @@ func cmdDiff(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lines := fs.Bool("lines", false, "every differing line instead of the totals")
 	format := fs.String("format", "table", "table, csv or json")
 	exitCode := fs.Bool("exit-code", false, "exit 4 when the versions differ")
-	dir, rest, code := dirFirst("diff", fs, args, stdout, stderr, diffHelp)
+	dir, code := dirOnly("diff", fs, args, stdout, stderr, diffHelp)
 	if dir == "" {
 		return code
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "billcons diff: unexpected argument %q; see billcons diff --help\n", rest[0])
-		return exitUsage
 	}
 	if *format != query.Table && *format != query.CSV && *format != query.JSON {
 		fmt.Fprintf(stderr, "billcons diff: --format %q: want table, csv or json\n", *format)
@@ -331,105 +278,29 @@ type guardError struct{ lines []string }
 func (e *guardError) Error() string { return strings.Join(e.lines, "\n") }
 func (e *guardError) Unwrap() error { return pipeline.ErrDataQuality }
 
-// check is pipeline.Config.Guard: it compares the staged version with the
-// latest and trips on what a broken export looks like.
+// check is pipeline.Config.Guard: query.CheckGuards judges the staged
+// version against the latest; check records what --accept-missing let
+// through, writes the guard report and says what tripped.
 func (g *guards) check(ctx context.Context, in *pipeline.GuardInput) error {
-	trips := append([]string(nil), in.Trips...)
-	var report []string
-	if in.Base == "" {
-		// A first version: every line is added, and the manifest's
-		// per-cycle totals say so without reading a line again.
-		g.changes = query.FirstCycles(in.Manifest.Cycles)
-		if len(trips) > 0 {
-			return &guardError{trips}
-		}
-		return nil
-	}
-	d, err := query.OpenDiff(ctx, in.Base, in.Staged, in.Staged)
+	g.base = in.BaseVersion
+	res, err := query.CheckGuards(ctx, query.Guards{AcceptMissing: g.acceptMissing, MaxCycleDrop: g.maxCycleDrop, AllIDs: g.report != ""},
+		in.Base, in.BaseVersion, in.Staged, in.Manifest, in.Trips)
 	if err != nil {
 		return fmt.Errorf("comparing with version %d: %w", in.BaseVersion, err)
 	}
-	defer d.Close()
-	g.base = in.BaseVersion
-	if g.changes, err = d.Cycles(ctx); err != nil {
-		return fmt.Errorf("comparing with version %d: %w", in.BaseVersion, err)
+	g.changes = res.Changes
+	for _, m := range res.Accepted {
+		in.Manifest.Accepted = append(in.Manifest.Accepted, m)
+		g.say("accepted (--accept-missing): " + m)
 	}
-	var missing []string // what --accept-missing lets through
-	if in.Base != "" {
-		n, ids, rejected, err := d.Removed(ctx, 10)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			missing = append(missing, fmt.Sprintf("missing_lines: %d line(s) billed in version %d are not billed now (%d of them rejected now): %s",
-				n, in.BaseVersion, rejected, idList(ids, n)))
-			if g.report != "" {
-				_, all, _, err := d.Removed(ctx, -1)
-				if err != nil {
-					return err
-				}
-				for _, id := range all {
-					report = append(report, "missing_lines\t"+id)
-				}
-			}
-		}
-		for _, k := range []struct{ name, path, col string }{
-			{"changes", "changes/accepted.parquet", "change_id"},
-			{"discounts", "settlement/discounts.parquet", "discount_id"},
-			{"enterprises", "settlement/enterprises.parquet", "enterprise_id"},
-			{"accounts", "settlement/accounts.parquet", "account_id"},
-			{"credits", "credits/balances.parquet", "credit_id"},
-		} {
-			ids, err := d.Lost(ctx, k.path, k.col)
-			if err != nil {
-				return err
-			}
-			if len(ids) > 0 {
-				missing = append(missing, fmt.Sprintf("missing_%s: %d %s row(s) accepted in version %d are not accepted now: %s",
-					k.name, len(ids), strings.TrimSuffix(k.name, "s"), in.BaseVersion, idList(ids, int64(len(ids)))))
-				for _, id := range ids {
-					report = append(report, "missing_"+k.name+"\t"+id)
-				}
-			}
-		}
-		old, err := writers.ReadManifest(in.Base)
-		if err != nil {
-			return err
-		}
-		if old.Counts.BalancesAccepted > in.Manifest.Counts.BalancesAccepted {
-			missing = append(missing, fmt.Sprintf("missing_balances: version %d accepted %d balance row(s), now %d",
-				in.BaseVersion, old.Counts.BalancesAccepted, in.Manifest.Counts.BalancesAccepted))
-		}
-		if gone := goneInputs(old, in.Manifest); len(gone) > 0 {
-			missing = append(missing, fmt.Sprintf("missing_inputs: %d input file(s) read by version %d are not read now: %s",
-				len(gone), in.BaseVersion, idList(gone, int64(len(gone)))))
-		}
-		if g.maxCycleDrop < 1 {
-			if drops := cycleDrops(old, in.Manifest, g.maxCycleDrop); len(drops) > 0 {
-				trips = append(trips, fmt.Sprintf("cycle_drop: billed list amount fell by more than %g against version %d (--max-cycle-drop 1 turns the guard off): %s",
-					g.maxCycleDrop, in.BaseVersion, strings.Join(drops, "; ")))
-			}
-		}
-	}
-	if g.acceptMissing {
-		for _, m := range missing {
-			in.Manifest.Accepted = append(in.Manifest.Accepted, m)
-			g.say("accepted (--accept-missing): " + m)
-		}
-		missing = nil
-	} else if len(missing) > 0 {
-		missing[len(missing)-1] += " (billcons diff lists them once published; --accept-missing publishes anyway)"
-	}
-	trips = append(trips, missing...)
-	if g.report != "" && len(report)+len(trips) > 0 {
-		sort.Strings(report)
-		body := strings.Join(append(trips, report...), "\n") + "\n"
+	if g.report != "" && len(res.Report)+len(res.Trips) > 0 {
+		body := strings.Join(append(append([]string(nil), res.Trips...), res.Report...), "\n") + "\n"
 		if err := os.WriteFile(g.report, []byte(body), 0o644); err != nil {
 			return fmt.Errorf("--guard-report: %w", err)
 		}
 	}
-	if len(trips) > 0 {
-		return &guardError{trips}
+	if len(res.Trips) > 0 {
+		return &guardError{res.Trips}
 	}
 	return nil
 }
@@ -441,65 +312,6 @@ func (g *guards) say(line string) {
 	case !g.quiet:
 		fmt.Fprintf(g.stderr, "billcons run: %s\n", line)
 	}
-}
-
-// idList prints up to 10 ids of n.
-func idList(ids []string, n int64) string {
-	if len(ids) > 10 {
-		ids = ids[:10]
-	}
-	s := strings.Join(ids, ", ")
-	if n > int64(len(ids)) {
-		s += fmt.Sprintf(", and %d more", n-int64(len(ids)))
-	}
-	return s
-}
-
-// goneInputs are the input files (kind and path) the old manifest lists
-// and the new one does not.
-func goneInputs(old, now *writers.Manifest) []string {
-	have := map[string]bool{}
-	for _, in := range now.Inputs {
-		have[in.Kind+"\t"+in.Path] = true
-	}
-	var gone []string
-	for _, in := range old.Inputs {
-		if !have[in.Kind+"\t"+in.Path] {
-			gone = append(gone, in.Kind+" "+in.Path)
-		}
-	}
-	return gone
-}
-
-// cycleDrops are the cycles and currencies whose billed list amount fell
-// by more than share against the old version.
-func cycleDrops(old, now *writers.Manifest, share float64) []string {
-	cur := map[string]string{}
-	for _, c := range now.Cycles {
-		cur[c.Cycle+" "+c.Currency] = c.List
-	}
-	var out []string
-	for _, c := range old.Cycles {
-		was, err := decimal.NewFromString(c.List)
-		if err != nil || !was.IsPositive() {
-			continue
-		}
-		is := decimal.Zero
-		if s, ok := cur[c.Cycle+" "+c.Currency]; ok {
-			if is, err = decimal.NewFromString(s); err != nil {
-				continue
-			}
-		}
-		// is < was × (1 − share), exactly
-		if is.LessThan(was.Mul(decimal.NewFromInt(1).Sub(decimal.NewFromFloat(share)))) {
-			now, ok := cur[c.Cycle+" "+c.Currency]
-			if !ok {
-				now = "no lines"
-			}
-			out = append(out, fmt.Sprintf("%s %s %s -> %s", c.Cycle, c.Currency, c.List, now))
-		}
-	}
-	return out
 }
 
 // summarize says after a run what it changed against the version before:

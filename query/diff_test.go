@@ -1,0 +1,92 @@
+package query
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/billcons/billcons/pipeline"
+	"github.com/billcons/billcons/writers"
+)
+
+// TestDiffMovedAndShared: a late trusteeship change moves a member's
+// lines from itself to a management account (seed 000, Scenario 2: the
+// payer follows the change); the diff counts them moved out of the old
+// payer and into the new one with equal and opposite list deltas, and
+// leaving out the bills files both versions share gives the same groups
+// as comparing every line.
+func TestDiffMovedAndShared(t *testing.T) {
+	in, _ := filepath.Abs("../fixtures/demo")
+	out := filepath.Join(t.TempDir(), "out")
+	changes, err := os.ReadFile(filepath.Join(in, "changes.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := filepath.Join(t.TempDir(), "changes.csv")
+	run := func(changes string) {
+		t.Helper()
+		loc, _ := time.LoadLocation("Asia/Shanghai")
+		if _, err := pipeline.Run(context.Background(), pipeline.Config{
+			Usage: []string{in + "/usage.csv"}, Changes: []string{changes},
+			Out: out, Zone: loc, ZoneName: "Asia/Shanghai", MaxRejectRatio: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(filepath.Join(in, "changes.csv"))
+	// 1000000000000014 pays for itself in the demo; it joins
+	// 2000000000000002 on 2024-03-01.
+	os.WriteFile(late, append(changes, []byte("late-01,1000000000000014,trusteeship,2000000000000002,2024-03-01T00:00:00+08:00\n")...), 0o644)
+	run(late)
+	v1, _ := writers.Resolve(out, 1)
+	v2, _ := writers.Resolve(out, 2)
+
+	d, err := OpenDiff(context.Background(), v1, v2, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if len(d.same) == 0 {
+		t.Fatal("no bills file is shared between the versions: the test does not test leaving them out")
+	}
+	var got bytes.Buffer
+	if _, err := d.Print(context.Background(), &got, CSV, false); err != nil {
+		t.Fatal(err)
+	}
+	all, err := openDiff(context.Background(), v1, v2, t.TempDir(), false) // every line compared
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	var want bytes.Buffer
+	all.Print(context.Background(), &want, CSV, false)
+	if got.String() != want.String() {
+		t.Fatalf("the diff without the shared files:\n%s\nwant, comparing every line:\n%s", &got, &want)
+	}
+	rows := strings.Split(strings.TrimSpace(got.String()), "\n")
+	var out1, in2 []string
+	for _, r := range rows[1:] {
+		f := strings.Split(r, ",")
+		if f[0] == "2024-03" && f[2] == "CNY" && f[1] == "1000000000000014" {
+			out1 = f
+		}
+		if f[0] == "2024-03" && f[2] == "CNY" && f[1] == "2000000000000002" {
+			in2 = f
+		}
+	}
+	if out1 == nil || in2 == nil || out1[6] == "0" || out1[6] != in2[5] {
+		t.Fatalf("want the member's March CNY lines moved out of 1000000000000014 and into 2000000000000002; got\n%s", &got)
+	}
+	// Nothing is lost between payers: the list deltas of all groups add up
+	// to what the lines no longer billed (the member's refunds, which
+	// trusteeship rejects) took away.
+	var total, removed string
+	d.conn.QueryRowContext(context.Background(), "SELECT CAST(sum(list_delta) AS VARCHAR) FROM diff_groups").Scan(&total)
+	d.conn.QueryRowContext(context.Background(), "SELECT CAST(-coalesce(sum(from_list), 0) AS VARCHAR) FROM diff_lines WHERE change = 'removed'").Scan(&removed)
+	if total == "" || total != removed {
+		t.Fatalf("list deltas add up to %s, want %s (minus the removed lines)", total, removed)
+	}
+}
