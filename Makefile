@@ -37,7 +37,7 @@ BENCH_SIZES ?= 1000000,10000000
 BENCH_ROUNDS ?= 2
 BENCH_SHAPES ?= default,many
 # Where the contenders write: BENCH_WORK=/dev/shm/billcons-bench keeps the
-# disk's own variance out of the ratios (README, Performance).
+# disk's own variance out of the ratios (docs/performance.md).
 BENCH_WORK ?= $(BENCH_CACHE)/work
 # The stage benchmarks write their files in $(BENCH_WORK) too, and their
 # lines go into BENCHMARKS.md.
@@ -48,11 +48,11 @@ bench: build
 	$(GO) build -o bin/bench ./fixtures/bench
 	bin/bench -cache $(BENCH_CACHE) -shapes $(BENCH_SHAPES) -work $(BENCH_WORK) -sizes $(BENCH_SIZES) -rounds $(BENCH_ROUNDS) -stages bin/stage-bench.txt
 	# A sharded run (4 shards, 2 splits, two at a time) against one run, on
-	# the largest cached size: README, Scaling out.
+	# the largest cached size: docs/scaling.md.
 	fixtures/bench/sharded.sh $(BIN) $(BENCH_CACHE)/lines-$(lastword $(subst $(comma), ,$(BENCH_SIZES))) 4 2
 	# Seven nightly versions of the largest cached size in one tree: the
-	# time of the guards and the disk the kept versions take (README,
-	# Running it nightly: Versions).
+	# time of the guards and the disk the kept versions take (docs/nightly.md,
+	# Versions).
 	fixtures/bench/versions.sh $(BIN) $(BENCH_CACHE)/lines-$(lastword $(subst $(comma), ,$(BENCH_SIZES)))
 
 fmt-check:

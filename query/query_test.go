@@ -72,7 +72,7 @@ func one[T any](t *testing.T, db *DB, q string, args ...any) T {
 // TestViewsSQLAfterMoving executes views.sql through DuckDB itself, as an
 // analyst's shell would, from another working folder: first where the run
 // wrote the tree, then after the tree was moved, setting billcons_dir as
-// the README says.
+// docs/output.md says.
 func TestViewsSQLAfterMoving(t *testing.T) {
 	base := t.TempDir()
 	in, _ := filepath.Abs("../fixtures/demo")

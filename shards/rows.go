@@ -14,11 +14,11 @@ import (
 )
 
 // The rows a split step hands to a shard: one file per (input file, shard),
-// S2-compressed (klauspost/compress/s2; see the README for the measure
+// S2-compressed (klauspost/compress/s2; see docs/development.md for the measure
 // against zstd), each row as read: its number, its fields exactly as the
 // reader gave them (null marked), and the reader's error for a malformed
 // row. A malformed CSV row can have any number of fields, so the rows are
-// not a fixed-width table (see the README for why not Arrow IPC).
+// not a fixed-width table (see docs/development.md for why not Arrow IPC).
 //
 //	row   = uvarint(N) uvarint(nfields) field* err
 //	field = uvarint(0) (null) | uvarint(1) varint(x) (typed) | uvarint(len+2) bytes

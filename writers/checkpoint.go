@@ -20,9 +20,9 @@ import (
 //	hashed       inputs hashed for the manifest, none parsed yet
 //	reading      the first batch of usage rows parsed
 //	writing      the first bills file written, the others not yet
-//	before-swap  the new tree complete in its staging folder
-//	mid-swap     inside the swap (see Tree.Commit)
-//	committed    the new tree in place, the lock still held
+//	before-swap  the new version complete and synced in its staging folder
+//	mid-swap     the new version renamed into v/NNNNNN, not yet the latest
+//	committed    the new version published (the latest), the lock still held
 //	exit         the command done, about to exit: its peak memory is final
 func Checkpoint(point string) {
 	if pauseAt != point {
@@ -37,8 +37,3 @@ func Checkpoint(point string) {
 }
 
 var pauseAt = os.Getenv("BILLCONS_PAUSE_AT")
-
-// renameOnly makes Tree.Commit use its two-rename fallback even where the
-// file system offers an atomic exchange, so that the tests can reach the
-// fallback's mid-swap point. Set by BILLCONS_SWAP=rename.
-var renameOnly = os.Getenv("BILLCONS_SWAP") == "rename"

@@ -184,7 +184,7 @@ func writeText(root, rel string, data []byte) (Output, error) {
 }
 
 // focusView maps the bills and the credits applied onto FOCUS 1.2 (see
-// README, FOCUS): a charge row per bill (ListCost the list amount, the other
+// docs/output.md, FOCUS): a charge row per bill (ListCost the list amount, the other
 // costs the effective amount after its discount) and a Credit row per credit
 // applied (every cost the negated amount). Provider, publisher and invoice
 // issuer come from the variables focus_provider, focus_publisher and
