@@ -64,6 +64,19 @@ type Config struct {
 	// zero means writers.DefaultKeep.
 	Keep int
 
+	// ViewsDir is the folder views.sql names by default (readers set their
+	// own): Out's absolute path when empty. A run staged for a store names
+	// the store, so that the file's bytes do not change with the staging
+	// folder and unchanged nights share it.
+	ViewsDir string
+
+	// GuardBase, when set, is the folder of the version Guard compares
+	// with, GuardBaseVersion its number: a store's latest published run,
+	// when Out is only where the run is staged before it is uploaded.
+	// Unset, it is Out's own latest version.
+	GuardBase        string
+	GuardBaseVersion int64
+
 	// Guard, when set, judges the staged version before it is published:
 	// an error keeps the latest version and fails the run (wrap
 	// ErrDataQuality for exit 3). It receives the trips of the run's own
@@ -431,6 +444,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--out %s: %w", cfg.Out, err)
 	}
+	if cfg.ViewsDir != "" {
+		absOut = cfg.ViewsDir
+	}
 	viewsOut, err := writers.WriteViews(tree.Dir(), writers.Views{Dir: absOut, Zone: cfg.Zone, ZoneName: cfg.ZoneName,
 		Cycles: r.cycles, HasBills: r.counts.BillFiles > 0, HasAccounts: len(accounts) > 0, Extras: r.extras.Names(),
 		SettlementRejects: slices.Sorted(maps.Keys(settleIn.rejects))})
@@ -501,6 +517,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if cfg.Guard != nil {
 		g := &GuardInput{Base: tree.BaseDir(), BaseVersion: tree.BaseVersion(), Staged: tree.Dir(), Manifest: m, Trips: trips}
+		if cfg.GuardBase != "" {
+			g.Base, g.BaseVersion = cfg.GuardBase, cfg.GuardBaseVersion
+		}
 		if err := cfg.Guard(ctx, g); err != nil {
 			return nil, err
 		}

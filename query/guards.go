@@ -48,15 +48,12 @@ func CheckGuards(ctx context.Context, g Guards, base string, baseVersion int64, 
 		res.Changes = FirstCycles(now.Cycles)
 		return res, nil
 	}
-	old, err := writers.ReadManifest(base)
-	if err != nil {
-		return nil, err
-	}
 	d, err := OpenDiff(ctx, base, staged, staged)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
+	old := d.from
 	if res.Changes, err = d.Cycles(ctx); err != nil {
 		return nil, err
 	}

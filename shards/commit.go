@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/readers"
@@ -42,7 +43,8 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 		return nil, err
 	}
 	defer s.Close()
-	if last, err := storage.Latest(ctx, s); err != nil {
+	last, err := storage.Latest(ctx, s)
+	if err != nil {
 		return nil, err
 	} else if last != nil && last.Run == p.Run {
 		st.logf("run %s is already published (%s)", p.Run, last.Manifest)
@@ -152,6 +154,23 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 	}
 	slices.SortFunc(ci.Bills, func(a, b writers.Output) int { return strings.Compare(a.Path, b.Path) })
 	cfg.Commit = ci
+	cfg.ViewsDir = st.Out
+	if st.Base != nil && last != nil {
+		// The guards compare with the latest published version.
+		if cfg.GuardBase, err = st.Base(ctx, last.Seq); err != nil {
+			return nil, err
+		}
+		cfg.GuardBaseVersion = last.Seq
+	}
+	if st.Guard != nil {
+		guard := st.Guard(p.Options)
+		cfg.Guard = func(ctx context.Context, g *pipeline.GuardInput) error {
+			if err := fetchChanged(ctx, s, g); err != nil {
+				return err
+			}
+			return guard(ctx, g)
+		}
+	}
 	res, err := pipeline.Run(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -164,7 +183,8 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 		"discounts": p.Options.Discounts, "credits": p.Options.Credits, "enterprises": p.Options.Enterprises, "balances": p.Options.Balances} {
 		res.Manifest.Options[k] = v
 	}
-	ptr, published, err := publishTree(ctx, s, p.Run, cfg.Out, res.Manifest)
+	res.Manifest.Command = "commit"
+	ptr, published, err := publishTree(ctx, s, p.Run, cfg.Out, res.Manifest, last)
 	if err != nil {
 		return nil, err
 	}
@@ -172,13 +192,39 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 	return out, nil
 }
 
-// publishTree uploads the files of a finished local tree that have no key
-// yet under an attempt of run, then its manifest, and publishes it.
-func publishTree(ctx context.Context, s *storage.Store, run, dir string, m *writers.Manifest) (*storage.Pointer, bool, error) {
+// publishTree publishes a finished local tree (its manifest m) as the
+// version after base (nil: the first) of the store: files whose bytes base
+// already holds are not uploaded again but referenced by base's keys, the
+// others are uploaded under an attempt of run, then the manifest, and the
+// run is published last, only if base is still the latest.
+func publishTree(ctx context.Context, s *storage.Store, run, dir string, m *writers.Manifest, base *storage.Pointer) (*storage.Pointer, bool, error) {
+	var baseSeq int64
+	have := map[string]string{} // size and SHA-256 -> key, of base's files
+	if base != nil {
+		baseSeq = base.Seq
+		b, err := s.Get(ctx, base.Manifest)
+		if err != nil {
+			return nil, false, err
+		}
+		var bm writers.Manifest
+		if err := json.Unmarshal(b, &bm); err != nil {
+			return nil, false, fmt.Errorf("%s: %w", s.Name(base.Manifest), err)
+		}
+		for _, o := range bm.Outputs {
+			if o.Key != "" {
+				have[fmt.Sprint(o.Bytes, o.SHA256)] = o.Key
+			}
+		}
+	}
+	m.TreeVersion, m.BaseVersion = baseSeq+1, baseSeq
 	prefix := fmt.Sprintf("%s/commit/%s/", runDir(run), newID())
 	for i := range m.Outputs {
 		o := &m.Outputs[i]
 		if o.Key != "" {
+			continue
+		}
+		if key, ok := have[fmt.Sprint(o.Bytes, o.SHA256)]; ok {
+			o.Key = key // the same bytes, already in the store
 			continue
 		}
 		o.Key = prefix + o.Path
@@ -194,7 +240,7 @@ func publishTree(ctx context.Context, s *storage.Store, run, dir string, m *writ
 		return nil, false, err
 	}
 	writers.Checkpoint("commit_publishing") // for the tests that kill a commit
-	p, ok, err := storage.Publish(ctx, s, run, prefix+"manifest.json")
+	p, ok, err := storage.PublishOn(ctx, s, run, prefix+"manifest.json", baseSeq)
 	if err == nil {
 		writers.Checkpoint("commit_published")
 	}
@@ -202,8 +248,9 @@ func publishTree(ctx context.Context, s *storage.Store, run, dir string, m *writ
 }
 
 // PublishRun publishes a finished local tree (billcons run --out URL) to
-// the store at u as a run of its own.
-func PublishRun(ctx context.Context, u, dir string) (*storage.Pointer, error) {
+// the store at u as a run of its own, the version after base (the latest
+// when the run began; nil: none).
+func PublishRun(ctx context.Context, u, dir string, base *storage.Pointer) (*storage.Pointer, error) {
 	s, err := storage.Open(ctx, u)
 	if err != nil {
 		return nil, err
@@ -214,8 +261,68 @@ func PublishRun(ctx context.Context, u, dir string) (*storage.Pointer, error) {
 		return nil, err
 	}
 	m.Options["out"] = u
-	ptr, _, err := publishTree(ctx, s, newID(), dir, m)
+	ptr, _, err := publishTree(ctx, s, newID(), dir, m, base)
 	return ptr, err
+}
+
+// fetchChanged puts into the staged folder the bills files of the shards
+// (in the store, by key) that the guards' diff reads: those whose path and
+// bytes the latest version does not have.
+func fetchChanged(ctx context.Context, s *storage.Store, g *pipeline.GuardInput) error {
+	if g.Base == "" {
+		return nil
+	}
+	old, err := writers.ReadManifest(g.Base)
+	if err != nil {
+		return err
+	}
+	have := map[string]string{}
+	for _, o := range old.Outputs {
+		have[o.Path] = o.SHA256
+	}
+	for _, o := range g.Manifest.Outputs {
+		if o.Key == "" || have[o.Path] == o.SHA256 {
+			continue
+		}
+		if _, err := s.GetFile(ctx, o.Key, filepath.Join(g.Staged, filepath.FromSlash(o.Path))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Rollback publishes the content of the store's version v (a published
+// run) as its next version: a manifest that references v's objects, no
+// file uploaded again.
+func Rollback(ctx context.Context, u string, v int64) (*writers.Manifest, error) {
+	s, err := storage.Open(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	last, err := storage.Latest(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	p, err := storage.At(ctx, s, v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: version %d is not published: %w", u, v, err)
+	}
+	b, err := s.Get(ctx, p.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	var m writers.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name(p.Manifest), err)
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	m.StartedAt, m.EndedAt, m.Command, m.RolledBackTo, m.Accepted = now, now, "rollback", v, nil
+	m.Format, m.FormatVersion = writers.TreeFormat, writers.TreeFormatVersion
+	if _, _, err := publishTree(ctx, s, newID(), "", &m, last); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 // idStream reads one shard's ids file: (line_id, seq) in line_id order.

@@ -58,6 +58,9 @@ type Options struct {
 	Profile        string  `json:"profile,omitempty"`
 	Currency       string  `json:"currency,omitempty"`
 	MaxRejectRatio float64 `json:"max_reject_ratio"`
+	// The guards of the commit against the store's latest version.
+	AcceptMissing bool    `json:"accept_missing,omitempty"`
+	MaxCycleDrop  float64 `json:"max_cycle_drop"`
 }
 
 // Plan is _runs/RUN/plan.json.
@@ -91,6 +94,11 @@ type Step struct {
 	Config func(Options) (pipeline.Config, error)
 	// Log receives progress lines.
 	Log func(format string, args ...any)
+	// Guard, when set, judges the committed run before it is published
+	// (pipeline.Config.Guard); Base makes the store's version seq a local
+	// folder for it to compare with.
+	Guard func(Options) func(ctx context.Context, g *pipeline.GuardInput) error
+	Base  func(ctx context.Context, seq int64) (string, error)
 }
 
 func (s *Step) logf(format string, args ...any) {

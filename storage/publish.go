@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,26 +34,88 @@ func pointerKey(seq int64) string { return fmt.Sprintf("%s%020d.json", Published
 
 // Latest returns the newest published run, or nil when none is.
 func Latest(ctx context.Context, s *Store) (*Pointer, error) {
+	seqs, err := pointerSeqs(ctx, s)
+	if err != nil || len(seqs) == 0 {
+		return nil, err
+	}
+	return At(ctx, s, seqs[len(seqs)-1])
+}
+
+// Pointers returns every published run, oldest first: the store's
+// versions, numbered by their Seq.
+func Pointers(ctx context.Context, s *Store) ([]Pointer, error) {
+	seqs, err := pointerSeqs(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	ps := make([]Pointer, 0, len(seqs))
+	for _, seq := range seqs {
+		p, err := At(ctx, s, seq)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, *p)
+	}
+	return ps, nil
+}
+
+// At returns the run published as seq; an error wrapping [ErrNotExist]
+// when there is none.
+func At(ctx context.Context, s *Store, seq int64) (*Pointer, error) {
+	b, err := s.Get(ctx, pointerKey(seq))
+	if err != nil {
+		return nil, err
+	}
+	var p Pointer
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name(pointerKey(seq)), err)
+	}
+	return &p, nil
+}
+
+// pointerSeqs are the published sequence numbers, ascending.
+func pointerSeqs(ctx context.Context, s *Store) ([]int64, error) {
 	keys, err := s.List(ctx, PublishedPrefix)
 	if err != nil {
 		return nil, err
 	}
-	for i := len(keys) - 1; i >= 0; i-- {
-		name := strings.TrimSuffix(strings.TrimPrefix(keys[i], PublishedPrefix), ".json")
-		if _, err := strconv.ParseInt(name, 10, 64); err != nil {
-			continue // not a pointer
+	var seqs []int64
+	for _, k := range keys {
+		name := strings.TrimSuffix(strings.TrimPrefix(k, PublishedPrefix), ".json")
+		if n, err := strconv.ParseInt(name, 10, 64); err == nil {
+			seqs = append(seqs, n)
 		}
-		b, err := s.Get(ctx, keys[i])
-		if err != nil {
-			return nil, err
-		}
-		var p Pointer
-		if err := json.Unmarshal(b, &p); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.Name(keys[i]), err)
-		}
-		return &p, nil
 	}
-	return nil, nil
+	slices.Sort(seqs)
+	return seqs, nil
+}
+
+// ErrMoved is returned by [PublishOn] when another command published
+// after the version the caller started from.
+var ErrMoved = errors.New("another command published a version meanwhile")
+
+// PublishOn is [Publish] that publishes only as the version after base
+// (0: none), the latest when the caller began: two commands never
+// overwrite each other's work. A run that is already the latest (an
+// attempt that lost to another attempt of the same run) reports false.
+func PublishOn(ctx context.Context, s *Store, run, manifestKey string, base int64) (*Pointer, bool, error) {
+	p := &Pointer{Seq: base + 1, Run: run, Manifest: manifestKey, PublishedAt: time.Now().UTC().Format(time.RFC3339Nano)}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, false, err
+	}
+	ok, err := s.Create(ctx, pointerKey(p.Seq), b)
+	if err != nil || ok {
+		return p, ok, err
+	}
+	last, err := Latest(ctx, s)
+	if err != nil {
+		return nil, false, err
+	}
+	if last != nil && last.Run == run {
+		return last, false, nil
+	}
+	return nil, false, fmt.Errorf("%w (version %d, run %s); nothing published", ErrMoved, last.Seq, last.Run)
 }
 
 // Publish makes run, whose manifest is at manifestKey, the newest published
@@ -100,6 +164,12 @@ func IsPublished(dir string) bool {
 // cache (one folder per run, reused), so DuckDB and verify read them as
 // they read any tree.
 func Materialize(ctx context.Context, u, cache string) (string, error) {
+	return MaterializeAt(ctx, u, cache, 0)
+}
+
+// MaterializeAt is [Materialize] for the run published as seq (0: the
+// newest).
+func MaterializeAt(ctx context.Context, u, cache string, seq int64) (string, error) {
 	if !IsURL(u) && !IsPublished(u) {
 		return u, nil
 	}
@@ -108,7 +178,12 @@ func Materialize(ctx context.Context, u, cache string) (string, error) {
 		return "", err
 	}
 	defer s.Close()
-	p, err := Latest(ctx, s)
+	var p *Pointer
+	if seq == 0 {
+		p, err = Latest(ctx, s)
+	} else if p, err = At(ctx, s, seq); errors.Is(err, ErrNotExist) {
+		return "", fmt.Errorf("%s: version %d is not published", u, seq)
+	}
 	if err != nil {
 		return "", err
 	}

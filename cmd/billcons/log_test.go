@@ -25,6 +25,7 @@ func TestLogFormatJSON(t *testing.T) {
 	}
 	var stages []string
 	var done map[string]any
+	var added float64 // over the "changed" events, one per cycle
 	for _, l := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
 		var ev map[string]any
 		if err := json.Unmarshal([]byte(l), &ev); err != nil {
@@ -39,6 +40,11 @@ func TestLogFormatJSON(t *testing.T) {
 			if ev["stage"] == "read_usage" && ev["rows"] != float64(1687) {
 				t.Errorf("read_usage rows = %v, want 1687", ev["rows"])
 			}
+		case "changed":
+			if ev["against"] != float64(0) || ev["billing_cycle"] == "" {
+				t.Errorf("a first version's changed event: %v", ev)
+			}
+			added += ev["lines_added"].(float64)
 		case "done":
 			done = ev
 		case "alert": // the demo's balances raise some: TestAlertEvents checks them
@@ -50,8 +56,11 @@ func TestLogFormatJSON(t *testing.T) {
 	if got := strings.Join(stages, " "); got != want {
 		t.Errorf("stages %q, want %q", got, want)
 	}
-	if done == nil || done["usage_billed"] != float64(1683) || done["exit"] != float64(0) {
+	if done == nil || done["usage_billed"] != float64(1683) || done["exit"] != float64(0) || done["version"] != float64(1) {
 		t.Errorf("done event %v", done)
+	}
+	if added != 1683 {
+		t.Errorf("the changed events add %v lines, want the 1683 billed", added)
 	}
 
 	// A failure is one event too, carrying the error and the exit status.

@@ -422,7 +422,7 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	ra = &runArgs{cfg: cfg, guards: g, quiet: *quiet, log: log, opts: shards.Options{
 		Usage: usage, Changes: changes, Accounts: accounts, Discounts: discounts, Credits: credits,
 		Enterprises: enterprises, Balances: balances, Timing: *timing, TZ: *tz, Profile: *profile,
-		Currency: *currency, MaxRejectRatio: ratio}}
+		Currency: *currency, MaxRejectRatio: ratio, AcceptMissing: *acceptMissing, MaxCycleDrop: *maxCycleDrop}}
 	return ra, exitOK, true
 }
 
@@ -442,7 +442,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitFailed
 		}
 		defer os.RemoveAll(tmp)
-		publishTo, cfg.Out = cfg.Out, filepath.Join(tmp, "out")
+		publishTo, cfg.Out, cfg.ViewsDir = cfg.Out, filepath.Join(tmp, "out"), cfg.Out
+	}
+	var base *storage.Pointer // the store's latest version, which the run's guards compare with
+	if publishTo != "" {
+		var err error
+		if base, cfg.GuardBase, err = storeBase(ctx, publishTo); err != nil {
+			fmt.Fprintf(stderr, "billcons run: %s: %v; nothing published\n", publishTo, err)
+			return exitFailed
+		}
+		if base != nil {
+			cfg.GuardBaseVersion = base.Seq
+		}
 	}
 	inTmp, err := localizeInputs(ctx, &cfg)
 	if inTmp != "" {
@@ -505,11 +516,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if publishTo != "" {
-		if _, err := shards.PublishRun(ctx, publishTo, cfg.Out); err != nil {
+		ptr, err := shards.PublishRun(ctx, publishTo, cfg.Out, base)
+		if err != nil {
 			fmt.Fprintf(stderr, "billcons run: publishing to %s: %v; nothing published\n", publishTo, err)
 			return exitFailed
 		}
-		*out = publishTo
+		*out, res.Version = publishTo, ptr.Seq
 	}
 	// Alerts never fail a run: each is one event or line, for a scheduler to
 	// page someone with (CONTRACT.md, alerts).
@@ -529,6 +541,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if log != nil {
+		ra.guards.summarize(res, stderr, log, *quiet)
 		c := res.Manifest.Counts
 		log.Info("done", "exit", exitOK, "seconds", time.Since(started).Seconds(), "out", *out, "version", res.Version, "shared_bytes", res.Shared,
 			"usage_read", c.UsageRead, "usage_billed", c.UsageBilled, "usage_rejected", c.UsageRejected,
@@ -539,14 +552,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		c := res.Manifest.Counts
 		fmt.Fprintf(stderr, "billcons: %d usage rows read: %d billed in %d files, %d rejected; %d of %d changes accepted; wrote %s",
 			c.UsageRead, c.UsageBilled, c.BillFiles, c.UsageRejected, c.ChangesAccepted, c.ChangesRead, *out)
-		if publishTo == "" {
-			fmt.Fprintf(stderr, " (version %d)", res.Version)
-		}
-		fmt.Fprintln(stderr)
+		fmt.Fprintf(stderr, " (version %d)\n", res.Version)
 	}
-	if publishTo == "" {
-		ra.guards.summarize(res, stderr, log, *quiet)
-	}
+	ra.guards.summarize(res, stderr, log, *quiet)
 	return exitOK
 }
 

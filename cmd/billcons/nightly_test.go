@@ -232,3 +232,85 @@ func mustResolve(t *testing.T, dir string, v int64) string {
 	}
 	return d
 }
+
+// TestStoreVersions: the same nightly promises for a tree in a store
+// (--out URL; a folder store here, the S3 server in shards_test): each run
+// publishes the next version, sharing the objects whose bytes did not
+// change; the guards compare with the store's latest version; versions,
+// diff, --version and rollback read the published runs.
+func TestStoreVersions(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("BILLCONS_CACHE", t.TempDir())
+	abs, _ := filepath.Abs("store")
+	u := "file://" + abs
+	good := append(inputs(t, "in", false), "--out", u)
+	billcons(t, 0, good...)
+	objects := func() int {
+		n := 0
+		filepath.Walk("store", func(p string, info os.FileInfo, err error) error {
+			if err == nil && !info.IsDir() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	first := objects()
+	billcons(t, 0, good...)
+	// Version 2 adds its manifest and pointer only: every file is shared.
+	if added := objects() - first; added != 2 {
+		t.Errorf("an unchanged night added %d objects to the store, want 2 (a manifest and a pointer)", added)
+	}
+	rewrite(t, "changes.csv", `T([0-9:]+)\+08:00`, " $1")
+	msg := billcons(t, exitDataQuality, good...)
+	if !strings.Contains(msg, "guard tripped: missing_changes: 13 change row(s) accepted in version 2") {
+		t.Errorf("the store's guard said %q", msg)
+	}
+	inputs(t, "in", false)
+	good = append(inputs(t, "in", true), "--out", u)
+	billcons(t, 0, good...)
+	out := billcons(t, 0, "versions", u, "--format", "csv")
+	if !strings.Contains(out, "\n3,true,") {
+		t.Errorf("versions of the store: %q, want 3 the latest", out)
+	}
+	billcons(t, exitDiffers, "diff", u, "--exit-code")
+	old := billcons(t, 0, "query", u, "--version", "1", "--format", "csv", "SELECT count(*) AS n FROM bills")
+	if old != "n\n1683\n" {
+		t.Errorf("version 1 of the store holds %q bills, want 1683", old)
+	}
+	billcons(t, 0, "rollback", u, "1")
+	now := billcons(t, 0, "query", u, "--format", "csv", "SELECT count(*) AS n FROM bills")
+	if now != "n\n1683\n" {
+		t.Errorf("after rollback to 1 the store's latest holds %q bills, want 1683", now)
+	}
+	billcons(t, 0, "verify", u)
+}
+
+// TestShardedGuards: a sharded run's commit holds the new run to the
+// guards against the store's latest version, exits 3 and publishes
+// nothing when an export lost its trusteeship changes; a good run after it
+// publishes the next version.
+func TestShardedGuards(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	t.Chdir(t.TempDir())
+	t.Setenv("BILLCONS_CACHE", t.TempDir())
+	out, _ := filepath.Abs("store")
+	in := inputs(t, "in", false)[1:] // without "run"
+	in = in[:len(in)-1]              // without --quiet
+	sharded(t, out, 2, 1, in)
+	rewrite(t, "changes.csv", `T([0-9:]+)\+08:00`, " $1")
+	mustStep(t, nil, append([]string{"plan", "--out", out, "--shards", "2", "--quiet"}, in...)...)
+	mustStep(t, indexEnv(0), "split", "--out", out)
+	parallel(2, func(i int) { mustStep(t, indexEnv(i), "shard", "--out", out) })
+	code, msg := step(t, nil, "commit", "--out", out)
+	if code != exitDataQuality || !strings.Contains(msg, "billcons commit: guard tripped: missing_changes: 13 change row(s) accepted in version 1") {
+		t.Fatalf("commit of a broken export: exit %d, %q; want 3 and the missing changes", code, msg)
+	}
+	inputs(t, "in", false)
+	sharded(t, out, 2, 1, in)
+	if vs := billcons(t, 0, "versions", out, "--format", "csv"); !strings.Contains(vs, "\n2,true,") {
+		t.Fatalf("after a tripped and a good night the store's versions are %q, want 2 the latest", vs)
+	}
+}

@@ -58,6 +58,15 @@ func stepConfig(o shards.Options) (pipeline.Config, error) {
 
 func newStep(out string, stderr io.Writer, quiet bool) *shards.Step {
 	st := &shards.Step{Out: out, Version: version, Config: stepConfig}
+	// The commit's guards, against the store's latest version, with the
+	// options plan recorded.
+	st.Guard = func(o shards.Options) func(context.Context, *pipeline.GuardInput) error {
+		g := &guards{acceptMissing: o.AcceptMissing, maxCycleDrop: o.MaxCycleDrop, quiet: quiet, stderr: stderr}
+		return g.check
+	}
+	st.Base = func(ctx context.Context, seq int64) (string, error) {
+		return storage.MaterializeAt(ctx, out, cacheDir(), seq)
+	}
 	if !quiet {
 		st.Log = func(format string, args ...any) { fmt.Fprintf(stderr, "billcons: "+format+"\n", args...) }
 	}
@@ -66,6 +75,13 @@ func newStep(out string, stderr io.Writer, quiet bool) *shards.Step {
 
 func stepFailed(cmd string, err error, stderr io.Writer) int {
 	err = signalled(err, "; nothing published")
+	var ge *guardError
+	if errors.As(err, &ge) {
+		for _, l := range ge.lines {
+			fmt.Fprintf(stderr, "billcons %s: guard tripped: %s\n", cmd, l)
+		}
+		err = fmt.Errorf("%w: %d guard(s) tripped; nothing published", pipeline.ErrDataQuality, len(ge.lines))
+	}
 	fmt.Fprintf(stderr, "billcons %s: %v\n", cmd, err)
 	if errors.Is(err, pipeline.ErrDataQuality) {
 		return exitDataQuality
@@ -197,6 +213,23 @@ func cacheDir() string {
 		return filepath.Join(d, "billcons")
 	}
 	return filepath.Join(os.TempDir(), "billcons-cache")
+}
+
+// storeBase is the latest version of the store at u, and a local folder
+// holding it for the guards to compare with; nil and "" when the store has
+// none.
+func storeBase(ctx context.Context, u string) (*storage.Pointer, string, error) {
+	s, err := storage.Open(ctx, u)
+	if err != nil {
+		return nil, "", err
+	}
+	defer s.Close()
+	p, err := storage.Latest(ctx, s)
+	if err != nil || p == nil {
+		return nil, "", err
+	}
+	dir, err := storage.MaterializeAt(ctx, u, cacheDir(), p.Seq)
+	return p, dir, err
 }
 
 // readable makes the tree at dir (a folder, or a store's newest published

@@ -17,6 +17,7 @@ import (
 
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/query"
+	"github.com/billcons/billcons/shards"
 	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/writers"
 )
@@ -31,15 +32,52 @@ func versionFlag(fs *flag.FlagSet) *int64 {
 
 // readableAt is readable for version v of the tree (0: the latest): the
 // folder that holds that version whole.
+// A store's versions are its published runs, fetched into the cache.
 func readableAt(ctx context.Context, dir string, v int64) (string, error) {
-	if v != 0 && (storage.IsURL(dir) || storage.IsPublished(dir)) {
-		return "", fmt.Errorf("%s: --version reads local trees; a store's older runs are under its _published/ pointers", dir)
+	if isStore(dir) {
+		return storage.MaterializeAt(ctx, dir, cacheDir(), v)
 	}
-	d, err := readable(ctx, dir)
+	return writers.Resolve(dir, v)
+}
+
+// isStore reports whether dir names a store (a URL, or a local folder of
+// published runs) rather than a tree.
+func isStore(dir string) bool { return storage.IsURL(dir) || storage.IsPublished(dir) }
+
+// versionsOf lists the kept versions of the tree or store at dir, oldest
+// first (a store's: every published run, by its sequence number).
+func versionsOf(ctx context.Context, dir string) ([]writers.Version, error) {
+	if !isStore(dir) {
+		return writers.Versions(dir)
+	}
+	s, err := storage.Open(ctx, dir)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return writers.Resolve(d, v)
+	defer s.Close()
+	ps, err := storage.Pointers(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("%s: no published run (nothing committed yet)", dir)
+	}
+	vs := make([]writers.Version, 0, len(ps))
+	for i, p := range ps {
+		b, err := s.Get(ctx, p.Manifest)
+		if err != nil {
+			return nil, err
+		}
+		var m writers.Manifest
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name(p.Manifest), err)
+		}
+		if m.EndedAt == "" || m.TreeVersion == 0 { // a run published before versions
+			m.EndedAt = p.PublishedAt
+		}
+		vs = append(vs, writers.Version{Number: p.Seq, Latest: i == len(ps)-1, Manifest: &m})
+	}
+	return vs, nil
 }
 
 // outsideTrees refuses a path to write (an export, a guard report) inside
@@ -73,7 +111,7 @@ func cmdVersions(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "billcons versions: --format %q: want table, csv or json\n", *format)
 		return exitUsage
 	}
-	vs, err := writers.Versions(dir)
+	vs, err := versionsOf(ctx, dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons versions: %v\n", err)
 		return exitFailed
@@ -174,13 +212,20 @@ func cmdRollback(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "billcons rollback: --keep %d: keep at least 1 version\n", *keep)
 		return exitUsage
 	}
-	m, t, err := writers.Rollback(ctx, dir, v, *keep, time.Duration(wait))
+	var m *writers.Manifest
+	if isStore(dir) {
+		m, err = shards.Rollback(ctx, dir, v)
+	} else {
+		var t *writers.Tree
+		if m, t, err = writers.Rollback(ctx, dir, v, *keep, time.Duration(wait)); err == nil {
+			for _, w := range t.Warnings {
+				fmt.Fprintf(stderr, "billcons rollback: warning: %s\n", w)
+			}
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons rollback: %v\n", signalled(err, "; "+dir+" is unchanged"))
 		return exitFailed
-	}
-	for _, w := range t.Warnings {
-		fmt.Fprintf(stderr, "billcons rollback: warning: %s\n", w)
 	}
 	fmt.Fprintf(stderr, "billcons: published version %d of %s with the content of version %d (was %d)\n", m.TreeVersion, dir, v, m.BaseVersion)
 	return exitOK
@@ -215,7 +260,7 @@ func cmdDiff(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "billcons diff: --format %q: want table, csv or json\n", *format)
 		return exitUsage
 	}
-	vs, err := writers.Versions(dir)
+	vs, err := versionsOf(ctx, dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons diff: %v\n", err)
 		return exitFailed
@@ -228,14 +273,14 @@ func cmdDiff(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fromV == 0 {
 		fromV = toV - 1
 	}
-	toDir, err := writers.Resolve(dir, toV)
+	toDir, err := readableAt(ctx, dir, toV)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons diff: --to: %v\n", err)
 		return exitFailed
 	}
 	fromDir := ""
 	if fromV > 0 {
-		if fromDir, err = writers.Resolve(dir, fromV); err != nil {
+		if fromDir, err = readableAt(ctx, dir, fromV); err != nil {
 			fmt.Fprintf(stderr, "billcons diff: --from: %v\n", err)
 			return exitFailed
 		}
