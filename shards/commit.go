@@ -202,13 +202,9 @@ func publishTree(ctx context.Context, s *storage.Store, run, dir string, m *writ
 	have := map[string]string{} // size and SHA-256 -> key, of base's files
 	if base != nil {
 		baseSeq = base.Seq
-		b, err := s.Get(ctx, base.Manifest)
+		bm, _, err := storage.ManifestOf(ctx, s, base)
 		if err != nil {
 			return nil, false, err
-		}
-		var bm writers.Manifest
-		if err := json.Unmarshal(b, &bm); err != nil {
-			return nil, false, fmt.Errorf("%s: %w", s.Name(base.Manifest), err)
 		}
 		for _, o := range bm.Outputs {
 			if o.Key != "" {
@@ -308,21 +304,17 @@ func Rollback(ctx context.Context, u string, v int64) (*writers.Manifest, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: version %d is not published: %w", u, v, err)
 	}
-	b, err := s.Get(ctx, p.Manifest)
+	m, _, err := storage.ManifestOf(ctx, s, p)
 	if err != nil {
 		return nil, err
-	}
-	var m writers.Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", s.Name(p.Manifest), err)
 	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	m.StartedAt, m.EndedAt, m.Command, m.RolledBackTo, m.Accepted = now, now, "rollback", v, nil
 	m.Format, m.FormatVersion = writers.TreeFormat, writers.TreeFormatVersion
-	if _, _, err := publishTree(ctx, s, newID(), "", &m, last); err != nil {
+	if _, _, err := publishTree(ctx, s, newID(), "", m, last); err != nil {
 		return nil, err
 	}
-	return &m, nil
+	return m, nil
 }
 
 // idStream reads one shard's ids file: (line_id, seq) in line_id order.

@@ -90,6 +90,19 @@ func pointerSeqs(ctx context.Context, s *Store) ([]int64, error) {
 	return seqs, nil
 }
 
+// ManifestOf reads the manifest of published run p, and its bytes.
+func ManifestOf(ctx context.Context, s *Store, p *Pointer) (*writers.Manifest, []byte, error) {
+	b, err := s.Get(ctx, p.Manifest)
+	if err != nil {
+		return nil, nil, err
+	}
+	var m writers.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", s.Name(p.Manifest), err)
+	}
+	return &m, b, nil
+}
+
 // ErrMoved is returned by [PublishOn] when another command published
 // after the version the caller started from.
 var ErrMoved = errors.New("another command published a version meanwhile")
@@ -195,13 +208,9 @@ func MaterializeAt(ctx context.Context, u, cache string, seq int64) (string, err
 	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err == nil {
 		return dir, nil
 	}
-	b, err := s.Get(ctx, p.Manifest)
+	m, b, err := ManifestOf(ctx, s, p)
 	if err != nil {
 		return "", err
-	}
-	var m writers.Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return "", fmt.Errorf("%s: %w", s.Name(p.Manifest), err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return "", err

@@ -64,18 +64,14 @@ func versionsOf(ctx context.Context, dir string) ([]writers.Version, error) {
 	}
 	vs := make([]writers.Version, 0, len(ps))
 	for i, p := range ps {
-		b, err := s.Get(ctx, p.Manifest)
+		m, _, err := storage.ManifestOf(ctx, s, &p)
 		if err != nil {
 			return nil, err
-		}
-		var m writers.Manifest
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.Name(p.Manifest), err)
 		}
 		if m.EndedAt == "" || m.TreeVersion == 0 { // a run published before versions
 			m.EndedAt = p.PublishedAt
 		}
-		vs = append(vs, writers.Version{Number: p.Seq, Latest: i == len(ps)-1, Manifest: &m})
+		vs = append(vs, writers.Version{Number: p.Seq, Latest: i == len(ps)-1, Manifest: m})
 	}
 	return vs, nil
 }
