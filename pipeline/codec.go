@@ -77,12 +77,19 @@ func encodeRest(b []byte, l *billing.UsageLine) []byte {
 	return b
 }
 
-// billKey orders bills for writing: by cycle and payer (one file at a
-// time), then member, product, currency (summary rows are runs) and
-// line_id. Ids and codes hold no NUL byte, so NUL ends each field.
+// billKey orders bills for writing: by cycle (one partition at a time),
+// then as the bills files store them: payer, member, product, usage end and
+// line_id; the currency closes the key so that it carries every text field
+// of a bill. Ids and codes hold no NUL byte, so NUL ends each text field;
+// the usage end is 8 bytes that sort as the signed time does.
 func billKey(b []byte, l *billing.UsageLine, payer string) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(l.Cycle))
-	for _, f := range [...]string{payer, l.AccountID, l.ProductCode, l.Currency, l.LineID} {
+	for _, f := range [...]string{payer, l.AccountID, l.ProductCode} {
+		b = append(b, f...)
+		b = append(b, 0)
+	}
+	b = binary.BigEndian.AppendUint64(b, uint64(l.UsageEnd)^1<<63)
+	for _, f := range [...]string{l.LineID, l.Currency} {
 		b = append(b, f...)
 		b = append(b, 0)
 	}
@@ -214,17 +221,21 @@ func viewBill(key, payload []byte, s *spilled) error {
 	l := &s.line
 	l.Cycle = billing.Cycle(int32(binary.BigEndian.Uint32(key)))
 	d := decoder{b: payload, view: true}
-	fields := [...]*string{&s.Payer, &l.AccountID, &l.ProductCode, &l.Currency, &l.LineID}
 	rest := key[4:]
-	for _, f := range fields {
+	field := func(f *string) bool {
 		i := bytes.IndexByte(rest, 0)
 		if i < 0 {
-			return errCorrupt
+			return false
 		}
 		*f = d.text(rest[:i])
 		rest = rest[i+1:]
+		return true
 	}
-	if len(rest) != 0 {
+	if !field(&s.Payer) || !field(&l.AccountID) || !field(&l.ProductCode) || len(rest) < 8 {
+		return errCorrupt
+	}
+	rest = rest[8:] // the usage end, which the payload holds too
+	if !field(&l.LineID) || !field(&l.Currency) || len(rest) != 0 {
 		return errCorrupt
 	}
 	d.rest(l)

@@ -447,8 +447,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.ViewsDir != "" {
 		absOut = cfg.ViewsDir
 	}
+	var billFiles []string
+	hasIndex := false
+	for _, o := range outputs {
+		switch {
+		case strings.HasPrefix(o.Path, "bills/"):
+			billFiles = append(billFiles, o.Path)
+		case o.Path == writers.IndexPath:
+			hasIndex = true
+		}
+	}
 	viewsOut, err := writers.WriteViews(tree.Dir(), writers.Views{Dir: absOut, Zone: cfg.Zone, ZoneName: cfg.ZoneName,
-		Cycles: r.cycles, HasBills: r.counts.BillFiles > 0, HasAccounts: len(accounts) > 0, Extras: r.extras.Names(),
+		Cycles: r.cycles, BillFiles: billFiles, HasIndex: hasIndex, HasAccounts: len(accounts) > 0, Extras: r.extras.Names(),
 		SettlementRejects: slices.Sorted(maps.Keys(settleIn.rejects))})
 	if err != nil {
 		return nil, err

@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/readers"
@@ -50,6 +52,7 @@ type CommitInput struct {
 	Summaries []string                    // each shard's summary file (local paths)
 	Rejects   []string                    // each shard's rejects/usage.parquet (local paths)
 	Bills     []writers.Output            // every shard's bills files, as published
+	Indexes   []ShardIndex                // every shard's index/payers.parquet
 	Counts    writers.Counts              // the shards' usage counts, summed
 	Totals    []map[string]writers.Totals // each shard's per-currency totals
 }
@@ -118,7 +121,85 @@ func (r *run) commitUsage(c *CommitInput) ([]writers.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(slices.Clone(c.Bills), sumOut), nil
+	idxOut, err := r.commitIndex(c.Indexes)
+	if err != nil {
+		return nil, err
+	}
+	return append(slices.Clone(c.Bills), idxOut, sumOut), nil
+}
+
+// ShardIndex is one shard's index/payers.parquet (a local path), and the
+// published name of each bills file it names.
+type ShardIndex struct {
+	Path string
+	File func(rel string) string
+}
+
+// commitIndex merges the shards' indexes into the tree's: each is sorted
+// by cycle, payer and file, and so is their merge, the published names
+// sorting by shard.
+func (r *run) commitIndex(shards []ShardIndex) (writers.Output, error) {
+	idx, err := writers.NewIndex(r.tree.Dir())
+	if err != nil {
+		return writers.Output{}, err
+	}
+	type stream struct {
+		rows chan writers.IndexRow
+		err  chan error
+		row  writers.IndexRow
+		ok   bool
+	}
+	done := make(chan struct{})
+	defer close(done)
+	streams := make([]*stream, len(shards))
+	for i, sh := range shards {
+		st := &stream{rows: make(chan writers.IndexRow, 256), err: make(chan error, 1)}
+		streams[i] = st
+		go func() {
+			defer close(st.rows)
+			st.err <- writers.ReadIndex(sh.Path, func(row *writers.IndexRow) error {
+				x := *row
+				x.File = sh.File(x.File)
+				select {
+				case st.rows <- x:
+					return nil
+				case <-done:
+					return context.Canceled
+				}
+			})
+		}()
+	}
+	next := func(st *stream) error {
+		st.row, st.ok = <-st.rows
+		if !st.ok {
+			return <-st.err
+		}
+		return nil
+	}
+	for _, st := range streams {
+		if err := next(st); err != nil {
+			return writers.Output{}, err
+		}
+	}
+	for {
+		var min *stream
+		for _, st := range streams {
+			if st.ok && (min == nil || cmp.Or(cmp.Compare(st.row.Cycle, min.row.Cycle), strings.Compare(st.row.Payer, min.row.Payer),
+				strings.Compare(st.row.File, min.row.File), strings.Compare(st.row.Currency, min.row.Currency)) < 0) {
+				min = st
+			}
+		}
+		if min == nil {
+			break
+		}
+		if err := idx.Write(&min.row); err != nil {
+			return writers.Output{}, err
+		}
+		if err := next(min); err != nil {
+			return writers.Output{}, err
+		}
+	}
+	return idx.Close()
 }
 
 // commitRejects merges the shards' usage rejects into the single run's

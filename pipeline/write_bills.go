@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,7 +13,10 @@ import (
 // summary as runs of (cycle, payer, member, product, currency); leave out
 // the duplicates.
 func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
-	bills := writers.NewBills(r.tree.Dir(), r.extras.Names())
+	bills, err := writers.NewBills(r.tree.Dir(), r.extras.Names())
+	if err != nil {
+		return nil, err
+	}
 	closed := false
 	defer func() {
 		if !closed {
@@ -23,23 +27,30 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	var row writers.SummaryRow
-	have := false
+	// The summary rows of one (cycle, payer, member, product): the bills
+	// come in usage-end order, so its currencies interleave; they are
+	// written in currency order once the next group begins.
+	var group []writers.SummaryRow
 	flush := func() error {
-		if !have {
-			return nil
+		slices.SortFunc(group, func(a, b writers.SummaryRow) int { return strings.Compare(a.Currency, b.Currency) })
+		for i := range group {
+			row := &group[i]
+			r.counts.SummaryRows++
+			if err := r.settle.row(row); err != nil {
+				return err
+			}
+			t := r.total(row.Currency)
+			t.discount.AddSum(row.Discount)
+			t.coupon.AddSum(row.Coupon)
+			t.voucher.AddSum(row.Voucher)
+			t.storedValue.AddSum(row.StoredVal)
+			r.addCycle(row)
+			if err := summary.Write(row); err != nil {
+				return err
+			}
 		}
-		r.counts.SummaryRows++
-		if err := r.settle.row(&row); err != nil {
-			return err
-		}
-		t := r.total(row.Currency)
-		t.discount.AddSum(row.Discount)
-		t.coupon.AddSum(row.Coupon)
-		t.voucher.AddSum(row.Voucher)
-		t.storedValue.AddSum(row.StoredVal)
-		r.addCycle(&row)
-		return summary.Write(&row)
+		group = group[:0]
+		return nil
 	}
 	// A line's strings point into the spill iterator's buffer, valid until
 	// the next line: the bills writer copies what it keeps, and the summary
@@ -65,13 +76,24 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 		}
 		r.counts.UsageBilled++
 		r.total(l.Currency).billed.Add(l.ListAmount)
-		if !have || row.Cycle != l.Cycle || row.Payer != s.Payer || row.AccountID != l.AccountID || row.Product != l.ProductCode || row.Currency != l.Currency {
-			if err := flush(); err != nil {
-				return err
+		if len(group) > 0 {
+			if g := &group[0]; g.Cycle != l.Cycle || g.Payer != s.Payer || g.AccountID != l.AccountID || g.Product != l.ProductCode {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
-			row = writers.SummaryRow{Cycle: l.Cycle, Payer: strings.Clone(s.Payer), AccountID: strings.Clone(l.AccountID),
-				Product: strings.Clone(l.ProductCode), Currency: strings.Clone(l.Currency)}
-			have = true
+		}
+		var row *writers.SummaryRow
+		for i := range group {
+			if group[i].Currency == l.Currency {
+				row = &group[i]
+				break
+			}
+		}
+		if row == nil {
+			group = append(group, writers.SummaryRow{Cycle: l.Cycle, Payer: strings.Clone(s.Payer), AccountID: strings.Clone(l.AccountID),
+				Product: strings.Clone(l.ProductCode), Currency: strings.Clone(l.Currency)})
+			row = &group[len(group)-1]
 		}
 		row.LineCount++
 		row.ListAmount.Add(l.ListAmount)
@@ -89,7 +111,7 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.counts.BillFiles = int64(len(outputs))
+	r.counts.BillFiles = int64(len(outputs) - 1) // the last is the index
 	sumOut, err := summary.Close()
 	if err != nil {
 		return nil, err

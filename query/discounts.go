@@ -21,7 +21,7 @@ func (d *DB) explainDiscounts(ctx context.Context, inv *Invoice, loc *time.Locat
 	rows, err := d.Rows(ctx, `SELECT b.account_id, b.discount_owner, b.discount_rule, coalesce(b.discount_id, ''),
 			coalesce(any_value(x.rate)::VARCHAR, ''), coalesce(b.decided_by, ''), count(*), sum(b.discount_amount)::VARCHAR,
 			min(b.usage_start), max(b.usage_start)
-		FROM bills b LEFT JOIN discounts x USING (discount_id)
+		FROM payer_bills b LEFT JOIN discounts x USING (discount_id)
 		WHERE b.payer_account_id = ? AND b.billing_cycle = ? GROUP BY ALL ORDER BY ALL`, inv.Payer, inv.Cycle)
 	if err != nil {
 		return err

@@ -122,6 +122,10 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 		PeriodStart: c.Start(loc).Format(time.RFC3339), PeriodEnd: (c + 1).Start(loc).Format(time.RFC3339)}
 	at := func(t time.Time) string { return t.In(loc).Format(time.RFC3339) }
 
+	cycles, err := d.PayerBills(ctx, payer, cycle)
+	if err != nil {
+		return nil, err
+	}
 	const amounts = `list_amount::VARCHAR, discount_amount::VARCHAR, effective_amount::VARCHAR, coupon_amount::VARCHAR,
 		voucher_amount::VARCHAR, stored_value_amount::VARCHAR, due_amount::VARCHAR`
 	scanAmounts := func(a *Amounts) []any {
@@ -142,16 +146,6 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 	}
 	rows.Close()
 	if len(inv.Items) == 0 {
-		var cycles []string
-		r, err := d.Rows(ctx, `SELECT DISTINCT billing_cycle FROM bills WHERE payer_account_id = ? ORDER BY 1`, payer)
-		if err == nil {
-			for r.Next() {
-				var s string
-				r.Scan(&s)
-				cycles = append(cycles, s)
-			}
-			r.Close()
-		}
 		if len(cycles) == 0 {
 			return nil, fmt.Errorf("payer %s has no bills in this tree", payer)
 		}
@@ -201,7 +195,7 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 	}
 	byID := map[string]change{}
 	rows, err = d.Rows(ctx, `SELECT change_id, account_id, policy, coalesce(management_account_id, ''), changed_at, billing_cycle = ? AS in_cycle,
-			coalesce(billing_cycle = ? AND (account_id IN (SELECT account_id FROM bills WHERE payer_account_id = ? AND billing_cycle = ?)
+			coalesce(billing_cycle = ? AND (account_id IN (SELECT account_id FROM payer_bills WHERE payer_account_id = ? AND billing_cycle = ?)
 				OR management_account_id = ? OR account_id = ?), false) AS listed
 		FROM changes ORDER BY changed_at, change_id`, cycle, cycle, payer, cycle, payer, payer)
 	if err != nil {
@@ -230,7 +224,7 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 	}
 
 	rows, err = d.Rows(ctx, `SELECT account_id, coalesce(decided_by, ''), coalesce(held_by, ''), count(*)
-		FROM bills WHERE payer_account_id = ? AND billing_cycle = ? GROUP BY ALL ORDER BY ALL`, payer, cycle)
+		FROM payer_bills WHERE payer_account_id = ? AND billing_cycle = ? GROUP BY ALL ORDER BY ALL`, payer, cycle)
 	if err != nil {
 		return nil, err
 	}

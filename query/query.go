@@ -99,3 +99,55 @@ func OneLine(err error) error {
 	}
 	return errors.New(strings.Join(parts, " "))
 }
+
+// PayerBills makes the temporary view payer_bills: the bills of payer in
+// cycle ("" for every cycle), read from only the files the tree's index
+// names for them, and in those only the row groups whose statistics can
+// hold the payer. It returns the cycles the index lists for the payer,
+// whatever cycle asked. A tree written before the index reads the bills
+// view.
+func (d *DB) PayerBills(ctx context.Context, payer, cycle string) ([]string, error) {
+	var hasIndex bool
+	if err := d.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_views() WHERE view_name = 'payers' AND NOT internal`).Scan(&hasIndex); err != nil {
+		return nil, OneLine(err)
+	}
+	from := "payers"
+	if !hasIndex {
+		from = "(SELECT DISTINCT billing_cycle, payer_account_id, NULL AS file FROM bills)"
+	}
+	rows, err := d.Rows(ctx, `SELECT billing_cycle, file FROM `+from+` WHERE payer_account_id = ? GROUP BY ALL ORDER BY ALL`, payer)
+	if err != nil {
+		return nil, err
+	}
+	var cycles, files []string
+	for rows.Next() {
+		var c string
+		var f sql.NullString
+		if err := rows.Scan(&c, &f); err != nil {
+			rows.Close()
+			return nil, OneLine(err)
+		}
+		if len(cycles) == 0 || cycles[len(cycles)-1] != c {
+			cycles = append(cycles, c)
+		}
+		if f.Valid && (cycle == "" || c == cycle) {
+			files = append(files, Literal(filepath.Join(d.Dir, filepath.FromSlash(f.String))))
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, OneLine(err)
+	}
+	src := "bills"
+	switch {
+	case hasIndex && len(files) == 0:
+		src = "(SELECT * FROM bills WHERE false)"
+	case hasIndex:
+		src = "read_parquet([" + strings.Join(files, ", ") + "], hive_partitioning = true, hive_types = {'billing_cycle': VARCHAR}, hive_types_autocast = false, union_by_name = true)"
+	}
+	q := "CREATE OR REPLACE TEMP VIEW payer_bills AS SELECT * FROM " + src + " WHERE payer_account_id = " + Literal(payer)
+	if cycle != "" {
+		q += " AND billing_cycle = " + Literal(cycle)
+	}
+	return cycles, d.Exec(ctx, q)
+}

@@ -146,6 +146,14 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 			*x.list = append(*x.list, local)
 		}
 		ci.Bills = append(ci.Bills, r.Bills...)
+		if r.PayerIndex != "" {
+			local := filepath.Join(tmp, "shards", fmt.Sprint(r.Index), "payers.parquet")
+			if _, err := s.GetFile(ctx, r.PayerIndex, local); err != nil {
+				return nil, err
+			}
+			j := r.Index
+			ci.Indexes = append(ci.Indexes, pipeline.ShardIndex{Path: local, File: func(rel string) string { return ShardBillPath(j, rel) }})
+		}
 		c := &ci.Counts
 		c.UsageRead += r.Counts.UsageRead
 		c.UsageBilled += r.Counts.UsageBilled

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -25,6 +26,9 @@ type ShardRecord struct {
 	Summary string           `json:"summary"`
 	Rejects string           `json:"rejects"`
 	IDs     string           `json:"ids"`
+	// PayerIndex is the shard's index/payers.parquet, its files named as
+	// the shard wrote them (see ShardBillPath).
+	PayerIndex string `json:"payer_index,omitempty"`
 	// Repair is set on a record commit wrote after judging ids read in
 	// more than one shard.
 	Repair bool                      `json:"repair,omitempty"`
@@ -174,12 +178,12 @@ func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []
 		local := filepath.Join(cfg.Out, filepath.FromSlash(o.Path))
 		switch {
 		case strings.HasPrefix(o.Path, "bills/"):
-			// Each shard writes part files of the same payers: the
-			// published name says whose.
-			dir, base := filepath.Split(o.Path)
-			o.Path = fmt.Sprintf("%spart-s%05d-%s", filepath.ToSlash(dir), j, strings.TrimPrefix(base, "part-"))
+			o.Path = ShardBillPath(j, o.Path)
 			o.Key = prefix + o.Path
 			rec.Bills = append(rec.Bills, o)
+		case o.Path == writers.IndexPath:
+			rec.PayerIndex = prefix + o.Path
+			o.Key = rec.PayerIndex
 		case o.Path == "summary/summary.parquet":
 			rec.Summary = prefix + o.Path
 			o.Key = rec.Summary
@@ -220,4 +224,11 @@ func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []
 	}
 	st.logf("shard %d: %d lines read, %d billed, %d rejected, %d bills files", j, rec.Counts.UsageRead, rec.Counts.UsageBilled, rec.Counts.UsageRejected, len(rec.Bills))
 	return rec, nil
+}
+
+// ShardBillPath is the published name of shard j's bills file rel: every
+// shard writes part files of the same cycles, so the name says whose.
+func ShardBillPath(j int, rel string) string {
+	dir, base := path.Split(rel)
+	return fmt.Sprintf("%spart-s%05d-%s", dir, j, strings.TrimPrefix(base, "part-"))
 }

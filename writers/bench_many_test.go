@@ -27,14 +27,18 @@ func writeMany(b *testing.B, dir string, ls []billing.UsageLine, payers int) []O
 	return writePayers(b, dir, ls, manyLines, func(i int) int { return i * payers / manyLines })
 }
 
-// writePayers writes n lines, ls's in turn, into dir's bills in one cycle,
-// line i paid by payer number payerOf(i) (in order), and returns the
-// files written.
+// writePayers writes n lines, ls's in turn, into dir's bills, line i paid
+// by payer number payerOf(i) (in order) in cycle 2024-01 plus that number:
+// a file per payer, as many small files as a run over many short cycles
+// writes. It returns the bills files written.
 func writePayers(tb testing.TB, dir string, ls []billing.UsageLine, n int, payerOf func(i int) int) []Output {
-	w := NewBills(dir, []string{"region", "instance_name"})
+	w, err := NewBills(dir, []string{"region", "instance_name"})
+	if err != nil {
+		panic(err)
+	}
 	for i := range n {
 		l := ls[i%len(ls)]
-		l.Cycle = billing.Cycle(2024*12 + 1)
+		l.Cycle = billing.Cycle(2024*12 + 1 + payerOf(i))
 		payer := fmt.Sprintf("2%015d", payerOf(i))
 		if err := w.Write(&l, &Decided{Payer: payer, DiscountOwner: payer, DiscountRule: "member"}); err != nil {
 			tb.Fatal(err)
@@ -44,7 +48,7 @@ func writePayers(tb testing.TB, dir string, ls []billing.UsageLine, n int, payer
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return out
+	return billsOnly(out)
 }
 
 // BenchmarkWriteBillsManyPayers writes 2,000 small bills files, and as its

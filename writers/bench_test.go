@@ -16,7 +16,10 @@ func BenchmarkWriteBills(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		dir := b.TempDir()
-		w := NewBills(dir, []string{"region", "instance_name"})
+		w, err := NewBills(dir, []string{"region", "instance_name"})
+		if err != nil {
+			panic(err)
+		}
 		for i := 0; i < lines; i++ {
 			l := ls[i%len(ls)]
 			l.Cycle = billing.Cycle(2024*12 + i*3/lines)

@@ -3,6 +3,7 @@ package writers
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,10 +13,10 @@ import (
 )
 
 // BillColumns are the columns of every bills file, before the extra columns.
-// billing_cycle and payer_account_id are not stored in the files: they are
-// the hive partition folders, as DuckDB's own partitioned COPY writes them.
+// billing_cycle is not stored in the files: it is the hive partition
+// folder, as DuckDB's own partitioned COPY writes it.
 var BillColumns = []string{
-	"line_id", "account_id", "product_code", "subscription_type",
+	"payer_account_id", "line_id", "account_id", "product_code", "subscription_type",
 	"usage_start", "usage_end", "list_amount", "currency", "payment_status",
 	"issued_at", "settled_at", "decided_by", "held_by",
 	"charge_type", "resource_id", "discount_owner", "discount_rule", "discount_id", "discount_amount", "effective_amount",
@@ -33,25 +34,31 @@ type Decided struct {
 	DiscountAmount billing.Amount
 }
 
-// MaxRowsPerFile is the most rows one bills part file holds; a partition with
-// more gets part-00001 and on.
+// MaxRowsPerFile is the most rows one bills part file holds: a cycle with
+// more gets part-00001 and on. At about 30 bytes a row compressed, a full
+// file is some 120 MB: large enough that a query opens few files, small
+// enough that a cycle spreads over several for readers to share out.
 const MaxRowsPerFile = 1 << 22
 
-// Bills writes bills partitioned by billing cycle and payer. Lines must
-// arrive grouped by (cycle, payer): all lines of one partition in a row, in
-// the order they are to be stored. The caller's goroutine appends each line
-// to the columns of its part's row group; up to BillWriters part files are
-// compressed and written at once, each by its own goroutine, so that both
-// cores work. Each file's bytes are what one writer alone would write.
+// maxRowsPerFile is MaxRowsPerFile, lowered by tests to cut files small.
+var maxRowsPerFile = MaxRowsPerFile
+
+// Bills writes bills partitioned by billing cycle, and the payers' index.
+// Lines must arrive grouped by cycle, and within it in the order they are
+// stored: payer, member, product, usage end, line_id. The caller's
+// goroutine appends each line to the columns of its part's row group; up to
+// BillWriters part files are compressed and written at once, each by its
+// own goroutine. Each file's bytes are what one writer alone would write.
 type Bills struct {
 	root   string
 	cols   []flatColumn
 	nExtra int
 	cur    *billPart
 	cycle  billing.Cycle
-	payer  string
 	part   int
-	seen   map[string]bool
+	seen   map[billing.Cycle]bool
+	index  *flatWriter
+	slice  payerSlice // the current payer's rows in the current part
 
 	sem     chan struct{}     // one token per part being written
 	files   [2]chan *flatFile // closed files of large and small parts, to write the next parts with
@@ -69,21 +76,21 @@ const BillWriters = 2
 
 // billSmall is the most rows of a part compressed with Snappy: zstd builds
 // its entropy tables for every page, and a small file's pages are tiny.
-// With many payers (1M lines in 9,452 files, issue 13) Snappy took
-// write_bills from 2.5 s to 2.1 s for 6% more bytes.
 const billSmall = 4096
 
 // billPart is a part file being written by its goroutine.
 type billPart struct {
+	rel   string
 	rows  int
 	group *flatGroup
 	ch    chan *flatGroup
 }
 
 // NewBills returns a writer of bills under root/bills with the given extra
-// columns (all optional text).
-func NewBills(root string, extras []string) *Bills {
+// columns (all optional text), and of root/index/payers.parquet.
+func NewBills(root string, extras []string) (*Bills, error) {
 	cols := []flatColumn{
+		{"payer_account_id", flatText, false},
 		{"line_id", flatText, false}, {"account_id", flatText, false}, {"product_code", flatText, false},
 		{"subscription_type", flatText, false}, {"usage_start", flatTimestamp, false}, {"usage_end", flatTimestamp, false},
 		{"list_amount", flatAmount, false}, {"currency", flatText, false}, {"payment_status", flatText, false},
@@ -94,67 +101,81 @@ func NewBills(root string, extras []string) *Bills {
 	for _, x := range extras {
 		cols = append(cols, flatColumn{x, flatText, true})
 	}
-	return &Bills{root: root, cols: cols, nExtra: len(extras),
-		seen: map[string]bool{}, sem: make(chan struct{}, BillWriters),
-		files: [2]chan *flatFile{make(chan *flatFile, BillWriters), make(chan *flatFile, BillWriters)}, groups: make(chan *flatGroup, 2*BillWriters+2)}
+	index, err := NewIndex(root)
+	if err != nil {
+		return nil, err
+	}
+	return &Bills{root: root, cols: cols, nExtra: len(extras), index: index.f,
+		seen: map[billing.Cycle]bool{}, sem: make(chan struct{}, BillWriters),
+		files: [2]chan *flatFile{make(chan *flatFile, BillWriters), make(chan *flatFile, BillWriters)}, groups: make(chan *flatGroup, 2*BillWriters+2)}, nil
 }
 
-// PartitionDir returns the folder of a partition, relative to the tree.
-func PartitionDir(cycle billing.Cycle, payer string) string {
-	return path.Join("bills", "billing_cycle="+cycle.String(), "payer_account_id="+payer)
+// CycleDir returns the folder of a cycle's bills, relative to the tree.
+func CycleDir(cycle billing.Cycle) string {
+	return path.Join("bills", "billing_cycle="+cycle.String())
 }
 
-// Write appends one line to its partition. It keeps nothing of l or d:
+// Write appends one line to its cycle's part. It keeps nothing of l or d:
 // the caller may reuse their memory once it returns.
 func (w *Bills) Write(l *billing.UsageLine, d *Decided) error {
 	payer := d.Payer
 	if w.failed.Load() {
 		return w.firstError()
 	}
-	if w.cur == nil || l.Cycle != w.cycle || payer != w.payer || w.cur.rows >= MaxRowsPerFile {
-		samePartition := w.cur != nil && l.Cycle == w.cycle && payer == w.payer
+	if w.cur == nil || l.Cycle != w.cycle || w.cur.rows >= maxRowsPerFile {
+		if err := w.endSlice(); err != nil {
+			return err
+		}
+		sameCycle := w.cur != nil && l.Cycle == w.cycle
 		w.finishPart()
-		if samePartition {
+		if sameCycle {
 			w.part++
 		} else {
-			dir := PartitionDir(l.Cycle, payer)
-			if w.seen[dir] {
-				return fmt.Errorf("bills for %s arrived out of order", dir)
+			if w.seen[l.Cycle] {
+				return fmt.Errorf("bills for %s arrived out of order", CycleDir(l.Cycle))
 			}
-			w.seen[dir] = true
-			w.cycle, w.payer, w.part = l.Cycle, strings.Clone(payer), 0
+			w.seen[l.Cycle] = true
+			w.cycle, w.part = l.Cycle, 0
 		}
-		w.startPart(path.Join(PartitionDir(l.Cycle, payer), fmt.Sprintf("part-%05d.parquet", w.part)), !samePartition)
+		w.startPart(path.Join(CycleDir(l.Cycle), fmt.Sprintf("part-%05d.parquet", w.part)), !sameCycle)
 	}
 	p := w.cur
+	if w.slice.rows == 0 || payer != w.slice.payer {
+		if err := w.endSlice(); err != nil {
+			return err
+		}
+		w.slice.begin(payer, p.rows)
+	}
+	w.slice.add(l, d)
 	g := p.group
 	c := g.cols[:len(w.cols)]
-	c[0].text(l.LineID)
-	c[1].text(l.AccountID)
-	c[2].text(l.ProductCode)
-	c[3].text(l.SubscriptionType.String())
-	c[4].int64(int64(l.UsageStart))
-	c[5].int64(int64(l.UsageEnd))
-	c[6].int64(int64(l.ListAmount))
-	c[7].text(l.Currency)
-	c[8].text(l.PaymentStatus.String())
-	c[9].int64(int64(l.IssuedAt))
-	c[10].optInt64(int64(l.SettledAt), l.HasSettledAt)
-	c[11].optText(d.DecidedBy, d.DecidedBy != "")
-	c[12].optText(d.HeldBy, d.HeldBy != "")
-	c[13].text(l.ChargeType.String())
-	c[14].optText(l.ResourceID, l.ResourceID != "")
-	c[15].text(d.DiscountOwner)
-	c[16].text(d.DiscountRule)
-	c[17].optText(d.DiscountID, d.DiscountID != "")
-	c[18].int64(int64(d.DiscountAmount))
-	c[19].int64(int64(l.ListAmount - d.DiscountAmount))
+	c[0].text(payer)
+	c[1].text(l.LineID)
+	c[2].text(l.AccountID)
+	c[3].text(l.ProductCode)
+	c[4].text(l.SubscriptionType.String())
+	c[5].int64(int64(l.UsageStart))
+	c[6].int64(int64(l.UsageEnd))
+	c[7].int64(int64(l.ListAmount))
+	c[8].text(l.Currency)
+	c[9].text(l.PaymentStatus.String())
+	c[10].int64(int64(l.IssuedAt))
+	c[11].optInt64(int64(l.SettledAt), l.HasSettledAt)
+	c[12].optText(d.DecidedBy, d.DecidedBy != "")
+	c[13].optText(d.HeldBy, d.HeldBy != "")
+	c[14].text(l.ChargeType.String())
+	c[15].optText(l.ResourceID, l.ResourceID != "")
+	c[16].text(d.DiscountOwner)
+	c[17].text(d.DiscountRule)
+	c[18].optText(d.DiscountID, d.DiscountID != "")
+	c[19].int64(int64(d.DiscountAmount))
+	c[20].int64(int64(l.ListAmount - d.DiscountAmount))
 	for i := 0; i < w.nExtra; i++ {
 		var x billing.NullString
 		if i < len(l.Extra) {
 			x = l.Extra[i]
 		}
-		c[20+i].optText(x.S, x.Valid)
+		c[21+i].optText(x.S, x.Valid)
 	}
 	g.rows++
 	p.rows++
@@ -163,6 +184,62 @@ func (w *Bills) Write(l *billing.UsageLine, d *Decided) error {
 		p.group = w.group()
 	}
 	return nil
+}
+
+// endSlice writes the index rows of the current payer's slice of the
+// current part, if it has rows.
+func (w *Bills) endSlice() error {
+	s := &w.slice
+	if s.rows == 0 {
+		return nil
+	}
+	slices.SortFunc(s.currencies, func(a, b sliceCurrency) int { return strings.Compare(a.currency, b.currency) })
+	for i := range s.currencies {
+		c := &s.currencies[i]
+		if err := writeIndexRow(w.index, &IndexRow{Cycle: w.cycle, Payer: s.payer, Currency: c.currency, File: w.cur.rel,
+			FirstRow: int64(s.first), Rows: int64(s.rows), LineCount: c.lines, ListAmount: c.list, Discount: c.discount, Effective: c.effective}); err != nil {
+			return err
+		}
+	}
+	s.rows = 0
+	return nil
+}
+
+// payerSlice sums one payer's rows in one part, per currency.
+type payerSlice struct {
+	payer       string
+	first, rows int
+	currencies  []sliceCurrency
+}
+
+type sliceCurrency struct {
+	currency                 string
+	lines                    int64
+	list, discount, effective billing.Sum
+}
+
+func (s *payerSlice) begin(payer string, first int) {
+	s.payer, s.first, s.rows = strings.Clone(payer), first, 0
+	s.currencies = s.currencies[:0]
+}
+
+func (s *payerSlice) add(l *billing.UsageLine, d *Decided) {
+	s.rows++
+	var c *sliceCurrency
+	for i := range s.currencies {
+		if s.currencies[i].currency == l.Currency {
+			c = &s.currencies[i]
+			break
+		}
+	}
+	if c == nil {
+		s.currencies = append(s.currencies, sliceCurrency{currency: strings.Clone(l.Currency)})
+		c = &s.currencies[len(s.currencies)-1]
+	}
+	c.lines++
+	c.list.Add(l.ListAmount)
+	c.discount.Add(d.DiscountAmount)
+	c.effective.Add(l.ListAmount - d.DiscountAmount)
 }
 
 // group returns an empty row group: one written before, or a new one.
@@ -193,7 +270,7 @@ func (w *Bills) startPart(rel string, newDir bool) {
 	idx := len(w.outputs)
 	w.outputs = append(w.outputs, Output{})
 	w.mu.Unlock()
-	p := &billPart{group: w.group(), ch: make(chan *flatGroup, 1)}
+	p := &billPart{rel: rel, group: w.group(), ch: make(chan *flatGroup, 1)}
 	w.cur = p
 	w.wg.Add(1)
 	go func() {
@@ -283,14 +360,24 @@ func (w *Bills) firstError() error {
 }
 
 // Close finishes the last file, waits for every part, and returns every
-// file written, in the order the parts were started.
+// file written, in the order the parts were started, then the index.
 func (w *Bills) Close() ([]Output, error) {
+	serr := w.endSlice()
 	w.finishPart()
 	w.wg.Wait()
 	if err := w.firstError(); err != nil {
+		w.index.f.abort()
 		return nil, err
 	}
-	return w.outputs, nil
+	if serr != nil {
+		w.index.f.abort()
+		return nil, serr
+	}
+	idx, err := w.index.close()
+	if err != nil {
+		return nil, err
+	}
+	return append(w.outputs, idx), nil
 }
 
 // SummaryRow is one row of the summary: the lines of one member and product

@@ -58,7 +58,10 @@ func TestHybridRoundTrip(t *testing.T) {
 // knows both ways).
 func TestDictionaryChosen(t *testing.T) {
 	dir := t.TempDir()
-	w := NewBills(dir, []string{"region"})
+	w, err := NewBills(dir, []string{"region"})
+	if err != nil {
+		panic(err)
+	}
 	var ls []billing.UsageLine
 	var ds []Decided
 	regions := []string{"cn-hangzhou", "", "cn-beijing", "ap-southeast-1"}

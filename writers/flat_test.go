@@ -51,7 +51,7 @@ func flatLines(c flatCase, part int) ([]billing.UsageLine, []Decided) {
 		l := billing.UsageLine{LineID: fmt.Sprintf("L%d-%07d", part, i), AccountID: fmt.Sprintf("1%05d", i/50), ProductCode: text(i),
 			SubscriptionType: billing.PayAsYouGo, UsageStart: base + billing.Time(r.Int64N(1e12)), UsageEnd: base + billing.Time(i)*3600e6,
 			ListAmount: billing.Amount(r.Int64N(2e18) - 1e18), Currency: "CNY", PaymentStatus: billing.Settled, IssuedAt: base,
-			Cycle: billing.Cycle(2024*12 + 1), ResourceID: text(i)}
+			Cycle: billing.Cycle(2024*12 + 1 + part), ResourceID: text(i)} // a cycle per case: a file each
 		switch i % 97 {
 		case 3:
 			l.ListAmount = billing.Amount(math.MaxInt64)
@@ -98,7 +98,10 @@ func TestFlatFileRead(t *testing.T) {
 		{name: "groups", rows: 70000, nulls: 0.5, long: true},
 	}
 	dir := t.TempDir()
-	w := NewBills(dir, []string{"region"})
+	w, err := NewBills(dir, []string{"region"})
+	if err != nil {
+		panic(err)
+	}
 	lines := map[string][]billing.UsageLine{}
 	decided := map[string][]Decided{}
 	for p, c := range cases {
@@ -114,6 +117,7 @@ func TestFlatFileRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	outs = billsOnly(outs)
 	if len(outs) != len(cases) {
 		t.Fatalf("%d files written, want %d", len(outs), len(cases))
 	}
@@ -161,13 +165,13 @@ func billRow(l *billing.UsageLine, d *Decided) []string {
 		return "s:" + s
 	}
 	i := func(v int64) string { return fmt.Sprint("i:", v) }
-	row := []string{"s:" + l.LineID, "s:" + l.AccountID, "s:" + l.ProductCode, "s:" + l.SubscriptionType.String(),
+	row := []string{"s:" + d.Payer, "s:" + l.LineID, "s:" + l.AccountID, "s:" + l.ProductCode, "s:" + l.SubscriptionType.String(),
 		i(int64(l.UsageStart)), i(int64(l.UsageEnd)), i(int64(l.ListAmount)), "s:" + l.Currency, "s:" + l.PaymentStatus.String(),
 		i(int64(l.IssuedAt)), "null", opt(d.DecidedBy, d.DecidedBy != ""), opt(d.HeldBy, d.HeldBy != ""),
 		"s:" + l.ChargeType.String(), opt(l.ResourceID, l.ResourceID != ""), "s:" + d.DiscountOwner, "s:" + d.DiscountRule,
 		opt(d.DiscountID, d.DiscountID != ""), i(int64(d.DiscountAmount)), i(int64(l.ListAmount - d.DiscountAmount))}
 	if l.HasSettledAt {
-		row[10] = i(int64(l.SettledAt))
+		row[11] = i(int64(l.SettledAt))
 	}
 	for _, x := range l.Extra {
 		row = append(row, opt(x.S, x.Valid))
@@ -364,7 +368,7 @@ func TestFlatSchemas(t *testing.T) {
 // billcons wrote them itself: the same columns, types and annotations.
 func parquetBillsSchema(extras []string) *parquet.Schema {
 	cols := []column{
-		{"line_id", textNode}, {"account_id", textNode}, {"product_code", textNode},
+		{"payer_account_id", textNode}, {"line_id", textNode}, {"account_id", textNode}, {"product_code", textNode},
 		{"subscription_type", textNode}, {"usage_start", tsNode}, {"usage_end", tsNode},
 		{"list_amount", amountNode}, {"currency", textNode}, {"payment_status", textNode},
 		{"issued_at", tsNode}, {"settled_at", optTS}, {"decided_by", optText}, {"held_by", optText},

@@ -19,7 +19,7 @@ import (
 type BillRecord struct {
 	File      string // relative to the tree
 	Cycle     string // from the partition folder
-	Payer     string // from the partition folder
+	Payer     string // from its column, or the partition folder of older trees
 	Values    map[string]parquet.Value
 	Columns   []string // the file's columns, in order
 	LineID    string
@@ -64,14 +64,21 @@ func billFiles(dir string) ([]string, error) {
 	return files, nil
 }
 
-// partitionOf parses bills/billing_cycle=C/payer_account_id=P/part-N.parquet.
+// partitionOf parses bills/billing_cycle=C/part-N.parquet, whose payers
+// are a column, and the layout of trees written before it,
+// bills/billing_cycle=C/payer_account_id=P/part-N.parquet, whose payer is
+// the folder's.
 func partitionOf(rel string) (cycle, payer string, err error) {
 	parts := strings.Split(rel, "/")
-	if len(parts) != 4 || parts[0] != "bills" || !strings.HasPrefix(parts[1], "billing_cycle=") ||
-		!strings.HasPrefix(parts[2], "payer_account_id=") || !strings.HasSuffix(parts[3], ".parquet") {
+	ok := (len(parts) == 3 || len(parts) == 4 && strings.HasPrefix(parts[2], "payer_account_id=")) &&
+		parts[0] == "bills" && strings.HasPrefix(parts[1], "billing_cycle=") && strings.HasSuffix(parts[len(parts)-1], ".parquet")
+	if !ok {
 		return "", "", fmt.Errorf("%s: not a bills partition file", rel)
 	}
-	return strings.TrimPrefix(parts[1], "billing_cycle="), strings.TrimPrefix(parts[2], "payer_account_id="), nil
+	if len(parts) == 4 {
+		payer = strings.TrimPrefix(parts[2], "payer_account_id=")
+	}
+	return strings.TrimPrefix(parts[1], "billing_cycle="), payer, nil
 }
 
 // ReadBills calls fn for every bill in the tree at dir, file by file in path
@@ -92,6 +99,9 @@ func ReadBills(dir string, fn func(*BillRecord) error) error {
 		}
 		err = ReadParquet(filepath.Join(dir, filepath.FromSlash(rel)), func(cols []string, vals map[string]parquet.Value) error {
 			rec := &BillRecord{File: rel, Cycle: cycle, Payer: payer, Values: vals, Columns: cols}
+			if v, ok := vals["payer_account_id"]; ok {
+				rec.Payer = string(v.ByteArray())
+			}
 			rec.LineID = string(vals["line_id"].ByteArray())
 			rec.AccountID = string(vals["account_id"].ByteArray())
 			rec.Product = string(vals["product_code"].ByteArray())
@@ -205,9 +215,10 @@ type billFacts struct {
 }
 
 // billColumns are the columns verify reads of a bills file, in billFacts'
-// order: four text columns, then three amounts; effective_amount is absent
-// from trees before settlement.
-var billColumns = [...]string{"line_id", "account_id", "product_code", "currency", "list_amount", "discount_amount", "effective_amount"}
+// order: four text columns, then three amounts, then the payer.
+// effective_amount is absent from trees before settlement, payer_account_id
+// from trees whose folders name the payer.
+var billColumns = [...]string{"line_id", "account_id", "product_code", "currency", "list_amount", "discount_amount", "effective_amount", "payer_account_id"}
 
 // scanBills calls fn for every bill of files, bills files of the tree at
 // dir (see [BillFiles]), file by file, reading only billColumns by the
@@ -240,12 +251,12 @@ func scanBillFile(p string, rows []readers.Row, b *billFacts, fn func(*billFacts
 	var at [len(billColumns)]int // header positions; -1 for an absent effective_amount
 	for i, name := range billColumns {
 		at[i] = slices.Index(t.Header(), name)
-		if at[i] < 0 && name != "effective_amount" {
+		if at[i] < 0 && name != "effective_amount" && (name != "payer_account_id" || b.payer == "") {
 			return fmt.Errorf("%s: no column %s", p, name)
 		}
 	}
 	readers.ReadOnly(t, at[:])
-	readers.DeliverTyped(t, at[4:])
+	readers.DeliverTyped(t, at[4:7])
 	for {
 		n, err := t.Read(rows)
 		for i := range rows[:n] {
@@ -254,6 +265,9 @@ func scanBillFile(p string, rows []readers.Row, b *billFacts, fn func(*billFacts
 				return fmt.Errorf("%s: row %d: %w", p, r.N, r.Err)
 			}
 			b.lineID, b.accountID, b.product, b.currency = r.Fields[at[0]], r.Fields[at[1]], r.Fields[at[2]], r.Fields[at[3]]
+			if at[7] >= 0 {
+				b.payer = r.Fields[at[7]]
+			}
 			var errs [3]error
 			b.amount, errs[0] = amountField(r, at[4])
 			b.discount, errs[1] = amountField(r, at[5])

@@ -140,6 +140,10 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	var index *indexCheck // trees written before the index have none
+	if _, ok := listed[IndexPath]; ok {
+		index = newIndexCheck()
+	}
 	var file [4]byte                                       // a line's file, by its index in files
 	err = scanBills(dir, files, func(b *billFacts) error { // fn checks ctx: see stopped
 		if err := stopped(); err != nil {
@@ -149,14 +153,17 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 			if err := endPart(); err != nil {
 				return err
 			}
-			partCycle, partPayer = b.cycle, b.payer
+			partCycle, partPayer = b.cycle, strings.Clone(b.payer) // b's strings are views
 		}
 		billRows++
-		g := statementRow{b.cycle, b.payer, b.accountID, b.product, b.currency}
+		if index != nil {
+			index.add(b)
+		}
+		g := statementRow{partCycle, partPayer, b.accountID, b.product, b.currency}
 		a := part[g]
 		if a == nil { // the row's first bill: its key kept, not views
 			a = &rowBills{}
-			part[statementRow{b.cycle, b.payer, strings.Clone(b.accountID), strings.Clone(b.product), strings.Clone(b.currency)}] = a
+			part[statementRow{partCycle, partPayer, strings.Clone(b.accountID), strings.Clone(b.product), strings.Clone(b.currency)}] = a
 		}
 		sumIn(billed, b.currency).Add(b.amount)
 		a.n++
@@ -173,6 +180,9 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 	})
 	if err == nil {
 		err = endPart()
+	}
+	if err == nil && index != nil {
+		err = index.check(dir, files, bad)
 	}
 	if err != nil {
 		return nil, err

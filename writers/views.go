@@ -19,7 +19,8 @@ type Views struct {
 	Zone        *time.Location // the billing time zone of the run
 	ZoneName    string         // as given to --tz
 	Cycles      []billing.Cycle
-	HasBills    bool
+	BillFiles   []string // the bills files, relative to the tree, in path order
+	HasIndex    bool     // index/payers.parquet exists
 	HasAccounts bool     // rejects/accounts.parquet exists
 	Extras      []string // the extra (carried-through) bill columns
 	// SettlementRejects names the settlement inputs given, whose rejects
@@ -94,7 +95,8 @@ func WriteViews(root string, v Views) (Output, error) {
 -- it first:
 --     SET VARIABLE billcons_dir = '/new/place/of/the/tree';
 --     .read /new/place/of/the/tree/views.sql
--- Views: bills, summary, changes (accepted), rejects_usage, rejects_changes,
+-- Views: bills, payers (the index of each payer's rows in the bills files),
+-- summary, changes (accepted), rejects_usage, rejects_changes,
 -- rejects_accounts (with --accounts), billing_periods, focus (FOCUS 1.2);
 -- settlement: credits_applied, credit_balances, alerts, discounts,
 -- enterprises and accounts (the accepted inputs), and rejects_discounts,
@@ -107,8 +109,19 @@ SET VARIABLE billcons_dir = coalesce(getvariable('billcons_dir'), %[2]s);
 	for _, x := range v.Extras {
 		fmt.Fprintf(&extras, ", NULL::VARCHAR AS %s", ident(x))
 	}
-	if v.HasBills {
-		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW bills AS\nSELECT * FROM read_parquet(%s, hive_partitioning = true,\n    hive_types = {'billing_cycle': VARCHAR, 'payer_account_id': VARCHAR});\n", path("bills/**/*.parquet"))
+	if len(v.BillFiles) > 0 {
+		// The files the manifest lists, by name: opening the views lists
+		// no folder, and a query reads only the files it needs.
+		// union_by_name reads files of older layouts beside new ones.
+		b.WriteString("\nCREATE OR REPLACE VIEW bills AS\nSELECT * FROM read_parquet([\n")
+		for i, f := range v.BillFiles {
+			sep := ","
+			if i == len(v.BillFiles)-1 {
+				sep = ""
+			}
+			fmt.Fprintf(&b, "    %s%s\n", path(f), sep)
+		}
+		b.WriteString("], hive_partitioning = true, hive_types = {'billing_cycle': VARCHAR}, hive_types_autocast = false, union_by_name = true);\n")
 	} else {
 		// No bills: an empty view of the same columns, so queries still bind.
 		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW bills AS\nSELECT NULL::VARCHAR AS line_id, NULL::VARCHAR AS account_id, NULL::VARCHAR AS product_code,\n"+
@@ -119,6 +132,9 @@ SET VARIABLE billcons_dir = coalesce(getvariable('billcons_dir'), %[2]s);
 			"    NULL::VARCHAR AS discount_owner, NULL::VARCHAR AS discount_rule, NULL::VARCHAR AS discount_id,\n"+
 			"    NULL::DECIMAL(18,9) AS discount_amount, NULL::DECIMAL(18,9) AS effective_amount%s,\n"+
 			"    NULL::VARCHAR AS billing_cycle, NULL::VARCHAR AS payer_account_id\nWHERE false;\n", extras.String())
+	}
+	if v.HasIndex {
+		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW payers AS SELECT * FROM read_parquet(%s);\n", path(IndexPath))
 	}
 	for _, t := range []struct{ view, rel string }{
 		{"summary", "summary/summary.parquet"},

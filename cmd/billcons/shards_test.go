@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,8 +164,9 @@ func published(t *testing.T, out string) string {
 }
 
 // sameRun compares a sharded run with a single one: bills row for row
-// (whatever files they are in), and the summary, rejects, credits, alerts
-// and accepted settlement inputs byte for byte.
+// (whatever files they are in), the index's sums per cycle, payer and
+// currency (whatever slices of files they are), and the summary, rejects,
+// credits, alerts and accepted settlement inputs byte for byte.
 func sameRun(t *testing.T, single, sharded string) {
 	t.Helper()
 	bills := func(dir string) []string {
@@ -198,7 +200,7 @@ func sameRun(t *testing.T, single, sharded string) {
 		t.Fatal(err)
 	}
 	for _, o := range m.Outputs {
-		if strings.HasPrefix(o.Path, "bills/") || o.Path == "views.sql" {
+		if strings.HasPrefix(o.Path, "bills/") || o.Path == "views.sql" || o.Path == writers.IndexPath {
 			continue
 		}
 		x, err1 := os.ReadFile(filepath.Join(single, o.Path))
@@ -206,6 +208,32 @@ func sameRun(t *testing.T, single, sharded string) {
 		if err1 != nil || err2 != nil || !bytes.Equal(x, y) {
 			t.Errorf("%s differs between the single and the sharded run (%v, %v)", o.Path, err1, err2)
 		}
+	}
+	index := func(dir string) map[string]string {
+		sums := map[string]*writers.IndexRow{}
+		err := writers.ReadIndex(filepath.Join(dir, writers.IndexPath), func(r *writers.IndexRow) error {
+			k := fmt.Sprint(r.Cycle, r.Payer, r.Currency)
+			if sums[k] == nil {
+				sums[k] = &writers.IndexRow{}
+			}
+			s := sums[k]
+			s.LineCount += r.LineCount
+			s.ListAmount.AddSum(r.ListAmount)
+			s.Discount.AddSum(r.Discount)
+			s.Effective.AddSum(r.Effective)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for k, s := range sums {
+			out[k] = fmt.Sprint(s.LineCount, s.ListAmount, s.Discount, s.Effective)
+		}
+		return out
+	}
+	if x, y := index(single), index(sharded); !maps.Equal(x, y) || len(x) == 0 {
+		t.Errorf("the index sums differ between the single run (%d payers' cycles and currencies) and the sharded run (%d)", len(x), len(y))
 	}
 	ms, err := writers.ReadManifest(sharded)
 	if err != nil {
