@@ -213,8 +213,8 @@ type payerSlice struct {
 }
 
 type sliceCurrency struct {
-	currency                 string
-	lines                    int64
+	currency                  string
+	lines                     int64
 	list, discount, effective billing.Sum
 }
 

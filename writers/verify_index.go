@@ -13,13 +13,13 @@ import (
 // every such run, where it starts, how many rows it has, and what its lines
 // sum to per currency. It keeps one entry per run and currency.
 type indexCheck struct {
-	file    int   // the file being scanned, -1 before the first
-	row     int64 // the next row's number in it
-	payer   string
-	slices  map[sliceKey]*sliceFacts
-	runs    map[sliceKey]bool // (file, payer) runs seen, currency ""
-	apart   []string          // payers whose rows in a file are not one run
-	run     []*sliceFacts     // the current run's currencies
+	file   int   // the file being scanned, -1 before the first
+	row    int64 // the next row's number in it
+	payer  string
+	slices map[sliceKey]*sliceFacts
+	runs   map[sliceKey]bool // (file, payer) runs seen, currency ""
+	apart  []string          // payers whose rows in a file are not one run
+	run    []*sliceFacts     // the current run's currencies
 }
 
 type sliceKey struct {
@@ -28,10 +28,10 @@ type sliceKey struct {
 }
 
 type sliceFacts struct {
-	first, rows                int64 // the payer's run in the file
-	lines                      int64 // in this currency
+	first, rows               int64 // the payer's run in the file
+	lines                     int64 // in this currency
 	list, discount, effective billing.Sum
-	listed                     bool // an index row names it
+	listed                    bool // an index row names it
 }
 
 func newIndexCheck() *indexCheck {
