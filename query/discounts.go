@@ -21,8 +21,8 @@ func (d *DB) explainDiscounts(ctx context.Context, inv *Invoice, loc *time.Locat
 	rows, err := d.Rows(ctx, `SELECT b.account_id, b.discount_owner, b.discount_rule, coalesce(b.discount_id, ''),
 			coalesce(any_value(x.rate)::VARCHAR, ''), coalesce(b.decided_by, ''), count(*), sum(b.discount_amount)::VARCHAR,
 			min(b.usage_start), max(b.usage_start)
-		FROM payer_bills b LEFT JOIN discounts x USING (discount_id)
-		WHERE b.payer_account_id = ? AND b.billing_cycle = ? GROUP BY ALL ORDER BY ALL`, inv.Payer, inv.Cycle)
+		FROM statement_bills b LEFT JOIN discounts x USING (discount_id)
+		GROUP BY ALL ORDER BY ALL`)
 	if err != nil {
 		return err
 	}
@@ -47,57 +47,75 @@ func (d *DB) explainDiscounts(ctx context.Context, inv *Invoice, loc *time.Locat
 		upgraded, entityAt time.Time
 		hasEntity          bool
 	}
-	enterpriseOf := func(member string) (ent, error) {
-		e := ent{upgraded: rules.DefaultUpgradedAt.UTC()}
-		r, err := d.Rows(ctx, `SELECT a.enterprise_id, e.upgraded_at, e.entity_discounts_from
-			FROM accounts a LEFT JOIN enterprises e USING (enterprise_id) WHERE a.account_id = ?`, member)
-		if err != nil {
-			return e, err
-		}
-		defer r.Close()
-		if r.Next() {
-			var up, ent *time.Time
-			if err := r.Scan(&e.id, &up, &ent); err != nil {
-				return e, OneLine(err)
-			}
-			if up != nil {
-				e.upgraded = *up
-			}
-			if ent != nil {
-				e.entityAt, e.hasEntity = *ent, true
-			}
-		}
-		return e, nil
+	// The statement's members' enterprises and changes, in one query each
+	// (a management account's statement has hundreds of members).
+	ents := map[string]ent{}
+	r, err := d.Rows(ctx, `SELECT a.account_id, a.enterprise_id, e.upgraded_at, e.entity_discounts_from
+		FROM accounts a LEFT JOIN enterprises e USING (enterprise_id) WHERE a.account_id IN (SELECT account_id FROM statement_members)`)
+	if err != nil {
+		return err
 	}
+	for r.Next() {
+		var member string
+		var up, entAt *time.Time
+		e := ent{upgraded: rules.DefaultUpgradedAt.UTC()}
+		if err := r.Scan(&member, &e.id, &up, &entAt); err != nil {
+			r.Close()
+			return OneLine(err)
+		}
+		if up != nil {
+			e.upgraded = *up
+		}
+		if entAt != nil {
+			e.entityAt, e.hasEntity = *entAt, true
+		}
+		ents[member] = e
+	}
+	r.Close()
+	enterpriseOf := func(member string) (ent, error) {
+		if e, ok := ents[member]; ok {
+			return e, nil
+		}
+		return ent{upgraded: rules.DefaultUpgradedAt.UTC()}, nil
+	}
+	type change struct {
+		id, policy, mgmt string
+		at               time.Time
+	}
+	changesOf := map[string][]change{}
+	r, err = d.Rows(ctx, `SELECT account_id, change_id, policy, coalesce(management_account_id, ''), changed_at FROM changes
+		WHERE account_id IN (SELECT account_id FROM statement_members) ORDER BY account_id, changed_at, change_id`)
+	if err != nil {
+		return err
+	}
+	for r.Next() {
+		var member string
+		var c change
+		if err := r.Scan(&member, &c.id, &c.policy, &c.mgmt, &c.at); err != nil {
+			r.Close()
+			return OneLine(err)
+		}
+		changesOf[member] = append(changesOf[member], c)
+	}
+	r.Close()
 	// began returns when the unbroken run of trusteeship changes naming the
 	// payer that ends with decidedBy began.
 	began := func(member, decidedBy string) (time.Time, error) {
-		r, err := d.Rows(ctx, `SELECT change_id, policy, coalesce(management_account_id, ''), changed_at FROM changes
-			WHERE account_id = ? ORDER BY changed_at, change_id`, member)
-		if err != nil {
-			return time.Time{}, err
-		}
-		defer r.Close()
 		var since time.Time
 		var payer string
-		for r.Next() {
-			var id, policy, mgmt string
-			var t time.Time
-			if err := r.Scan(&id, &policy, &mgmt, &t); err != nil {
-				return time.Time{}, OneLine(err)
+		for _, c := range changesOf[member] {
+			if c.policy != "trusteeship" || c.mgmt != payer {
+				since = c.at
 			}
-			if policy != "trusteeship" || mgmt != payer {
-				since = t
-			}
-			payer = mgmt
-			if policy != "trusteeship" {
+			payer = c.mgmt
+			if c.policy != "trusteeship" {
 				payer = ""
 			}
-			if id == decidedBy {
+			if c.id == decidedBy {
 				return since, nil
 			}
 		}
-		return since, r.Err()
+		return since, nil
 	}
 	for _, g := range groups {
 		m, p := g.AccountID, inv.Payer

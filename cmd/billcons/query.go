@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/query"
 	"golang.org/x/term"
 )
@@ -192,16 +194,29 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 const exportHelp = `Usage:
   billcons export --focus DIR OUT [--version V]
+  billcons export --payer ID|all [--cycle YYYY-MM] DIR OUT [--version V]
 
-Writes the bills of the output tree DIR (its latest version, or version V)
-as FOCUS 1.2 (the focus view) to the Parquet file OUT, replacing it whole.
+--focus writes the bills of the output tree DIR (its latest version, or
+version V) as FOCUS 1.2 (the focus view) to the Parquet file OUT, replacing
+it whole.
+
+--payer writes the consolidated bill of one paying account, for handing to
+it, as files of its own: for each of its cycles (or only --cycle),
+OUT/billing_cycle=C/ holds bills.parquet (its lines, with billing_cycle and
+payer_account_id as columns) and its statement as statement.txt,
+statement.csv and statement.json (what billcons invoice prints). With
+--payer all, every payer's, into OUT/payer_account_id=ID/billing_cycle=C/.
+OUT must be absent or an empty folder; it appears whole when done.
+
 OUT must be outside every billcons tree (exit 2 otherwise).
 `
 
 func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("billcons export", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	focus := fs.Bool("focus", false, "export FOCUS 1.2 (the only export so far)")
+	focus := fs.Bool("focus", false, "export FOCUS 1.2")
+	payer := fs.String("payer", "", "export this paying account's bills and statements, or every payer's with all")
+	cycle := fs.String("cycle", "", "with --payer: only this billing cycle, YYYY-MM")
 	ver := versionFlag(fs)
 	pos, err := parseAll(fs, args)
 	if err != nil {
@@ -212,9 +227,19 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "billcons export: %v; see billcons export --help\n", err)
 		return exitUsage
 	}
-	if !*focus || len(pos) != 2 {
-		fmt.Fprintln(stderr, "billcons export: want billcons export --focus DIR OUT")
+	if *focus == (*payer != "") || len(pos) != 2 {
+		fmt.Fprintln(stderr, "billcons export: want billcons export --focus DIR OUT, or billcons export --payer ID|all [--cycle YYYY-MM] DIR OUT")
 		return exitUsage
+	}
+	if *cycle != "" {
+		if *payer == "" {
+			fmt.Fprintln(stderr, "billcons export: --cycle goes with --payer")
+			return exitUsage
+		}
+		if _, err := billing.ParseCycle(*cycle); err != nil {
+			fmt.Fprintf(stderr, "billcons export: --cycle %q: want YYYY-MM\n", *cycle)
+			return exitUsage
+		}
 	}
 	dir, out := pos[0], pos[1]
 	if err := outsideTrees("OUT", out); err != nil {
@@ -232,6 +257,25 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailed
 	}
 	defer db.Close()
+	if *payer != "" {
+		var payers []string // every payer's
+		if *payer != "all" {
+			payers = []string{*payer}
+		}
+		last := time.Now()
+		res, err := db.ExportPayers(ctx, payers, *cycle, out, func(done, total int) {
+			if time.Since(last) > 10*time.Second {
+				last = time.Now()
+				fmt.Fprintf(stderr, "billcons export: %d of %d payers written\n", done, total)
+			}
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "billcons export: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintf(stderr, "billcons: wrote %d statements of %d payers (%d lines) to %s\n", res.Statements, res.Payers, res.Lines, out)
+		return exitOK
+	}
 	n, err := db.ExportFOCUS(ctx, out)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons export: %v\n", err)

@@ -1,0 +1,199 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// PayerExport is what ExportPayers wrote.
+type PayerExport struct {
+	Payers, Statements int
+	Lines              int64
+}
+
+// ExportPayers writes the consolidated bill of each payer of payers (nil:
+// every payer in the index) as files of its own: for each of its cycles
+// (only cycle, when not ""), OUT/billing_cycle=C/ for one payer, or
+// OUT/payer_account_id=ID/billing_cycle=C/ for several, holding bills.parquet
+// (the payer's rows with billing_cycle as a column, in the tree's order)
+// and its statement as statement.txt, statement.csv and statement.json.
+// OUT must be absent or an empty folder: the export is written beside it
+// and renamed into place, so nobody's files are replaced and a reader never
+// sees half an export. progress, when set, is called after each payer.
+func (d *DB) ExportPayers(ctx context.Context, payers []string, cycle, out string, progress func(done, total int)) (PayerExport, error) {
+	var res PayerExport
+	if err := emptyOrAbsent(out); err != nil {
+		return res, err
+	}
+	one := len(payers) == 1
+	if payers == nil {
+		var err error
+		if payers, err = d.indexedPayers(ctx, cycle); err != nil {
+			return res, err
+		}
+		if len(payers) == 0 {
+			return res, fmt.Errorf("the tree has no bills%s", inCycle(cycle))
+		}
+	}
+	tmp := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp-"+strconv.Itoa(os.Getpid()))
+	os.RemoveAll(tmp)
+	fail := func(err error) (PayerExport, error) {
+		os.RemoveAll(tmp)
+		return PayerExport{}, err
+	}
+	for i, payer := range payers {
+		if err := ctx.Err(); err != nil {
+			return fail(err)
+		}
+		cycles, err := d.PayerBills(ctx, payer, "")
+		if err != nil {
+			return fail(err)
+		}
+		if cycle != "" {
+			if !contains(cycles, cycle) {
+				if one {
+					return fail(fmt.Errorf("payer %s has no bills%s%s", payer, inCycle(cycle), hasIn(cycles)))
+				}
+				continue
+			}
+			cycles = []string{cycle}
+		}
+		if len(cycles) == 0 {
+			return fail(fmt.Errorf("payer %s has no bills in this tree", payer))
+		}
+		base := tmp
+		if !one {
+			base = filepath.Join(tmp, "payer_account_id="+payer)
+		}
+		for _, c := range cycles {
+			n, err := d.exportPayerCycle(ctx, payer, c, filepath.Join(base, "billing_cycle="+c))
+			if err != nil {
+				return fail(fmt.Errorf("payer %s, cycle %s: %w", payer, c, err))
+			}
+			res.Lines += n
+			res.Statements++
+		}
+		res.Payers++
+		if progress != nil {
+			progress(i+1, len(payers))
+		}
+	}
+	os.Remove(out) // an empty folder, if any: rename does not replace one everywhere
+	if err := os.Rename(tmp, out); err != nil {
+		return fail(fmt.Errorf("writing %s: %w", out, err))
+	}
+	return res, nil
+}
+
+// exportPayerCycle writes one payer's cycle into dir and returns its lines.
+func (d *DB) exportPayerCycle(ctx context.Context, payer, cycle, dir string) (int64, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	if _, err := d.PayerBills(ctx, payer, cycle); err != nil {
+		return 0, err
+	}
+	bills := filepath.Join(dir, "bills.parquet")
+	cols := "billing_cycle, * EXCLUDE (billing_cycle)"
+	if err := d.Exec(ctx, `COPY (SELECT `+cols+` FROM payer_bills ORDER BY account_id, product_code, usage_end, line_id)
+		TO `+Literal(bills)+` (FORMAT parquet, COMPRESSION zstd)`); err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := d.conn.QueryRowContext(ctx, "SELECT count(*) FROM read_parquet("+Literal(bills)+")").Scan(&n); err != nil {
+		return 0, OneLine(err)
+	}
+	inv, err := d.Invoice(ctx, payer, cycle)
+	if err != nil {
+		return 0, err
+	}
+	for name, write := range map[string]func(io.Writer) error{
+		"statement.txt":  func(w io.Writer) error { inv.WriteText(w); return nil },
+		"statement.csv":  inv.WriteCSV,
+		"statement.json": inv.WriteJSON,
+	} {
+		if err := writeFile(filepath.Join(dir, name), write); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// indexedPayers lists the payers of the tree's index, in cycle ("" for any).
+func (d *DB) indexedPayers(ctx context.Context, cycle string) ([]string, error) {
+	from := "payers"
+	var hasIndex bool
+	if err := d.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_views() WHERE view_name = 'payers' AND NOT internal`).Scan(&hasIndex); err != nil {
+		return nil, OneLine(err)
+	}
+	if !hasIndex {
+		from = "bills"
+	}
+	rows, err := d.Rows(ctx, `SELECT DISTINCT payer_account_id FROM `+from+` WHERE ? = '' OR billing_cycle = ? ORDER BY 1`, cycle, cycle)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var payers []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, OneLine(err)
+		}
+		payers = append(payers, p)
+	}
+	return payers, OneLine(rows.Err())
+}
+
+func emptyOrAbsent(out string) error {
+	entries, err := os.ReadDir(out)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%s: %w", out, err)
+	case len(entries) > 0:
+		return fmt.Errorf("%s exists and is not empty: the export writes a folder of its own (remove it, or name another)", out)
+	}
+	return nil
+}
+
+func writeFile(p string, write func(io.Writer) error) error {
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return f.Close()
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func inCycle(c string) string {
+	if c == "" {
+		return ""
+	}
+	return " in cycle " + c
+}
+
+func hasIn(cycles []string) string {
+	if len(cycles) == 0 {
+		return ""
+	}
+	return "; it has bills in " + fmt.Sprint(cycles)
+}
