@@ -50,6 +50,14 @@ bench: build
 	# A sharded run (4 shards, 2 splits, two at a time) against one run, on
 	# the largest cached size: docs/scaling.md.
 	fixtures/bench/sharded.sh $(BIN) $(BENCH_CACHE)/lines-$(lastword $(subst $(comma), ,$(BENCH_SIZES))) 4 2
+	# Reading the bills (docs/performance.md): an analyst's queries on the
+	# tree against one compact file of the same rows; then --jobs 1 against
+	# --jobs 2 and DuckDB's sorted partitioned copy (the layout's floor), on
+	# the largest many-payers dataset.
+	many=$(BENCH_CACHE)/many-$(lastword $(subst $(comma), ,$(BENCH_SIZES))); \
+	if [ -d $$many ]; then fixtures/bench/layout.sh $(BIN) bin/bench $$many && \
+		fixtures/bench/jobs.sh $(BIN) $$many 2 bin/bench; \
+	else echo "no many-payers dataset (BENCH_SHAPES): layout and jobs skipped"; fi
 	# Seven nightly versions of the largest cached size in one tree: the
 	# time of the guards and the disk the kept versions take (docs/nightly.md,
 	# Versions).

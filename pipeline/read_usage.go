@@ -43,7 +43,8 @@ func (u *usageTally) countRejectedAmount(amount, currency string) {
 	}
 }
 
-// UsageReaders is how many usage files are read at once.
+// UsageReaders is how many usage files are read at once unless
+// Config.Jobs says otherwise.
 const UsageReaders = 2
 
 // readUsage is pass A: parse every usage row; bad rows go to the rejects,
@@ -101,7 +102,7 @@ func (r *run) readUsage(files []string, plan *rules.Plan, sp *lineSpills) error 
 	}
 	fileRows := make([]int64, len(files)) // rows read, by file; mu guards it
 	next := make(chan usageUnit)
-	tallies := make([]*usageTally, min(UsageReaders, len(units)))
+	tallies := make([]*usageTally, min(cmp.Or(r.cfg.Jobs, UsageReaders), len(units)))
 	for w := range tallies {
 		tally := &usageTally{totals: map[string]*currencyTotals{}}
 		tallies[w] = tally

@@ -84,6 +84,11 @@ type Config struct {
 	// Guard those fail the run themselves.
 	Guard func(ctx context.Context, g *GuardInput) error
 
+	// Jobs is how many goroutines read usage files at once and how many
+	// bills files are written at once; zero means 2. The outputs are the
+	// same bytes whatever it is.
+	Jobs int
+
 	// SpillBytes is the memory budget of each line sort before it spills to
 	// disk. Zero means DefaultSpillBytes.
 	SpillBytes int

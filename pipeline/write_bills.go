@@ -17,6 +17,9 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.cfg.Jobs > 0 {
+		bills.SetWriters(r.cfg.Jobs)
+	}
 	closed := false
 	defer func() {
 		if !closed {

@@ -71,7 +71,8 @@ type Bills struct {
 	written atomic.Int32
 }
 
-// BillWriters is how many bills files are written at once.
+// BillWriters is how many bills files are written at once unless
+// SetWriters says otherwise.
 const BillWriters = 2
 
 // billSmall is the most rows of a part compressed with Snappy: zstd builds
@@ -105,9 +106,19 @@ func NewBills(root string, extras []string) (*Bills, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Bills{root: root, cols: cols, nExtra: len(extras), index: index.f,
-		seen: map[billing.Cycle]bool{}, sem: make(chan struct{}, BillWriters),
-		files: [2]chan *flatFile{make(chan *flatFile, BillWriters), make(chan *flatFile, BillWriters)}, groups: make(chan *flatGroup, 2*BillWriters+2)}, nil
+	w := &Bills{root: root, cols: cols, nExtra: len(extras), index: index.f,
+		seen: map[billing.Cycle]bool{}}
+	w.SetWriters(BillWriters)
+	return w, nil
+}
+
+// SetWriters sets how many bills files are written at once, before the
+// first Write. The files' bytes do not depend on it.
+func (w *Bills) SetWriters(n int) {
+	n = max(n, 1)
+	w.sem = make(chan struct{}, n)
+	w.files = [2]chan *flatFile{make(chan *flatFile, n), make(chan *flatFile, n)}
+	w.groups = make(chan *flatGroup, 2*n+2)
 }
 
 // CycleDir returns the folder of a cycle's bills, relative to the tree.
@@ -296,7 +307,7 @@ func (w *Bills) startPart(rel string, newDir bool) {
 		if err == nil {
 			out, err = f.close()
 			if err == nil {
-				w.files[b2i(small)] <- f // at most BillWriters parts run: never blocks
+				w.files[b2i(small)] <- f // at most as many parts run as the channel holds: never blocks
 			}
 		} else if f != nil {
 			f.abort()

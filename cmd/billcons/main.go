@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
@@ -108,13 +109,15 @@ const runHelp = `Usage:
                --out DIR [--timing end-time|next-period] [--tz ZONE]
                [--discounts PATH] [--credits PATH] [--enterprises PATH]
                [--balances PATH] [--profile billcons|alibaba] [--currency CODE]
-               [--max-reject-ratio R] [--wait[=DURATION]]
+               [--max-reject-ratio R] [--jobs N] [--wait[=DURATION]]
                [--log-format text|json] [--quiet]
 
 Reads bill lines (--usage) and the history of trusteeship changes
 (--changes), decides for every line which account pays it, and writes:
 
-  DIR/bills/billing_cycle=YYYY-MM/payer_account_id=ID/part-NNNNN.parquet
+  DIR/bills/billing_cycle=YYYY-MM/part-NNNNN.parquet
+                                   sorted by payer, member, product, end
+  DIR/index/payers.parquet         where each payer's rows are, and sums
   DIR/summary/summary.parquet      lines and exact sums per cycle, payer,
                                    member, product and currency
   DIR/rejects/usage.parquet        every rejected row, with file, row,
@@ -330,6 +333,7 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	tz := fs.String("tz", "+08:00", "the billing time zone cycles are cut in: an offset like +08:00 or an IANA name")
 	maxReject := fs.Float64("max-reject-ratio", 0.01, "guard: fail with exit 3, keeping DIR, when more than this share (0 to 1) of usage rows is rejected; 1 turns it off")
 	keep := fs.Int("keep", writers.DefaultKeep, "how many versions of DIR to keep, the new one included")
+	jobs := fs.Int("jobs", runtime.NumCPU(), "how many cores the run uses: usage files read at once, bills files written at once\n(the outputs are the same bytes whatever it is)")
 	acceptMissing := fs.Bool("accept-missing", false, "publish even when lines, changes or settlement rows the latest version has are missing now\n(each is recorded in the manifest and listed by billcons diff)")
 	maxCycleDrop := fs.Float64("max-cycle-drop", 0.5, "guard: fail with exit 3 when a billing cycle's billed list amount in a currency falls by more than\nthis share against the latest version; 1 turns it off")
 	guardReport := fs.String("guard-report", "", "when a guard trips, write every id it names to this file (outside DIR)")
@@ -393,6 +397,9 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	if *keep < 1 {
 		return usageErr("--keep %d: keep at least 1 version", *keep)
 	}
+	if *jobs < 1 {
+		return usageErr("--jobs %d: want 1 or more", *jobs)
+	}
 	if *guardReport != "" {
 		if err := outsideTrees("--guard-report", *guardReport); err != nil {
 			return usageErr("%v", err)
@@ -415,7 +422,7 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 		Discounts: discounts, Credits: credits, Enterprises: enterprises, Balances: balances,
 		Profile: *profile, Currency: *currency,
 		Timing: tim, Zone: loc, ZoneName: *tz, MaxRejectRatio: ratio, Version: version,
-		Wait: time.Duration(wait), Log: log, Keep: *keep,
+		Wait: time.Duration(wait), Log: log, Keep: *keep, Jobs: *jobs,
 	}
 	g := &guards{acceptMissing: *acceptMissing, maxCycleDrop: *maxCycleDrop, report: *guardReport, quiet: *quiet, log: log, stderr: stderr}
 	cfg.Guard = g.check
@@ -432,6 +439,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	cfg, log, quiet, out := ra.cfg, ra.log, &ra.quiet, &ra.cfg.Out
+	// --jobs N: the run's goroutines share N cores, the rest of the
+	// machine is left alone.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Jobs))
 	// Inputs and --out may be in a bucket: the inputs are fetched, the tree
 	// is written here and then published there (storage).
 	publishTo := ""
