@@ -15,14 +15,15 @@ import (
 
 const genHelp = `Usage:
   billcons gen --lines N --out DIR [--seed S] [--format parquet|csv]
-               [--members M] [--management K]
+               [--members M] [--management K] [--cycles C]
 
 Writes a realistic, deterministic dataset in the contract's formats:
 DIR/usage/part-NNNNN.{parquet,csv} (524,288 lines per file),
 DIR/changes.csv and DIR/accounts.csv. Three billing cycles (2024-01 to
-2024-03, cut in +08:00); hourly, daily and monthly lines over six products;
-about 5% unsettled; refunds; CNY and USD; amounts with 2 to 9 fractional
-digits; carried-through columns, one with commas and quotes. 80% of the
+2024-03, cut in +08:00; --cycles C for C months from 2024-01); hourly,
+daily and monthly lines over six products; about 5% unsettled; refunds;
+CNY and USD; amounts with 2 to 9 fractional digits; carried-through
+columns, one with commas and quotes. 80% of the
 members join a management account before the cycles, filling each up to the
 300-member cap; a fifth move or leave inside a cycle, on line boundaries.
 The same options give the same bytes.
@@ -39,6 +40,7 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "parquet", "usage files as parquet or csv")
 	members := fs.Int("members", 0, "member accounts (default: one per 2,000 lines, at least 100)")
 	management := fs.Int("management", 0, "management accounts (default: enough for 80% of the members at 300 each)")
+	cycles := fs.Int("cycles", 3, "monthly billing cycles from 2024-01")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -58,8 +60,12 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "billcons gen: --lines N (above 0) and --out DIR are required; see billcons gen --help")
 		return exitUsage
 	}
+	if *cycles < 1 || *cycles > 1200 {
+		fmt.Fprintf(stderr, "billcons gen: --cycles %d: want 1 to 1200 months\n", *cycles)
+		return exitUsage
+	}
 	started := time.Now()
-	o := gen.Options{Lines: *lines, Out: *out, Seed: *seed, Format: *format, Members: *members, Management: *management}
+	o := gen.Options{Lines: *lines, Out: *out, Seed: *seed, Format: *format, Members: *members, Management: *management, Cycles: *cycles}
 	if f, ok := stderr.(*os.File); ok && !*quiet && term.IsTerminal(int(f.Fd())) {
 		o.Progress = func(n int64) {
 			fmt.Fprintf(stderr, "\rbillcons gen: %d of %d lines (%.0f%%)", n, *lines, 100*float64(n)/float64(*lines))
