@@ -57,12 +57,21 @@ var (
 // changes per member and cycle, changes exactly on line boundaries and on
 // month boundaries in the billing time zone, unsettled bills and bills
 // settled after a change, and changes that must be rejected.
-func generate(seed uint64) dataset {
+func generate(seed uint64) dataset { return generateWith(seed, false) }
+
+// generateWith is generate; crowd makes a dataset of 340 to 359 members
+// that all join MA before the cycles, so that the 300-member cap rejects
+// the last joins, and then moves into MA while leaves and moves free places
+// again: the judging of changes in order, at the cap.
+func generateWith(seed uint64, crowd bool) dataset {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	zones := []string{"Asia/Shanghai", "UTC", "America/New_York", "Asia/Kolkata"}
 	d := dataset{tz: zones[r.IntN(len(zones))], timing: []string{"end-time", "next-period"}[r.IntN(2)]}
 	loc, _ := time.LoadLocation(d.tz)
 	nMembers := 2 + r.IntN(5)
+	if crowd {
+		nMembers = 340 + r.IntN(20)
+	}
 	members := make([]string, nMembers)
 	for i := range members {
 		members[i] = fmt.Sprintf("m%d", i+1)
@@ -90,7 +99,9 @@ func generate(seed uint64) dataset {
 	}
 	var changes []chg
 	for _, m := range members {
-		if r.IntN(5) > 0 { // most members start in trusteeship before the cycles
+		if crowd { // every member joins MA, before the cycles or in them: some find it full
+			changes = append(changes, chg{"", m, "trusteeship", "MA", monthStart(0).Add(-time.Duration(1+r.IntN(24*40)) * time.Hour)})
+		} else if r.IntN(5) > 0 { // most members start in trusteeship before the cycles
 			changes = append(changes, chg{"", m, "trusteeship", managers[r.IntN(len(managers))], monthStart(0).Add(-time.Duration(1+r.IntN(200)) * time.Hour)})
 		}
 		for n := r.IntN(4); n > 0; n-- {
@@ -210,7 +221,11 @@ func generate(seed uint64) dataset {
 	products := []string{"ecs", "oss", "alicom"}
 	for _, m := range members {
 		for _, p := range products {
-			for n := 3 + r.IntN(10); n > 0; n-- {
+			n := 3 + r.IntN(10)
+			if crowd {
+				n = r.IntN(2)
+			}
+			for ; n > 0; n-- {
 				dur := time.Hour
 				if r.IntN(2) == 0 {
 					dur = 24 * time.Hour
@@ -602,6 +617,33 @@ func shrink(t *testing.T, db *sql.DB, dir string, d dataset) dataset {
 		}
 	}
 	return d
+}
+
+// TestDifferentialCap runs the differential on crowds at the 300-member
+// cap (generateWith): rules.sql judges the changes as billcons does.
+func TestDifferentialCap(t *testing.T) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	dir := t.TempDir()
+	capped := 0
+	for seed := uint64(1); seed <= 8; seed++ {
+		d := generateWith(seed, true)
+		if diff := disagreement(t, db, filepath.Join(dir, "run"), d); diff != "" {
+			t.Fatalf("crowd seed %d (--tz %s --timing %s): billcons and rules.sql disagree:\n%s", seed, d.tz, d.timing, diff)
+		}
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM judged WHERE reason = 'member_cap'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		capped += n
+	}
+	if capped == 0 {
+		t.Fatal("no change met the member cap: the crowds test nothing")
+	}
+	t.Logf("%d changes rejected at the cap", capped)
 }
 
 func TestDifferentialRules(t *testing.T) {

@@ -26,33 +26,63 @@ SELECT * FROM changes_distinct c
 WHERE (SELECT count(*) FROM changes_distinct d WHERE d.change_id = c.change_id) = 1
   AND (SELECT count(*) FROM changes_distinct d WHERE d.account_id = c.account_id AND d.changed_at = c.changed_at) = 1;
 
--- The rest are judged one at a time in (changed_at, change_id) order against
--- the relationships the accepted ones set: state is the list of (member,
--- manager) pairs in force.
+-- The rest are judged in (changed_at, change_id) order against the
+-- relationships the accepted ones before them set. Rather than walking the
+-- changes one at a time, every change is judged at once against the state
+-- the current verdicts give, and again while any verdict changes: a
+-- change's verdict depends only on earlier verdicts, so the verdicts that
+-- no longer change are the one-at-a-time walk's (the i-th is right after at
+-- most i rounds; in practice a handful). The state before change i comes
+-- from window functions over the accepted changes: a member's manager is
+-- its latest accepted change's, and a manager's member count the running
+-- sum of +1 (a member joins it) and -1 (one leaves). (DuckDB runs no ASOF
+-- join inside a recursive CTE: the "latest before i" is a last_value over
+-- the rows before, with each change's own lookups ordered first.)
+CREATE OR REPLACE TABLE judge_order AS
+SELECT row_number() OVER (ORDER BY changed_at, change_id) AS i, *,
+       CASE WHEN policy = 'trusteeship' THEN mgmt END AS g
+FROM candidates;
+
 CREATE OR REPLACE TABLE judged AS
-WITH RECURSIVE ordered AS (
-    SELECT row_number() OVER (ORDER BY changed_at, change_id) AS i, * FROM candidates
-),
-judge(i, state, reason) AS (
-    SELECT 0::BIGINT, []::STRUCT(m VARCHAR, g VARCHAR)[], NULL::VARCHAR
-    UNION ALL
-    SELECT o.i,
-        CASE WHEN r.reason IS NOT NULL THEN j.state
-             WHEN o.policy = 'none' THEN list_filter(j.state, e -> e.m <> o.account_id)
-             ELSE list_append(list_filter(j.state, e -> e.m <> o.account_id), {'m': o.account_id, 'g': o.mgmt})
-        END,
-        r.reason
-    FROM judge j
-    JOIN ordered o ON o.i = j.i + 1
-    CROSS JOIN LATERAL (SELECT CASE
-        WHEN o.policy = 'none' THEN NULL
-        WHEN o.mgmt = o.account_id THEN 'self'
-        WHEN len(list_filter(j.state, e -> e.m = o.mgmt)) > 0 THEN 'management_in_trusteeship'
-        WHEN len(list_filter(j.state, e -> e.g = o.account_id)) > 0 THEN 'member_is_management'
-        WHEN len(list_filter(j.state, e -> e.g = o.mgmt AND e.m <> o.account_id)) + 1 > 300 THEN 'member_cap'
-        END AS reason) r
+WITH RECURSIVE verdict(i, reason) USING KEY (i) AS (
+    SELECT i, CASE WHEN policy <> 'none' AND mgmt = account_id THEN 'self' END FROM judge_order
+    UNION (
+        WITH ev AS (
+            SELECT o.i, o.account_id AS m, o.g, lag(o.g) OVER (PARTITION BY o.account_id ORDER BY o.i) AS g_old
+            FROM judge_order o JOIN recurring.verdict v USING (i) WHERE v.reason IS NULL
+        ), counts AS (
+            SELECT g, i, sum(d) OVER (PARTITION BY g ORDER BY i ROWS UNBOUNDED PRECEDING) AS n
+            FROM (SELECT g, i, sum(d) AS d FROM (
+                      SELECT g_old AS g, i, -1 AS d FROM ev WHERE g_old IS NOT NULL
+                      UNION ALL SELECT g, i, 1 FROM ev WHERE g IS NOT NULL) GROUP BY ALL)
+        ), state AS ( -- a member's manager just before each change: its latest accepted change's
+            SELECT k, i, tag, last_value(s IGNORE NULLS) OVER (PARTITION BY k ORDER BY i, src ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS s
+            FROM (SELECT m AS k, i, 1 AS src, NULL AS tag, {'g': g} AS s FROM ev
+                  UNION ALL SELECT mgmt, i, 0, 'mg', NULL FROM judge_order WHERE policy = 'trusteeship'
+                  UNION ALL SELECT account_id, i, 0, 'me', NULL FROM judge_order WHERE policy = 'trusteeship')
+        ), members AS ( -- a manager's member count just before each change
+            SELECT k, i, tag, last_value(n IGNORE NULLS) OVER (PARTITION BY k ORDER BY i, src ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS n
+            FROM (SELECT g AS k, i, 1 AS src, NULL AS tag, n FROM counts
+                  UNION ALL SELECT account_id, i, 0, 'cm', NULL FROM judge_order WHERE policy = 'trusteeship'
+                  UNION ALL SELECT mgmt, i, 0, 'cg', NULL FROM judge_order WHERE policy = 'trusteeship')
+        ), again AS (
+            SELECT o.i, CASE
+                WHEN o.policy = 'none' THEN NULL
+                WHEN o.mgmt = o.account_id THEN 'self'
+                WHEN mg.s.g IS NOT NULL THEN 'management_in_trusteeship'
+                WHEN coalesce(cm.n, 0) > 0 THEN 'member_is_management'
+                WHEN coalesce(cg.n, 0) - CASE WHEN me.s.g = o.mgmt THEN 1 ELSE 0 END + 1 > 300 THEN 'member_cap'
+                END AS reason
+            FROM judge_order o
+            LEFT JOIN state mg ON mg.i = o.i AND mg.tag = 'mg'
+            LEFT JOIN state me ON me.i = o.i AND me.tag = 'me'
+            LEFT JOIN members cm ON cm.i = o.i AND cm.tag = 'cm'
+            LEFT JOIN members cg ON cg.i = o.i AND cg.tag = 'cg'
+        )
+        SELECT a.i, a.reason FROM again a JOIN recurring.verdict v USING (i) WHERE a.reason IS DISTINCT FROM v.reason
+    )
 )
-SELECT o.*, j.reason FROM judge j JOIN ordered o USING (i);
+SELECT o.* EXCLUDE (g), v.reason FROM verdict v JOIN judge_order o USING (i);
 
 CREATE OR REPLACE TABLE accepted AS
 SELECT change_id, account_id, policy, changed_at,
