@@ -129,7 +129,8 @@ func (r *run) commitUsage(c *CommitInput) ([]writers.Output, error) {
 }
 
 // ShardIndex is one shard's index/payers.parquet (a local path), and the
-// published name of each bills file it names.
+// published name of each bills file it names ("" for a file not published:
+// its rows' index rows are left out).
 type ShardIndex struct {
 	Path string
 	File func(rel string) string
@@ -159,7 +160,9 @@ func (r *run) commitIndex(shards []ShardIndex) (writers.Output, error) {
 			defer close(st.rows)
 			st.err <- writers.ReadIndex(sh.Path, func(row *writers.IndexRow) error {
 				x := *row
-				x.File = sh.File(x.File)
+				if x.File = sh.File(x.File); x.File == "" {
+					return nil // a file merged into another: its index names the rows
+				}
 				select {
 				case st.rows <- x:
 					return nil

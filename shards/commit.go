@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/storage"
@@ -159,6 +161,9 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 		c.UsageBilled += r.Counts.UsageBilled
 		c.UsageRejected += r.Counts.UsageRejected
 		ci.Totals = append(ci.Totals, r.Totals)
+	}
+	if err := mergeSmall(ctx, st, s, p.Run, tmp, ci); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(ci.Bills, func(a, b writers.Output) int { return strings.Compare(a.Path, b.Path) })
 	cfg.Commit = ci
@@ -443,4 +448,86 @@ func crossShardIDs(ctx context.Context, s *storage.Store, shards []*ShardRecord)
 		foreign = nil
 	}
 	return foreign, affected, nil
+}
+
+// mergeSmall merges the shards' small bills files of each cycle
+// (writers.MergeGroups): with few lines a shard, a cycle would otherwise be
+// as many small files as shards. Each group is fetched, merged in order into
+// bills/billing_cycle=C/part-mGGGGG-NNNNN.parquet, uploaded under an
+// attempt of its own, and stands in ci for the files it merged, in the
+// bills and in the index.
+func mergeSmall(ctx context.Context, st *Step, s *storage.Store, run, tmp string, ci *pipeline.CommitInput) error {
+	groups := writers.MergeGroups(ci.Bills)
+	if len(groups) == 0 {
+		return nil
+	}
+	merged := map[string]bool{}
+	for _, g := range groups {
+		for _, o := range g {
+			merged[o.Path] = true
+		}
+	}
+	// The shards' indexes no longer name the merged files' rows: the
+	// merges' indexes do.
+	for i := range ci.Indexes {
+		file := ci.Indexes[i].File
+		ci.Indexes[i].File = func(rel string) string {
+			if p := file(rel); !merged[p] {
+				return p
+			}
+			return ""
+		}
+	}
+	var bills []writers.Output
+	for _, o := range ci.Bills {
+		if !merged[o.Path] {
+			bills = append(bills, o)
+		}
+	}
+	prefix := fmt.Sprintf("%s/merged/%s/", runDir(run), newID())
+	written := 0
+	for gi, g := range groups {
+		dir := filepath.Join(tmp, "merge", fmt.Sprint(gi))
+		var locals []string
+		for i, o := range g {
+			local := filepath.Join(dir, "in", fmt.Sprintf("%d.parquet", i))
+			if _, err := s.GetFile(ctx, o.Key, local); err != nil {
+				return err
+			}
+			locals = append(locals, local)
+		}
+		cycleDir := path.Dir(g[0].Path)
+		cycle, err := billing.ParseCycle(strings.TrimPrefix(path.Base(cycleDir), "billing_cycle="))
+		if err != nil {
+			return fmt.Errorf("%s: %w", g[0].Path, err)
+		}
+		root := filepath.Join(dir, "out")
+		outs, err := writers.MergeBills(root, cycle, ci.Extras, locals)
+		if err != nil {
+			return fmt.Errorf("merging %d bills files of %s: %w", len(g), cycleDir, err)
+		}
+		rename := func(rel string) string {
+			return fmt.Sprintf("%s/part-m%05d-%s", path.Dir(rel), gi, strings.TrimPrefix(path.Base(rel), "part-"))
+		}
+		for _, o := range outs {
+			local := filepath.Join(root, filepath.FromSlash(o.Path))
+			if o.Path == writers.IndexPath {
+				ci.Indexes = append(ci.Indexes, pipeline.ShardIndex{Path: local, File: rename})
+				continue
+			}
+			o.Path = rename(o.Path)
+			o.Key = prefix + o.Path
+			if _, err := s.PutFile(ctx, o.Key, local); err != nil {
+				return err
+			}
+			bills = append(bills, o)
+			written++
+		}
+		for _, l := range locals {
+			os.Remove(l)
+		}
+	}
+	ci.Bills = bills
+	st.logf("commit: merged %d bills files under %d MB into %d", len(merged), writers.SmallBillFile>>20, written)
+	return nil
 }

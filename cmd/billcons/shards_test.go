@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -285,7 +286,29 @@ func TestShardedEqualsSingle(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sharded(t, c.out, c.shards, c.splits, inputs)
-			sameRun(t, single, published(t, c.out))
+			dir := published(t, c.out)
+			sameRun(t, single, dir)
+			// The shards' small files are merged: a cycle is one file,
+			// whatever the shards.
+			m, err := writers.ReadManifest(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			perCycle := map[string][]string{}
+			for _, o := range m.Outputs {
+				if strings.HasPrefix(o.Path, "bills/") {
+					perCycle[path.Dir(o.Path)] = append(perCycle[path.Dir(o.Path)], path.Base(o.Path))
+				}
+			}
+			for cycle, files := range perCycle {
+				want := "part-s00000-00000.parquet" // one shard: its own file
+				if c.shards > 1 {
+					want = "part-m"
+				}
+				if len(files) != 1 || !strings.Contains(files[0], strings.TrimSuffix(want, ".parquet")) {
+					t.Errorf("%s: bills files %v; want one, %s...", cycle, files, want)
+				}
+			}
 		})
 	}
 	if oss.NotImplemented.Load() == 0 || oss.ForbidOverwrite.Load() == 0 {
