@@ -224,10 +224,11 @@ func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *
 		adjRejected := plan.RejectsAdjustment(&line)
 		prepaid := adjRejected || plan.NeedsPurchases(&line)
 		idPayload = idPayload[:0]
-		if (plan.Holds(&line) && !adjRejected) || plan.IsPurchaseToRecord(&line) {
+		member := plan.Member(line.AccountID) // one lookup for both questions
+		if (member.Holds(&line) && !adjRejected) || plan.IsPurchaseToRecord(&line) {
 			idPayload = encodeLine(idPayload, &line)
 		}
-		d, early := plan.AssignEarly(&line)
+		d, early := member.AssignEarly(&line)
 		if prepaid {
 			early = false
 			key = binary.BigEndian.AppendUint64(key[:0], line.Seq)

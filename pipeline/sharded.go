@@ -128,17 +128,18 @@ func (r *run) commitUsage(c *CommitInput) ([]writers.Output, error) {
 	return append(slices.Clone(c.Bills), idxOut, sumOut), nil
 }
 
-// ShardIndex is one shard's index/payers.parquet (a local path), and the
-// published name of each bills file it names ("" for a file not published:
-// its rows' index rows are left out).
+// ShardIndex is one shard's index/payers.parquet (a local path), and Map,
+// which gives a row the published name of its file and its first row there
+// (a file merged into another starts further in).
 type ShardIndex struct {
 	Path string
-	File func(rel string) string
+	Map  func(row *writers.IndexRow)
 }
 
 // commitIndex merges the shards' indexes into the tree's: each is sorted
 // by cycle, payer and file, and so is their merge, the published names
-// sorting by shard.
+// sorting by shard (rows of files merged into one sort by their first
+// row there).
 func (r *run) commitIndex(shards []ShardIndex) (writers.Output, error) {
 	idx, err := writers.NewIndex(r.tree.Dir())
 	if err != nil {
@@ -160,9 +161,7 @@ func (r *run) commitIndex(shards []ShardIndex) (writers.Output, error) {
 			defer close(st.rows)
 			st.err <- writers.ReadIndex(sh.Path, func(row *writers.IndexRow) error {
 				x := *row
-				if x.File = sh.File(x.File); x.File == "" {
-					return nil // a file merged into another: its index names the rows
-				}
+				sh.Map(&x)
 				select {
 				case st.rows <- x:
 					return nil
@@ -188,7 +187,8 @@ func (r *run) commitIndex(shards []ShardIndex) (writers.Output, error) {
 		var min *stream
 		for _, st := range streams {
 			if st.ok && (min == nil || cmp.Or(cmp.Compare(st.row.Cycle, min.row.Cycle), strings.Compare(st.row.Payer, min.row.Payer),
-				strings.Compare(st.row.File, min.row.File), strings.Compare(st.row.Currency, min.row.Currency)) < 0) {
+				strings.Compare(st.row.File, min.row.File), cmp.Compare(st.row.FirstRow, min.row.FirstRow),
+				strings.Compare(st.row.Currency, min.row.Currency)) < 0) {
 				min = st
 			}
 		}

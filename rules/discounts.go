@@ -24,17 +24,27 @@ func IsCommunications(product string) bool { return strings.EqualFold(product, "
 // (CONTRACT.md, "Whose discount a line gets"). It only reads its tables, so
 // it may be used from several goroutines at once.
 type Discounts struct {
-	accounts    Accounts                      // account -> enterprise; nil: no --accounts
-	enterprises map[string]billing.Enterprise // accepted --enterprises rows
-	byAccount   map[string][]billing.Discount // accepted discounts per owner
+	// members are the listed members' enterprises (--accounts joined with
+	// the accepted --enterprises rows): one lookup a line, and none when no
+	// enterprise is listed.
+	members   map[string]billing.Enterprise
+	byAccount map[string][]billing.Discount // accepted discounts per owner
 }
 
 // NewDiscounts indexes the accepted discounts and enterprises (from
 // [ValidateDiscounts] and [ValidateEnterprises]) and the accounts file.
 func NewDiscounts(accounts Accounts, enterprises []billing.Enterprise, discounts []billing.Discount) *Discounts {
-	d := &Discounts{accounts: accounts, enterprises: map[string]billing.Enterprise{}, byAccount: map[string][]billing.Discount{}}
-	for _, e := range enterprises {
-		d.enterprises[e.EnterpriseID] = e
+	d := &Discounts{members: map[string]billing.Enterprise{}, byAccount: map[string][]billing.Discount{}}
+	if len(enterprises) > 0 {
+		byID := map[string]billing.Enterprise{}
+		for _, e := range enterprises {
+			byID[e.EnterpriseID] = e
+		}
+		for member, ent := range accounts {
+			if e, ok := byID[ent]; ok {
+				d.members[member] = e
+			}
+		}
 	}
 	for _, x := range discounts {
 		d.byAccount[x.AccountID] = append(d.byAccount[x.AccountID], x)
@@ -46,8 +56,8 @@ func NewDiscounts(accounts Accounts, enterprises []billing.Enterprise, discounts
 // of the member's enterprise: the defaults when the member or its
 // enterprise is not listed.
 func (d *Discounts) enterpriseOf(member string) (upgraded, entityFrom billing.Time) {
-	if ent, ok := d.accounts[member]; ok {
-		if e, ok := d.enterprises[ent]; ok {
+	if len(d.members) > 0 {
+		if e, ok := d.members[member]; ok {
 			return e.UpgradedAt, e.EntityDiscountsFrom
 		}
 	}

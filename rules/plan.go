@@ -132,8 +132,21 @@ func (s *step) holds(line *billing.UsageLine, until billing.Time) bool {
 // whether Observe would record anything for it. It only reads the changes,
 // so it may be called from several goroutines at once, but not while
 // Observe runs.
-func (p *Plan) Holds(line *billing.UsageLine) bool {
-	steps := p.members[line.AccountID]
+func (p *Plan) Holds(line *billing.UsageLine) bool { return p.Member(line.AccountID).Holds(line) }
+
+// Member is one member's accepted changes in a plan: a reader that asks
+// several questions of a line looks its member up once.
+type Member struct {
+	p     *Plan
+	steps []step
+}
+
+// Member returns account's changes.
+func (p *Plan) Member(account string) Member { return Member{p, p.members[account]} }
+
+// Holds is [Plan.Holds] for a line of m.
+func (m Member) Holds(line *billing.UsageLine) bool {
+	steps := m.steps
 	if len(steps) == 0 {
 		return false
 	}
@@ -189,11 +202,16 @@ func (p *Plan) Assign(line *billing.UsageLine) Decision {
 // decision is the one Assign gives after any observations. Like Holds, it
 // only reads the changes.
 func (p *Plan) AssignEarly(line *billing.UsageLine) (d Decision, ok bool) {
-	steps := p.members[line.AccountID]
+	return p.Member(line.AccountID).AssignEarly(line)
+}
+
+// AssignEarly is [Plan.AssignEarly] for a line of m.
+func (m Member) AssignEarly(line *billing.UsageLine) (d Decision, ok bool) {
+	steps := m.steps
 	decided := -1
 	for i := range steps {
 		s := &steps[i]
-		byTime := p.fallsByTime(line, s)
+		byTime := m.p.fallsByTime(line, s)
 		if byTime != (line.Cycle > s.cycle) {
 			return Decision{}, false
 		}

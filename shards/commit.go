@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/storage"
@@ -154,7 +153,7 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 				return nil, err
 			}
 			j := r.Index
-			ci.Indexes = append(ci.Indexes, pipeline.ShardIndex{Path: local, File: func(rel string) string { return ShardBillPath(j, rel) }})
+			ci.Indexes = append(ci.Indexes, pipeline.ShardIndex{Path: local, Map: func(x *writers.IndexRow) { x.File = ShardBillPath(j, x.File) }})
 		}
 		c := &ci.Counts
 		c.UsageRead += r.Counts.UsageRead
@@ -452,40 +451,23 @@ func crossShardIDs(ctx context.Context, s *storage.Store, shards []*ShardRecord)
 
 // mergeSmall merges the shards' small bills files of each cycle
 // (writers.MergeGroups): with few lines a shard, a cycle would otherwise be
-// as many small files as shards. Each group is fetched, merged in order into
-// bills/billing_cycle=C/part-mGGGGG-NNNNN.parquet, uploaded under an
-// attempt of its own, and stands in ci for the files it merged, in the
-// bills and in the index.
+// as many small files as shards. Each group is fetched and concatenated,
+// row groups as they are, into bills/billing_cycle=C/part-mGGGGG.parquet
+// (writers.ConcatBills), uploaded under an attempt of its own, and stands in
+// ci for the files it merged: in the bills, and in the index, whose rows of
+// a merged file now name the merged one, further in.
 func mergeSmall(ctx context.Context, st *Step, s *storage.Store, run, tmp string, ci *pipeline.CommitInput) error {
 	groups := writers.MergeGroups(ci.Bills)
 	if len(groups) == 0 {
 		return nil
 	}
-	merged := map[string]bool{}
-	for _, g := range groups {
-		for _, o := range g {
-			merged[o.Path] = true
-		}
+	type place struct {
+		file  string
+		first int64
 	}
-	// The shards' indexes no longer name the merged files' rows: the
-	// merges' indexes do.
-	for i := range ci.Indexes {
-		file := ci.Indexes[i].File
-		ci.Indexes[i].File = func(rel string) string {
-			if p := file(rel); !merged[p] {
-				return p
-			}
-			return ""
-		}
-	}
-	var bills []writers.Output
-	for _, o := range ci.Bills {
-		if !merged[o.Path] {
-			bills = append(bills, o)
-		}
-	}
+	into := map[string]place{} // a merged file's published name -> where its rows went
 	prefix := fmt.Sprintf("%s/merged/%s/", runDir(run), newID())
-	written := 0
+	var merged []writers.Output
 	for gi, g := range groups {
 		dir := filepath.Join(tmp, "merge", fmt.Sprint(gi))
 		var locals []string
@@ -496,38 +478,38 @@ func mergeSmall(ctx context.Context, st *Step, s *storage.Store, run, tmp string
 			}
 			locals = append(locals, local)
 		}
-		cycleDir := path.Dir(g[0].Path)
-		cycle, err := billing.ParseCycle(strings.TrimPrefix(path.Base(cycleDir), "billing_cycle="))
-		if err != nil {
-			return fmt.Errorf("%s: %w", g[0].Path, err)
-		}
+		rel := fmt.Sprintf("%s/part-m%05d.parquet", path.Dir(g[0].Path), gi)
 		root := filepath.Join(dir, "out")
-		outs, err := writers.MergeBills(root, cycle, ci.Extras, locals)
+		out, first, err := writers.ConcatBills(root, rel, locals)
 		if err != nil {
-			return fmt.Errorf("merging %d bills files of %s: %w", len(g), cycleDir, err)
+			return fmt.Errorf("merging %d bills files into %s: %w", len(g), rel, err)
 		}
-		rename := func(rel string) string {
-			return fmt.Sprintf("%s/part-m%05d-%s", path.Dir(rel), gi, strings.TrimPrefix(path.Base(rel), "part-"))
+		for i, o := range g {
+			into[o.Path] = place{rel, first[i]}
 		}
-		for _, o := range outs {
-			local := filepath.Join(root, filepath.FromSlash(o.Path))
-			if o.Path == writers.IndexPath {
-				ci.Indexes = append(ci.Indexes, pipeline.ShardIndex{Path: local, File: rename})
-				continue
-			}
-			o.Path = rename(o.Path)
-			o.Key = prefix + o.Path
-			if _, err := s.PutFile(ctx, o.Key, local); err != nil {
-				return err
-			}
+		out.Key = prefix + rel
+		if _, err := s.MoveFile(ctx, out.Key, filepath.Join(root, filepath.FromSlash(rel))); err != nil {
+			return err
+		}
+		merged = append(merged, out)
+		os.RemoveAll(dir)
+	}
+	bills := merged
+	for _, o := range ci.Bills {
+		if _, ok := into[o.Path]; !ok {
 			bills = append(bills, o)
-			written++
-		}
-		for _, l := range locals {
-			os.Remove(l)
 		}
 	}
+	for i := range ci.Indexes {
+		name := ci.Indexes[i].Map
+		ci.Indexes[i].Map = func(x *writers.IndexRow) {
+			name(x)
+			if p, ok := into[x.File]; ok {
+				x.File, x.FirstRow = p.file, x.FirstRow+p.first
+			}
+		}
+	}
+	st.logf("commit: merged %d bills files under %d MB into %d", len(into), writers.SmallBillFile>>20, len(merged))
 	ci.Bills = bills
-	st.logf("commit: merged %d bills files under %d MB into %d", len(merged), writers.SmallBillFile>>20, written)
 	return nil
 }

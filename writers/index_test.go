@@ -99,16 +99,26 @@ func TestIndexNamesEachPayersRows(t *testing.T) {
 	// verify's check: the index as written passes; each damage is named.
 	check := func(rows []IndexRow) []string {
 		var problems []string
+		root := t.TempDir()
+		y, err := NewIndex(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range rows {
+			if err := y.Write(&rows[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := y.Close(); err != nil {
+			t.Fatal(err)
+		}
 		ic := newIndexCheck()
+		if err := ic.load(root, files); err != nil {
+			t.Fatal(err)
+		}
 		if err := scanBills(dir, files, func(b *billFacts) error { ic.add(b); return nil }); err != nil {
 			t.Fatal(err)
 		}
-		root := t.TempDir()
-		y, _ := NewIndex(root)
-		for i := range rows {
-			y.Write(&rows[i])
-		}
-		y.Close()
 		if err := ic.check(root, files, func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) }); err != nil {
 			t.Fatal(err)
 		}

@@ -1,211 +1,135 @@
 package writers
 
 import (
-	"cmp"
-	"container/heap"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"path"
+	"reflect"
 	"slices"
 	"strings"
 
-	"github.com/billcons/billcons/billing"
-	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 )
 
-// MergeBills merges bills files of one cycle, each sorted as [Bills]
-// writes them (a sharded run's shards write such files over the same
-// payers), into root as one cycle's files of [Bills], sorted across all of
-// them, with root's index/payers.parquet. files are local paths; extras
-// are the run's extra columns. It returns the files written (the index
-// last), as [Bills.Close] does.
-func MergeBills(root string, cycle billing.Cycle, extras []string, files []string) ([]Output, error) {
-	w, err := NewBills(root, extras)
+// ConcatBills writes root/rel, one bills file holding the row groups of
+// files (bills files of one cycle, of one schema: a sharded run's shards
+// write such files over the same payers) one after another, their bytes as
+// they are, under one footer whose offsets point at them. Nothing is decoded
+// or compressed again: the merged file costs what copying its bytes costs.
+// Each row group keeps its statistics, and each file's rows stay a run
+// sorted by payer; first[i] is the row at which files[i]'s rows begin.
+func ConcatBills(root, rel string, files []string) (out Output, first []int64, err error) {
+	f, err := createFile(root, rel, false)
 	if err != nil {
-		return nil, err
+		return Output{}, nil, err
 	}
-	var cursors mergeHeap
 	defer func() {
-		for _, c := range cursors {
-			c.close()
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
 		}
 	}()
-	for _, p := range files {
-		c, err := openBillCursor(p, cycle, extras)
-		if err != nil {
-			w.Close()
-			return nil, err
-		}
-		ok, err := c.next()
-		if err != nil {
-			c.close()
-			w.Close()
-			return nil, err
-		}
-		if ok {
-			cursors = append(cursors, c)
-		} else {
-			c.close()
-		}
+	h := sha256.New()
+	w := io.MultiWriter(f, h)
+	if _, err := io.WriteString(w, "PAR1"); err != nil {
+		return Output{}, nil, err
 	}
-	heap.Init(&cursors)
-	for len(cursors) > 0 {
-		c := cursors[0]
-		if err := w.Write(&c.line, &c.decided); err != nil {
-			w.Close()
-			return nil, err
-		}
-		ok, err := c.next()
+	offset := int64(4)
+	var merged format.FileMetaData
+	for i, p := range files {
+		md, data, err := readFooter(p)
 		if err != nil {
-			w.Close()
-			return nil, err
+			return Output{}, nil, err
 		}
-		if ok {
-			heap.Fix(&cursors, 0)
-		} else {
-			heap.Pop(&cursors)
-			c.close()
+		if i == 0 {
+			merged = *md
+			merged.RowGroups, merged.NumRows = nil, 0
+		} else if !reflect.DeepEqual(md.Schema, merged.Schema) {
+			return Output{}, nil, fmt.Errorf("%s: its columns are not %s's: the files cannot be merged", p, files[0])
 		}
+		// The column chunks lie between the leading magic and the footer.
+		src, err := os.Open(p)
+		if err != nil {
+			return Output{}, nil, err
+		}
+		_, err = io.Copy(w, io.NewSectionReader(src, 4, data-4))
+		src.Close()
+		if err != nil {
+			return Output{}, nil, fmt.Errorf("writing %s: %w", rel, err)
+		}
+		delta := offset - 4
+		first = append(first, merged.NumRows)
+		for _, rg := range md.RowGroups {
+			rg.FileOffset += delta
+			for j := range rg.Columns {
+				cc := &rg.Columns[j]
+				cc.FileOffset += delta
+				cc.MetaData.DataPageOffset += delta
+				for _, o := range []*int64{&cc.MetaData.DictionaryPageOffset, &cc.MetaData.IndexPageOffset, &cc.OffsetIndexOffset, &cc.ColumnIndexOffset, &cc.MetaData.BloomFilterOffset} {
+					if *o != 0 {
+						*o += delta
+					}
+				}
+			}
+			rg.Ordinal = int16(len(merged.RowGroups))
+			merged.RowGroups = append(merged.RowGroups, rg)
+			merged.NumRows += rg.NumRows
+		}
+		offset += data - 4
 	}
-	return w.Close()
+	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &merged)
+	if err != nil {
+		return Output{}, nil, err
+	}
+	tail := binary.LittleEndian.AppendUint32(footer, uint32(len(footer)))
+	if _, err := w.Write(append(tail, "PAR1"...)); err != nil {
+		return Output{}, nil, fmt.Errorf("writing %s: %w", rel, err)
+	}
+	if err := f.Sync(); err != nil {
+		return Output{}, nil, fmt.Errorf("writing %s: %w", rel, err)
+	}
+	if err := f.Close(); err != nil {
+		return Output{}, nil, fmt.Errorf("writing %s: %w", rel, err)
+	}
+	return Output{Path: rel, Rows: merged.NumRows, Bytes: offset + int64(len(footer)) + 8, SHA256: hex.EncodeToString(h.Sum(nil))}, first, nil
 }
 
-// billCursor reads a bills file row by row into a line and its decision.
-type billCursor struct {
-	path    string
-	f       *os.File
-	groups  []parquet.RowGroup
-	rows    parquet.Rows
-	buf     []parquet.Row
-	at, n   int
-	col     map[string]int
-	extras  []int
-	cycle   billing.Cycle
-	line    billing.UsageLine
-	decided Decided
-}
-
-func openBillCursor(p string, cycle billing.Cycle, extras []string) (*billCursor, error) {
+// readFooter reads a Parquet file's footer, and where it begins.
+func readFooter(p string) (*format.FileMetaData, int64, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
-		return nil, err
+		return nil, 0, err
 	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", p, err)
+	var tail [8]byte
+	if st.Size() < 12 {
+		return nil, 0, fmt.Errorf("%s: not a Parquet file", p)
 	}
-	c := &billCursor{path: p, f: f, groups: pf.RowGroups(), buf: make([]parquet.Row, 256), col: map[string]int{}, cycle: cycle}
-	for i, fld := range pf.Schema().Fields() {
-		c.col[fld.Name()] = i
+	if _, err := f.ReadAt(tail[:], st.Size()-8); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", p, err)
 	}
-	for _, name := range BillColumns {
-		if _, ok := c.col[name]; !ok {
-			f.Close()
-			return nil, fmt.Errorf("%s: no column %s", p, name)
-		}
+	n := int64(binary.LittleEndian.Uint32(tail[:4]))
+	if string(tail[4:]) != "PAR1" || n > st.Size()-12 {
+		return nil, 0, fmt.Errorf("%s: not a Parquet file", p)
 	}
-	for _, x := range extras {
-		i, ok := c.col[x]
-		if !ok {
-			i = -1 // a column the file lacks is null
-		}
-		c.extras = append(c.extras, i)
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, st.Size()-8-n); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", p, err)
 	}
-	return c, nil
-}
-
-func (c *billCursor) close() {
-	if c.rows != nil {
-		c.rows.Close()
-		c.rows = nil
+	md := new(format.FileMetaData)
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), b, md); err != nil {
+		return nil, 0, fmt.Errorf("%s: its footer: %w", p, err)
 	}
-	c.f.Close()
-}
-
-// next reads the next row into c.line and c.decided.
-func (c *billCursor) next() (bool, error) {
-	for c.at == c.n {
-		if c.rows == nil {
-			if len(c.groups) == 0 {
-				return false, nil
-			}
-			c.rows = c.groups[0].Rows()
-			c.groups = c.groups[1:]
-		}
-		n, err := c.rows.ReadRows(c.buf)
-		c.at, c.n = 0, n
-		if err == io.EOF {
-			c.rows.Close()
-			c.rows = nil
-		} else if err != nil {
-			return false, fmt.Errorf("%s: %w", c.path, err)
-		}
-	}
-	row := c.buf[c.at]
-	c.at++
-	v := func(name string) parquet.Value { return row[c.col[name]] }
-	text := func(name string) string { return string(v(name).ByteArray()) }
-	opt := func(name string) string {
-		if x := v(name); !x.IsNull() {
-			return string(x.ByteArray())
-		}
-		return ""
-	}
-	l := &c.line
-	var err error
-	*l = billing.UsageLine{Cycle: c.cycle, LineID: text("line_id"), AccountID: text("account_id"), ProductCode: text("product_code"),
-		UsageStart: billing.Time(v("usage_start").Int64()), UsageEnd: billing.Time(v("usage_end").Int64()),
-		ListAmount: billing.Amount(v("list_amount").Int64()), Currency: text("currency"), IssuedAt: billing.Time(v("issued_at").Int64()),
-		ResourceID: opt("resource_id"), Extra: l.Extra[:0]}
-	if x := v("settled_at"); !x.IsNull() {
-		l.SettledAt, l.HasSettledAt = billing.Time(x.Int64()), true
-	}
-	var errs [3]error
-	l.SubscriptionType, errs[0] = billing.ParseSubscriptionType(text("subscription_type"))
-	l.PaymentStatus, errs[1] = billing.ParsePaymentStatus(text("payment_status"))
-	l.ChargeType, errs[2] = billing.ParseChargeType(text("charge_type"))
-	if err = cmp.Or(errs[0], errs[1], errs[2]); err != nil {
-		return false, fmt.Errorf("%s: line %s: %w", c.path, l.LineID, err)
-	}
-	for _, i := range c.extras {
-		if i < 0 || row[i].IsNull() {
-			l.Extra = append(l.Extra, billing.NullString{})
-		} else {
-			l.Extra = append(l.Extra, billing.NullString{S: string(row[i].ByteArray()), Valid: true})
-		}
-	}
-	c.decided = Decided{Payer: text("payer_account_id"), DecidedBy: opt("decided_by"), HeldBy: opt("held_by"),
-		DiscountOwner: text("discount_owner"), DiscountRule: text("discount_rule"), DiscountID: opt("discount_id"),
-		DiscountAmount: billing.Amount(v("discount_amount").Int64())}
-	return true, nil
-}
-
-// billOrder is the order of the bills within a cycle: payer, member,
-// product, usage end, line_id, then currency.
-func billOrder(a, b *billCursor) int {
-	return cmp.Or(strings.Compare(a.decided.Payer, b.decided.Payer), strings.Compare(a.line.AccountID, b.line.AccountID),
-		strings.Compare(a.line.ProductCode, b.line.ProductCode), cmp.Compare(a.line.UsageEnd, b.line.UsageEnd),
-		strings.Compare(a.line.LineID, b.line.LineID), strings.Compare(a.line.Currency, b.line.Currency))
-}
-
-type mergeHeap []*billCursor
-
-func (h mergeHeap) Len() int           { return len(h) }
-func (h mergeHeap) Less(i, j int) bool { return billOrder(h[i], h[j]) < 0 }
-func (h mergeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *mergeHeap) Push(x any)        { *h = append(*h, x.(*billCursor)) }
-func (h *mergeHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	return md, st.Size() - 8 - n, nil
 }
 
 // SmallBillFile is the size under which a sharded run's commit merges a

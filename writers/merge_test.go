@@ -9,14 +9,16 @@ import (
 	"github.com/billcons/billcons/billing"
 )
 
-// TestMergeBills writes the same cycle's lines as two shards would (members
-// split between them, payers shared), merges the two files, and checks the
-// merged file holds every line once, in the bills' order, with an index
-// verify's check accepts.
-func TestMergeBills(t *testing.T) {
+// TestConcatBills writes the same cycle's lines as two shards would
+// (members split between them, payers shared), concatenates the two files,
+// and checks the merged file holds every line once, each file's rows in
+// their order from its first row on, with row group statistics, and that an
+// index naming each file's runs further in passes verify's check.
+func TestConcatBills(t *testing.T) {
 	cycle := billing.Cycle(2024*12 + 2)
 	var files []string
 	var want []string
+	var index []IndexRow
 	for shard := range 2 {
 		dir := t.TempDir()
 		w, err := NewBills(dir, []string{"region"})
@@ -46,15 +48,25 @@ func TestMergeBills(t *testing.T) {
 			t.Fatal(err)
 		}
 		files = append(files, filepath.Join(dir, outs[0].Path))
+		if err := ReadIndex(filepath.Join(dir, IndexPath), func(x *IndexRow) error {
+			index = append(index, *x)
+			index[len(index)-1].Cycle = billing.Cycle(shard) // which shard, for now
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	root := t.TempDir()
-	outs, err := MergeBills(root, cycle, []string{"region"}, files)
+	rel := "bills/billing_cycle=2024-03/part-m00000.parquet"
+	out, first, err := ConcatBills(root, rel, files)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bills := billsOnly(outs)
-	if len(bills) != 1 || bills[0].Rows != int64(len(want)) {
-		t.Fatalf("merged into %+v; want one file of %d rows", bills, len(want))
+	if out.Rows != int64(len(want)) || len(first) != 2 || first[0] != 0 || first[1] != int64(len(want)/2) {
+		t.Fatalf("merged %+v, files starting at %v; want %d rows, the second file's from %d", out, first, len(want), len(want)/2)
+	}
+	if sum, size, err := hashFile(filepath.Join(root, rel)); err != nil || sum != out.SHA256 || size != out.Bytes {
+		t.Fatalf("the output says %d bytes, sha256 %s; the file %d, %s (%v)", out.Bytes, out.SHA256, size, sum, err)
 	}
 	var got []string
 	if err := ReadBills(root, func(b *BillRecord) error {
@@ -63,18 +75,58 @@ func TestMergeBills(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(want)
-	if !slices.Equal(got, want) { // the want lines sort as the bills do here
+	if !slices.Equal(got, want) { // shard 0's rows, then shard 1's, each in order
 		t.Errorf("merged rows:\n%v\nwant\n%v", got, want)
 	}
+	// DuckDB prunes by the row groups' statistics: they came along.
+	pf := openParquet(t, filepath.Join(root, rel))
+	for _, rg := range pf.Metadata().RowGroups {
+		if st := rg.Columns[0].MetaData.Statistics; len(st.MinValue) == 0 || len(st.MaxValue) == 0 {
+			t.Errorf("a row group lost its payer statistics: %+v", st)
+		}
+	}
+	// The shards' index rows, moved into the merged file, name its runs.
+	idx, err := NewIndex(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range index {
+		x.FirstRow += first[int(x.Cycle)]
+		x.File, x.Cycle = rel, cycle
+		if err := idx.Write(&x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := idx.Close(); err != nil {
+		t.Fatal(err)
+	}
 	ic := newIndexCheck()
-	rels := []string{bills[0].Path}
-	if err := scanBills(root, rels, func(b *billFacts) error { ic.add(b); return nil }); err != nil {
+	if err := ic.load(root, []string{rel}); err != nil {
+		t.Fatal(err)
+	}
+	if err := scanBills(root, []string{rel}, func(b *billFacts) error { ic.add(b); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	var problems []string
-	if err := ic.check(root, rels, func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) }); err != nil || len(problems) > 0 {
+	if err := ic.check(root, []string{rel}, func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) }); err != nil || len(problems) > 0 {
 		t.Errorf("the merged index: %v %v", err, problems)
+	}
+	// Files of other columns are refused.
+	other := t.TempDir()
+	w, err := NewBills(other, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := billing.UsageLine{LineID: "x", AccountID: "m", Currency: "CNY", Cycle: cycle}
+	if err := w.Write(&l, &Decided{Payer: "P"}); err != nil {
+		t.Fatal(err)
+	}
+	outs, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ConcatBills(t.TempDir(), rel, []string{files[0], filepath.Join(other, outs[0].Path)}); err == nil {
+		t.Error("files of different columns were merged")
 	}
 }
 

@@ -143,6 +143,9 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 	var index *indexCheck // trees written before the index have none
 	if _, ok := listed[IndexPath]; ok {
 		index = newIndexCheck()
+		if err := index.load(dir, files); err != nil {
+			return nil, err
+		}
 	}
 	var file [4]byte                                       // a line's file, by its index in files
 	err = scanBills(dir, files, func(b *billFacts) error { // fn checks ctx: see stopped

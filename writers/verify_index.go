@@ -1,41 +1,62 @@
 package writers
 
 import (
-	"fmt"
 	"path/filepath"
 	"strings"
 
 	"github.com/billcons/billcons/billing"
 )
 
-// indexCheck is verify's check of index/payers.parquet: that each payer's
-// rows in each bills file are one run of rows, and that the index names
-// every such run, where it starts, how many rows it has, and what its lines
-// sum to per currency. It keeps one entry per run and currency.
+// indexCheck is verify's check of index/payers.parquet: that the index
+// names every run of a payer's rows in each bills file (one in a file the
+// run wrote; one per merged file in a file a sharded run's commit merged),
+// where it starts, how many rows it has, and what its lines sum to per
+// currency, and nothing else: its slices cover every row once. A run ends
+// where the payer changes or where the index says the next one starts.
+// It keeps one entry per run and currency.
 type indexCheck struct {
 	file   int   // the file being scanned, -1 before the first
 	row    int64 // the next row's number in it
 	payer  string
+	start  int64 // the current run's first row
 	slices map[sliceKey]*sliceFacts
-	runs   map[sliceKey]bool // (file, payer) runs seen, currency ""
-	apart  []string          // payers whose rows in a file are not one run
-	run    []*sliceFacts     // the current run's currencies
+	run    []*sliceFacts // the current run's currencies
+	// starts are the rows where the index says a run begins, by file: a
+	// merged file's runs may meet with no change of payer between them.
+	starts map[[2]int64]bool
 }
 
+// sliceKey is one run of a payer's rows in a file, in one currency.
 type sliceKey struct {
 	file            int
 	payer, currency string
+	first           int64 // the run's first row, whatever its currency
 }
 
 type sliceFacts struct {
-	first, rows               int64 // the payer's run in the file
+	rows                      int64 // the run's rows, every currency
 	lines                     int64 // in this currency
 	list, discount, effective billing.Sum
 	listed                    bool // an index row names it
 }
 
 func newIndexCheck() *indexCheck {
-	return &indexCheck{file: -1, slices: map[sliceKey]*sliceFacts{}, runs: map[sliceKey]bool{}}
+	return &indexCheck{file: -1, slices: map[sliceKey]*sliceFacts{}, starts: map[[2]int64]bool{}}
+}
+
+// load reads where the index of the tree at dir says runs begin, before
+// the scan.
+func (c *indexCheck) load(dir string, files []string) error {
+	at := map[string]int{}
+	for i, f := range files {
+		at[f] = i
+	}
+	return ReadIndex(filepath.Join(dir, filepath.FromSlash(IndexPath)), func(x *IndexRow) error {
+		if i, ok := at[x.File]; ok {
+			c.starts[[2]int64{int64(i), x.FirstRow}] = true
+		}
+		return nil
+	})
 }
 
 // add counts one bill, in the order of the scan.
@@ -43,20 +64,15 @@ func (c *indexCheck) add(b *billFacts) {
 	if b.file != c.file {
 		c.file, c.row, c.payer = b.file, 0, ""
 	}
-	if b.payer != c.payer || c.row == 0 {
-		c.payer = strings.Clone(b.payer)
-		run := sliceKey{file: b.file, payer: c.payer}
-		if c.runs[run] {
-			c.apart = append(c.apart, fmt.Sprintf("%d:%s", b.file, c.payer))
-		}
-		c.runs[run] = true
+	if b.payer != c.payer || c.row == 0 || c.starts[[2]int64{int64(b.file), c.row}] {
+		c.payer, c.start = strings.Clone(b.payer), c.row
 		c.run = c.run[:0]
 	}
-	k := sliceKey{b.file, c.payer, b.currency}
+	k := sliceKey{b.file, c.payer, b.currency, c.start}
 	s := c.slices[k]
 	if s == nil {
 		k.currency = strings.Clone(b.currency)
-		s = &sliceFacts{first: c.row}
+		s = &sliceFacts{}
 		c.slices[k] = s
 		c.run = append(c.run, s)
 	}
@@ -66,28 +82,16 @@ func (c *indexCheck) add(b *billFacts) {
 	s.effective.Add(b.effective)
 	c.row++
 	for _, x := range c.run { // every currency of the run ends here so far
-		x.rows = c.row - x.first
+		x.rows = c.row - c.start
 	}
 }
 
 // check reads the index of the tree at dir, whose bills files are files,
 // against what add counted.
 func (c *indexCheck) check(dir string, files []string, bad func(string, ...any)) error {
-	for _, a := range c.apart {
-		bad("bills: a payer's rows in a file are not one run (%s): the index cannot name them", a)
-	}
 	at := map[string]int{}
 	for i, f := range files {
 		at[f] = i
-	}
-	// A run's first row may be another currency's: the run starts at the
-	// least first row of its currencies.
-	start := map[sliceKey]int64{}
-	for k, s := range c.slices {
-		r := sliceKey{file: k.file, payer: k.payer}
-		if v, ok := start[r]; !ok || s.first < v {
-			start[r] = s.first
-		}
 	}
 	err := ReadIndex(filepath.Join(dir, filepath.FromSlash(IndexPath)), func(x *IndexRow) error {
 		i, ok := at[x.File]
@@ -95,20 +99,18 @@ func (c *indexCheck) check(dir string, files []string, bad func(string, ...any))
 			bad("%s: names %s, which is not a bills file of the tree", IndexPath, x.File)
 			return nil
 		}
-		s := c.slices[sliceKey{i, x.Payer, x.Currency}]
+		s := c.slices[sliceKey{i, x.Payer, x.Currency, x.FirstRow}]
 		switch {
 		case s == nil:
-			bad("%s: names %s's %s rows in %s, which holds none", IndexPath, x.Payer, x.Currency, x.File)
+			bad("%s: names %s's %s rows from row %d of %s, where no run of them starts", IndexPath, x.Payer, x.Currency, x.FirstRow, x.File)
 		case s.listed:
-			bad("%s: names %s's %s rows in %s twice", IndexPath, x.Payer, x.Currency, x.File)
+			bad("%s: names %s's %s rows from row %d of %s twice", IndexPath, x.Payer, x.Currency, x.FirstRow, x.File)
 		default:
 			s.listed = true
-			first := start[sliceKey{file: i, payer: x.Payer}]
-			if x.FirstRow != first || x.Rows != s.first+s.rows-first || x.LineCount != s.lines ||
-				x.ListAmount != s.list || x.Discount != s.discount || x.Effective != s.effective {
-				bad("%s: %s %s in %s: rows %d+%d, %d lines, list %s, discount %s, effective %s; the file holds rows %d+%d, %d lines, %s, %s, %s",
+			if x.Rows != s.rows || x.LineCount != s.lines || x.ListAmount != s.list || x.Discount != s.discount || x.Effective != s.effective {
+				bad("%s: %s %s in %s from row %d: %d rows, %d lines, list %s, discount %s, effective %s; the file holds %d rows, %d lines, %s, %s, %s",
 					IndexPath, x.Payer, x.Currency, x.File, x.FirstRow, x.Rows, x.LineCount, x.ListAmount, x.Discount, x.Effective,
-					first, s.first+s.rows-first, s.lines, s.list, s.discount, s.effective)
+					s.rows, s.lines, s.list, s.discount, s.effective)
 			}
 		}
 		return nil
@@ -118,7 +120,7 @@ func (c *indexCheck) check(dir string, files []string, bad func(string, ...any))
 	}
 	for k, s := range c.slices {
 		if !s.listed {
-			bad("%s: does not name %s's %s rows in %s", IndexPath, k.payer, k.currency, files[k.file])
+			bad("%s: does not name %s's %s rows from row %d of %s", IndexPath, k.payer, k.currency, k.first, files[k.file])
 		}
 	}
 	return nil

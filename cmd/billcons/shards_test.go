@@ -303,7 +303,7 @@ func TestShardedEqualsSingle(t *testing.T) {
 			for cycle, files := range perCycle {
 				want := "part-s00000-00000.parquet" // one shard: its own file
 				if c.shards > 1 {
-					want = "part-m"
+					want = "part-m00"
 				}
 				if len(files) != 1 || !strings.Contains(files[0], strings.TrimSuffix(want, ".parquet")) {
 					t.Errorf("%s: bills files %v; want one, %s...", cycle, files, want)
