@@ -103,17 +103,7 @@ func (r *run) commitUsage(c *CommitInput) ([]writers.Output, error) {
 		if len(r.cycles) == 0 || r.cycles[len(r.cycles)-1] != row.Cycle {
 			r.cycles = append(r.cycles, row.Cycle)
 		}
-		r.counts.SummaryRows++
-		if err := r.settle.row(row); err != nil {
-			return nil, err
-		}
-		t := r.total(row.Currency)
-		t.discount.AddSum(row.Discount)
-		t.coupon.AddSum(row.Coupon)
-		t.voucher.AddSum(row.Voucher)
-		t.storedValue.AddSum(row.StoredVal)
-		r.addCycle(row)
-		if err := summary.Write(row); err != nil {
+		if err := r.statementRow(summary, row); err != nil {
 			return nil, err
 		}
 	}

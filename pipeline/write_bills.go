@@ -37,18 +37,7 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 	flush := func() error {
 		slices.SortFunc(group, func(a, b writers.SummaryRow) int { return strings.Compare(a.Currency, b.Currency) })
 		for i := range group {
-			row := &group[i]
-			r.counts.SummaryRows++
-			if err := r.settle.row(row); err != nil {
-				return err
-			}
-			t := r.total(row.Currency)
-			t.discount.AddSum(row.Discount)
-			t.coupon.AddSum(row.Coupon)
-			t.voucher.AddSum(row.Voucher)
-			t.storedValue.AddSum(row.StoredVal)
-			r.addCycle(row)
-			if err := summary.Write(row); err != nil {
+			if err := r.statementRow(summary, &group[i]); err != nil {
 				return err
 			}
 		}
@@ -120,4 +109,20 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 		return nil, err
 	}
 	return append(outputs, sumOut), nil
+}
+
+// statementRow settles one statement row, in the settlement order, adds it
+// to the run's totals and the cycle's, and writes it to the summary.
+func (r *run) statementRow(summary *writers.Summary, row *writers.SummaryRow) error {
+	r.counts.SummaryRows++
+	if err := r.settle.row(row); err != nil {
+		return err
+	}
+	t := r.total(row.Currency)
+	t.discount.AddSum(row.Discount)
+	t.coupon.AddSum(row.Coupon)
+	t.voucher.AddSum(row.Voucher)
+	t.storedValue.AddSum(row.StoredVal)
+	r.addCycle(row)
+	return summary.Write(row)
 }
