@@ -10,13 +10,20 @@ import (
 	"github.com/billcons/billcons/rules"
 )
 
+// memberChange is an accepted change of a statement's member.
+type memberChange struct {
+	id, policy, mgmt string
+	at               time.Time
+}
+
 // explainDiscounts fills inv.Discounts: for each member of the statement and
 // each rule that named its lines' discount owner, the discount and why, in
 // words that cite the seed passage (CONTRACT.md, "Whose discount a line
 // gets"). It reads the bills' discount_rule and decided_by, the accepted
-// changes (when the trusteeship began) and the accepted accounts and
-// enterprises (when the member's enterprise upgraded).
-func (d *DB) explainDiscounts(ctx context.Context, inv *Invoice, loc *time.Location) error {
+// changes (changesOf: each member's, in order; when the trusteeship
+// began) and the accepted accounts and enterprises (when the member's
+// enterprise upgraded).
+func (d *DB) explainDiscounts(ctx context.Context, inv *Invoice, loc *time.Location, changesOf map[string][]memberChange) error {
 	at := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04 MST") }
 	rows, err := d.Rows(ctx, `SELECT b.account_id, b.discount_owner, b.discount_rule, coalesce(b.discount_id, ''),
 			coalesce(any_value(x.rate)::VARCHAR, ''), coalesce(b.decided_by, ''), count(*), sum(b.discount_amount)::VARCHAR,
@@ -47,8 +54,8 @@ func (d *DB) explainDiscounts(ctx context.Context, inv *Invoice, loc *time.Locat
 		upgraded, entityAt time.Time
 		hasEntity          bool
 	}
-	// The statement's members' enterprises and changes, in one query each
-	// (a management account's statement has hundreds of members).
+	// The statement's members' enterprises, in one query (a management
+	// account's statement has hundreds of members).
 	ents := map[string]ent{}
 	r, err := d.Rows(ctx, `SELECT a.account_id, a.enterprise_id, e.upgraded_at, e.entity_discounts_from
 		FROM accounts a LEFT JOIN enterprises e USING (enterprise_id) WHERE a.account_id IN (SELECT account_id FROM statement_members)`)
@@ -78,26 +85,6 @@ func (d *DB) explainDiscounts(ctx context.Context, inv *Invoice, loc *time.Locat
 		}
 		return ent{upgraded: rules.DefaultUpgradedAt.UTC()}, nil
 	}
-	type change struct {
-		id, policy, mgmt string
-		at               time.Time
-	}
-	changesOf := map[string][]change{}
-	r, err = d.Rows(ctx, `SELECT account_id, change_id, policy, coalesce(management_account_id, ''), changed_at FROM changes
-		WHERE account_id IN (SELECT account_id FROM statement_members) ORDER BY account_id, changed_at, change_id`)
-	if err != nil {
-		return err
-	}
-	for r.Next() {
-		var member string
-		var c change
-		if err := r.Scan(&member, &c.id, &c.policy, &c.mgmt, &c.at); err != nil {
-			r.Close()
-			return OneLine(err)
-		}
-		changesOf[member] = append(changesOf[member], c)
-	}
-	r.Close()
 	// began returns when the unbroken run of trusteeship changes naming the
 	// payer that ends with decidedBy began.
 	began := func(member, decidedBy string) (time.Time, error) {

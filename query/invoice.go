@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,22 +161,9 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 		return nil, fmt.Errorf("payer %s has no bills in cycle %s; it has bills in %s", payer, cycle, strings.Join(cycles, ", "))
 	}
 
-	rows, err = d.Rows(ctx, `SELECT currency, count(DISTINCT account_id), sum(line_count)::BIGINT,
-			sum(list_amount)::VARCHAR, sum(discount_amount)::VARCHAR, sum(effective_amount)::VARCHAR, sum(coupon_amount)::VARCHAR,
-			sum(voucher_amount)::VARCHAR, sum(stored_value_amount)::VARCHAR, sum(due_amount)::VARCHAR
-		FROM summary WHERE payer_account_id = ? AND billing_cycle = ? GROUP BY ALL ORDER BY ALL`, payer, cycle)
-	if err != nil {
+	if inv.Totals, err = totalsOf(inv.Items); err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var t InvoiceTotal
-		if err := rows.Scan(append([]any{&t.Currency, &t.Members, &t.Lines}, scanAmounts(&t.Amounts)...)...); err != nil {
-			rows.Close()
-			return nil, OneLine(err)
-		}
-		inv.Totals = append(inv.Totals, t)
-	}
-	rows.Close()
 
 	rows, err = d.Rows(ctx, `SELECT credit_id, kind, owner_account_id, account_id, product_code, currency, amount::VARCHAR
 		FROM credits_applied WHERE payer_account_id = ? AND billing_cycle = ?`, payer, cycle) // in settlement order
@@ -190,40 +179,42 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 		inv.Credits = append(inv.Credits, c)
 	}
 	rows.Close()
-	if err := d.explainDiscounts(ctx, inv, loc); err != nil {
-		return nil, err
-	}
-
-	// The changes made in the cycle of the statement's members, or into or
-	// out of the payer's trusteeship.
+	// Every change of the statement's members, and every change into or
+	// out of the payer's trusteeship, in one read: the discounts, the
+	// changes of the cycle and the reasons below name them.
 	type change struct {
-		id, member, policy, mgmt string
-		at                       time.Time
+		memberChange
+		member string
 	}
 	byID := map[string]change{}
-	// (Only those, and every change of the statement's members: the
-	// reasons below name them.)
-	rows, err = d.Rows(ctx, `SELECT change_id, account_id, policy, coalesce(management_account_id, ''), changed_at, coalesce(billing_cycle = ?, false) AS in_cycle,
-			coalesce(billing_cycle = ?, false) AS listed
+	changesOf := map[string][]memberChange{}
+	rows, err = d.Rows(ctx, `SELECT change_id, account_id, policy, coalesce(management_account_id, ''), changed_at,
+			coalesce(billing_cycle = ?, false) AS listed, account_id IN (SELECT account_id FROM statement_members) AS member
 		FROM changes WHERE account_id IN (SELECT account_id FROM statement_members) OR management_account_id = ? OR account_id = ?
-		ORDER BY changed_at, change_id`, cycle, cycle, payer, payer)
+		ORDER BY changed_at, change_id`, cycle, payer, payer)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var ch change
-		var inCycle, listed bool
-		if err := rows.Scan(&ch.id, &ch.member, &ch.policy, &ch.mgmt, &ch.at, &inCycle, &listed); err != nil {
+		var listed, member bool
+		if err := rows.Scan(&ch.id, &ch.member, &ch.policy, &ch.mgmt, &ch.at, &listed, &member); err != nil {
 			rows.Close()
 			return nil, OneLine(err)
 		}
 		byID[ch.id] = ch
-		if listed {
+		if member {
+			changesOf[ch.member] = append(changesOf[ch.member], ch.memberChange)
+		}
+		if listed { // made in the cycle
 			inv.Changes = append(inv.Changes, InvoiceChange{ChangeID: ch.id, AccountID: ch.member, Policy: ch.policy,
 				Management: ch.mgmt, ChangedAt: at(ch.at), Words: describeChange(ch.member, ch.policy, ch.mgmt)})
 		}
 	}
 	rows.Close()
+	if err := d.explainDiscounts(ctx, inv, loc, changesOf); err != nil {
+		return nil, err
+	}
 	what := func(id string) string {
 		ch, ok := byID[id]
 		if !ok {
@@ -336,4 +327,47 @@ func (inv *Invoice) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(inv)
+}
+
+// totalsOf sums the statement's rows per currency, exactly: the amount due
+// in each. The rows are one per member, product and currency.
+func totalsOf(items []InvoiceItem) ([]InvoiceTotal, error) {
+	type total struct {
+		members map[string]bool
+		lines   int64
+		sums    [7]billing.Sum
+	}
+	byCurrency := map[string]*total{}
+	for i := range items {
+		it := &items[i]
+		t := byCurrency[it.Currency]
+		if t == nil {
+			t = &total{members: map[string]bool{}}
+			byCurrency[it.Currency] = t
+		}
+		t.members[it.AccountID] = true
+		t.lines += it.Lines
+		for j, s := range it.Amounts.all() {
+			x, err := billing.ParseSum(*s)
+			if err != nil {
+				return nil, fmt.Errorf("statement row %s %s %s: %w", it.AccountID, it.Product, it.Currency, err)
+			}
+			t.sums[j].AddSum(x)
+		}
+	}
+	var out []InvoiceTotal
+	for _, cur := range slices.Sorted(maps.Keys(byCurrency)) {
+		t := byCurrency[cur]
+		it := InvoiceTotal{Currency: cur, Members: int64(len(t.members)), Lines: t.lines}
+		for j, s := range it.Amounts.all() {
+			*s = t.sums[j].String()
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// all are the amounts in the order of their columns.
+func (a *Amounts) all() [7]*string {
+	return [7]*string{&a.ListAmount, &a.Discount, &a.Effective, &a.Coupon, &a.Voucher, &a.StoredValue, &a.Due}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -277,6 +278,27 @@ func TestInvoice(t *testing.T) {
 		}
 		if items != reasons || items != totals {
 			t.Errorf("%s %s: items %d lines, reasons %d, totals %d", x.payer, x.cycle, items, reasons, totals)
+		}
+		// The totals, summed in Go, are DuckDB's sums of the summary.
+		r, err := db.Rows(ctx, `SELECT currency, count(DISTINCT account_id), sum(line_count)::BIGINT,
+				sum(list_amount)::VARCHAR, sum(discount_amount)::VARCHAR, sum(effective_amount)::VARCHAR, sum(coupon_amount)::VARCHAR,
+				sum(voucher_amount)::VARCHAR, sum(stored_value_amount)::VARCHAR, sum(due_amount)::VARCHAR
+			FROM summary WHERE payer_account_id = ? AND billing_cycle = ? GROUP BY ALL ORDER BY ALL`, x.payer, x.cycle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []InvoiceTotal
+		for r.Next() {
+			var w InvoiceTotal
+			a := w.Amounts.all()
+			if err := r.Scan(&w.Currency, &w.Members, &w.Lines, a[0], a[1], a[2], a[3], a[4], a[5], a[6]); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, w)
+		}
+		r.Close()
+		if !reflect.DeepEqual(inv.Totals, want) {
+			t.Errorf("%s %s: totals %+v; DuckDB sums %+v", x.payer, x.cycle, inv.Totals, want)
 		}
 		linesPerCycle[x.cycle] += items
 		var text, js bytes.Buffer
