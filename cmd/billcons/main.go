@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -739,20 +741,27 @@ Exit status 0 when all holds, 1 otherwise, with one line per problem.
 `
 
 const reportHelp = `Usage:
-  billcons report DIR [--version V]
+  billcons report DIR [--format table|csv|json] [--version V]
 
 Prints per billing cycle, paying account and currency the members paid for,
 the lines, the list amount, discounts, credits and the amount due, read
-back from the summary of the latest version (or version V).
+back from the summary of the latest version (or version V): an aligned
+table (the default), CSV with a header, or one JSON object per line,
+amounts as exact decimal strings.
 `
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("billcons report", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	format := fs.String("format", "table", "table, csv or json (one object per line)")
 	ver := versionFlag(fs)
 	dir, code := dirOnly("report", fs, args, stdout, stderr, reportHelp)
 	if dir == "" {
 		return code
+	}
+	if *format != "table" && *format != "csv" && *format != "json" {
+		fmt.Fprintf(stderr, "billcons report: --format %q: want table, csv or json\n", *format)
+		return exitUsage
 	}
 	dir, err := readableAt(ctx, dir, *ver)
 	if err != nil {
@@ -820,14 +829,45 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return a.currency < b.currency
 	})
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "billing_cycle\tpayer_account_id\tmembers paid for\tlines\tcurrency\tlist_amount\tdiscount\teffective\tcredits\tamount due\t")
-	for _, k := range keys {
-		a := groups[k]
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k.cycle, k.payer, len(a.members), a.lines, k.currency,
-			a.list, a.discount, a.effective, a.credits, a.due)
+	switch *format {
+	case "csv", "json":
+		header := []string{"billing_cycle", "payer_account_id", "members_paid_for", "lines", "currency", "list_amount", "discount_amount",
+			"effective_amount", "credits_amount", "due_amount"}
+		cw := csv.NewWriter(stdout)
+		if *format == "csv" {
+			cw.Write(header)
+		}
+		for _, k := range keys {
+			a := groups[k]
+			rec := []string{k.cycle, k.payer, strconv.Itoa(len(a.members)), strconv.FormatInt(a.lines, 10), k.currency,
+				a.list.String(), a.discount.String(), a.effective.String(), a.credits.String(), a.due.String()}
+			if *format == "csv" {
+				cw.Write(rec)
+				continue
+			}
+			obj := map[string]any{}
+			for i, h := range header {
+				obj[h] = rec[i]
+			}
+			obj["members_paid_for"], obj["lines"] = len(a.members), a.lines
+			b, _ := json.Marshal(obj) // keys sorted: the same bytes every time
+			fmt.Fprintf(stdout, "%s\n", b)
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			fmt.Fprintf(stderr, "billcons report: %v\n", err)
+			return exitFailed
+		}
+	default:
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "billing_cycle\tpayer_account_id\tmembers paid for\tlines\tcurrency\tlist_amount\tdiscount\teffective\tcredits\tamount due\t")
+		for _, k := range keys {
+			a := groups[k]
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k.cycle, k.payer, len(a.members), a.lines, k.currency,
+				a.list, a.discount, a.effective, a.credits, a.due)
+		}
+		tw.Flush()
 	}
-	tw.Flush()
 	return exitOK
 }
 
