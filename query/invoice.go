@@ -292,7 +292,7 @@ func (inv *Invoice) WriteText(w io.Writer) {
 		[]bool{false, true, true, true, true, true, true, true, true, true}, totals)
 	fmt.Fprintln(w, "\nWhy each member's discount is the one it is")
 	for _, x := range inv.Discounts {
-		fmt.Fprintf(w, "  %s, %d lines: %s\n", x.AccountID, x.Lines, x.Words)
+		fmt.Fprintf(w, "  %s, %s: %s\n", x.AccountID, Plural(x.Lines, "line"), x.Words)
 	}
 	fmt.Fprintf(w, "\nChanges made in %s for these members or into and out of %s's trusteeship\n", inv.Cycle, inv.Payer)
 	if len(inv.Changes) == 0 {
@@ -303,7 +303,7 @@ func (inv *Invoice) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nWhy these lines are %s's (decided_by, held_by)\n", inv.Payer)
 	for _, r := range inv.Reasons {
-		fmt.Fprintf(w, "  %s, %d lines: %s\n", r.AccountID, r.Lines, r.Words)
+		fmt.Fprintf(w, "  %s, %s: %s\n", r.AccountID, Plural(r.Lines, "line"), r.Words)
 	}
 }
 

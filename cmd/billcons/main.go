@@ -29,6 +29,7 @@ import (
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/pipeline"
+	"github.com/billcons/billcons/query"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/rules"
 	"github.com/billcons/billcons/shards"
@@ -562,9 +563,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if !*quiet {
 		c := res.Manifest.Counts
-		fmt.Fprintf(stderr, "billcons: %d usage rows read: %d billed in %d files, %d rejected; %d of %d changes accepted; wrote %s",
-			c.UsageRead, c.UsageBilled, c.BillFiles, c.UsageRejected, c.ChangesAccepted, c.ChangesRead, *out)
-		fmt.Fprintf(stderr, " (version %d)\n", res.Version)
+		fmt.Fprintf(stderr, "billcons: %s read: %d billed in %s, %d rejected; %d of %s accepted; wrote %s (version %d)\n",
+			query.Plural(c.UsageRead, "usage row"), c.UsageBilled, query.Plural(c.BillFiles, "bills file"), c.UsageRejected,
+			c.ChangesAccepted, query.Plural(c.ChangesRead, "change"), *out, res.Version)
+		// Where the rejected rows are, and how to read why.
+		for _, x := range []struct {
+			n          int64
+			noun, file string
+		}{{c.UsageRejected, "usage row", "usage"}, {c.ChangesRejected, "change", "changes"}} {
+			if x.n > 0 {
+				fmt.Fprintf(stderr, "billcons: %s rejected, each with its reason, in %s: billcons query %s \"SELECT source_file, source_row, reason FROM rejects_%s\"\n",
+					query.Plural(x.n, x.noun), filepath.Join(*out, "rejects", x.file+".parquet"), *out, x.file)
+			}
+		}
 	}
 	ra.guards.summarize(res, stderr, log, *quiet)
 	return exitOK

@@ -161,6 +161,10 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "billcons invoice: --format %q: want text, csv or json\n", *format)
 		return exitUsage
 	}
+	if _, err := billing.ParseCycle(*cycle); err != nil {
+		fmt.Fprintf(stderr, "billcons invoice: --cycle %q: want YYYY-MM, like 2024-02\n", *cycle)
+		return exitUsage
+	}
 	dir, err := readableAt(ctx, dir, *ver)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons: %v\n", err)
@@ -273,7 +277,8 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintf(stderr, "billcons export: %v\n", err)
 			return exitFailed
 		}
-		fmt.Fprintf(stderr, "billcons: wrote %d statements of %d payers (%d lines) to %s\n", res.Statements, res.Payers, res.Lines, out)
+		fmt.Fprintf(stderr, "billcons: wrote %s of %s (%s) to %s\n", query.Plural(int64(res.Statements), "statement"),
+			query.Plural(int64(res.Payers), "payer"), query.Plural(res.Lines, "line"), out)
 		return exitOK
 	}
 	n, err := db.ExportFOCUS(ctx, out)
