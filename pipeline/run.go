@@ -177,6 +177,7 @@ type run struct {
 	usageFiles []string
 	stamps     map[string]stamp  // input path -> size and mtime when hashed
 	cycles     []billing.Cycle   // the billing cycles of the bills, ascending
+	warnings   []string          // what did not fail the run but its user should hear
 	dups       dupSet            // the lines rejected as duplicates
 	pending    int64             // lines whose payer waits for the holds
 	discounts  *rules.Discounts  // whose discount each line gets
@@ -279,10 +280,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
-	if err := inputsOutside(cfg.Out, map[string][]string{"--usage": usage, "--changes": changes, "--accounts": accounts,
+	expanded := map[string][]string{"--usage": usage, "--changes": changes, "--accounts": accounts,
 		"--discounts": settleFiles["discounts"], "--credits": settleFiles["credits"],
-		"--enterprises": settleFiles["enterprises"], "--balances": settleFiles["balances"]}); err != nil {
+		"--enterprises": settleFiles["enterprises"], "--balances": settleFiles["balances"]}
+	if err := inputsOutside(cfg.Out, expanded); err != nil {
 		return nil, err
+	}
+	if cfg.Shard == nil && cfg.Commit == nil {
+		if err := inputsOnce(expanded); err != nil {
+			return nil, err
+		}
 	}
 
 	tree, err := writers.BeginWait(ctx, cfg.Out, cfg.Wait, cfg.Waiting)
@@ -323,6 +330,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 			in.Path = r.name(f)
 			r.stamps[f] = st
+			if group.kind == "usage" {
+				for _, prev := range r.inputs {
+					if prev.SHA256 == in.SHA256 && prev.Bytes == in.Bytes && prev.Path != in.Path && in.Bytes > 0 {
+						r.warnings = append(r.warnings, fmt.Sprintf("usage files %s and %s have the same bytes (sha256 %.12s…): every line of the second is a duplicate of one of the first, and is rejected", prev.Path, in.Path, in.SHA256))
+					}
+				}
+			}
 			r.inputs = append(r.inputs, in)
 		}
 	}
@@ -523,6 +537,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				r.counts.UsageRejected, r.counts.UsageRead, ratio, cfg.MaxRejectRatio))
 		}
 	}
+	if len(trips) > 0 && len(r.warnings) > 0 {
+		trips[0] += "; " + strings.Join(r.warnings, "; ")
+	}
 	if cfg.Guard == nil && len(trips) > 0 {
 		return nil, fmt.Errorf("%w: %s; previous output kept", ErrDataQuality, trips[0])
 	}
@@ -553,7 +570,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	committed = true
 	r.stage("commit", slog.String("out", cfg.Out), slog.Int64("version", m.TreeVersion), slog.Int64("shared_bytes", tree.Shared))
-	return &Result{Manifest: m, Warnings: tree.Warnings, Alerts: alerts, Version: m.TreeVersion, Shared: tree.Shared}, nil
+	return &Result{Manifest: m, Warnings: append(r.warnings, tree.Warnings...), Alerts: alerts, Version: m.TreeVersion, Shared: tree.Shared}, nil
 }
 
 // usagePasses are passes A to D over the usage lines.

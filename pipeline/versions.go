@@ -4,10 +4,14 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/writers"
 )
 
@@ -67,6 +71,47 @@ func inputsOutside(out string, paths map[string][]string) error {
 			if !strings.Contains(p, "://") && writers.Within(out, p) {
 				return fmt.Errorf("%w: %s %s is inside --out %s, which the run replaces; keep inputs outside the output tree", ErrUsage, opt, p, out)
 			}
+		}
+	}
+	return nil
+}
+
+// inputsOnce refuses a run given one input file twice for one input, by
+// two names or by a folder and a file in it: its rows would be read twice,
+// and every line of the second reading rejected as a duplicate.
+func inputsOnce(paths map[string][]string) error {
+	for _, opt := range slices.Sorted(maps.Keys(paths)) {
+		seen := map[string]string{}
+		ids := map[[2]uint64]string{}
+		for _, p := range paths[opt] {
+			if strings.Contains(p, "://") {
+				continue
+			}
+			key, err := filepath.Abs(readers.ArchivePath(p))
+			if err != nil {
+				continue
+			}
+			if p != readers.ArchivePath(p) {
+				key += "\x00" + p // a zip member: the archive and the member
+			}
+			first, dup := seen[key]
+			if !dup && p == readers.ArchivePath(p) {
+				if st, err := os.Stat(p); err == nil {
+					if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+						id := [2]uint64{uint64(sys.Dev), sys.Ino}
+						first, dup = ids[id]
+						ids[id] = p
+					}
+				}
+			}
+			if dup {
+				how := fmt.Sprintf("as %s and as %s", first, p)
+				if first == p {
+					how = "by two arguments, or by a folder and a file in it"
+				}
+				return fmt.Errorf("%w: %s names the file %s twice (%s); give each input once", ErrUsage, opt, p, how)
+			}
+			seen[key] = p
 		}
 	}
 	return nil

@@ -331,7 +331,9 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	fs.Var(&credits, "credits", "coupons, vouchers and stored-value cards (optional; repeatable)")
 	fs.Var(&enterprises, "enterprises", "enterprises: when each upgraded and configured entity-level discounts (optional; needs --accounts)")
 	fs.Var(&balances, "balances", "available credit and spending alert per account and currency: turns on alerts (optional)")
-	out := fs.String("out", "", "the output tree to create or replace (required)")
+	var outFlag onceFlag
+	fs.Var(&outFlag, "out", "the output tree to create or replace (required)")
+	out := &outFlag.v
 	timing := fs.String("timing", "end-time", "end-time: a line is the new payer's when its usage_end is at or after the change\n(seed 000 Scenario 2); next-period: when its usage_start is after the change (seed 001 rule 3)")
 	tz := fs.String("tz", "+08:00", "the billing time zone cycles are cut in: an offset like +08:00 or an IANA name")
 	maxReject := fs.Float64("max-reject-ratio", 0.01, "guard: fail with exit 3, keeping DIR, when more than this share (0 to 1) of usage rows is rejected; 1 turns it off")
@@ -634,6 +636,22 @@ func count(n int64) string {
 
 // waitFlag is --wait: alone it means for as long as it takes (-1), with a
 // value (--wait=30m) at most that long.
+// onceFlag is a flag that may be given once: a second value is an error,
+// not a silent replacement of the first.
+type onceFlag struct {
+	v   string
+	set bool
+}
+
+func (o *onceFlag) String() string { return o.v }
+func (o *onceFlag) Set(s string) error {
+	if o.set {
+		return fmt.Errorf("given twice (%s, then %s): give it once", o.v, s)
+	}
+	o.v, o.set = s, true
+	return nil
+}
+
 type waitFlag time.Duration
 
 func (w *waitFlag) IsBoolFlag() bool { return true }
