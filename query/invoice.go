@@ -28,6 +28,63 @@ type Invoice struct {
 	Discounts   []InvoiceDiscount `json:"discounts"`
 	Changes     []InvoiceChange   `json:"changes"`
 	Reasons     []InvoiceReason   `json:"reasons"`
+	// PaidByOthers are the payer's own lines of the cycle that other
+	// accounts pay (it was in their trusteeship for part of the cycle).
+	PaidByOthers []PaidBy `json:"paid_by_others,omitempty"`
+}
+
+// PaidBy is who paid an account's lines of a cycle: a payer and how many.
+type PaidBy struct {
+	Payer string `json:"payer_account_id"`
+	Lines int64  `json:"lines"`
+}
+
+// NoStatementError is Invoice's answer for an account that pays no bills
+// in the cycle: who pays its lines there, if anyone, and the cycles in
+// which it does pay.
+type NoStatementError struct {
+	Account, Cycle string
+	PaidBy         []PaidBy // who pays its lines of the cycle
+	Cycles         []string // the cycles it pays bills in
+}
+
+func (e *NoStatementError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s pays no bills in cycle %s", e.Account, e.Cycle)
+	if len(e.PaidBy) > 0 {
+		var who []string
+		for _, p := range e.PaidBy {
+			who = append(who, fmt.Sprintf("%s (%s)", p.Payer, Plural(p.Lines, "line")))
+		}
+		fmt.Fprintf(&b, ": its lines of %s are paid by %s", e.Cycle, strings.Join(who, ", "))
+	}
+	switch {
+	case len(e.Cycles) > 0:
+		fmt.Fprintf(&b, "; it pays bills in %s", strings.Join(e.Cycles, ", "))
+	case len(e.PaidBy) == 0:
+		b.WriteString(", and has no lines in it")
+	}
+	return b.String()
+}
+
+// paidBy lists who pays account's lines of cycle, other than skip, from
+// the summary.
+func (d *DB) paidBy(ctx context.Context, account, cycle, skip string) ([]PaidBy, error) {
+	rows, err := d.Rows(ctx, `SELECT payer_account_id, sum(line_count)::BIGINT FROM summary
+		WHERE account_id = ? AND billing_cycle = ? AND payer_account_id <> ? GROUP BY ALL ORDER BY ALL`, account, cycle, skip)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []PaidBy
+	for rows.Next() {
+		var p PaidBy
+		if err := rows.Scan(&p.Payer, &p.Lines); err != nil {
+			return nil, OneLine(err)
+		}
+		out = append(out, p)
+	}
+	return out, OneLine(rows.Err())
 }
 
 // InvoiceItem is one member, product and currency of the statement: a
@@ -155,10 +212,14 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 	}
 	rows.Close()
 	if len(inv.Items) == 0 {
-		if len(cycles) == 0 {
-			return nil, fmt.Errorf("payer %s has no bills in this tree", payer)
+		e := &NoStatementError{Account: payer, Cycle: cycle, Cycles: cycles}
+		if e.PaidBy, err = d.paidBy(ctx, payer, cycle, payer); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("payer %s has no bills in cycle %s; it has bills in %s", payer, cycle, strings.Join(cycles, ", "))
+		return nil, e
+	}
+	if inv.PaidByOthers, err = d.paidBy(ctx, payer, cycle, payer); err != nil {
+		return nil, err
 	}
 
 	if inv.Totals, err = totalsOf(inv.Items); err != nil {
@@ -304,6 +365,12 @@ func (inv *Invoice) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "\nWhy these lines are %s's (decided_by, held_by)\n", inv.Payer)
 	for _, r := range inv.Reasons {
 		fmt.Fprintf(w, "  %s, %s: %s\n", r.AccountID, Plural(r.Lines, "line"), r.Words)
+	}
+	if len(inv.PaidByOthers) > 0 {
+		fmt.Fprintf(w, "\n%s's own lines of %s that others pay (it was in their trusteeship for part of the cycle)\n", inv.Payer, inv.Cycle)
+		for _, p := range inv.PaidByOthers {
+			fmt.Fprintf(w, "  %s: %s, on %s's statement\n", p.Payer, Plural(p.Lines, "line"), p.Payer)
+		}
 	}
 }
 

@@ -318,7 +318,7 @@ func TestInvoice(t *testing.T) {
 	if !sawHeld {
 		t.Error("no statement explains a change held back by an unsettled bill; the demo has one (move-03)")
 	}
-	if _, err := db.Invoice(ctx, "nobody", "2024-01"); err == nil || !strings.Contains(err.Error(), "payer nobody has no bills") {
+	if _, err := db.Invoice(ctx, "nobody", "2024-01"); err == nil || !strings.Contains(err.Error(), "nobody pays no bills in cycle 2024-01, and has no lines in it") {
 		t.Errorf("Invoice(unknown payer) = %v", err)
 	}
 }

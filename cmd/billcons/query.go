@@ -165,6 +165,7 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "billcons invoice: --cycle %q: want YYYY-MM, like 2024-02\n", *cycle)
 		return exitUsage
 	}
+	typed := dir // as the user named it, for the commands suggested
 	dir, err := readableAt(ctx, dir, *ver)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons: %v\n", err)
@@ -178,7 +179,15 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer db.Close()
 	inv, err := db.Invoice(ctx, *payer, *cycle)
 	if err != nil {
-		fmt.Fprintf(stderr, "billcons invoice: %s: %v\n", dir, err)
+		fmt.Fprintf(stderr, "billcons invoice: %s: %v\n", typed, err)
+		// An account that pays nothing here: the statements that hold its
+		// lines, as commands to run.
+		var none *query.NoStatementError
+		if errors.As(err, &none) {
+			for _, p := range none.PaidBy {
+				fmt.Fprintf(stderr, "billcons invoice: see billcons invoice %s --payer %s --cycle %s\n", shellQuote(typed), p.Payer, *cycle)
+			}
+		}
 		return exitFailed
 	}
 	switch *format {
@@ -320,4 +329,15 @@ func dirFirst(name string, fs *flag.FlagSet, args []string, stdout, stderr io.Wr
 		return "", nil, exitUsage
 	}
 	return rest[0], rest[1:], exitOK
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but plain
+// path characters.
+func shellQuote(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-:=+@", r)) {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
 }
