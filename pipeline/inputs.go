@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/billcons/billcons/writers"
 )
@@ -19,18 +21,37 @@ func CheckInputs(m *writers.Manifest) ([]string, error) {
 	}
 	inputHashes := hashes{}
 	seen := map[string]bool{}
+	// Relative paths are the run's working folder's: resolved there, and
+	// named as the run named them.
+	wd, _ := m.Options["workdir"].(string)
+	at := func(arg string) string {
+		if wd == "" || filepath.IsAbs(arg) || strings.Contains(arg, "://") {
+			return arg
+		}
+		return filepath.Join(wd, arg)
+	}
+	named := func(arg, f string) string {
+		if at(arg) == arg {
+			return f
+		}
+		if rel, err := filepath.Rel(wd, f); err == nil {
+			return rel
+		}
+		return f
+	}
 	for _, kind := range []string{"usage", "changes", "accounts", "discounts", "enterprises", "credits", "balances"} {
 		args, err := stringsOption(m.Options[kind])
 		if err != nil {
 			return nil, fmt.Errorf("manifest.json: options.%s: %w", kind, err)
 		}
 		for _, arg := range args {
-			files, err := expandAll([]string{arg})
+			files, err := expandAll([]string{at(arg)})
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("--%s %s: %v", kind, arg, err))
 				continue
 			}
-			for _, f := range files {
+			for _, abs := range files {
+				f := named(arg, abs)
 				key := kind + "\x00" + f
 				if seen[key] {
 					continue
@@ -41,7 +62,7 @@ func CheckInputs(m *writers.Manifest) ([]string, error) {
 					problems = append(problems, fmt.Sprintf("%s: new since the run (--%s %s); a rerun would read it", f, kind, arg))
 					continue
 				}
-				now, _, err := inputHashes.describe(kind, f)
+				now, _, err := inputHashes.describe(kind, abs)
 				if err != nil {
 					problems = append(problems, err.Error())
 					continue
@@ -55,7 +76,11 @@ func CheckInputs(m *writers.Manifest) ([]string, error) {
 	}
 	for _, in := range m.Inputs {
 		if !seen[in.Kind+"\x00"+in.Path] {
-			problems = append(problems, fmt.Sprintf("%s: read by the run as %s, but no longer found", in.Path, in.Kind))
+			where := ""
+			if wd != "" && !filepath.IsAbs(in.Path) && !strings.Contains(in.Path, "://") {
+				where = " (in " + wd + ", where the run started)"
+			}
+			problems = append(problems, fmt.Sprintf("%s%s: read by the run as %s, but no longer there: moved or removed", in.Path, where, in.Kind))
 		}
 	}
 	return problems, nil

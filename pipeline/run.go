@@ -512,6 +512,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Counts:  r.counts,
 		Totals:  map[string]writers.Totals{},
 	}
+	// Input paths are recorded as given: where they were given from, so that
+	// verify --inputs finds them from anywhere.
+	if wd, err := os.Getwd(); err == nil {
+		m.Options["workdir"] = wd
+	}
 	for cur, t := range r.totals {
 		var sum billing.Sum
 		sum.AddSum(t.billed)

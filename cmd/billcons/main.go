@@ -760,8 +760,9 @@ rejected to the last digit; each line_id appears once; the summary is the
 sum of the bills.
 
 --inputs also checks that the run's inputs are unchanged: it resolves the
-run's --usage, --changes and --accounts arguments again, from the current
-folder as the run did, and names every file changed, gone or new since.
+run's input arguments again, relative paths from the folder the run was
+started in (the manifest records it), so it works from any folder, and
+names every file changed, moved or removed, or new since.
 
 On a versioned tree it checks the latest version (or --version V) and that
 DIR's top-level names lead to it.
