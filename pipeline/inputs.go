@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
@@ -46,6 +48,9 @@ func CheckInputs(m *writers.Manifest) ([]string, error) {
 		}
 		for _, arg := range args {
 			files, err := expandAll([]string{at(arg)})
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // each file the run read there is said to be gone, below
+			}
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("--%s %s: %v", kind, arg, err))
 				continue

@@ -75,10 +75,14 @@ func TestVerifyInputs(t *testing.T) {
 	f.Close()
 	os.Remove("in/accounts.csv")
 	msg := billcons(t, exitFailed, "verify", "--inputs", "out")
+	wd, _ := os.Getwd()
+	if strings.Count(msg, "accounts.csv") != 1 {
+		t.Errorf("verify --inputs named the removed accounts file more than once: %q", msg)
+	}
 	for _, want := range []string{
 		"inputs: " + filepath.Join("in", "usage", "b.csv") + ": new since the run (--usage in/usage)",
 		"inputs: in/changes.csv: changed since the run",
-		"inputs: in/accounts.csv: read by the run as accounts, but no longer found",
+		"inputs: in/accounts.csv (in " + wd + ", where the run started): read by the run as accounts, but no longer there: moved or removed",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("verify --inputs said %q, want %q", msg, want)
