@@ -27,6 +27,9 @@ const (
 // object per row; decimals as exact strings, timestamps in RFC 3339 UTC).
 // It returns the number of rows.
 func (d *DB) Print(ctx context.Context, w io.Writer, format, q string) (int64, error) {
+	if f := strings.Fields(strings.ToUpper(q)); len(f) > 0 && (f[0] == "SET" || f[0] == "RESET") {
+		defer d.refreshZone(ctx)
+	}
 	rows, err := d.Rows(ctx, q)
 	if err != nil {
 		return 0, err
@@ -56,11 +59,20 @@ func (d *DB) Print(ctx context.Context, w io.Writer, format, q string) (int64, e
 		return 0, fmt.Errorf("unknown format %q: want table, csv or json", format)
 	}
 	numeric := make([]bool, len(cols))
+	zoned := make([]bool, len(cols)) // TIMESTAMPTZ: shown in the session's zone
 	for i, t := range types {
 		switch strings.SplitN(t.DatabaseTypeName(), "(", 2)[0] {
 		case "DECIMAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "DOUBLE", "FLOAT":
 			numeric[i] = true
+		case "TIMESTAMPTZ":
+			zoned[i] = true
 		}
+	}
+	inZone := func(i int, v any) any {
+		if t, ok := v.(time.Time); ok && zoned[i] {
+			return zonedTime{t.In(d.zone)}
+		}
+		return v
 	}
 	cells := make([]string, len(cols))
 	for rows.Next() {
@@ -72,18 +84,18 @@ func (d *DB) Print(ctx context.Context, w io.Writer, format, q string) (int64, e
 		case Table:
 			row := make([]string, len(cols))
 			for i, v := range vals {
-				row[i] = Text(v, "NULL")
+				row[i] = Text(inZone(i, v), "NULL")
 			}
 			table = append(table, row)
 		case CSV:
 			for i, v := range vals {
-				cells[i] = Text(v, "")
+				cells[i] = Text(inZone(i, v), "")
 			}
 			cw.Write(cells)
 		case JSON:
 			obj := make(jsonObject, len(cols))
 			for i, v := range vals {
-				obj[i] = jsonField{cols[i], jsonValue(v)}
+				obj[i] = jsonField{cols[i], jsonValue(inZone(i, v))}
 			}
 			if err := enc.Encode(obj); err != nil {
 				return n, err
@@ -149,7 +161,8 @@ func writeTable(w io.Writer, cols []string, numeric []bool, rows [][]string) {
 }
 
 // Text renders a DuckDB value as text: decimals exactly at their scale,
-// timestamps in RFC 3339 UTC, null as null.
+// timestamps in RFC 3339 (UTC, or the session's zone for a TIMESTAMPTZ
+// column Print shows), null as null.
 func Text(v any, null string) string {
 	switch x := v.(type) {
 	case nil:
@@ -165,6 +178,8 @@ func Text(v any, null string) string {
 		return decimal.NewFromBigInt(x.Value, -int32(x.Scale)).StringFixed(int32(x.Scale))
 	case *big.Int:
 		return x.String()
+	case zonedTime:
+		return x.Format("2006-01-02T15:04:05.999999Z07:00")
 	case time.Time:
 		return x.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
 	case fmt.Stringer:
@@ -223,3 +238,6 @@ func Plural(n int64, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// zonedTime is a TIMESTAMPTZ value in the zone it is shown in.
+type zonedTime struct{ time.Time }

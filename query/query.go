@@ -15,6 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/writers"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
 )
@@ -25,6 +29,9 @@ type DB struct {
 	db   *sql.DB
 	conn *sql.Conn
 	Dir  string // the tree, absolute
+	// zone is where Print shows TIMESTAMPTZ values: the session's TimeZone,
+	// the run's --tz until a statement sets another.
+	zone *time.Location
 }
 
 // Open opens an in-memory DuckDB over the output tree in dir and runs its
@@ -50,7 +57,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	d := &DB{db: db, conn: conn, Dir: abs}
+	d := &DB{db: db, conn: conn, Dir: abs, zone: time.UTC}
 	if _, err := conn.ExecContext(ctx, "SET VARIABLE billcons_dir = "+Literal(abs)); err != nil {
 		d.Close()
 		return nil, OneLine(err)
@@ -59,6 +66,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		d.Close()
 		return nil, fmt.Errorf("%s/views.sql: %w", dir, OneLine(err))
 	}
+	d.useRunZone(ctx)
 	return d, nil
 }
 
@@ -150,4 +158,50 @@ func (d *DB) PayerBills(ctx context.Context, payer, cycle string) ([]string, err
 		q += " AND billing_cycle = " + Literal(cycle)
 	}
 	return cycles, d.Exec(ctx, q)
+}
+
+// useRunZone makes the run's --tz the session's time zone, so that
+// timestamps print as the billing cycles are cut. DuckDB names zones as
+// IANA does: a whole-hour offset is Etc/GMT with the sign turned; another
+// offset leaves DuckDB in UTC, and Print shows times at the offset itself.
+func (d *DB) useRunZone(ctx context.Context) {
+	m, err := writers.ReadManifest(d.Dir)
+	if err != nil {
+		return
+	}
+	tz, _ := m.Options["tz"].(string)
+	loc, err := billing.ParseZone(tz)
+	if tz == "" || err != nil {
+		return
+	}
+	name := tz
+	if strings.HasPrefix(tz, "+") || strings.HasPrefix(tz, "-") {
+		_, off := time.Date(2024, 1, 1, 0, 0, 0, 0, loc).Zone()
+		switch {
+		case off == 0:
+			name = "UTC"
+		case off%3600 == 0:
+			name = fmt.Sprintf("Etc/GMT%+d", -off/3600)
+		default:
+			name = ""
+		}
+	}
+	if name != "" {
+		if _, err := d.conn.ExecContext(ctx, "SET TimeZone = "+Literal(name)); err != nil {
+			return
+		}
+	}
+	d.zone = loc
+}
+
+// refreshZone follows a statement that may have set the session's time
+// zone.
+func (d *DB) refreshZone(ctx context.Context) {
+	var name string
+	if err := d.conn.QueryRowContext(ctx, "SELECT current_setting('TimeZone')").Scan(&name); err != nil {
+		return
+	}
+	if loc, err := time.LoadLocation(name); err == nil && loc.String() != d.zone.String() {
+		d.zone = loc
+	}
 }

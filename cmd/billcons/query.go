@@ -27,9 +27,11 @@ Opens DuckDB in process over the output tree DIR with these views:
   billing_periods  each cycle's start and exclusive end in the run's time zone
   focus            the bills as FOCUS 1.2 columns
 
-With SQL, runs it and prints the result; without, reads statements (ended by
-";") from standard input, with a prompt on a terminal. .tables lists the
-views, .quit ends. Amounts print exactly; timestamps in RFC 3339, UTC.
+With SQL, runs each of its statements and prints each result (.tables lists
+the views); without, reads statements (ended by ";") from standard input,
+with a prompt on a terminal; .quit ends. Amounts print exactly; timestamps
+in RFC 3339, in the session's time zone: the run's --tz, until a statement
+such as SET TimeZone = 'UTC' sets another.
 
 The same views in your own DuckDB shell:  .read DIR/views.sql
 `
@@ -61,7 +63,7 @@ func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer db.Close()
 	if len(rest) > 0 {
-		if _, err := db.Print(ctx, stdout, *format, strings.Join(rest, " ")); err != nil {
+		if err := printAll(ctx, db, stdout, *format, strings.Join(rest, " ")); err != nil {
 			fmt.Fprintf(stderr, "billcons query: %v\n", err)
 			return exitFailed
 		}
@@ -103,7 +105,7 @@ func repl(ctx context.Context, db *query.DB, format string, stdin io.Reader, std
 			case ".quit", ".exit", "\\q":
 				return status
 			case ".tables":
-				line = "SELECT view_name AS view FROM duckdb_views() WHERE NOT internal ORDER BY 1;"
+				line = tablesSQL + ";"
 			}
 		}
 		stmt.WriteString(line)
@@ -112,7 +114,7 @@ func repl(ctx context.Context, db *query.DB, format string, stdin io.Reader, std
 			prompt(true)
 			continue
 		}
-		if _, err := db.Print(ctx, stdout, format, stmt.String()); err != nil {
+		if err := printAll(ctx, db, stdout, format, stmt.String()); err != nil {
 			fmt.Fprintf(stderr, "billcons query: %v\n", err)
 			status = exitFailed
 		}
@@ -120,7 +122,7 @@ func repl(ctx context.Context, db *query.DB, format string, stdin io.Reader, std
 		prompt(false)
 	}
 	if s := strings.TrimSpace(stmt.String()); s != "" {
-		if _, err := db.Print(ctx, stdout, format, s); err != nil {
+		if err := printAll(ctx, db, stdout, format, s); err != nil {
 			fmt.Fprintf(stderr, "billcons query: %v\n", err)
 			status = exitFailed
 		}
@@ -340,4 +342,25 @@ func shellQuote(s string) string {
 		}
 	}
 	return s
+}
+
+// tablesSQL lists the views, for .tables.
+const tablesSQL = "SELECT view_name AS view FROM duckdb_views() WHERE NOT internal ORDER BY 1"
+
+// printAll runs each statement of sql in turn and prints each result (a
+// table's results apart by a blank line), stopping at the first error.
+// .tables alone is the views' list.
+func printAll(ctx context.Context, db *query.DB, w io.Writer, format, sql string) error {
+	for i, stmt := range query.Statements(sql) {
+		if stmt == ".tables" {
+			stmt = tablesSQL
+		}
+		if i > 0 && format == query.Table {
+			fmt.Fprintln(w)
+		}
+		if _, err := db.Print(ctx, w, format, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
