@@ -17,7 +17,7 @@ import (
 )
 
 const queryHelp = `Usage:
-  billcons query DIR [--format table|csv|json] [--version V] [SQL]
+  billcons query DIR [--format table|csv|json] [--allow-writes] [--version V] [SQL]
 
 Opens DuckDB in process over the output tree DIR with these views:
   bills            every billed line, with billing_cycle and payer_account_id
@@ -31,7 +31,10 @@ With SQL, runs each of its statements and prints each result (.tables lists
 the views); without, reads statements (ended by ";") from standard input,
 with a prompt on a terminal; .quit ends. Amounts print exactly; timestamps
 in RFC 3339, in the session's time zone: the run's --tz, until a statement
-such as SET TimeZone = 'UTC' sets another.
+such as SET TimeZone = 'UTC' sets another. It only reads: a statement that
+would write a file (COPY … TO, EXPORT DATABASE), attach a database or load
+an extension is refused unless --allow-writes, and a COPY into a billcons
+tree always is.
 
 The same views in your own DuckDB shell:  .read DIR/views.sql
 `
@@ -40,6 +43,7 @@ func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs := flag.NewFlagSet("billcons query", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	format := fs.String("format", "table", "table, csv or json (one object per line)")
+	allowWrites := fs.Bool("allow-writes", false, "let statements write files (COPY … TO, EXPORT DATABASE) and attach or load; never into a billcons tree")
 	ver := versionFlag(fs)
 	dir, rest, code := dirFirst("query", fs, args, stdout, stderr, queryHelp)
 	if dir == "" {
@@ -63,18 +67,18 @@ func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer db.Close()
 	if len(rest) > 0 {
-		if err := printAll(ctx, db, stdout, *format, strings.Join(rest, " ")); err != nil {
+		if err := printAll(ctx, db, stdout, *format, strings.Join(rest, " "), *allowWrites); err != nil {
 			fmt.Fprintf(stderr, "billcons query: %v\n", err)
 			return exitFailed
 		}
 		return exitOK
 	}
-	return repl(ctx, db, *format, stdin, stdout, stderr)
+	return repl(ctx, db, *format, *allowWrites, stdin, stdout, stderr)
 }
 
 // repl reads statements until end of input. A failed statement is reported
 // and the prompt goes on; the exit status is 1 if any failed.
-func repl(ctx context.Context, db *query.DB, format string, stdin io.Reader, stdout, stderr io.Writer) int {
+func repl(ctx context.Context, db *query.DB, format string, allowWrites bool, stdin io.Reader, stdout, stderr io.Writer) int {
 	interactive := false
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		interactive = true
@@ -114,7 +118,7 @@ func repl(ctx context.Context, db *query.DB, format string, stdin io.Reader, std
 			prompt(true)
 			continue
 		}
-		if err := printAll(ctx, db, stdout, format, stmt.String()); err != nil {
+		if err := printAll(ctx, db, stdout, format, stmt.String(), allowWrites); err != nil {
 			fmt.Fprintf(stderr, "billcons query: %v\n", err)
 			status = exitFailed
 		}
@@ -122,7 +126,7 @@ func repl(ctx context.Context, db *query.DB, format string, stdin io.Reader, std
 		prompt(false)
 	}
 	if s := strings.TrimSpace(stmt.String()); s != "" {
-		if err := printAll(ctx, db, stdout, format, s); err != nil {
+		if err := printAll(ctx, db, stdout, format, s, allowWrites); err != nil {
 			fmt.Fprintf(stderr, "billcons query: %v\n", err)
 			status = exitFailed
 		}
@@ -350,10 +354,13 @@ const tablesSQL = "SELECT view_name AS view FROM duckdb_views() WHERE NOT intern
 // printAll runs each statement of sql in turn and prints each result (a
 // table's results apart by a blank line), stopping at the first error.
 // .tables alone is the views' list.
-func printAll(ctx context.Context, db *query.DB, w io.Writer, format, sql string) error {
+func printAll(ctx context.Context, db *query.DB, w io.Writer, format, sql string, allowWrites bool) error {
 	for i, stmt := range query.Statements(sql) {
 		if stmt == ".tables" {
 			stmt = tablesSQL
+		}
+		if err := db.CheckWrites(ctx, stmt, allowWrites); err != nil {
+			return err
 		}
 		if i > 0 && format == query.Table {
 			fmt.Fprintln(w)
