@@ -310,6 +310,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	inputHashes := hashes{}
+	var plainUsage []writers.Input // usage files, not zip members, hashed so far
 	for _, group := range []struct {
 		kind  string
 		files []string
@@ -330,12 +331,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 			in.Path = r.name(f)
 			r.stamps[f] = st
-			if group.kind == "usage" {
-				for _, prev := range r.inputs {
-					if prev.SHA256 == in.SHA256 && prev.Bytes == in.Bytes && prev.Path != in.Path && in.Bytes > 0 {
+			if group.kind == "usage" && readers.ArchivePath(f) == f { // a zip member's hash is its archive's
+				for _, prev := range plainUsage {
+					if prev.SHA256 == in.SHA256 && prev.Bytes == in.Bytes && in.Bytes > 0 {
 						r.warnings = append(r.warnings, fmt.Sprintf("usage files %s and %s have the same bytes (sha256 %.12s…): every line of the second is a duplicate of one of the first, and is rejected", prev.Path, in.Path, in.SHA256))
 					}
 				}
+				plainUsage = append(plainUsage, in)
 			}
 			r.inputs = append(r.inputs, in)
 		}

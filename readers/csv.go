@@ -2,6 +2,7 @@ package readers
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/csv"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -104,6 +106,12 @@ func readCSV(path string, src io.Reader, c io.Closer, gz bool) (Table, error) {
 	// MaxRowBytes plus two buffers' worth before it is refused.
 	t.budget = &budgetReader{r: src, max: MaxRowBytes + 2*readBuf, inHeader: true}
 	br := bufio.NewReaderSize(t.budget, readBuf)
+	if head, _ := br.Peek(4096); len(head) > 0 {
+		if msg := notCSV(head); msg != "" {
+			t.Close()
+			return nil, fmt.Errorf("%s: %s", path, msg)
+		}
+	}
 	if b, err := br.Peek(3); err == nil && string(b) == "\uFEFF" {
 		br.Discard(3)
 	}
@@ -133,7 +141,15 @@ func readCSV(path string, src io.Reader, c io.Closer, gz bool) (Table, error) {
 	for _, h := range header {
 		if !utf8.ValidString(h) {
 			t.Close()
-			return nil, fmt.Errorf("%s: header is not valid UTF-8", path)
+			return nil, fmt.Errorf("%s: header is not valid UTF-8: the file is in another encoding (GBK or Latin-1, as some exports and Excel write); convert it to UTF-8, e.g. iconv -f GBK -t UTF-8 FILE > FILE.utf8.csv", path)
+		}
+	}
+	if len(header) == 1 {
+		for _, sep := range []struct{ r, name string }{{";", "semicolons"}, {"\t", "tabs"}, {"|", "vertical bars"}} {
+			if strings.Count(header[0], sep.r) > 0 {
+				t.Close()
+				return nil, fmt.Errorf("%s: the header is one column, %q: its fields are separated by %s, not commas (as Excel writes CSV in some locales); save it with commas", path, truncate(header[0], 60), sep.name)
+			}
 		}
 	}
 	t.header = header
@@ -201,3 +217,43 @@ type FormatError struct {
 }
 
 func (e *FormatError) Error() string { return e.Msg }
+
+// notCSV says what a file named as CSV is when its first bytes show it is
+// not text CSV at all, and what to do; "" when it may be CSV.
+func notCSV(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte("PAR1")):
+		return "this is a Parquet file, not CSV: name it .parquet (the extension picks the format)"
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return "this is a zip archive (an Excel .xlsx workbook, or CSV files zipped), not CSV: save the sheet as CSV UTF-8, or name a zip of CSV files .zip"
+	case bytes.HasPrefix(head, []byte("\xD0\xCF\x11\xE0")):
+		return "this is an Excel 97-2003 workbook (.xls), not CSV: save the sheet as CSV UTF-8"
+	case bytes.HasPrefix(head, []byte("\xFF\xFE")) || bytes.HasPrefix(head, []byte("\xFE\xFF")) || utf16Text(head):
+		return "this is UTF-16 text (as Excel's \"Unicode Text\" and some exports save), not UTF-8: save it as CSV UTF-8, or convert it, e.g. iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8.csv"
+	}
+	return ""
+}
+
+// utf16Text reports whether head looks like UTF-16 text without a byte
+// order mark: mostly ASCII, so that every other byte is NUL and the others
+// are not (a run of zeros, as a gzip bomb holds, is not).
+func utf16Text(head []byte) bool {
+	if len(head) < 16 {
+		return false
+	}
+	var nul [2]int
+	for i, b := range head {
+		if b == 0 {
+			nul[i%2]++
+		}
+	}
+	half := len(head) / 2
+	return nul[0] > half*8/10 && nul[1] < half/10 || nul[1] > half*8/10 && nul[0] < half/10
+}
+
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
