@@ -31,6 +31,20 @@ type Invoice struct {
 	// PaidByOthers are the payer's own lines of the cycle that other
 	// accounts pay (it was in their trusteeship for part of the cycle).
 	PaidByOthers []PaidBy `json:"paid_by_others,omitempty"`
+	// Rejected are the changes of the cycle that named the payer, as the
+	// management account or the member, and were rejected.
+	Rejected []InvoiceRejected `json:"rejected_changes,omitempty"`
+}
+
+// InvoiceRejected is a rejected change that named the payer: it did not
+// move anyone's lines.
+type InvoiceRejected struct {
+	ChangeID  string `json:"change_id"`
+	AccountID string `json:"account_id"`
+	ChangedAt string `json:"changed_at"`
+	Code      string `json:"reason_code"`
+	Reason    string `json:"reason"`
+	Source    string `json:"source"` // file:row
 }
 
 // PaidBy is who paid an account's lines of a cycle: a payer and how many.
@@ -221,6 +235,9 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 	if inv.PaidByOthers, err = d.paidBy(ctx, payer, cycle, payer); err != nil {
 		return nil, err
 	}
+	if inv.Rejected, err = d.rejectedNaming(ctx, payer, inv.PeriodStart, inv.PeriodEnd); err != nil {
+		return nil, err
+	}
 
 	if inv.Totals, err = totalsOf(inv.Items); err != nil {
 		return nil, err
@@ -366,6 +383,12 @@ func (inv *Invoice) WriteText(w io.Writer) {
 	for _, r := range inv.Reasons {
 		fmt.Fprintf(w, "  %s, %s: %s\n", r.AccountID, Plural(r.Lines, "line"), r.Words)
 	}
+	if len(inv.Rejected) > 0 {
+		fmt.Fprintf(w, "\nChanges made in %s that named %s and were rejected: they moved no lines\n", inv.Cycle, inv.Payer)
+		for _, x := range inv.Rejected {
+			fmt.Fprintf(w, "  %s  %s (%s, %s): %s\n", x.ChangedAt, x.ChangeID, x.Source, x.Code, x.Reason)
+		}
+	}
 	if len(inv.PaidByOthers) > 0 {
 		fmt.Fprintf(w, "\n%s's own lines of %s that others pay (it was in their trusteeship for part of the cycle)\n", inv.Payer, inv.Cycle)
 		for _, p := range inv.PaidByOthers {
@@ -437,4 +460,31 @@ func totalsOf(items []InvoiceItem) ([]InvoiceTotal, error) {
 // all are the amounts in the order of their columns.
 func (a *Amounts) all() [7]*string {
 	return [7]*string{&a.ListAmount, &a.Discount, &a.Effective, &a.Coupon, &a.Voucher, &a.StoredValue, &a.Due}
+}
+
+// rejectedNaming lists the rejected changes of [start, end) that name
+// account as the management account or the member.
+func (d *DB) rejectedNaming(ctx context.Context, account, start, end string) ([]InvoiceRejected, error) {
+	rows, err := d.Rows(ctx, `WITH r AS (
+			SELECT source_file, source_row, reason_code, reason,
+				json_extract_string(record, '$.change_id') AS change_id, json_extract_string(record, '$.account_id') AS account_id,
+				json_extract_string(record, '$.management_account_id') AS mgmt, json_extract_string(record, '$.changed_at') AS changed_at,
+				TRY_CAST(json_extract_string(record, '$.changed_at') AS TIMESTAMPTZ) AS made_at
+			FROM rejects_changes)
+		SELECT coalesce(change_id, ''), coalesce(account_id, ''), coalesce(changed_at, ''), reason_code, reason, source_file || ':' || source_row
+		FROM r WHERE (mgmt = ? OR account_id = ?) AND made_at >= ?::TIMESTAMPTZ AND made_at < ?::TIMESTAMPTZ
+		ORDER BY made_at, source_file, source_row`, account, account, start, end)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []InvoiceRejected
+	for rows.Next() {
+		var x InvoiceRejected
+		if err := rows.Scan(&x.ChangeID, &x.AccountID, &x.ChangedAt, &x.Code, &x.Reason, &x.Source); err != nil {
+			return nil, OneLine(err)
+		}
+		out = append(out, x)
+	}
+	return out, OneLine(rows.Err())
 }

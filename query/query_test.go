@@ -318,6 +318,21 @@ func TestInvoice(t *testing.T) {
 	if !sawHeld {
 		t.Error("no statement explains a change held back by an unsettled bill; the demo has one (move-03)")
 	}
+	// The demo's chain-ma2 would have put 2000000000000002 into
+	// 2000000000000001's trusteeship and was rejected: both statements of
+	// 2024-01 say so; February's does not.
+	for _, p := range []string{"2000000000000001", "2000000000000002"} {
+		inv, err := db.Invoice(ctx, p, "2024-01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(inv.Rejected) != 1 || inv.Rejected[0].ChangeID != "chain-ma2" || inv.Rejected[0].Code != "member_is_management" {
+			t.Errorf("%s 2024-01: rejected changes %+v; want chain-ma2", p, inv.Rejected)
+		}
+	}
+	if inv, err := db.Invoice(ctx, "2000000000000001", "2024-02"); err != nil || len(inv.Rejected) != 0 {
+		t.Errorf("2000000000000001 2024-02: rejected changes %+v (%v); want none", inv.Rejected, err)
+	}
 	if _, err := db.Invoice(ctx, "nobody", "2024-01"); err == nil || !strings.Contains(err.Error(), "nobody pays no bills in cycle 2024-01, and has no lines in it") {
 		t.Errorf("Invoice(unknown payer) = %v", err)
 	}
