@@ -348,6 +348,9 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 		return bad(billing.ColUsageEnd, "usage_end_before_start",
 			fmt.Errorf("usage_end %s is before usage_start %s", text(billing.ColUsageEnd), text(billing.ColUsageStart)))
 	}
+	if e := plausible(line, text, bad); e != nil {
+		return e
+	}
 	n := len(d.nExtra.names)
 	if cap(line.Extra) >= n {
 		line.Extra = line.Extra[:n]
@@ -552,6 +555,44 @@ func checkReserved(t Table, idx map[string]int) error {
 		if _, ok := idx[out]; ok {
 			return fmt.Errorf("%s: column %s is one billcons writes itself; rename it in the input", t.Name(), out)
 		}
+	}
+	return nil
+}
+
+// The plausible bill: its cycle and times between 2000-01 and 2099-12, and
+// its cycle at most PlausibleCycleMonths from its usage period. A cloud
+// bills a line in the month its usage falls in, or a later one when the
+// line arrives late (a prepaid purchase in the month it is bought, however
+// long it runs; a refund or adjustment after the fact); a cycle years away
+// from the usage, or a year 0001 or 9999, is a broken export, not a bill.
+const (
+	firstPlausibleCycle  = billing.Cycle(2000 * 12)    // 2000-01
+	lastPlausibleCycle   = billing.Cycle(2099*12 + 11) // 2099-12
+	PlausibleCycleMonths = 12
+)
+
+// plausible rejects a line whose cycle or times no bill has.
+func plausible(line *billing.UsageLine, text func(int) string, bad func(int, string, error) *billing.RowError) *billing.RowError {
+	if line.Cycle < firstPlausibleCycle || line.Cycle > lastPlausibleCycle {
+		return bad(billing.ColBillingCycle, "implausible_billing_cycle",
+			fmt.Errorf("%s is outside 2000-01 to 2099-12: no cloud bill has it", line.Cycle))
+	}
+	times := []struct {
+		col int
+		t   billing.Time
+		ok  bool
+	}{{billing.ColUsageStart, line.UsageStart, true}, {billing.ColUsageEnd, line.UsageEnd, true},
+		{billing.ColIssuedAt, line.IssuedAt, true}, {billing.ColSettledAt, line.SettledAt, line.HasSettledAt}}
+	for _, x := range times {
+		if c := billing.CycleOf(x.t, time.UTC); x.ok && (c < firstPlausibleCycle-1 || c > lastPlausibleCycle+1) {
+			return bad(x.col, "implausible_timestamp",
+				fmt.Errorf("%s is outside the years 2000 to 2099: no cloud bill has it", text(x.col)))
+		}
+	}
+	from, to := billing.CycleOf(line.UsageStart, time.UTC), billing.CycleOf(line.UsageEnd, time.UTC)
+	if line.Cycle < from-PlausibleCycleMonths || line.Cycle > to+PlausibleCycleMonths {
+		return bad(billing.ColBillingCycle, "billing_cycle_far_from_usage",
+			fmt.Errorf("%s is more than %d months from the usage period (%s to %s): a line is billed near its usage", line.Cycle, PlausibleCycleMonths, text(billing.ColUsageStart), text(billing.ColUsageEnd)))
 	}
 	return nil
 }
