@@ -285,6 +285,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usageText)
 		return exitOK
 	}
+	if st, err := os.Stat(args[0]); err == nil && st.IsDir() && len(args) > 1 {
+		// The tree first, as in "billcons out query ...": the command goes first.
+		fmt.Fprintf(stderr, "billcons: unknown command %q: the command comes first, as in billcons %s %s ...\n", args[0], args[1], shellQuote(args[0]))
+		return exitUsage
+	}
 	fmt.Fprintf(stderr, "billcons: unknown command %q; run \"billcons help\"\n", args[0])
 	return exitUsage
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -261,6 +262,10 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	dir, out := pos[0], pos[1]
+	if st, err := os.Stat(out); err == nil && st.IsDir() && *focus {
+		fmt.Fprintf(stderr, "billcons export: %s is a folder: --focus writes one Parquet file; name the file, e.g. %s\n", out, filepath.Join(out, "focus.parquet"))
+		return exitUsage
+	}
 	if err := outsideTrees("OUT", out); err != nil {
 		fmt.Fprintf(stderr, "billcons export: %v\n", err)
 		return exitUsage

@@ -5,11 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -37,6 +40,19 @@ func versionFlag(fs *flag.FlagSet) *int64 {
 func readableAt(ctx context.Context, dir string, v int64) (string, error) {
 	if isStore(dir) {
 		return storage.MaterializeAt(ctx, dir, cacheDir(), v)
+	}
+	// A folder that is not a tree is said to be so, not as a missing file
+	// somewhere inside it.
+	switch st, err := os.Stat(dir); {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("%s: no such folder", dir)
+	case err != nil:
+		return "", err
+	case !st.IsDir():
+		return "", fmt.Errorf("%s is a file, not a billcons output tree (a folder)", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%s: not a billcons output tree (no manifest.json: not written by billcons run, or its first run has not finished)", dir)
 	}
 	return writers.Resolve(dir, v)
 }
