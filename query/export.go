@@ -127,9 +127,9 @@ func (d *DB) exportPayerCycle(ctx context.Context, payer, cycle, dir string) (in
 // indexedPayers lists the payers of the tree's index, in cycle ("" for any).
 func (d *DB) indexedPayers(ctx context.Context, cycle string) ([]string, error) {
 	from := "payers"
-	var hasIndex bool
-	if err := d.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_views() WHERE view_name = 'payers' AND NOT internal`).Scan(&hasIndex); err != nil {
-		return nil, OneLine(err)
+	hasIndex, err := d.hasView(ctx, "payers")
+	if err != nil {
+		return nil, err
 	}
 	if !hasIndex {
 		from = "bills"

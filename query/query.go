@@ -115,9 +115,9 @@ func OneLine(err error) error {
 // whatever cycle asked. A tree written before the index reads the bills
 // view.
 func (d *DB) PayerBills(ctx context.Context, payer, cycle string) ([]string, error) {
-	var hasIndex bool
-	if err := d.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_views() WHERE view_name = 'payers' AND NOT internal`).Scan(&hasIndex); err != nil {
-		return nil, OneLine(err)
+	hasIndex, err := d.hasView(ctx, "payers")
+	if err != nil {
+		return nil, err
 	}
 	from := "payers"
 	if !hasIndex {
@@ -204,4 +204,12 @@ func (d *DB) refreshZone(ctx context.Context) {
 	if loc, err := time.LoadLocation(name); err == nil && loc.String() != d.zone.String() {
 		d.zone = loc
 	}
+}
+
+// hasView reports whether the tree's views.sql defines the view name (trees
+// written before a view existed lack it).
+func (d *DB) hasView(ctx context.Context, name string) (bool, error) {
+	var has bool
+	err := d.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_views() WHERE view_name = ? AND NOT internal`, name).Scan(&has)
+	return has, OneLine(err)
 }
