@@ -44,6 +44,9 @@ func (d *DB) ExportPayers(ctx context.Context, payers []string, cycle, out strin
 	os.RemoveAll(tmp)
 	fail := func(err error) (PayerExport, error) {
 		os.RemoveAll(tmp)
+		if ctx.Err() != nil {
+			err = ctx.Err() // DuckDB says "Interrupted": it was the signal
+		}
 		return PayerExport{}, err
 	}
 	for i, payer := range payers {

@@ -293,7 +293,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 				fmt.Fprintf(stderr, "billcons export: %d of %d payers written\n", done, total)
 			}
 		})
-		if err != nil {
+		if err = signalled(err, "; nothing written, "+out+" left as it was"); err != nil {
 			fmt.Fprintf(stderr, "billcons export: %v\n", err)
 			return exitFailed
 		}
