@@ -58,18 +58,20 @@ Usage:
                [--discounts PATH] [--credits PATH] [--enterprises PATH]
                [--balances PATH] [--profile billcons|alibaba] [--currency CODE]
                [--max-reject-ratio R] [--max-cycle-drop R] [--accept-missing]
-               [--guard-report FILE] [--keep N] [--wait[=DURATION]]
+               [--guard-report FILE] [--keep N] [--jobs N] [--wait[=DURATION]]
                [--log-format text|json] [--quiet]
   billcons verify DIR [--inputs] [--version V]
-  billcons report DIR [--version V]
-  billcons query DIR [--format table|csv|json] [--version V] [SQL]
+  billcons report DIR [--format table|csv|json] [--version V]
+  billcons query DIR [--format table|csv|json] [--allow-writes] [--version V] [SQL]
   billcons invoice DIR --payer ID --cycle YYYY-MM [--format text|csv|json] [--version V]
   billcons export --focus DIR OUT [--version V]
+  billcons export --payer ID|all [--cycle YYYY-MM] DIR OUT [--version V]
   billcons versions DIR [--format table|csv|json]
   billcons diff DIR [--from V] [--to V] [--lines] [--format table|csv|json] [--exit-code]
-  billcons rollback DIR V [--keep N]
+  billcons rollback DIR V [--keep N] [--wait[=DURATION]]
   billcons plan|split|shard|commit --out URL ...   (a run as shards: help plan)
   billcons gen --lines N --out DIR [--seed S] [--format parquet|csv]
+               [--members M] [--management K] [--cycles C]
   billcons version
   billcons help [COMMAND]
 
@@ -112,7 +114,8 @@ const runHelp = `Usage:
                --out DIR [--timing end-time|next-period] [--tz ZONE]
                [--discounts PATH] [--credits PATH] [--enterprises PATH]
                [--balances PATH] [--profile billcons|alibaba] [--currency CODE]
-               [--max-reject-ratio R] [--jobs N] [--wait[=DURATION]]
+               [--max-reject-ratio R] [--max-cycle-drop R] [--accept-missing]
+               [--guard-report FILE] [--keep N] [--jobs N] [--wait[=DURATION]]
                [--log-format text|json] [--quiet]
 
 Reads bill lines (--usage) and the history of trusteeship changes
