@@ -22,9 +22,14 @@ type Output struct {
 	Key string `json:"key,omitempty"`
 }
 
-// createdBy is written into every Parquet footer. It names billcons, not a
-// library version, so that output bytes change only when billcons does.
-const createdBy = "billcons"
+// createdBy is written into every Parquet footer, in the form parquet-java
+// (Spark, Hive, Trino's converters) parses, "APP version V (build B)": a
+// created_by it cannot parse makes it ignore the min/max statistics of every
+// text and fixed-length column (our ids and DECIMAL(38,9) sums). The version
+// is the tree format's, not the build's, so that output bytes change only
+// when what billcons writes does, and nights before and after an upgrade
+// still share their unchanged files.
+var createdBy = fmt.Sprintf("billcons version %d.0.0 (build billcons-tree-%d)", TreeFormatVersion, TreeFormatVersion)
 
 // createFile creates root/rel, a new file, and its folders. With newDir,
 // rel's folder is known not to exist yet while its parent does (a new bills
