@@ -337,3 +337,31 @@ func TestInvoice(t *testing.T) {
 		t.Errorf("Invoice(unknown payer) = %v", err)
 	}
 }
+
+// TestDuckDBSeesStatistics: DuckDB reads the min/max statistics of every
+// bills row group on payer_account_id (the first sort column), and the
+// files' created_by, in each bills file of the demo tree: what its row
+// group pruning needs.
+func TestDuckDBSeesStatistics(t *testing.T) {
+	dir := demo(t)
+	db := open(t, dir)
+	files, err := writers.BillFiles(dir)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("bills files: %v %v", files, err)
+	}
+	real, err := writers.Resolve(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		p := Literal(filepath.Join(real, f))
+		groups := one[int64](t, db, "SELECT count(*) FROM parquet_metadata("+p+") WHERE path_in_schema = 'payer_account_id'")
+		withStats := one[int64](t, db, "SELECT count(*) FROM parquet_metadata("+p+") WHERE path_in_schema = 'payer_account_id' AND stats_min_value IS NOT NULL AND stats_max_value IS NOT NULL")
+		if groups == 0 || withStats != groups {
+			t.Errorf("%s: %d of %d row groups have payer statistics DuckDB reads", f, withStats, groups)
+		}
+		if cb := one[string](t, db, "SELECT created_by FROM parquet_file_metadata("+p+")"); !strings.HasPrefix(cb, "billcons version ") {
+			t.Errorf("%s: created_by %q", f, cb)
+		}
+	}
+}
