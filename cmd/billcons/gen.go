@@ -45,8 +45,7 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, genHelp)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
+			printFlags(stdout, fs)
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "billcons gen: %v; see billcons gen --help\n", err)

@@ -356,13 +356,12 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	fs.Var(&wait, "wait", "when another run holds DIR, wait for it instead of failing: --wait waits as long as it takes,\n--wait=DURATION (like 30m) at most that long")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
 			if cmd == "plan" {
-				fmt.Fprint(stdout, shardsHelp)
+				fmt.Fprint(stdout, shardsHelp+"\nOptions of plan (and of run):\n")
 			} else {
 				fmt.Fprint(stdout, runHelp)
 			}
-			fs.PrintDefaults()
+			printFlags(stdout, fs)
 			return nil, exitOK, false
 		}
 		fmt.Fprintf(stderr, "billcons %s: %v; see billcons %s --help\n", cmd, err, cmd)
@@ -939,4 +938,40 @@ func parseAll(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// printFlags lists a command's options as its synopsis writes them,
+// --name VALUE, rather than the flag package's -name: each with its text,
+// indented, and its default when it has one. The help text before it ends
+// with the "Options:" heading.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		if n, ok := flagValueNames[f.Name]; ok {
+			name = n
+		}
+		line := "  --" + f.Name
+		switch {
+		case strings.HasPrefix(name, "["):
+			line += name // --wait[=DURATION]
+		case name != "":
+			line += " " + name
+		}
+		fmt.Fprintln(w, line)
+		for _, l := range strings.Split(usage, "\n") {
+			fmt.Fprintln(w, "        "+l)
+		}
+		if d := f.DefValue; d != "" && d != "false" && d != "0" && d != "[]" && d != "0s" {
+			fmt.Fprintf(w, "        (default %s)\n", d)
+		}
+	})
+}
+
+// flagValueNames are the names of options' values in the synopses.
+var flagValueNames = map[string]string{
+	"usage": "PATH", "changes": "PATH", "accounts": "PATH", "discounts": "PATH", "credits": "PATH", "enterprises": "PATH",
+	"balances": "PATH", "out": "DIR", "jobs": "N", "keep": "N", "tz": "ZONE", "currency": "CODE", "profile": "billcons|alibaba",
+	"timing": "end-time|next-period", "max-reject-ratio": "R", "max-cycle-drop": "R", "guard-report": "FILE",
+	"log-format": "text|json", "wait": "[=DURATION]", "shards": "N", "splits": "K", "index": "I",
+	"lines": "N", "seed": "S", "format": "parquet|csv", "members": "M", "management": "K", "cycles": "C",
 }
