@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 )
 
 // PayerExport is what ExportPayers wrote.
@@ -25,7 +26,8 @@ type PayerExport struct {
 // OUT must be absent or an empty folder: the export is written beside it
 // and renamed into place, so nobody's files are replaced and a reader never
 // sees half an export. progress, when set, is called after each payer.
-func (d *DB) ExportPayers(ctx context.Context, payers []string, cycle, out string, progress func(done, total int)) (PayerExport, error) {
+// jobs DuckDB sessions write payers at once.
+func (d *DB) ExportPayers(ctx context.Context, payers []string, cycle, out string, jobs int, progress func(done, total int)) (PayerExport, error) {
 	var res PayerExport
 	if err := emptyOrAbsent(out); err != nil {
 		return res, err
@@ -49,47 +51,113 @@ func (d *DB) ExportPayers(ctx context.Context, payers []string, cycle, out strin
 		}
 		return PayerExport{}, err
 	}
-	for i, payer := range payers {
-		if err := ctx.Err(); err != nil {
-			return fail(err)
-		}
-		cycles, err := d.PayerBills(ctx, payer, "")
+	// Payers are written by up to jobs sessions at once, each a DuckDB of
+	// its own over the tree (a statement is a dozen small queries, each on
+	// one core): every payer's files are its own folder's.
+	sessions := []*DB{d}
+	for len(sessions) < min(max(jobs, 1), len(payers)) {
+		x, err := Open(ctx, d.Dir)
 		if err != nil {
 			return fail(err)
 		}
-		if cycle != "" {
-			if !contains(cycles, cycle) {
-				if one {
-					return fail(fmt.Errorf("payer %s has no bills%s%s", payer, inCycle(cycle), hasIn(cycles)))
+		defer x.Close()
+		sessions = append(sessions, x)
+	}
+	if len(sessions) > 1 {
+		for _, x := range sessions { // a core each: the sessions share them
+			if err := x.Exec(ctx, "SET threads = 1"); err != nil {
+				return fail(err)
+			}
+		}
+		defer d.Exec(context.Background(), "RESET threads")
+	}
+	wctx, cancel := context.WithCancel(ctx) // the workers': cancelled by the first error, or by ctx
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		done     int
+		wg       sync.WaitGroup
+	)
+	next := make(chan string)
+	for _, db := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for payer := range next {
+				r, err := db.exportPayer(wctx, payer, cycle, tmp, one)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+					cancel()
 				}
-				continue
+				res.Lines += r.Lines
+				res.Statements += r.Statements
+				res.Payers += r.Payers
+				done++
+				if progress != nil && err == nil {
+					progress(done, len(payers))
+				}
+				mu.Unlock()
 			}
-			cycles = []string{cycle}
+		}()
+	}
+feed:
+	for _, payer := range payers {
+		select {
+		case next <- payer:
+		case <-wctx.Done():
+			break feed
 		}
-		if len(cycles) == 0 {
-			return fail(fmt.Errorf("payer %s has no bills in this tree", payer))
-		}
-		base := tmp
-		if !one {
-			base = filepath.Join(tmp, "payer_account_id="+payer)
-		}
-		for _, c := range cycles {
-			n, err := d.exportPayerCycle(ctx, payer, c, filepath.Join(base, "billing_cycle="+c))
-			if err != nil {
-				return fail(fmt.Errorf("payer %s, cycle %s: %w", payer, c, err))
-			}
-			res.Lines += n
-			res.Statements++
-		}
-		res.Payers++
-		if progress != nil {
-			progress(i+1, len(payers))
-		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return fail(firstErr)
 	}
 	os.Remove(out) // an empty folder, if any: rename does not replace one everywhere
 	if err := os.Rename(tmp, out); err != nil {
 		return fail(fmt.Errorf("writing %s: %w", out, err))
 	}
+	return res, nil
+}
+
+// exportPayer writes one payer's cycles (only cycle, when not "") under
+// tmp: into tmp itself when it is the only payer, else its own folder.
+func (d *DB) exportPayer(ctx context.Context, payer, cycle, tmp string, one bool) (PayerExport, error) {
+	var res PayerExport
+	cycles, err := d.PayerBills(ctx, payer, "")
+	if err != nil {
+		return res, err
+	}
+	if cycle != "" {
+		if !contains(cycles, cycle) {
+			if one {
+				return res, fmt.Errorf("payer %s has no bills%s%s", payer, inCycle(cycle), hasIn(cycles))
+			}
+			return res, nil
+		}
+		cycles = []string{cycle}
+	}
+	if len(cycles) == 0 {
+		return res, fmt.Errorf("payer %s has no bills in this tree", payer)
+	}
+	base := tmp
+	if !one {
+		base = filepath.Join(tmp, "payer_account_id="+payer)
+	}
+	for _, c := range cycles {
+		n, err := d.exportPayerCycle(ctx, payer, c, filepath.Join(base, "billing_cycle="+c))
+		if err != nil {
+			return res, fmt.Errorf("payer %s, cycle %s: %w", payer, c, err)
+		}
+		res.Lines += n
+		res.Statements++
+	}
+	res.Payers++
 	return res, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -287,7 +288,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			payers = []string{*payer}
 		}
 		last := time.Now()
-		res, err := db.ExportPayers(ctx, payers, *cycle, out, func(done, total int) {
+		res, err := db.ExportPayers(ctx, payers, *cycle, out, runtime.NumCPU(), func(done, total int) {
 			if time.Since(last) > 10*time.Second {
 				last = time.Now()
 				fmt.Fprintf(stderr, "billcons export: %d of %d payers written\n", done, total)
