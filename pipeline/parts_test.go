@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -110,14 +109,24 @@ func TestPartsSameTree(t *testing.T) {
 	if problems, err := writers.Verify(filepath.Join(dir, "parts")); err != nil || len(problems) > 0 {
 		t.Errorf("Verify(parts) = %v, %v", problems, err)
 	}
-	// A file given twice, here as a folder twice, is refused before
-	// anything is read: its rows would all be duplicates.
-	_, err = Run(context.Background(), Config{Usage: []string{filepath.Join(dir, "usage"), filepath.Join(dir, "usage")},
+	// The file given twice is read twice, in parts each time: each of its
+	// two entries in the manifest holds its own 200 rows, not one 400.
+	res, err := Run(context.Background(), Config{Usage: []string{filepath.Join(dir, "usage"), filepath.Join(dir, "usage")},
 		Changes: []string{filepath.Join(dir, "changes.csv")}, Out: filepath.Join(dir, "twice"), MaxRejectRatio: -1, PartRows: 1})
-	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "twice") {
-		t.Errorf("the file given twice: %v; want a usage error", err)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "twice")); !os.IsNotExist(err) {
-		t.Errorf("the refused run left %s: %v", filepath.Join(dir, "twice"), err)
+	var rows []int64
+	for _, in := range res.Manifest.Inputs {
+		if in.Kind == "usage" {
+			rows = append(rows, in.Rows)
+		}
+	}
+	if !slices.Equal(rows, []int64{200, 200}) || res.Manifest.Counts.UsageRead != 400 {
+		t.Errorf("the file given twice: rows %v, %d read; want [200 200], 400", rows, res.Manifest.Counts.UsageRead)
+	}
+	// And the run says so, once.
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "names the file") || !strings.Contains(res.Warnings[0], "read twice") {
+		t.Errorf("the file given twice: warnings %q; want one saying its rows are read twice", res.Warnings)
 	}
 }

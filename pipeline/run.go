@@ -287,9 +287,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	if cfg.Shard == nil && cfg.Commit == nil {
-		if err := inputsOnce(expanded); err != nil {
-			return nil, err
-		}
+		r.warnings = append(r.warnings, inputsTwice(expanded)...)
 	}
 
 	tree, err := writers.BeginWait(ctx, cfg.Out, cfg.Wait, cfg.Waiting)
@@ -311,6 +309,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	inputHashes := hashes{}
 	var plainUsage []writers.Input // usage files, not zip members, hashed so far
+	var plainFiles []string        // and where they are
 	for _, group := range []struct {
 		kind  string
 		files []string
@@ -332,12 +331,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			in.Path = r.name(f)
 			r.stamps[f] = st
 			if group.kind == "usage" && readers.ArchivePath(f) == f { // a zip member's hash is its archive's
-				for _, prev := range plainUsage {
-					if prev.SHA256 == in.SHA256 && prev.Bytes == in.Bytes && in.Bytes > 0 {
+				for i, prev := range plainUsage {
+					if prev.SHA256 == in.SHA256 && prev.Bytes == in.Bytes && in.Bytes > 0 && !sameFile(plainFiles[i], f) {
 						r.warnings = append(r.warnings, fmt.Sprintf("usage files %s and %s have the same bytes (sha256 %.12s…): every line of the second is a duplicate of one of the first, and is rejected", prev.Path, in.Path, in.SHA256))
 					}
 				}
-				plainUsage = append(plainUsage, in)
+				plainUsage, plainFiles = append(plainUsage, in), append(plainFiles, f)
 			}
 			r.inputs = append(r.inputs, in)
 		}
@@ -731,4 +730,12 @@ func (r *run) setRows(path string, kind string, rows int64) {
 			return
 		}
 	}
+}
+
+// sameFile reports whether two paths name one file (a file named twice is
+// said so by inputsTwice, not as two files of the same bytes).
+func sameFile(a, b string) bool {
+	x, err1 := os.Stat(a)
+	y, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(x, y)
 }

@@ -76,10 +76,12 @@ func inputsOutside(out string, paths map[string][]string) error {
 	return nil
 }
 
-// inputsOnce refuses a run given one input file twice for one input, by
-// two names or by a folder and a file in it: its rows would be read twice,
-// and every line of the second reading rejected as a duplicate.
-func inputsOnce(paths map[string][]string) error {
+// inputsTwice says of each input file named twice for one input, by two
+// names or by a folder and a file in it, that its rows are read twice and
+// the second reading's lines are rejected as duplicates: one line each, for
+// the run to print (and to put in the guard's line when it trips).
+func inputsTwice(paths map[string][]string) []string {
+	var said []string
 	for _, opt := range slices.Sorted(maps.Keys(paths)) {
 		seen := map[string]string{}
 		ids := map[[2]uint64]string{}
@@ -109,10 +111,11 @@ func inputsOnce(paths map[string][]string) error {
 				if first == p {
 					how = "by two arguments, or by a folder and a file in it"
 				}
-				return fmt.Errorf("%w: %s names the file %s twice (%s); give each input once", ErrUsage, opt, p, how)
+				said = append(said, fmt.Sprintf("%s names the file %s twice (%s): its rows are read twice, and every line of the second reading is rejected as a duplicate", opt, p, how))
+				continue
 			}
 			seen[key] = p
 		}
 	}
-	return nil
+	return said
 }
