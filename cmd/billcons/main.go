@@ -573,7 +573,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !*quiet {
 		c := res.Manifest.Counts
 		fmt.Fprintf(stderr, "billcons: %s read: %d billed in %s, %d rejected; %d of %s accepted; wrote %s (version %d)\n",
-			query.Plural(c.UsageRead, "usage row"), c.UsageBilled, query.Plural(c.BillFiles, "bills file"), c.UsageRejected,
+			query.Plural(c.UsageRead, "usage row"), c.UsageBilled, query.Plural(c.BillFiles, "file"), c.UsageRejected,
 			c.ChangesAccepted, query.Plural(c.ChangesRead, "change"), *out, res.Version)
 		// Where the rejected rows are, and how to read why.
 		for _, x := range []struct {
