@@ -64,19 +64,21 @@ type NoStatementError struct {
 
 func (e *NoStatementError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s pays no bills in cycle %s", e.Account, e.Cycle)
+	switch {
+	case len(e.Cycles) == 0 && len(e.PaidBy) == 0:
+		fmt.Fprintf(&b, "payer %s has no bills in this tree", e.Account)
+	default:
+		fmt.Fprintf(&b, "payer %s has no bills in cycle %s", e.Account, e.Cycle)
+	}
 	if len(e.PaidBy) > 0 {
 		var who []string
 		for _, p := range e.PaidBy {
 			who = append(who, fmt.Sprintf("%s (%s)", p.Payer, Plural(p.Lines, "line")))
 		}
-		fmt.Fprintf(&b, ": its lines of %s are paid by %s", e.Cycle, strings.Join(who, ", "))
+		fmt.Fprintf(&b, ": %s's own lines of %s are paid by %s", e.Account, e.Cycle, strings.Join(who, ", "))
 	}
-	switch {
-	case len(e.Cycles) > 0:
-		fmt.Fprintf(&b, "; it pays bills in %s", strings.Join(e.Cycles, ", "))
-	case len(e.PaidBy) == 0:
-		b.WriteString(", and has no lines in it")
+	if len(e.Cycles) > 0 {
+		fmt.Fprintf(&b, "; it has bills in %s", strings.Join(e.Cycles, ", "))
 	}
 	return b.String()
 }

@@ -333,7 +333,7 @@ func TestInvoice(t *testing.T) {
 	if inv, err := db.Invoice(ctx, "2000000000000001", "2024-02"); err != nil || len(inv.Rejected) != 0 {
 		t.Errorf("2000000000000001 2024-02: rejected changes %+v (%v); want none", inv.Rejected, err)
 	}
-	if _, err := db.Invoice(ctx, "nobody", "2024-01"); err == nil || !strings.Contains(err.Error(), "nobody pays no bills in cycle 2024-01, and has no lines in it") {
+	if _, err := db.Invoice(ctx, "nobody", "2024-01"); err == nil || !strings.Contains(err.Error(), "payer nobody has no bills in this tree") {
 		t.Errorf("Invoice(unknown payer) = %v", err)
 	}
 }
