@@ -23,6 +23,7 @@ const queryHelp = `Usage:
 
 Opens DuckDB in process over the output tree DIR with these views:
   bills            every billed line, with billing_cycle and payer_account_id
+  payers           where each payer's rows are in the bills files, with their sums
   summary          lines and exact sums per cycle, payer, member, product, currency
   changes          the accepted trusteeship changes (decided_by and held_by name them)
   rejects_usage    rejected usage rows; rejects_changes, rejects_accounts likewise
