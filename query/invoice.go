@@ -234,8 +234,15 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 		}
 		return nil, e
 	}
-	if inv.PaidByOthers, err = d.paidBy(ctx, payer, cycle, payer); err != nil {
-		return nil, err
+	// Only an account with lines of its own here can have had others pay
+	// the rest (a management account's statement holds no line of its own).
+	for _, it := range inv.Items {
+		if it.AccountID == payer {
+			if inv.PaidByOthers, err = d.paidBy(ctx, payer, cycle, payer); err != nil {
+				return nil, err
+			}
+			break
+		}
 	}
 	if inv.Rejected, err = d.rejectedNaming(ctx, payer, inv.PeriodStart, inv.PeriodEnd); err != nil {
 		return nil, err
