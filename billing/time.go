@@ -220,6 +220,12 @@ func (c Cycle) Start(loc *time.Location) time.Time {
 	return time.Date(int(c)/12, time.Month(int(c)%12+1), 1, 0, 0, 0, 0, loc)
 }
 
+// StartUTC is the first instant of cycle c in UTC, by integer arithmetic:
+// what a check run on every line compares times with.
+func (c Cycle) StartUTC() Time {
+	return Time(daysFromCivil(int(c)/12, int(c)%12+1, 1) * 86400_000_000)
+}
+
 // String formats c as YYYY-MM.
 func (c Cycle) String() string {
 	y, m := int(c)/12, int(c)%12+1

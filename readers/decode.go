@@ -571,26 +571,36 @@ const (
 	PlausibleCycleMonths = 12
 )
 
-// plausible rejects a line whose cycle or times no bill has.
+// The instants before and after which no bill's time lies: a month's
+// slack either side of 2000-01 to 2099-12, so that a zone's offset never
+// matters.
+var (
+	firstPlausibleTime = (firstPlausibleCycle - 1).StartUTC()
+	endPlausibleTime   = (lastPlausibleCycle + 2).StartUTC()
+)
+
+// plausible rejects a line whose cycle or times no bill has. It runs on
+// every line: it compares the times as integers, with the cycle's bounds
+// worked out by integer arithmetic, not through time.Time.
 func plausible(line *billing.UsageLine, text func(int) string, bad func(int, string, error) *billing.RowError) *billing.RowError {
 	if line.Cycle < firstPlausibleCycle || line.Cycle > lastPlausibleCycle {
 		return bad(billing.ColBillingCycle, "implausible_billing_cycle",
 			fmt.Errorf("%s is outside 2000-01 to 2099-12: no cloud bill has it", line.Cycle))
 	}
-	times := []struct {
+	for _, x := range [...]struct {
 		col int
 		t   billing.Time
 		ok  bool
 	}{{billing.ColUsageStart, line.UsageStart, true}, {billing.ColUsageEnd, line.UsageEnd, true},
-		{billing.ColIssuedAt, line.IssuedAt, true}, {billing.ColSettledAt, line.SettledAt, line.HasSettledAt}}
-	for _, x := range times {
-		if c := billing.CycleOf(x.t, time.UTC); x.ok && (c < firstPlausibleCycle-1 || c > lastPlausibleCycle+1) {
+		{billing.ColIssuedAt, line.IssuedAt, true}, {billing.ColSettledAt, line.SettledAt, line.HasSettledAt}} {
+		if x.ok && (x.t < firstPlausibleTime || x.t >= endPlausibleTime) {
 			return bad(x.col, "implausible_timestamp",
 				fmt.Errorf("%s is outside the years 2000 to 2099: no cloud bill has it", text(x.col)))
 		}
 	}
-	from, to := billing.CycleOf(line.UsageStart, time.UTC), billing.CycleOf(line.UsageEnd, time.UTC)
-	if line.Cycle < from-PlausibleCycleMonths || line.Cycle > to+PlausibleCycleMonths {
+	// The cycle is at most PlausibleCycleMonths before the month the usage
+	// starts in, and after the month it ends in (UTC).
+	if line.UsageStart >= (line.Cycle+PlausibleCycleMonths+1).StartUTC() || line.UsageEnd < (line.Cycle-PlausibleCycleMonths).StartUTC() {
 		return bad(billing.ColBillingCycle, "billing_cycle_far_from_usage",
 			fmt.Errorf("%s is more than %d months from the usage period (%s to %s): a line is billed near its usage", line.Cycle, PlausibleCycleMonths, text(billing.ColUsageStart), text(billing.ColUsageEnd)))
 	}
