@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -134,7 +135,7 @@ func (d *DB) exportPayer(ctx context.Context, payer, cycle, tmp string, one bool
 		return res, err
 	}
 	if cycle != "" {
-		if !contains(cycles, cycle) {
+		if !slices.Contains(cycles, cycle) {
 			if one {
 				return res, fmt.Errorf("payer %s has no bills%s%s", payer, inCycle(cycle), hasIn(cycles))
 			}
@@ -166,21 +167,16 @@ func (d *DB) exportPayerCycle(ctx context.Context, payer, cycle, dir string) (in
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
-	if _, err := d.PayerBills(ctx, payer, cycle); err != nil {
-		return 0, err
-	}
-	bills := filepath.Join(dir, "bills.parquet")
-	cols := "billing_cycle, * EXCLUDE (billing_cycle)"
-	if err := d.Exec(ctx, `COPY (SELECT `+cols+` FROM payer_bills ORDER BY account_id, product_code, usage_end, line_id)
-		TO `+Literal(bills)+` (FORMAT parquet, COMPRESSION zstd)`); err != nil {
-		return 0, err
-	}
-	var n int64
-	if err := d.conn.QueryRowContext(ctx, "SELECT count(*) FROM read_parquet("+Literal(bills)+")").Scan(&n); err != nil {
-		return 0, OneLine(err)
-	}
+	// The statement first: it defines payer_bills, the payer's rows of the
+	// cycle read through the index, which the bills file copies; its
+	// totals count the lines.
 	inv, err := d.Invoice(ctx, payer, cycle)
 	if err != nil {
+		return 0, err
+	}
+	cols := "billing_cycle, * EXCLUDE (billing_cycle)"
+	if err := d.Exec(ctx, `COPY (SELECT `+cols+` FROM payer_bills ORDER BY account_id, product_code, usage_end, line_id)
+		TO `+Literal(filepath.Join(dir, "bills.parquet"))+` (FORMAT parquet, COMPRESSION zstd)`); err != nil {
 		return 0, err
 	}
 	for name, write := range map[string]func(io.Writer) error{
@@ -191,6 +187,10 @@ func (d *DB) exportPayerCycle(ctx context.Context, payer, cycle, dir string) (in
 		if err := writeFile(filepath.Join(dir, name), write); err != nil {
 			return 0, err
 		}
+	}
+	var n int64
+	for _, t := range inv.Totals {
+		n += t.Lines
 	}
 	return n, nil
 }
@@ -244,15 +244,6 @@ func writeFile(p string, write func(io.Writer) error) error {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
 	return f.Close()
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 func inCycle(c string) string {
