@@ -119,9 +119,7 @@ func TestIndexNamesEachPayersRows(t *testing.T) {
 		if err := scanBills(dir, files, func(b *billFacts) error { ic.add(b); return nil }); err != nil {
 			t.Fatal(err)
 		}
-		if err := ic.check(root, files, func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) }); err != nil {
-			t.Fatal(err)
-		}
+		ic.check(files, func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) })
 		return problems
 	}
 	if p := check(rows); len(p) > 0 {

@@ -185,7 +185,7 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		err = endPart()
 	}
 	if err == nil && index != nil {
-		err = index.check(dir, files, bad)
+		index.check(files, bad)
 	}
 	if err != nil {
 		return nil, err
