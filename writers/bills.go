@@ -20,6 +20,7 @@ var BillColumns = []string{
 	"usage_start", "usage_end", "list_amount", "currency", "payment_status",
 	"issued_at", "settled_at", "decided_by", "held_by",
 	"charge_type", "resource_id", "discount_owner", "discount_rule", "discount_id", "discount_amount", "effective_amount",
+	"invoice_id", "charge_class", "correction_reason", "corrects_cycle",
 }
 
 // Decided is what the run decided for a line: who pays it and why, and the
@@ -32,6 +33,14 @@ type Decided struct {
 	DiscountRule   string // the code of the rule that named the owner
 	DiscountID     string // "" for null: no discount applies
 	DiscountAmount billing.Amount
+
+	// Set once a cycle is closed or on a correction row ("" for null):
+	// the invoice the row is on, and for a correction row its class
+	// ("correction"), its reason and the cycle of the line it corrects.
+	InvoiceID        string
+	ChargeClass      string
+	CorrectionReason string
+	CorrectsCycle    string
 }
 
 // MaxRowsPerFile is the most rows one bills part file holds: a cycle with
@@ -98,6 +107,7 @@ func NewBills(root string, extras []string) (*Bills, error) {
 		{"issued_at", flatTimestamp, false}, {"settled_at", flatTimestamp, true}, {"decided_by", flatText, true}, {"held_by", flatText, true},
 		{"charge_type", flatText, false}, {"resource_id", flatText, true}, {"discount_owner", flatText, false}, {"discount_rule", flatText, false},
 		{"discount_id", flatText, true}, {"discount_amount", flatAmount, false}, {"effective_amount", flatAmount, false},
+		{"invoice_id", flatText, true}, {"charge_class", flatText, true}, {"correction_reason", flatText, true}, {"corrects_cycle", flatText, true},
 	}
 	for _, x := range extras {
 		cols = append(cols, flatColumn{x, flatText, true})
@@ -181,12 +191,16 @@ func (w *Bills) Write(l *billing.UsageLine, d *Decided) error {
 	c[18].optText(d.DiscountID, d.DiscountID != "")
 	c[19].int64(int64(d.DiscountAmount))
 	c[20].int64(int64(l.ListAmount - d.DiscountAmount))
+	c[21].optText(d.InvoiceID, d.InvoiceID != "")
+	c[22].optText(d.ChargeClass, d.ChargeClass != "")
+	c[23].optText(d.CorrectionReason, d.CorrectionReason != "")
+	c[24].optText(d.CorrectsCycle, d.CorrectsCycle != "")
 	for i := 0; i < w.nExtra; i++ {
 		var x billing.NullString
 		if i < len(l.Extra) {
 			x = l.Extra[i]
 		}
-		c[21+i].optText(x.S, x.Valid)
+		c[25+i].optText(x.S, x.Valid)
 	}
 	g.rows++
 	p.rows++
@@ -407,11 +421,16 @@ type SummaryRow struct {
 	Voucher    billing.Sum
 	StoredVal  billing.Sum
 	Due        billing.Sum
+	// Correction is how much of Effective comes from correction rows;
+	// InvoiceID is set once the cycle is closed.
+	Correction billing.Sum
+	InvoiceID  string
 }
 
 // SummaryColumns are the columns of the summary file.
 var SummaryColumns = []string{"billing_cycle", "payer_account_id", "account_id", "product_code", "currency", "line_count", "list_amount",
-	"discount_amount", "effective_amount", "coupon_amount", "voucher_amount", "stored_value_amount", "due_amount"}
+	"discount_amount", "effective_amount", "coupon_amount", "voucher_amount", "stored_value_amount", "due_amount",
+	"correction_amount", "invoice_id"}
 
 // Summary writes DIR/summary/summary.parquet.
 type Summary struct {
@@ -425,6 +444,7 @@ func NewSummary(root string) (*Summary, error) {
 		{"product_code", flatText, false}, {"currency", flatText, false}, {"line_count", flatCount, false}, {"list_amount", flatSum, false},
 		{"discount_amount", flatSum, false}, {"effective_amount", flatSum, false}, {"coupon_amount", flatSum, false},
 		{"voucher_amount", flatSum, false}, {"stored_value_amount", flatSum, false}, {"due_amount", flatSum, false},
+		{"correction_amount", flatSum, false}, {"invoice_id", flatText, true},
 	})
 	if err != nil {
 		return nil, err
@@ -441,9 +461,10 @@ func (s *Summary) Write(r *SummaryRow) error {
 	f.text(r.Product)
 	f.text(r.Currency)
 	f.int64(r.LineCount)
-	for _, x := range []billing.Sum{r.ListAmount, r.Discount, r.Effective, r.Coupon, r.Voucher, r.StoredVal, r.Due} {
+	for _, x := range []billing.Sum{r.ListAmount, r.Discount, r.Effective, r.Coupon, r.Voucher, r.StoredVal, r.Due, r.Correction} {
 		f.sum(x)
 	}
+	f.optText(r.InvoiceID, r.InvoiceID != "")
 	return f.endRow()
 }
 

@@ -169,7 +169,9 @@ func billRow(l *billing.UsageLine, d *Decided) []string {
 		i(int64(l.UsageStart)), i(int64(l.UsageEnd)), i(int64(l.ListAmount)), "s:" + l.Currency, "s:" + l.PaymentStatus.String(),
 		i(int64(l.IssuedAt)), "null", opt(d.DecidedBy, d.DecidedBy != ""), opt(d.HeldBy, d.HeldBy != ""),
 		"s:" + l.ChargeType.String(), opt(l.ResourceID, l.ResourceID != ""), "s:" + d.DiscountOwner, "s:" + d.DiscountRule,
-		opt(d.DiscountID, d.DiscountID != ""), i(int64(d.DiscountAmount)), i(int64(l.ListAmount - d.DiscountAmount))}
+		opt(d.DiscountID, d.DiscountID != ""), i(int64(d.DiscountAmount)), i(int64(l.ListAmount - d.DiscountAmount)),
+		opt(d.InvoiceID, d.InvoiceID != ""), opt(d.ChargeClass, d.ChargeClass != ""),
+		opt(d.CorrectionReason, d.CorrectionReason != ""), opt(d.CorrectsCycle, d.CorrectsCycle != "")}
 	if l.HasSettledAt {
 		row[11] = i(int64(l.SettledAt))
 	}
@@ -374,6 +376,7 @@ func parquetBillsSchema(extras []string) *parquet.Schema {
 		{"issued_at", tsNode}, {"settled_at", optTS}, {"decided_by", optText}, {"held_by", optText},
 		{"charge_type", textNode}, {"resource_id", optText}, {"discount_owner", textNode}, {"discount_rule", textNode}, {"discount_id", optText},
 		{"discount_amount", amountNode}, {"effective_amount", amountNode},
+		{"invoice_id", optText}, {"charge_class", optText}, {"correction_reason", optText}, {"corrects_cycle", optText},
 	}
 	for _, x := range extras {
 		cols = append(cols, column{x, optText})

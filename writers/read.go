@@ -191,6 +191,12 @@ func ReadSummary(p string, fn func(*SummaryRow) error) error {
 			Product: v["product_code"].String(), Currency: v["currency"].String(), LineCount: v["line_count"].Int64(),
 			ListAmount: sum("list_amount"), Discount: sum("discount_amount"), Effective: sum("effective_amount"),
 			Coupon: sum("coupon_amount"), Voucher: sum("voucher_amount"), StoredVal: sum("stored_value_amount"), Due: sum("due_amount")}
+		if x, ok := v["correction_amount"]; ok { // trees before corrections lack it
+			row.Correction = billing.SumFromBytes16(x.ByteArray())
+		}
+		if x, ok := v["invoice_id"]; ok && !x.IsNull() {
+			row.InvoiceID = x.String()
+		}
 		return fn(&row)
 	})
 }
