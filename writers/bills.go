@@ -68,6 +68,9 @@ type Bills struct {
 	seen   map[billing.Cycle]bool
 	index  *flatWriter
 	slice  payerSlice // the current payer's rows in the current part
+	// oneFile keeps a cycle in one file however many rows it has: a
+	// closed cycle's file rewritten as it was.
+	oneFile bool
 
 	sem     chan struct{}     // one token per part being written
 	files   [2]chan *flatFile // closed files of large and small parts, to write the next parts with
@@ -143,7 +146,7 @@ func (w *Bills) Write(l *billing.UsageLine, d *Decided) error {
 	if w.failed.Load() {
 		return w.firstError()
 	}
-	if w.cur == nil || l.Cycle != w.cycle || w.cur.rows >= maxRowsPerFile {
+	if w.cur == nil || l.Cycle != w.cycle || (w.cur.rows >= maxRowsPerFile && !w.oneFile) {
 		if err := w.endSlice(); err != nil {
 			return err
 		}

@@ -28,6 +28,9 @@ type Manifest struct {
 	// Cycles are the totals of the bills per billing cycle and currency,
 	// for billcons versions and the guards.
 	Cycles []CycleTotals `json:"cycles,omitempty"`
+	// Closed are the closed cycles, oldest first (billcons close): no
+	// later version changes their rows or their bills files.
+	Closed []ClosedCycle `json:"closed,omitempty"`
 
 	Program   string            `json:"program"`
 	Version   string            `json:"version"`

@@ -69,6 +69,7 @@ Usage:
   billcons versions DIR [--format table|csv|json]
   billcons diff DIR [--from V] [--to V] [--lines] [--format table|csv|json] [--exit-code]
   billcons rollback DIR V [--keep N] [--wait[=DURATION]]
+  billcons close DIR --cycle YYYY-MM [--keep N] [--wait[=DURATION]]
   billcons plan|split|shard|commit --out URL ...   (a run as shards: help plan)
   billcons gen --lines N --out DIR [--seed S] [--format parquet|csv]
                [--members M] [--management K] [--cycles C]
@@ -90,6 +91,8 @@ Commands:
   versions list the kept versions of DIR
   diff     what changed between two versions, per cycle, payer and currency
   rollback publish an earlier version's content as the new latest version
+  close    close a billing cycle once its invoices are issued: invoice ids,
+           and from then on late data becomes corrections in the next cycle
   plan, split, shard, commit   the same run as steps on many machines
   gen      write a realistic, deterministic dataset of any size
   version  print the program version
@@ -253,6 +256,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdVersions(ctx, args[1:], stdout, stderr)
 	case "rollback":
 		return cmdRollback(ctx, args[1:], stdout, stderr)
+	case "close":
+		return cmdClose(ctx, args[1:], stdout, stderr)
 	case "diff":
 		return cmdDiff(ctx, args[1:], stdout, stderr)
 	case "plan":
@@ -300,7 +305,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // helpTexts are the commands whose help is their text alone.
 var helpTexts = map[string]string{
 	"query": queryHelp, "invoice": invoiceHelp, "export": exportHelp, "versions": versionsHelp,
-	"rollback": rollbackHelp, "diff": diffHelp, "report": reportHelp,
+	"rollback": rollbackHelp, "close": closeHelp, "diff": diffHelp, "report": reportHelp,
 	"plan": shardsHelp, "split": shardsHelp, "shard": shardsHelp, "commit": shardsHelp,
 }
 

@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/query"
 	"github.com/billcons/billcons/shards"
@@ -404,4 +405,59 @@ func (g *guards) summarize(res *pipeline.Result, stderr io.Writer, log *slog.Log
 			fmt.Fprintln(stderr, line)
 		}
 	}
+}
+
+const closeHelp = `Usage:
+  billcons close DIR --cycle YYYY-MM [--keep N] [--wait[=DURATION]]
+
+Closes billing cycle YYYY-MM of the tree DIR once its invoices are issued:
+publishes a version in which each payer and currency of the cycle has its
+invoice id (YYYYMM-PAYER-CURRENCY, in the bills, the summary, the
+statements and FOCUS InvoiceId). From then on no version changes the
+cycle: its bills files stay byte-identical, and its summary rows, credits
+applied and alerts stay as they are. A later run that finds the cycle's
+lines changed (a late line, a line withdrawn, a late trusteeship change, a
+new amount or discount) writes correction rows into the first open cycle
+instead. Cycles close in order: every earlier cycle with lines must be
+closed first. There is no reopening.
+
+Exit status 0 when closed, 1 when an earlier cycle is open, the cycle is
+closed already or another command holds DIR, 2 for a usage error.
+`
+
+func cmdClose(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("billcons close", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cycle := fs.String("cycle", "", "the billing cycle to close, YYYY-MM")
+	keep := fs.Int("keep", writers.DefaultKeep, "versions to keep, the new one included")
+	var wait waitFlag
+	fs.Var(&wait, "wait", "when another command holds DIR, wait for it")
+	dir, code := dirOnly("close", fs, args, stdout, stderr, closeHelp)
+	if dir == "" {
+		return code
+	}
+	c, err := billing.ParseCycle(*cycle)
+	if *cycle == "" || err != nil {
+		fmt.Fprintf(stderr, "billcons close: --cycle %q: want the billing cycle to close, as YYYY-MM\n", *cycle)
+		return exitUsage
+	}
+	if *keep < 1 {
+		fmt.Fprintf(stderr, "billcons close: --keep %d: keep at least 1 version\n", *keep)
+		return exitUsage
+	}
+	if isStore(dir) {
+		fmt.Fprintf(stderr, "billcons close: %s: closing a cycle of a tree in a store is not built yet; close a local tree\n", dir)
+		return exitFailed
+	}
+	m, t, err := writers.CloseCycle(ctx, dir, c, *keep, time.Duration(wait))
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons close: %v\n", signalled(err, "; "+dir+" is unchanged"))
+		return exitFailed
+	}
+	for _, w := range t.Warnings {
+		fmt.Fprintf(stderr, "billcons close: warning: %s\n", w)
+	}
+	fmt.Fprintf(stderr, "billcons: closed %s in version %d of %s; its invoices are YYYYMM-PAYER-CURRENCY ids in the bills and the summary; later changes to its lines become corrections in %s\n",
+		c, m.TreeVersion, dir, c+1)
+	return exitOK
 }
