@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -209,9 +210,15 @@ func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *
 			x := rowReject(dec.Header(), row, e)
 			payload = encodeReject(payload[:0], &x)
 			mu.Lock()
-			err := sp.rejects.Add(rejectKey(fi, row.N), payload)
-			mu.Unlock()
-			return err
+			defer mu.Unlock()
+			if r.closed != nil {
+				if id, ok := fieldAt(row, dec.LineIDColumn()); ok {
+					if err := r.closed.rejectedID(strings.TrimSpace(id)); err != nil {
+						return err
+					}
+				}
+			}
+			return sp.rejects.Add(rejectKey(fi, row.N), payload)
 		}
 		line.Seq = seqOf(fi, row.N)
 		tally.total(line.Currency).read.Add(line.ListAmount)

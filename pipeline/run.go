@@ -84,6 +84,10 @@ type Config struct {
 	// Guard those fail the run themselves.
 	Guard func(ctx context.Context, g *GuardInput) error
 
+	// Restate names closed cycles whose inputs are whole: an invoiced line
+	// of one that the inputs lack is withdrawn rather than carried.
+	Restate []billing.Cycle
+
 	// Jobs is how many goroutines read usage files at once and how many
 	// bills files are written at once; zero means 2. The outputs are the
 	// same bytes whatever it is.
@@ -185,6 +189,7 @@ type run struct {
 	renames    map[uint64]uint32 // alibaba profile: seq -> n, for a line_id repeated n-1 times before
 	settle     *settlement       // the credits and alerts of pass D
 	cycleSums  map[cycleCurrency]*cycleSum
+	closed     *closedCycles // the closed cycles of the base version, or nil
 }
 
 // lineSpills are the sorts the usage lines go through.
@@ -306,6 +311,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := os.Mkdir(r.spillDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating spill folder: %w", err)
 	}
+	if tree.BaseVersion() > 0 && cfg.GuardBase == "" && cfg.Shard == nil && cfg.Commit == nil {
+		if r.closed, err = r.loadClosed(tree.BaseDir()); err != nil {
+			return nil, err
+		}
+	} else if len(cfg.Restate) > 0 {
+		return nil, fmt.Errorf("%w: --restate %s: %s has no closed cycle", ErrUsage, cfg.Restate[0], cfg.Out)
+	}
 
 	inputHashes := hashes{}
 	var plainUsage []writers.Input // usage files, not zip members, hashed so far
@@ -409,7 +421,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	alerts := rules.Alerts(settleIn.balances, r.cycles, r.settle, plan.InTrusteeshipAtEnd)
+	alertCycles := r.cycles
+	var alerts []rules.Alert
+	if r.closed != nil {
+		// The closed cycles' alerts stay as they were.
+		if alerts, err = r.closed.keepAlerts(); err != nil {
+			return nil, err
+		}
+		alertCycles = slices.DeleteFunc(slices.Clone(alertCycles), func(c billing.Cycle) bool { return c <= r.closed.last })
+	}
+	alerts = append(alerts, rules.Alerts(settleIn.balances, alertCycles, r.settle, plan.InTrusteeshipAtEnd)...)
 	r.counts.Alerts = int64(len(alerts))
 	alertOut, err := writers.WriteAlerts(tree.Dir(), alerts)
 	if err != nil {
@@ -489,6 +510,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r.stage("write_rejects", slog.Int64("usage", r.counts.UsageRejected), slog.Int64("changes", r.counts.ChangesRejected), slog.Int64("accounts", r.counts.AccountsRejected))
 
+	if r.closed != nil {
+		r.counts.LinesCarried = r.closed.carried
+		for cur := range r.closed.carriedBy {
+			r.total(cur) // a currency only carried still has its totals
+		}
+	}
 	if r.counts.UsageRead != r.counts.UsageBilled+r.counts.UsageRejected {
 		return nil, fmt.Errorf("internal error: %d usage rows read but %d billed and %d rejected", r.counts.UsageRead, r.counts.UsageBilled, r.counts.UsageRejected)
 	}
@@ -498,7 +525,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		TreeVersion:   tree.Next(),
 		BaseVersion:   tree.BaseVersion(),
 		Command:       "run",
-		Cycles:        r.cycleTotals(),
+		Cycles:        r.allCycleTotals(),
 		Program:       "billcons",
 		Version:       cfg.Version,
 		StartedAt:     started.Format(time.RFC3339Nano),
@@ -510,6 +537,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		},
 		Inputs:  r.inputs,
 		Outputs: outputs,
+		Closed:  r.closedRecords(),
 		Counts:  r.counts,
 		Totals:  map[string]writers.Totals{},
 	}
@@ -526,6 +554,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, fmt.Errorf("internal error: %s read %s but billed %s and rejected %s", cur, t.read, t.billed, t.rejected)
 		}
 		eff := t.billed
+		var carried billing.Sum
+		if r.closed != nil && r.closed.carriedBy[cur] != nil {
+			carried = *r.closed.carriedBy[cur]
+			eff.AddSum(carried)
+		}
 		eff.SubSum(t.discount)
 		due := eff
 		due.SubSum(t.coupon)
@@ -534,6 +567,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		m.Totals[cur] = writers.Totals{Read: t.read.String(), Billed: t.billed.String(), Rejected: t.rejected.String(),
 			Discount: t.discount.String(), Effective: eff.String(), Coupon: t.coupon.String(), Voucher: t.voucher.String(),
 			StoredValue: t.storedValue.String(), Due: due.String()}
+		if carried != (billing.Sum{}) {
+			tt := m.Totals[cur]
+			tt.Carried = carried.String()
+			m.Totals[cur] = tt
+		}
 	}
 	var trips []string
 	if cfg.MaxRejectRatio >= 0 && r.counts.UsageRead > 0 {

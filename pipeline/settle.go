@@ -51,13 +51,26 @@ func newSettlement(credits *rules.Credits, applied *writers.Applied, balances []
 
 // row settles one summary row: it applies the credits that may pay it,
 // writes the applications, and sets the row's effective, credit and due
-// amounts.
-func (s *settlement) row(row *writers.SummaryRow) error {
+// amounts. Returns are the credits given back on the row by its
+// correction rows (negative applications, written already): the row owes
+// its effective amount less them.
+func (s *settlement) row(row *writers.SummaryRow, returns []rules.Application) error {
 	row.Effective = row.ListAmount
 	row.Effective.SubSum(row.Discount)
 	st := rules.StatementRow{Cycle: row.Cycle, Payer: row.Payer, Member: row.AccountID, Product: row.Product,
 		Currency: row.Currency, Effective: row.Effective}
 	row.Coupon, row.Voucher, row.StoredVal = billing.Sum{}, billing.Sum{}, billing.Sum{}
+	for _, a := range returns {
+		switch a.Kind {
+		case billing.Coupon:
+			row.Coupon.Add(a.Amount)
+		case billing.Voucher:
+			row.Voucher.Add(a.Amount)
+		default:
+			row.StoredVal.Add(a.Amount)
+		}
+		st.Effective.Sub(a.Amount)
+	}
 	for _, a := range s.credits.Settle(&st) {
 		switch a.Kind {
 		case billing.Coupon:

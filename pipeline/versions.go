@@ -63,6 +63,15 @@ func (r *run) cycleTotals() []writers.CycleTotals {
 	return out
 }
 
+// allCycleTotals are the per-cycle totals of the new version: the closed
+// cycles' as the base version has them, then the run's own.
+func (r *run) allCycleTotals() []writers.CycleTotals {
+	if r.closed == nil {
+		return r.cycleTotals()
+	}
+	return append(r.closed.keepCycles(), r.cycleTotals()...)
+}
+
 // inputsOutside refuses inputs inside the tree a run replaces: paths
 // are the options' arguments as given and the files they name, by option.
 func inputsOutside(out string, paths map[string][]string) error {

@@ -172,3 +172,7 @@ func RecordAmountFields(profile string) (amount, currency string) {
 	}
 	return "list_amount", "currency"
 }
+
+// LineIDColumn returns the column the line_id is read from, or -1: a
+// rejected row's id, for a run to see which invoiced line it withdraws.
+func (d *UsageDecoder) LineIDColumn() int { return d.col[billing.ColLineID] }

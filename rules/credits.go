@@ -145,3 +145,17 @@ func (c *Credits) Settle(row *StatementRow) []Application {
 // Balances returns every accepted credit with what was applied, by
 // credit_id.
 func (c *Credits) Balances() []*CreditBalance { return c.all }
+
+// Take records that amount of credit id was applied outside Settle: by a
+// closed cycle, whose applications stay as they were (amount > 0), or
+// given back by a correction that reverses a row the credit paid (amount
+// < 0), which the credit may then pay again (CONTRACT.md, Corrections). It
+// reports whether the credit is known.
+func (c *Credits) Take(id string, amount billing.Amount) bool {
+	i, ok := slices.BinarySearchFunc(c.all, id, func(b *CreditBalance, id string) int { return cmp.Compare(b.CreditID, id) })
+	if !ok {
+		return false
+	}
+	c.all[i].Applied += amount
+	return true
+}

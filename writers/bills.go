@@ -134,6 +134,17 @@ func (w *Bills) SetWriters(n int) {
 	w.groups = make(chan *flatGroup, 2*n+2)
 }
 
+// Carry writes index rows of bills files the writer did not write (a
+// closed cycle's, kept as they are) before the first Write.
+func (w *Bills) Carry(rows []IndexRow) error {
+	for i := range rows {
+		if err := writeIndexRow(w.index, &rows[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CycleDir returns the folder of a cycle's bills, relative to the tree.
 func CycleDir(cycle billing.Cycle) string {
 	return path.Join("bills", "billing_cycle="+cycle.String())

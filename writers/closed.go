@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/rules"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -109,4 +110,51 @@ func ReadBillRows(p string, cycle billing.Cycle, fn func(l *billing.UsageLine, d
 			ChargeClass: text("charge_class"), CorrectionReason: text("correction_reason"), CorrectsCycle: text("corrects_cycle")}
 		return fn(&l, &d, extras)
 	})
+}
+
+// ReadApplied calls fn for each row of a credits/applied.parquet file, in
+// file order (the settlement order).
+func ReadApplied(p string, fn func(row *rules.StatementRow, a *rules.Application) error) error {
+	var row rules.StatementRow
+	var a rules.Application
+	return ReadParquet(p, func(_ []string, v map[string]parquet.Value) error {
+		c, err := billing.ParseCycle(v["billing_cycle"].String())
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		k, err := billing.ParseCreditKind(v["kind"].String())
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		row = rules.StatementRow{Cycle: c, Payer: v["payer_account_id"].String(), Member: v["account_id"].String(),
+			Product: v["product_code"].String(), Currency: v["currency"].String()}
+		a = rules.Application{CreditID: v["credit_id"].String(), Owner: v["owner_account_id"].String(), Kind: k,
+			Amount: billing.Amount(v["amount"].Int64())}
+		return fn(&row, &a)
+	})
+}
+
+// ReadAlerts returns the rows of an alerts/alerts.parquet file.
+func ReadAlerts(p string) ([]rules.Alert, error) {
+	var out []rules.Alert
+	err := ReadParquet(p, func(_ []string, v map[string]parquet.Value) error {
+		c, err := billing.ParseCycle(v["billing_cycle"].String())
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		a := rules.Alert{Cycle: c, Payer: v["payer_account_id"].String(), Currency: v["currency"].String(),
+			AmountDue: billing.SumFromBytes16(v["amount_due"].ByteArray()), Limit: billing.Amount(v["limit"].Int64()),
+			Members: v["members"].Int64()}
+		switch v["kind"].String() {
+		case rules.SpendingAlert.Code:
+			a.Rule = rules.SpendingAlert
+		case rules.LowCreditAlert.Code:
+			a.Rule = rules.LowCreditAlert
+		default:
+			return fmt.Errorf("%s: unknown alert kind %q", p, v["kind"].String())
+		}
+		out = append(out, a)
+		return nil
+	})
+	return out, err
 }

@@ -55,9 +55,14 @@ type Input struct {
 // Counts are the row counts of a run. UsageRead = UsageBilled + UsageRejected,
 // and the same for changes and accounts.
 type Counts struct {
-	UsageRead        int64 `json:"usage_read"`
-	UsageBilled      int64 `json:"usage_billed"`
-	UsageRejected    int64 `json:"usage_rejected"`
+	UsageRead     int64 `json:"usage_read"`
+	UsageBilled   int64 `json:"usage_billed"`
+	UsageRejected int64 `json:"usage_rejected"`
+	// LinesCarried are invoiced lines of closed cycles the inputs no
+	// longer hold, kept as invoiced; CorrectionRows the correction rows
+	// written in the open cycles.
+	LinesCarried     int64 `json:"lines_carried,omitempty"`
+	CorrectionRows   int64 `json:"correction_rows,omitempty"`
 	ChangesRead      int64 `json:"changes_read"`
 	ChangesAccepted  int64 `json:"changes_accepted"`
 	ChangesRejected  int64 `json:"changes_rejected"`
@@ -100,6 +105,10 @@ type Totals struct {
 	Voucher     string `json:"voucher"`
 	StoredValue string `json:"stored_value"`
 	Due         string `json:"due"`
+	// Carried is the list amount of the invoiced lines of closed cycles
+	// that the inputs no longer hold, kept as invoiced: the bills add up
+	// to Billed + Carried.
+	Carried string `json:"carried,omitempty"`
 }
 
 // CycleTotals are one billing cycle's lines and exact sums in one currency.

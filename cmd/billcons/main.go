@@ -59,7 +59,7 @@ Usage:
                [--balances PATH] [--profile billcons|alibaba] [--currency CODE]
                [--max-reject-ratio R] [--max-cycle-drop R] [--accept-missing]
                [--guard-report FILE] [--keep N] [--jobs N] [--wait[=DURATION]]
-               [--log-format text|json] [--quiet]
+               [--restate YYYY-MM] [--log-format text|json] [--quiet]
   billcons verify DIR [--inputs] [--version V]
   billcons report DIR [--format table|csv|json] [--version V]
   billcons query DIR [--format table|csv|json] [--allow-writes] [--version V] [SQL]
@@ -119,7 +119,7 @@ const runHelp = `Usage:
                [--balances PATH] [--profile billcons|alibaba] [--currency CODE]
                [--max-reject-ratio R] [--max-cycle-drop R] [--accept-missing]
                [--guard-report FILE] [--keep N] [--jobs N] [--wait[=DURATION]]
-               [--log-format text|json] [--quiet]
+               [--restate YYYY-MM] [--log-format text|json] [--quiet]
 
 Reads bill lines (--usage) and the history of trusteeship changes
 (--changes), decides for every line which account pays it, and writes:
@@ -351,6 +351,8 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	tz := fs.String("tz", "+08:00", "the billing time zone cycles are cut in: an offset like +08:00 or an IANA name")
 	maxReject := fs.Float64("max-reject-ratio", 0.01, "guard: fail with exit 3, keeping DIR, when more than this share (0 to 1) of usage rows is rejected; 1 turns it off")
 	keep := fs.Int("keep", writers.DefaultKeep, "how many versions of DIR to keep, the new one included")
+	var restate paths
+	fs.Var(&restate, "restate", "a closed cycle whose inputs are whole: an invoiced line of it that the inputs lack is withdrawn\n(a correction) instead of carried as invoiced (repeatable)")
 	jobs := fs.Int("jobs", runtime.NumCPU(), "how many cores the run uses: usage files read at once, bills files written at once\n(the outputs are the same bytes whatever it is)")
 	acceptMissing := fs.Bool("accept-missing", false, "publish even when lines, changes or settlement rows the latest version has are missing now\n(each is recorded in the manifest and listed by billcons diff)")
 	maxCycleDrop := fs.Float64("max-cycle-drop", 0.5, "guard: fail with exit 3 when a billing cycle's billed list amount in a currency falls by more than\nthis share against the latest version; 1 turns it off")
@@ -417,6 +419,14 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	if *jobs < 1 {
 		return usageErr("--jobs %d: want 1 or more", *jobs)
 	}
+	var restated []billing.Cycle
+	for _, c := range restate {
+		cy, err := billing.ParseCycle(c)
+		if err != nil {
+			return usageErr("--restate %q: want a closed billing cycle, YYYY-MM", c)
+		}
+		restated = append(restated, cy)
+	}
 	if *guardReport != "" {
 		if err := outsideTrees("--guard-report", *guardReport); err != nil {
 			return usageErr("%v", err)
@@ -437,7 +447,7 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	cfg := pipeline.Config{
 		Usage: usage, Changes: changes, Accounts: accounts, Out: *out,
 		Discounts: discounts, Credits: credits, Enterprises: enterprises, Balances: balances,
-		Profile: *profile, Currency: *currency,
+		Profile: *profile, Currency: *currency, Restate: restated,
 		Timing: tim, Zone: loc, ZoneName: *tz, MaxRejectRatio: ratio, Version: version,
 		Wait: time.Duration(wait), Log: log, Keep: *keep, Jobs: *jobs,
 	}
@@ -976,7 +986,7 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 var flagValueNames = map[string]string{
 	"usage": "PATH", "changes": "PATH", "accounts": "PATH", "discounts": "PATH", "credits": "PATH", "enterprises": "PATH",
 	"balances": "PATH", "out": "DIR", "jobs": "N", "keep": "N", "tz": "ZONE", "currency": "CODE", "profile": "billcons|alibaba",
-	"timing": "end-time|next-period", "max-reject-ratio": "R", "max-cycle-drop": "R", "guard-report": "FILE",
+	"timing": "end-time|next-period", "restate": "YYYY-MM", "max-reject-ratio": "R", "max-cycle-drop": "R", "guard-report": "FILE",
 	"log-format": "text|json", "wait": "[=DURATION]", "shards": "N", "splits": "K", "index": "I",
 	"lines": "N", "seed": "S", "format": "parquet|csv", "members": "M", "management": "K", "cycles": "C",
 }

@@ -1,0 +1,641 @@
+package pipeline
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/rules"
+	"github.com/billcons/billcons/spill"
+	"github.com/billcons/billcons/writers"
+)
+
+// closedCycles is what a run keeps of the closed cycles of the version it
+// starts from (CONTRACT.md, "Nightly runs over months": Close and
+// Corrections). Their bills files, summary rows, credits applied and
+// alerts are carried into the new version as they are; the run's lines of
+// those cycles are recomputed as always and compared, by line_id, with
+// their net invoiced state (the closed row plus the corrections made to it
+// in closed cycles). Each difference becomes correction rows in the first
+// open cycle, settled there.
+type closedCycles struct {
+	base string // the base version's folder
+	m    *writers.Manifest
+	last billing.Cycle // the latest closed cycle
+	open billing.Cycle // the first open cycle: last + 1
+
+	restate map[billing.Cycle]bool // --restate: the inputs hold these cycles whole
+
+	// recomputed holds the run's lines of closed cycles by line_id, as pass
+	// D found them (payer, discount and all); rejected the ids of the
+	// usage rows rejected now.
+	recomputed *spill.Sorter
+	rejected   *spill.Sorter
+	corrected  bool // correct has run
+
+	// The correction rows of the first open cycle in the order the bills
+	// store them (payer, corrects_cycle, line_id, − before +), and per
+	// statement row what they add, in summary order; next* are what pass
+	// D has written of each.
+	rows      []correction
+	stmts     []stmtCorrection
+	nextRow   int
+	nextStmt  int
+	carried   int64                   // invoiced lines absent from the inputs, kept as invoiced
+	carriedBy map[string]*billing.Sum // their list amounts by currency
+	returns   map[stmtKey][]rules.Application
+	cycles    []billing.Cycle // the closed cycles that have bills
+	extras    []string        // the run's extra columns
+}
+
+// stmtKey is a statement row: cycle, payer, member, product and currency.
+type stmtKey struct {
+	cycle                            billing.Cycle
+	payer, member, product, currency string
+}
+
+func (a stmtKey) compare(b stmtKey) int {
+	return cmp.Or(cmp.Compare(a.cycle, b.cycle), strings.Compare(a.payer, b.payer), strings.Compare(a.member, b.member),
+		strings.Compare(a.product, b.product), strings.Compare(a.currency, b.currency))
+}
+
+// correction is one correction row: a line and its decision as the bills
+// store it, and for a − row the closed statement row it reverses.
+type correction struct {
+	line     billing.UsageLine
+	d        writers.Decided
+	minus    bool
+	reverses stmtKey
+}
+
+// stmtCorrection is what the correction rows add to one statement row of
+// the first open cycle.
+type stmtCorrection struct {
+	key            stmtKey
+	lines          int64
+	list, discount billing.Sum
+}
+
+// invoicedRow is one closed bills row of a line: its original row or a
+// correction made to it in a closed cycle.
+type invoicedRow struct {
+	cycle billing.Cycle // the cycle whose bills hold the row
+	line  billing.UsageLine
+	d     writers.Decided
+}
+
+// loadClosed reads what the base version closed, or returns nil when it
+// closed nothing.
+func (r *run) loadClosed(base string) (*closedCycles, error) {
+	if base == "" {
+		return nil, nil
+	}
+	m, err := writers.ReadManifest(base)
+	if err != nil {
+		return nil, err
+	}
+	last, ok := m.LastClosed()
+	if !ok {
+		if len(r.cfg.Restate) > 0 {
+			return nil, fmt.Errorf("%w: --restate %s: %s has no closed cycle; --restate names a closed cycle whose inputs are whole", ErrUsage, r.cfg.Restate[0], r.cfg.Out)
+		}
+		return nil, nil
+	}
+	cc := &closedCycles{base: base, m: m, last: last, open: last + 1, restate: map[billing.Cycle]bool{},
+		carriedBy: map[string]*billing.Sum{}, returns: map[stmtKey][]rules.Application{}, extras: r.extras.Names()}
+	for _, c := range r.cfg.Restate {
+		if c > last {
+			return nil, fmt.Errorf("%w: --restate %s: the cycle is open (cycles up to %s are closed); an open cycle is recomputed from the inputs anyway", ErrUsage, c, last)
+		}
+		cc.restate[c] = true
+	}
+	for _, ct := range m.Cycles {
+		if c, err := billing.ParseCycle(ct.Cycle); err == nil && c <= last && !slices.Contains(cc.cycles, c) {
+			cc.cycles = append(cc.cycles, c)
+		}
+	}
+	cc.recomputed = spill.New(r.spillDir, "closed-recomputed", r.cfg.SpillBytes/4)
+	cc.rejected = spill.New(r.spillDir, "rejected-ids", r.cfg.SpillBytes/16)
+	return cc, nil
+}
+
+// carry puts the closed cycles' bills files into the staged version, as
+// they are (hard links), and returns their outputs.
+func (cc *closedCycles) carry(root string) ([]writers.Output, error) {
+	var outs []writers.Output
+	for _, o := range cc.m.Outputs {
+		if !strings.HasPrefix(o.Path, "bills/") {
+			continue
+		}
+		c, err := billing.ParseCycle(strings.TrimPrefix(path.Dir(o.Path), "bills/billing_cycle="))
+		if err != nil || c > cc.last {
+			continue
+		}
+		dst := filepath.Join(root, filepath.FromSlash(o.Path))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Link(filepath.Join(cc.base, filepath.FromSlash(o.Path)), dst); err != nil {
+			return nil, fmt.Errorf("keeping closed %s: %w", o.Path, unwrapPath(err))
+		}
+		outs = append(outs, o)
+	}
+	return outs, nil
+}
+
+// keepIndex is the closed cycles' rows of the base version's index.
+func (cc *closedCycles) keepIndex() ([]writers.IndexRow, error) {
+	var rows []writers.IndexRow
+	p := filepath.Join(cc.base, writers.IndexPath)
+	if _, err := os.Stat(p); err != nil {
+		return nil, nil
+	}
+	err := writers.ReadIndex(p, func(x *writers.IndexRow) error {
+		if x.Cycle <= cc.last {
+			rows = append(rows, *x)
+		}
+		return nil
+	})
+	return rows, err
+}
+
+// keepSettlement writes the closed cycles' summary rows and credits
+// applied as the base version has them, and takes those applications
+// from the credits' balances: the open cycles settle with what the closed
+// ones left.
+func (r *run) keepSettlement(summary *writers.Summary) error {
+	cc := r.closed
+	err := writers.ReadSummary(filepath.Join(cc.base, "summary/summary.parquet"), func(row *writers.SummaryRow) error {
+		if row.Cycle > cc.last {
+			return nil
+		}
+		r.counts.SummaryRows++
+		t := r.total(row.Currency)
+		t.discount.AddSum(row.Discount)
+		t.coupon.AddSum(row.Coupon)
+		t.voucher.AddSum(row.Voucher)
+		t.storedValue.AddSum(row.StoredVal)
+		return summary.Write(row)
+	})
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(cc.base, "credits/applied.parquet")
+	if _, err := os.Stat(p); err != nil {
+		return nil
+	}
+	return writers.ReadApplied(p, func(row *rules.StatementRow, a *rules.Application) error {
+		if row.Cycle > cc.last {
+			return nil
+		}
+		r.settle.credits.Take(a.CreditID, a.Amount)
+		r.settle.n++
+		return r.settle.applied.Write(row, a)
+	})
+}
+
+// keepAlerts are the base version's alerts of the closed cycles.
+func (cc *closedCycles) keepAlerts() ([]rules.Alert, error) {
+	p := filepath.Join(cc.base, "alerts/alerts.parquet")
+	if _, err := os.Stat(p); err != nil {
+		return nil, nil
+	}
+	all, err := writers.ReadAlerts(p)
+	if err != nil {
+		return nil, err
+	}
+	var kept []rules.Alert
+	for _, a := range all {
+		if a.Cycle <= cc.last {
+			kept = append(kept, a)
+		}
+	}
+	return kept, nil
+}
+
+// keepCycles are the base version's totals of the closed cycles.
+func (cc *closedCycles) keepCycles() []writers.CycleTotals {
+	var kept []writers.CycleTotals
+	for _, ct := range cc.m.Cycles {
+		if c, err := billing.ParseCycle(ct.Cycle); err == nil && c <= cc.last {
+			kept = append(kept, ct)
+		}
+	}
+	return kept
+}
+
+// recompute keeps a line of a closed cycle, as pass D decided it, for
+// correct to compare with what was invoiced.
+func (cc *closedCycles) recompute(s *spilled, buf *[]byte) error {
+	key := append([]byte(s.line.LineID), 0)
+	*buf = encodeRow((*buf)[:0], s.line.Cycle, &s.line, &s.Decided)
+	return cc.recomputed.Add(key, *buf)
+}
+
+// encodeRow encodes a bills row: the cycle whose bills hold it, its line
+// and its decision, the correction columns included.
+func encodeRow(b []byte, cycle billing.Cycle, l *billing.UsageLine, d *writers.Decided) []byte {
+	b = binary.AppendVarint(b, int64(cycle))
+	b = encodeLine(b, l)
+	for _, s := range [...]string{d.Payer, d.DecidedBy, d.HeldBy, d.DiscountOwner, d.DiscountRule, d.DiscountID,
+		d.InvoiceID, d.ChargeClass, d.CorrectionReason, d.CorrectsCycle} {
+		b = appendString(b, s)
+	}
+	return binary.AppendVarint(b, int64(d.DiscountAmount))
+}
+
+// decodeRow decodes what encodeRow encoded, copying its strings.
+func decodeRow(b []byte, x *invoicedRow) error {
+	d := decoder{b: b}
+	x.cycle = billing.Cycle(d.varint())
+	l := &x.line
+	l.LineID = d.string()
+	l.AccountID = d.string()
+	l.ProductCode = d.string()
+	l.Currency = d.string()
+	l.Cycle = billing.Cycle(d.varint())
+	d.rest(l)
+	l.Extra = slices.Clone(l.Extra)
+	for _, f := range [...]*string{&x.d.Payer, &x.d.DecidedBy, &x.d.HeldBy, &x.d.DiscountOwner, &x.d.DiscountRule, &x.d.DiscountID,
+		&x.d.InvoiceID, &x.d.ChargeClass, &x.d.CorrectionReason, &x.d.CorrectsCycle} {
+		*f = d.string()
+	}
+	x.d.DiscountAmount = billing.Amount(d.varint())
+	if d.err || len(d.b) != 0 {
+		return errCorrupt
+	}
+	return nil
+}
+
+// rejectedID records the line_id of a usage row rejected now: an invoiced
+// line rejected now is withdrawn.
+func (cc *closedCycles) rejectedID(id string) error {
+	if id == "" {
+		return nil
+	}
+	return cc.rejected.Add([]byte(id), nil)
+}
+
+// invoiced spills every row of the closed cycles' bills by line_id, in the
+// order they were billed (cycle, then file order), their extra columns
+// matched by name to the run's.
+func (r *run) invoiced() (*spill.Sorter, error) {
+	cc := r.closed
+	s := spill.New(r.spillDir, "closed-invoiced", r.cfg.SpillBytes/2)
+	var n uint64
+	var key, buf []byte
+	for _, o := range cc.m.Outputs {
+		if !strings.HasPrefix(o.Path, "bills/") {
+			continue
+		}
+		c, err := billing.ParseCycle(strings.TrimPrefix(path.Dir(o.Path), "bills/billing_cycle="))
+		if err != nil || c > cc.last {
+			continue
+		}
+		var at []int // the run's extras by the file's
+		err = writers.ReadBillRows(filepath.Join(cc.base, filepath.FromSlash(o.Path)), c, func(l *billing.UsageLine, d *writers.Decided, extras []string) error {
+			if at == nil {
+				at = make([]int, len(cc.extras))
+				for i, name := range cc.extras {
+					at[i] = slices.Index(extras, name)
+				}
+			}
+			ex := make([]billing.NullString, len(cc.extras))
+			for i, j := range at {
+				if j >= 0 && j < len(l.Extra) {
+					ex[i] = l.Extra[j]
+				}
+			}
+			l.Extra = ex
+			n++
+			key = append(append(key[:0], l.LineID...), 0)
+			key = binary.BigEndian.AppendUint64(key, n)
+			buf = encodeRow(buf[:0], c, l, d)
+			return s.Add(key, buf)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// lineOf is the line_id of a key of the recomputed, rejected or invoiced
+// sorters.
+func lineOf(key []byte) string {
+	if i := slices.Index(key, 0); i >= 0 {
+		return string(key[:i])
+	}
+	return string(key)
+}
+
+// netState folds a line's closed rows, in billing order, into its net
+// invoiced state: the row standing now, or none once withdrawn. Within
+// one cycle a line has one correction or one − and + pair; the − row
+// reverses the state before it (its payer), the + row is the new state.
+func netState(rows []invoicedRow) (*invoicedRow, bool) {
+	var net *invoicedRow
+	for i := 0; i < len(rows); {
+		j := i
+		for j < len(rows) && rows[j].cycle == rows[i].cycle {
+			j++
+		}
+		switch group := rows[i:j]; {
+		case len(group) == 1 && group[0].d.CorrectionReason == writers.ReasonWithdrawn:
+			net = nil
+		case len(group) == 1:
+			net = &group[0] // the line's own row, or a late line's + row
+		case len(group) == 2 && net != nil && group[0].d.Payer != group[1].d.Payer && group[1].d.Payer == net.d.Payer:
+			net = &group[0] // a payer change whose + row's payer sorts first
+		default:
+			net = &group[len(group)-1] // − before + in the bills' order
+		}
+		i = j
+	}
+	return net, net != nil
+}
+
+// reason is the one reason a line's recomputation differs from its net
+// invoiced state, in the contract's order, or "" when it does not.
+func reason(net *invoicedRow, now *invoicedRow) string {
+	switch {
+	case net == nil:
+		return writers.ReasonLate
+	case now.d.Payer != net.d.Payer:
+		return writers.ReasonPayerChanged
+	case now.line.ListAmount != net.line.ListAmount || now.line.Currency != net.line.Currency:
+		return writers.ReasonAmountChanged
+	case now.d.DiscountAmount != net.d.DiscountAmount:
+		return writers.ReasonDiscountChanged
+	}
+	return ""
+}
+
+// correct compares the run's lines of closed cycles with their net
+// invoiced states and makes the correction rows of the first open cycle,
+// and the credits their − rows return.
+func (r *run) correct() error {
+	cc := r.closed
+	cc.corrected = true
+	inv, err := r.invoiced()
+	if err != nil {
+		return err
+	}
+	defer inv.Remove()
+	defer cc.recomputed.Remove()
+	defer cc.rejected.Remove()
+	its, err := inv.Merge()
+	if err != nil {
+		return err
+	}
+	defer its.Close()
+	rec, err := cc.recomputed.Merge()
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
+	rej, err := cc.rejected.Merge()
+	if err != nil {
+		return err
+	}
+	defer rej.Close()
+
+	type stream struct {
+		next func() ([]byte, []byte, bool)
+		key  []byte
+		val  []byte
+		ok   bool
+	}
+	pull := func(s *stream) {
+		k, v, ok := s.next()
+		s.key, s.val, s.ok = slices.Clone(k), slices.Clone(v), ok
+	}
+	sI := &stream{next: its.Next}
+	sR := &stream{next: rec.Next}
+	sJ := &stream{next: rej.Next}
+	pull(sI)
+	pull(sR)
+	pull(sJ)
+	var rows []invoicedRow
+	for sI.ok || sR.ok {
+		id := ""
+		switch {
+		case !sI.ok:
+			id = lineOf(sR.key)
+		case !sR.ok:
+			id = lineOf(sI.key)
+		default:
+			id = min(lineOf(sI.key), lineOf(sR.key))
+		}
+		rows = rows[:0]
+		for sI.ok && lineOf(sI.key) == id {
+			var x invoicedRow
+			if err := decodeRow(sI.val, &x); err != nil {
+				return err
+			}
+			rows = append(rows, x)
+			pull(sI)
+		}
+		var now *invoicedRow
+		if sR.ok && lineOf(sR.key) == id {
+			now = &invoicedRow{}
+			if err := decodeRow(sR.val, now); err != nil {
+				return err
+			}
+			pull(sR)
+		}
+		for sJ.ok && string(sJ.key) < id {
+			pull(sJ)
+		}
+		rejected := sJ.ok && string(sJ.key) == id
+		if err := its.Err(); err != nil {
+			return err
+		}
+		net, invoiced := netState(rows)
+		corrects := func(x *invoicedRow) billing.Cycle {
+			if x.d.CorrectsCycle != "" {
+				if c, err := billing.ParseCycle(x.d.CorrectsCycle); err == nil {
+					return c
+				}
+			}
+			return x.line.Cycle
+		}
+		switch {
+		case now == nil && !invoiced:
+			// Withdrawn in a closed cycle and still not in the inputs.
+		case now == nil:
+			if rejected || cc.restate[corrects(net)] {
+				cc.add(net, corrects(net), writers.ReasonWithdrawn, true)
+				continue
+			}
+			cc.carried++
+			sum := cc.carriedBy[net.line.Currency]
+			if sum == nil {
+				sum = &billing.Sum{}
+				cc.carriedBy[strings.Clone(net.line.Currency)] = sum
+			}
+			sum.Add(net.line.ListAmount)
+		default:
+			why := reason(net, now)
+			switch why {
+			case "":
+			case writers.ReasonLate:
+				cc.add(now, now.line.Cycle, why, false)
+			default:
+				cc.add(net, corrects(net), why, true)
+				cc.add(now, now.line.Cycle, why, false)
+			}
+		}
+	}
+	if err := rec.Err(); err != nil {
+		return err
+	}
+	slices.SortStableFunc(cc.rows, func(a, b correction) int {
+		return cmp.Or(strings.Compare(a.d.Payer, b.d.Payer), strings.Compare(a.d.CorrectsCycle, b.d.CorrectsCycle),
+			strings.Compare(a.line.LineID, b.line.LineID), -cmp.Compare(b2i(a.minus), b2i(b.minus)))
+	})
+	agg := map[stmtKey]*stmtCorrection{}
+	for i := range cc.rows {
+		x := &cc.rows[i]
+		k := stmtKey{cc.open, x.d.Payer, x.line.AccountID, x.line.ProductCode, x.line.Currency}
+		a := agg[k]
+		if a == nil {
+			a = &stmtCorrection{key: k}
+			agg[k] = a
+		}
+		a.lines++
+		a.list.Add(x.line.ListAmount)
+		a.discount.Add(x.d.DiscountAmount)
+	}
+	for _, a := range agg {
+		cc.stmts = append(cc.stmts, *a)
+	}
+	slices.SortFunc(cc.stmts, func(a, b stmtCorrection) int { return a.key.compare(b.key) })
+	return r.returnCredits()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// add makes one correction row of the first open cycle from a line's net
+// invoiced state (minus: its reversal, amounts and usage_quantity negated)
+// or its recomputation.
+func (cc *closedCycles) add(x *invoicedRow, corrects billing.Cycle, why string, minus bool) {
+	c := correction{line: x.line, d: x.d, minus: minus}
+	c.line.Extra = slices.Clone(x.line.Extra)
+	c.d.InvoiceID, c.d.ChargeClass, c.d.CorrectionReason, c.d.CorrectsCycle = "", writers.ChargeClassCorrection, why, corrects.String()
+	if minus {
+		c.reverses = stmtKey{x.cycle, x.d.Payer, x.line.AccountID, x.line.ProductCode, x.line.Currency}
+		c.line.ListAmount = -c.line.ListAmount
+		c.d.DiscountAmount = -c.d.DiscountAmount
+		if i := slices.Index(cc.extras, "usage_quantity"); i >= 0 && i < len(c.line.Extra) && c.line.Extra[i].Valid {
+			c.line.Extra[i].S = negateDecimal(c.line.Extra[i].S)
+		}
+	}
+	c.line.Cycle = cc.open
+	cc.rows = append(cc.rows, c)
+}
+
+// negateDecimal negates a decimal written as text: a usage quantity.
+func negateDecimal(s string) string {
+	t := strings.TrimSpace(s)
+	switch {
+	case t == "":
+		return s
+	case t[0] == '-':
+		return t[1:]
+	case t[0] == '+':
+		t = t[1:]
+	}
+	if strings.Trim(t, "0.") == "" {
+		return t
+	}
+	return "-" + t
+}
+
+// returnCredits gives back, for each − row in the contract's order
+// (corrects_cycle, payer, member, product, currency, line_id), what the
+// credits paid on the closed statement row it reverses: in reverse
+// settlement order, up to what each paid there net of earlier returns. A
+// return is a negative application on the open statement row holding the
+// − row; the credit may pay again.
+func (r *run) returnCredits() error {
+	cc := r.closed
+	var minus []*correction
+	want := map[stmtKey]bool{}
+	for i := range cc.rows {
+		if x := &cc.rows[i]; x.minus && x.line.ListAmount-x.d.DiscountAmount < 0 {
+			minus = append(minus, x)
+			want[x.reverses] = true
+		}
+	}
+	if len(minus) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(minus, func(a, b *correction) int {
+		return cmp.Or(strings.Compare(a.d.CorrectsCycle, b.d.CorrectsCycle), strings.Compare(a.d.Payer, b.d.Payer),
+			strings.Compare(a.line.AccountID, b.line.AccountID), strings.Compare(a.line.ProductCode, b.line.ProductCode),
+			strings.Compare(a.line.Currency, b.line.Currency), strings.Compare(a.line.LineID, b.line.LineID))
+	})
+	type paid struct {
+		app      rules.Application
+		returned billing.Amount
+	}
+	paidOn := map[stmtKey][]*paid{}
+	p := filepath.Join(cc.base, "credits/applied.parquet")
+	if _, err := os.Stat(p); err != nil {
+		return nil
+	}
+	err := writers.ReadApplied(p, func(row *rules.StatementRow, a *rules.Application) error {
+		k := stmtKey{row.Cycle, row.Payer, row.Member, row.Product, row.Currency}
+		if row.Cycle <= cc.last && want[k] {
+			paidOn[k] = append(paidOn[k], &paid{app: *a})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, x := range minus {
+		owed := -(x.line.ListAmount - x.d.DiscountAmount) // what the reversed row was charged
+		apps := paidOn[x.reverses]
+		for i := len(apps) - 1; i >= 0 && owed > 0; i-- {
+			a := apps[i]
+			give := min(a.app.Amount-a.returned, owed)
+			if give <= 0 {
+				continue
+			}
+			a.returned += give
+			owed -= give
+			back := rules.Application{CreditID: a.app.CreditID, Owner: a.app.Owner, Kind: a.app.Kind, Amount: -give}
+			open := stmtKey{cc.open, x.d.Payer, x.line.AccountID, x.line.ProductCode, x.line.Currency}
+			cc.returns[open] = append(cc.returns[open], back)
+			r.settle.credits.Take(back.CreditID, back.Amount)
+			st := rules.StatementRow{Cycle: open.cycle, Payer: open.payer, Member: open.member, Product: open.product, Currency: open.currency}
+			if err := r.settle.applied.Write(&st, &back); err != nil {
+				return err
+			}
+			r.settle.n++
+		}
+	}
+	return nil
+}
+
+// closedRecords are the closed cycles the new version keeps: the base
+// version's.
+func (r *run) closedRecords() []writers.ClosedCycle {
+	if r.closed == nil {
+		return nil
+	}
+	return r.closed.m.Closed
+}
