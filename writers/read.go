@@ -218,6 +218,7 @@ type billFacts struct {
 	cycle, payer                         string
 	lineID, accountID, product, currency string
 	amount, discount, effective          billing.Amount
+	class, reason                        string // charge_class, correction_reason: "" for null
 }
 
 // billColumns are the columns verify reads of a bills file, in billFacts'
@@ -261,7 +262,13 @@ func scanBillFile(p string, rows []readers.Row, b *billFacts, fn func(*billFacts
 			return fmt.Errorf("%s: no column %s", p, name)
 		}
 	}
-	readers.ReadOnly(t, at[:])
+	// The correction columns, in trees written since cycles close.
+	cols := append([]int(nil), at[:]...)
+	class, reason := slices.Index(t.Header(), "charge_class"), slices.Index(t.Header(), "correction_reason")
+	if class >= 0 && reason >= 0 {
+		cols = append(cols, class, reason)
+	}
+	readers.ReadOnly(t, cols)
 	readers.DeliverTyped(t, at[4:7])
 	for {
 		n, err := t.Read(rows)
@@ -273,6 +280,10 @@ func scanBillFile(p string, rows []readers.Row, b *billFacts, fn func(*billFacts
 			b.lineID, b.accountID, b.product, b.currency = r.Fields[at[0]], r.Fields[at[1]], r.Fields[at[2]], r.Fields[at[3]]
 			if at[7] >= 0 {
 				b.payer = r.Fields[at[7]]
+			}
+			b.class, b.reason = "", ""
+			if class >= 0 && reason >= 0 && (r.Null == nil || !r.Null[class]) {
+				b.class, b.reason = r.Fields[class], r.Fields[reason]
 			}
 			var errs [3]error
 			b.amount, errs[0] = amountField(r, at[4])

@@ -135,7 +135,7 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		clear(part)
 		return nil
 	}
-	var billRows int64
+	var billRows, live int64
 	files, err := billFiles(dir)
 	if err != nil {
 		return nil, err
@@ -177,6 +177,20 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		cur(b.currency).eff.Add(b.effective)
 		if b.effective != b.amount-b.discount {
 			bad("%s: line %s: effective_amount %s is not list_amount %s - discount_amount %s", files[b.file], b.lineID, b.effective, b.amount, b.discount)
+		}
+		// A line has one net state: its own row, or a late line's first
+		// correction row; corrections change it, a withdrawal ends it.
+		switch {
+		case b.class == "":
+			live++
+		case b.reason == ReasonLate:
+			live++
+			return nil
+		case b.reason == ReasonWithdrawn:
+			live--
+			return nil
+		default:
+			return nil
 		}
 		binary.BigEndian.PutUint32(file[:], uint32(b.file))
 		return ids.Add([]byte(b.lineID), file[:])
@@ -223,7 +237,7 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 			g := statementRow{str(v["billing_cycle"]), str(v["payer_account_id"]), str(v["account_id"]), str(v["product_code"]), str(v["currency"])}
 			amt := billing.Amount(v["amount"].Int64())
 			id, kind := str(v["credit_id"]), str(v["kind"])
-			if amt <= 0 {
+			if amt <= 0 && (len(m.Closed) == 0 || amt == 0) { // a correction gives credits back: < 0
 				bad("credits/applied.parquet: credit %s applies %s to %v: not above zero", id, amt, g)
 			}
 			switch kind {
@@ -432,8 +446,18 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 	if c.UsageRead != c.UsageBilled+c.UsageRejected {
 		bad("manifest: %d usage rows read but %d billed + %d rejected", c.UsageRead, c.UsageBilled, c.UsageRejected)
 	}
-	if billRows != c.UsageBilled {
+	switch {
+	case len(m.Closed) == 0 && c.CorrectionRows == 0 && billRows != c.UsageBilled:
 		bad("bills hold %d rows; manifest says %d billed", billRows, c.UsageBilled)
+	case live != c.UsageBilled+c.LinesCarried:
+		bad("bills hold %d lines (net of corrections); manifest says %d billed + %d carried as invoiced", live, c.UsageBilled, c.LinesCarried)
+	}
+	for _, cl := range m.Closed {
+		for _, f := range cl.Files {
+			if o, ok := listed[f.Path]; !ok || o.SHA256 != f.SHA256 {
+				bad("closed cycle %s: %s is not the file closed in version %d (sha256 %.12s…)", cl.Cycle, f.Path, cl.Version, f.SHA256)
+			}
+		}
 	}
 	if rejectRows != c.UsageRejected {
 		bad("rejects/usage.parquet holds %d rows; manifest says %d rejected", rejectRows, c.UsageRejected)
@@ -466,17 +490,26 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		if rejected[cur] != nil {
 			r = *rejected[cur]
 		}
+		var carried billing.Sum
+		if t.Carried != "" {
+			var err error
+			if carried, err = billing.ParseSum(t.Carried); err != nil {
+				bad("%s: manifest: carried %q: %v", cur, t.Carried, err)
+			}
+		}
+		read := b // the bills less what they carry of lines no longer read
+		read.SubSum(carried)
 		var total billing.Sum
-		total.AddSum(b)
+		total.AddSum(read)
 		total.AddSum(r)
-		if b.String() != t.Billed {
-			bad("%s: bills add up to %s; manifest says %s billed", cur, b, t.Billed)
+		if read.String() != t.Billed {
+			bad("%s: bills add up to %s (%s carried); manifest says %s billed", cur, b, carried, t.Billed)
 		}
 		if r.String() != t.Rejected {
 			bad("%s: rejects add up to %s; manifest says %s rejected", cur, r, t.Rejected)
 		}
 		if total.String() != t.Read {
-			bad("%s: billed %s + rejected %s = %s; manifest says %s read", cur, b, r, total, t.Read)
+			bad("%s: billed %s + rejected %s = %s; manifest says %s read", cur, read, r, total, t.Read)
 		}
 		if hasSettlement {
 			s := settled[cur]
