@@ -51,7 +51,10 @@ type closedCycles struct {
 	carriedBy map[string]*billing.Sum // their list amounts by currency
 	returns   map[stmtKey][]rules.Application
 	cycles    []billing.Cycle // the closed cycles that have bills
-	extras    []string        // the run's extra columns
+	// withdrawnRejected are the invoiced lines withdrawn because the
+	// inputs reject them now: a loss the guards report.
+	withdrawnRejected []string
+	extras            []string // the run's extra columns
 }
 
 // stmtKey is a statement row: cycle, payer, member, product and currency.
@@ -472,6 +475,9 @@ func (r *run) correct() error {
 		case now == nil:
 			if rejected || cc.restate[corrects(net)] {
 				cc.add(net, corrects(net), writers.ReasonWithdrawn, true)
+				if rejected {
+					cc.withdrawnRejected = append(cc.withdrawnRejected, id)
+				}
 				continue
 			}
 			cc.carried++

@@ -151,6 +151,9 @@ type GuardInput struct {
 	Staged      string            // the new version's folder, complete but for its manifest
 	Manifest    *writers.Manifest // the new version's manifest; the guard may add to Accepted
 	Trips       []string          // the run's own guards that tripped, one line each
+	// Withdrawn are the invoiced lines of closed cycles the inputs hold
+	// but reject now, by line_id.
+	Withdrawn []string
 }
 
 // Result summarises a completed run.
@@ -593,6 +596,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if cfg.Guard != nil {
 		g := &GuardInput{Base: tree.BaseDir(), BaseVersion: tree.BaseVersion(), Staged: tree.Dir(), Manifest: m, Trips: trips}
+		if r.closed != nil {
+			g.Withdrawn = r.closed.withdrawnRejected
+		}
 		if cfg.GuardBase != "" {
 			g.Base, g.BaseVersion = cfg.GuardBase, cfg.GuardBaseVersion
 		}

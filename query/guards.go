@@ -20,6 +20,10 @@ type Guards struct {
 	// MaxCycleDrop is the share by which a cycle's billed list amount in a
 	// currency may fall; 1 turns the guard off.
 	MaxCycleDrop float64
+	// Withdrawn are the invoiced lines of closed cycles that the inputs
+	// still hold but reject now: each becomes a line_withdrawn correction,
+	// a loss like a line that vanished.
+	Withdrawn []string
 	// AllIDs asks for every id a guard names in Report, not only the first
 	// ten in its line.
 	AllIDs bool
@@ -77,6 +81,9 @@ func CheckGuards(ctx context.Context, g Guards, base string, baseVersion int64, 
 	}
 	if n > 0 {
 		lost("missing_lines", fmt.Sprintf("line(s) billed in version %d are not billed now (%d of them rejected now)", baseVersion, rejected), n, ids)
+	}
+	if w := g.Withdrawn; len(w) > 0 {
+		lost("missing_lines", "line(s) invoiced in a closed cycle are rejected now (each would be withdrawn by a correction; rejects/usage.parquet says why)", int64(len(w)), w)
 	}
 	for _, k := range []struct{ name, path, col string }{
 		{"changes", "changes/accepted.parquet", "change_id"},

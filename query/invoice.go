@@ -34,6 +34,37 @@ type Invoice struct {
 	// Rejected are the changes of the cycle that named the payer, as the
 	// management account or the member, and were rejected.
 	Rejected []InvoiceRejected `json:"rejected_changes,omitempty"`
+	// InvoiceIDs are the invoices of the statement, one per currency,
+	// once its cycle is closed.
+	InvoiceIDs []string `json:"invoice_ids,omitempty"`
+	// Corrections are the statement's correction rows: lines of closed
+	// cycles that changed after their invoice, and the credits their
+	// reversals gave back.
+	Corrections []InvoiceCorrection `json:"corrections,omitempty"`
+	Returned    []InvoiceCredit     `json:"credits_returned,omitempty"`
+}
+
+// InvoiceCorrection is one correction row of a statement.
+type InvoiceCorrection struct {
+	CorrectsCycle string `json:"corrects_cycle"`
+	Reason        string `json:"correction_reason"`
+	Words         string `json:"reason"`
+	LineID        string `json:"line_id"`
+	AccountID     string `json:"account_id"`
+	Product       string `json:"product_code"`
+	Currency      string `json:"currency"`
+	ListAmount    string `json:"list_amount"`
+	Effective     string `json:"effective_amount"`
+}
+
+// correctionWords says what each correction reason means, for a reader of
+// the invoice.
+var correctionWords = map[string]string{
+	"late_line":        "lines of %s that arrived after it was closed, charged here",
+	"line_withdrawn":   "lines invoiced in %s that are withdrawn (rejected now, or absent from its restated inputs): their invoiced amounts credited back",
+	"payer_changed":    "lines of %s whose payer changed after its invoice (a late or corrected trusteeship change): reversed for the payer invoiced, charged to the payer now",
+	"amount_changed":   "lines of %s whose amount or currency was corrected after its invoice: the invoiced amount reversed, the new one charged",
+	"discount_changed": "lines of %s whose discount changed after its invoice: the invoiced amount reversed, the new one charged",
 }
 
 // InvoiceRejected is a rejected change that named the payer: it did not
@@ -337,7 +368,13 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 		inv.Reasons = append(inv.Reasons, r)
 	}
 	rows.Close()
-	return inv, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, OneLine(err)
+	}
+	if err := d.corrections(ctx, inv); err != nil {
+		return nil, err
+	}
+	return inv, nil
 }
 
 func describeChange(member, policy, mgmt string) string {
@@ -350,7 +387,11 @@ func describeChange(member, policy, mgmt string) string {
 // WriteText writes the statement for people.
 func (inv *Invoice) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "Consolidated statement of %s for billing cycle %s\n", inv.Payer, inv.Cycle)
-	fmt.Fprintf(w, "Billing period %s to %s (exclusive)\n\n", inv.PeriodStart, inv.PeriodEnd)
+	fmt.Fprintf(w, "Billing period %s to %s (exclusive)\n", inv.PeriodStart, inv.PeriodEnd)
+	if len(inv.InvoiceIDs) > 0 {
+		fmt.Fprintf(w, "Closed; invoice %s\n", strings.Join(inv.InvoiceIDs, ", "))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Charges: list - discount = effective, per member and product")
 	items := make([][]string, len(inv.Items))
 	for i, it := range inv.Items {
@@ -398,12 +439,74 @@ func (inv *Invoice) WriteText(w io.Writer) {
 			fmt.Fprintf(w, "  %s  %s (%s, %s): %s\n", x.ChangedAt, x.ChangeID, x.Source, x.Code, x.Reason)
 		}
 	}
+	if len(inv.Corrections) > 0 {
+		fmt.Fprintln(w, "\nCorrections to closed cycles (counted in the charges above; the summary's correction_amount)")
+		last := ""
+		for _, c := range inv.Corrections {
+			if k := c.CorrectsCycle + " " + c.Reason; k != last {
+				fmt.Fprintf(w, "  %s, %s: %s\n", c.CorrectsCycle, c.Reason, c.Words)
+				last = k
+			}
+			fmt.Fprintf(w, "    %s  %s  %s  %s  list %s  effective %s\n", c.LineID, c.AccountID, c.Product, c.Currency, c.ListAmount, c.Effective)
+		}
+		for _, c := range inv.Returned {
+			fmt.Fprintf(w, "  credit %s (%s) given back %s %s on %s %s: it paid the reversed lines in their closed cycle\n",
+				c.CreditID, c.Kind, strings.TrimPrefix(c.Amount, "-"), c.Currency, c.AccountID, c.Product)
+		}
+	}
 	if len(inv.PaidByOthers) > 0 {
 		fmt.Fprintf(w, "\n%s's own lines of %s that others pay (it was in their trusteeship for part of the cycle)\n", inv.Payer, inv.Cycle)
 		for _, p := range inv.PaidByOthers {
 			fmt.Fprintf(w, "  %s: %s, on %s's statement\n", p.Payer, Plural(p.Lines, "line"), p.Payer)
 		}
 	}
+}
+
+// corrections fills in the statement's invoice ids, correction rows and
+// the credits those gave back; trees written before cycles closed have
+// none.
+func (d *DB) corrections(ctx context.Context, inv *Invoice) error {
+	var has bool
+	if err := d.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM (DESCRIBE payer_bills) WHERE column_name = 'charge_class'`).Scan(&has); err != nil || !has {
+		return OneLine(err)
+	}
+	rows, err := d.Rows(ctx, `SELECT DISTINCT invoice_id FROM summary WHERE payer_account_id = ? AND billing_cycle = ? AND invoice_id IS NOT NULL ORDER BY 1`, inv.Payer, inv.Cycle)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return OneLine(err)
+		}
+		inv.InvoiceIDs = append(inv.InvoiceIDs, id)
+	}
+	rows.Close()
+	rows, err = d.Rows(ctx, `SELECT corrects_cycle, correction_reason, line_id, account_id, product_code, currency,
+			list_amount::VARCHAR, effective_amount::VARCHAR FROM payer_bills WHERE charge_class IS NOT NULL
+		ORDER BY corrects_cycle, correction_reason, line_id, list_amount`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var c InvoiceCorrection
+		if err := rows.Scan(&c.CorrectsCycle, &c.Reason, &c.LineID, &c.AccountID, &c.Product, &c.Currency, &c.ListAmount, &c.Effective); err != nil {
+			rows.Close()
+			return OneLine(err)
+		}
+		if w, ok := correctionWords[c.Reason]; ok {
+			c.Words = fmt.Sprintf(w, c.CorrectsCycle)
+		}
+		inv.Corrections = append(inv.Corrections, c)
+	}
+	rows.Close()
+	for _, c := range inv.Credits {
+		if strings.HasPrefix(c.Amount, "-") {
+			inv.Returned = append(inv.Returned, c)
+		}
+	}
+	return nil
 }
 
 // WriteCSV writes the statement's items, one row per member, product and

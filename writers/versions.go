@@ -93,8 +93,9 @@ func Versions(dir string) ([]Version, error) {
 }
 
 // Rollback publishes version v's content as a new version of the tree in
-// dir (its files shared by hard links) and returns the new manifest. Until
-// closed cycles exist it never refuses a kept version.
+// dir (its files shared by hard links) and returns the new manifest. It
+// refuses a version published before the latest close: that would reopen
+// a closed cycle.
 func Rollback(ctx context.Context, dir string, v int64, keep int, wait time.Duration) (*Manifest, *Tree, error) {
 	if !IsTree(dir) {
 		return nil, nil, fmt.Errorf("%s: %w", dir, ErrNotOurs)
@@ -117,6 +118,16 @@ func Rollback(ctx context.Context, dir string, v int64, keep int, wait time.Dura
 	m, err := ReadManifest(src)
 	if err != nil {
 		return nil, nil, err
+	}
+	if t.BaseVersion() > 0 {
+		latest, err := ReadManifest(t.BaseDir())
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(m.Closed) < len(latest.Closed) {
+			c := latest.Closed[len(m.Closed)]
+			return nil, nil, fmt.Errorf("%w: version %d was published before %s was closed (in version %d); rolling back past a close would reopen it, and a closed cycle is never reopened: what changed is corrected by the next run", ErrCloseOrder, v, c.Cycle, c.Version)
+		}
 	}
 	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -345,7 +345,7 @@ func (g *guards) check(ctx context.Context, in *pipeline.GuardInput) error {
 	// The run's sorts are done: hand their memory back before DuckDB
 	// takes its own, so the two do not add up in the peak.
 	debug.FreeOSMemory()
-	res, err := query.CheckGuards(ctx, query.Guards{AcceptMissing: g.acceptMissing, MaxCycleDrop: g.maxCycleDrop, AllIDs: g.report != ""},
+	res, err := query.CheckGuards(ctx, query.Guards{AcceptMissing: g.acceptMissing, MaxCycleDrop: g.maxCycleDrop, AllIDs: g.report != "", Withdrawn: in.Withdrawn},
 		in.Base, in.BaseVersion, in.Staged, in.Manifest, in.Trips)
 	if err != nil {
 		return fmt.Errorf("comparing with version %d: %w", in.BaseVersion, err)

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// lateLine is the late January line of the README's walk-through: 5,000
+// CNY of a member 2000000000000001 pays for, exported after January and
+// February were invoiced.
+const lateLine = "L900001,1000000000000001,oss,2024-01,payasyougo,2024-01-20T00:00:00+08:00,2024-01-21T00:00:00+08:00,5000,CNY,settled,2024-01-21T02:00:00+08:00,2024-01-22T02:00:00+08:00,ap-southeast-1,late,,\n"
+
+// TestCloseWalkthrough is the README's "Closing a month" as a user types
+// it (CONTRACT.md, "Nightly runs over months": Close, Corrections): the
+// closed months' statements do not move when a late line arrives; the
+// first open month carries it as a correction, with its reason.
+func TestCloseWalkthrough(t *testing.T) {
+	t.Chdir(t.TempDir())
+	args := append(inputs(t, "in", false), "--out", "out")
+	billcons(t, 0, args...)
+
+	// Cycles close in order.
+	if msg := billcons(t, exitFailed, "close", "out", "--cycle", "2024-02"); !strings.Contains(msg, "close 2024-01 first") {
+		t.Errorf("closing February first said %q", msg)
+	}
+	billcons(t, 0, "close", "out", "--cycle", "2024-01")
+	billcons(t, 0, "close", "out", "--cycle", "2024-02")
+	if msg := billcons(t, exitFailed, "close", "out", "--cycle", "2024-02"); !strings.Contains(msg, "closed already") {
+		t.Errorf("closing February twice said %q", msg)
+	}
+	feb := billcons(t, 0, "invoice", "out", "--payer", "2000000000000001", "--cycle", "2024-02")
+	if !strings.Contains(feb, "invoice 202402-2000000000000001-CNY") {
+		t.Errorf("February's statement names no invoice id:\n%s", feb)
+	}
+
+	// The late line arrives in the usage folder.
+	head, _, _ := strings.Cut(readFile(t, "in/usage/a.csv"), "\n")
+	os.WriteFile("in/usage/late.csv", []byte(head+"\n"+lateLine), 0o644)
+	billcons(t, 0, args...)
+	if got := billcons(t, 0, "invoice", "out", "--payer", "2000000000000001", "--cycle", "2024-02"); got != feb {
+		t.Errorf("February's statement changed after its close:\n%s\nwas\n%s", got, feb)
+	}
+	mar := billcons(t, 0, "invoice", "out", "--payer", "2000000000000001", "--cycle", "2024-03")
+	for _, want := range []string{"Corrections to closed cycles", "2024-01, late_line", "L900001  1000000000000001  oss  CNY  list 5000.000000000"} {
+		if !strings.Contains(mar, want) {
+			t.Errorf("March's statement lacks %q:\n%s", want, mar)
+		}
+	}
+	billcons(t, 0, "verify", "out")
+
+	// Rolling back past a close would reopen February: refused.
+	if msg := billcons(t, exitFailed, "rollback", "out", "1"); !strings.Contains(msg, "never reopened") {
+		t.Errorf("rollback past the close said %q", msg)
+	}
+	// --restate names a closed cycle.
+	billcons(t, exitUsage, append(args, "--restate", "2024-03")...)
+
+	// A January line the export now spoils is a loss: the guard trips
+	// (exit 3); published on purpose, it is withdrawn in March.
+	rewrite(t, "usage/a.csv", `(?m)^L000001,(.*?),58.3505,`, "L000001,$1,58.35O5,")
+	if msg := billcons(t, exitDataQuality, args...); !strings.Contains(msg, "invoiced in a closed cycle are rejected now") || !strings.Contains(msg, "L000001") {
+		t.Errorf("a closed line rejected now said %q", msg)
+	}
+	billcons(t, 0, append(args, "--accept-missing")...)
+	out := billcons(t, 0, "query", "out", "--format", "csv", "SELECT billing_cycle, payer_account_id, line_id, correction_reason, list_amount FROM bills WHERE charge_class = 'correction' ORDER BY ALL")
+	want := "billing_cycle,payer_account_id,line_id,correction_reason,list_amount\n" +
+		"2024-03,2000000000000001,L000001,line_withdrawn,-58.350500000\n" +
+		"2024-03,2000000000000001,L900001,late_line,5000.000000000\n"
+	if out != want {
+		t.Errorf("correction rows:\n%s\nwant\n%s", out, want)
+	}
+	billcons(t, 0, "verify", "out")
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.FromSlash(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
