@@ -35,9 +35,13 @@ func TestCloseWalkthrough(t *testing.T) {
 		t.Errorf("February's statement names no invoice id:\n%s", feb)
 	}
 
-	// The late line arrives in the usage folder.
-	head, _, _ := strings.Cut(readFile(t, "in/usage/a.csv"), "\n")
-	os.WriteFile("in/usage/late.csv", []byte(head+"\n"+lateLine), 0o644)
+	// The late line arrives in the usage folder: the file the README's
+	// walk-through copies.
+	late := readFile(t, filepath.Join(demo, "late", "late-2024-01.csv"))
+	if !strings.HasSuffix(late, lateLine) {
+		t.Fatalf("fixtures/demo/late/late-2024-01.csv is not the walk-through's line:\n%s", late)
+	}
+	os.WriteFile("in/usage/late-2024-01.csv", []byte(late), 0o644)
 	billcons(t, 0, args...)
 	if got := billcons(t, 0, "invoice", "out", "--payer", "2000000000000001", "--cycle", "2024-02"); got != feb {
 		t.Errorf("February's statement changed after its close:\n%s\nwas\n%s", got, feb)
