@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -253,9 +254,10 @@ func encodeRow(b []byte, cycle billing.Cycle, l *billing.UsageLine, d *writers.D
 	return binary.AppendVarint(b, int64(d.DiscountAmount))
 }
 
-// decodeRow decodes what encodeRow encoded, copying its strings.
+// decodeRow decodes what encodeRow encoded; its strings point into b
+// (see viewLine): [correction] rows clone what they keep.
 func decodeRow(b []byte, x *invoicedRow) error {
-	d := decoder{b: b}
+	d := decoder{b: b, view: true}
 	x.cycle = billing.Cycle(d.varint())
 	l := &x.line
 	l.LineID = d.string()
@@ -264,7 +266,6 @@ func decodeRow(b []byte, x *invoicedRow) error {
 	l.Currency = d.string()
 	l.Cycle = billing.Cycle(d.varint())
 	d.rest(l)
-	l.Extra = slices.Clone(l.Extra)
 	for _, f := range [...]*string{&x.d.Payer, &x.d.DecidedBy, &x.d.HeldBy, &x.d.DiscountOwner, &x.d.DiscountRule, &x.d.DiscountID,
 		&x.d.InvoiceID, &x.d.ChargeClass, &x.d.CorrectionReason, &x.d.CorrectsCycle} {
 		*f = d.string()
@@ -327,15 +328,6 @@ func (r *run) invoiced() (*spill.Sorter, error) {
 		}
 	}
 	return s, nil
-}
-
-// lineOf is the line_id of a key of the recomputed, rejected or invoiced
-// sorters.
-func lineOf(key []byte) string {
-	if i := slices.Index(key, 0); i >= 0 {
-		return string(key[:i])
-	}
-	return string(key)
 }
 
 // netState folds a line's closed rows, in billing order, into its net
@@ -409,74 +401,67 @@ func (r *run) correct() error {
 	}
 	defer rej.Close()
 
-	type stream struct {
-		next func() ([]byte, []byte, bool)
-		key  []byte
-		val  []byte
-		ok   bool
-	}
-	pull := func(s *stream) {
-		k, v, ok := s.next()
-		s.key, s.val, s.ok = slices.Clone(k), slices.Clone(v), ok
-	}
-	sI := &stream{next: its.Next}
-	sR := &stream{next: rec.Next}
-	sJ := &stream{next: rej.Next}
-	pull(sI)
-	pull(sR)
-	pull(sJ)
+	// Each row is decoded from its own copy of the record, in a buffer
+	// reused from line to line: an iterator's record lasts only until its
+	// next one. The rows' strings are views of those buffers; add clones
+	// what a correction keeps.
+	var bufs [][]byte
+	var nowBuf, id []byte
 	var rows []invoicedRow
-	for sI.ok || sR.ok {
-		id := ""
+	var now invoicedRow
+	iK, iV, iOK := its.Next()
+	rK, rV, rOK := rec.Next()
+	jK, _, jOK := rej.Next()
+	corrects := func(x *invoicedRow) billing.Cycle {
+		if x.d.CorrectsCycle != "" {
+			if c, err := billing.ParseCycle(x.d.CorrectsCycle); err == nil {
+				return c
+			}
+		}
+		return x.line.Cycle
+	}
+	for iOK || rOK {
 		switch {
-		case !sI.ok:
-			id = lineOf(sR.key)
-		case !sR.ok:
-			id = lineOf(sI.key)
+		case !iOK:
+			id = append(id[:0], lineKey(rK)...)
+		case !rOK || bytes.Compare(lineKey(iK), lineKey(rK)) <= 0:
+			id = append(id[:0], lineKey(iK)...)
 		default:
-			id = min(lineOf(sI.key), lineOf(sR.key))
+			id = append(id[:0], lineKey(rK)...)
 		}
 		rows = rows[:0]
-		for sI.ok && lineOf(sI.key) == id {
-			var x invoicedRow
-			if err := decodeRow(sI.val, &x); err != nil {
+		for n := 0; iOK && bytes.Equal(lineKey(iK), id); n++ {
+			if n == len(bufs) {
+				bufs = append(bufs, nil)
+			}
+			bufs[n] = append(bufs[n][:0], iV...)
+			rows = append(rows, invoicedRow{})
+			if err := decodeRow(bufs[n], &rows[n]); err != nil {
 				return err
 			}
-			rows = append(rows, x)
-			pull(sI)
+			iK, iV, iOK = its.Next()
 		}
-		var now *invoicedRow
-		if sR.ok && lineOf(sR.key) == id {
-			now = &invoicedRow{}
-			if err := decodeRow(sR.val, now); err != nil {
+		haveNow := rOK && bytes.Equal(lineKey(rK), id)
+		if haveNow {
+			nowBuf = append(nowBuf[:0], rV...)
+			if err := decodeRow(nowBuf, &now); err != nil {
 				return err
 			}
-			pull(sR)
+			rK, rV, rOK = rec.Next()
 		}
-		for sJ.ok && string(sJ.key) < id {
-			pull(sJ)
+		for jOK && bytes.Compare(jK, id) < 0 {
+			jK, _, jOK = rej.Next()
 		}
-		rejected := sJ.ok && string(sJ.key) == id
-		if err := its.Err(); err != nil {
-			return err
-		}
+		rejected := jOK && bytes.Equal(jK, id)
 		net, invoiced := netState(rows)
-		corrects := func(x *invoicedRow) billing.Cycle {
-			if x.d.CorrectsCycle != "" {
-				if c, err := billing.ParseCycle(x.d.CorrectsCycle); err == nil {
-					return c
-				}
-			}
-			return x.line.Cycle
-		}
 		switch {
-		case now == nil && !invoiced:
+		case !haveNow && !invoiced:
 			// Withdrawn in a closed cycle and still not in the inputs.
-		case now == nil:
+		case !haveNow:
 			if rejected || cc.restate[corrects(net)] {
 				cc.add(net, corrects(net), writers.ReasonWithdrawn, true)
 				if rejected {
-					cc.withdrawnRejected = append(cc.withdrawnRejected, id)
+					cc.withdrawnRejected = append(cc.withdrawnRejected, string(id))
 				}
 				continue
 			}
@@ -488,18 +473,17 @@ func (r *run) correct() error {
 			}
 			sum.Add(net.line.ListAmount)
 		default:
-			why := reason(net, now)
-			switch why {
+			switch why := reason(net, &now); why {
 			case "":
 			case writers.ReasonLate:
-				cc.add(now, now.line.Cycle, why, false)
+				cc.add(&now, now.line.Cycle, why, false)
 			default:
 				cc.add(net, corrects(net), why, true)
-				cc.add(now, now.line.Cycle, why, false)
+				cc.add(&now, now.line.Cycle, why, false)
 			}
 		}
 	}
-	if err := rec.Err(); err != nil {
+	if err := cmp.Or(its.Err(), rec.Err(), rej.Err()); err != nil {
 		return err
 	}
 	slices.SortStableFunc(cc.rows, func(a, b correction) int {
@@ -526,6 +510,15 @@ func (r *run) correct() error {
 	return r.returnCredits()
 }
 
+// lineKey is the line_id of a key of the recomputed, rejected or invoiced
+// sorters: up to its NUL, if any.
+func lineKey(key []byte) []byte {
+	if i := bytes.IndexByte(key, 0); i >= 0 {
+		return key[:i]
+	}
+	return key
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -538,10 +531,18 @@ func b2i(b bool) int {
 // or its recomputation.
 func (cc *closedCycles) add(x *invoicedRow, corrects billing.Cycle, why string, minus bool) {
 	c := correction{line: x.line, d: x.d, minus: minus}
-	c.line.Extra = slices.Clone(x.line.Extra)
+	l, d := &c.line, &c.d // the row's strings are views: keep copies
+	for _, f := range [...]*string{&l.LineID, &l.AccountID, &l.ProductCode, &l.Currency, &l.ResourceID,
+		&d.Payer, &d.DecidedBy, &d.HeldBy, &d.DiscountOwner, &d.DiscountRule, &d.DiscountID} {
+		*f = strings.Clone(*f)
+	}
+	l.Extra = slices.Clone(x.line.Extra)
+	for i := range l.Extra {
+		l.Extra[i].S = strings.Clone(l.Extra[i].S)
+	}
 	c.d.InvoiceID, c.d.ChargeClass, c.d.CorrectionReason, c.d.CorrectsCycle = "", writers.ChargeClassCorrection, why, corrects.String()
 	if minus {
-		c.reverses = stmtKey{x.cycle, x.d.Payer, x.line.AccountID, x.line.ProductCode, x.line.Currency}
+		c.reverses = stmtKey{x.cycle, d.Payer, l.AccountID, l.ProductCode, l.Currency}
 		c.line.ListAmount = -c.line.ListAmount
 		c.d.DiscountAmount = -c.d.DiscountAmount
 		if i := slices.Index(cc.extras, "usage_quantity"); i >= 0 && i < len(c.line.Extra) && c.line.Extra[i].Valid {

@@ -1,11 +1,14 @@
 package writers
 
 import (
+	"cmp"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/rules"
 	"github.com/parquet-go/parquet-go"
 )
@@ -58,58 +61,105 @@ const (
 // ReadBillRows calls fn for each row of a bills file written by [Bills],
 // decoded as the line and decision it was written from (its cycle from
 // the partition folder, cycle). The extra columns are those of the file
-// after the contract's, in file order, named by extras.
+// after the contract's, in file order, named by extras. It reads by the
+// column reader verify uses (a map per row, as [ReadParquet] gives,
+// made a run over eleven closed months of 100,000 lines each 3.7 times
+// slower). The strings of l and d are valid only during the call.
 func ReadBillRows(p string, cycle billing.Cycle, fn func(l *billing.UsageLine, d *Decided, extras []string) error) error {
+	t, err := readers.Open(p)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	header := t.Header()
+	var extras []string
+	var extraAt []int
+	for i, c := range header {
+		if !slices.Contains(BillColumns, c) {
+			extras, extraAt = append(extras, c), append(extraAt, i)
+		}
+	}
+	at := make(map[string]int, len(BillColumns))
+	for _, c := range BillColumns {
+		at[c] = slices.Index(header, c)
+	}
+	for _, c := range []string{"payer_account_id", "line_id", "account_id", "product_code", "usage_start", "usage_end", "list_amount", "currency", "issued_at", "discount_amount"} {
+		if at[c] < 0 {
+			return fmt.Errorf("%s: no column %s", p, c)
+		}
+	}
+	readers.DeliverTyped(t, []int{at["usage_start"], at["usage_end"], at["issued_at"], at["settled_at"], at["list_amount"], at["discount_amount"]})
 	var l billing.UsageLine
 	var d Decided
-	var extras []string
-	return ReadParquet(p, func(cols []string, v map[string]parquet.Value) error {
-		if extras == nil {
-			extras = []string{}
-			for _, c := range cols {
-				if !slices.Contains(BillColumns, c) {
-					extras = append(extras, c)
+	rows := make([]readers.Row, 1024)
+	for {
+		n, rerr := t.Read(rows)
+		for i := range rows[:n] {
+			r := &rows[i]
+			if r.Err != nil {
+				return fmt.Errorf("%s: row %d: %w", p, r.N, r.Err)
+			}
+			text := func(name string) string {
+				c := at[name]
+				if c < 0 || c >= len(r.Fields) || (r.Null != nil && r.Null[c]) {
+					return ""
 				}
+				return r.Fields[c]
+			}
+			var bad error
+			tm := func(name string) billing.Time {
+				x, ok := r.Time(at[name])
+				if !ok && bad == nil {
+					bad = fmt.Errorf("%s: row %d: %s is not a timestamp", p, r.N, name)
+				}
+				return x
+			}
+			amt := func(name string) billing.Amount {
+				x, ok := r.Amount(at[name])
+				if !ok && bad == nil {
+					bad = fmt.Errorf("%s: row %d: %s is not an amount", p, r.N, name)
+				}
+				return x
+			}
+			st, err1 := billing.ParseSubscriptionType(text("subscription_type"))
+			ps, err2 := billing.ParsePaymentStatus(text("payment_status"))
+			ct, err3 := billing.ParseChargeType(text("charge_type"))
+			if err := cmp.Or(err1, err2, err3); err != nil {
+				return fmt.Errorf("%s: row %d: %w", p, r.N, err)
+			}
+			l = billing.UsageLine{LineID: text("line_id"), AccountID: text("account_id"), ProductCode: text("product_code"),
+				Cycle: cycle, SubscriptionType: st, UsageStart: tm("usage_start"), UsageEnd: tm("usage_end"),
+				ListAmount: amt("list_amount"), Currency: text("currency"), PaymentStatus: ps, IssuedAt: tm("issued_at"),
+				ChargeType: ct, ResourceID: text("resource_id"), Extra: l.Extra[:0]}
+			if c := at["settled_at"]; c >= 0 && (r.Null == nil || !r.Null[c]) {
+				l.SettledAt, l.HasSettledAt = tm("settled_at"), true
+			}
+			for _, c := range extraAt {
+				valid := c < len(r.Fields) && (r.Null == nil || !r.Null[c])
+				x := billing.NullString{Valid: valid}
+				if valid {
+					x.S = r.Fields[c]
+				}
+				l.Extra = append(l.Extra, x)
+			}
+			d = Decided{Payer: text("payer_account_id"), DecidedBy: text("decided_by"), HeldBy: text("held_by"),
+				DiscountOwner: text("discount_owner"), DiscountRule: text("discount_rule"), DiscountID: text("discount_id"),
+				DiscountAmount: amt("discount_amount"), InvoiceID: text("invoice_id"),
+				ChargeClass: text("charge_class"), CorrectionReason: text("correction_reason"), CorrectsCycle: text("corrects_cycle")}
+			if bad != nil {
+				return bad
+			}
+			if err := fn(&l, &d, extras); err != nil {
+				return err
 			}
 		}
-		text := func(name string) string {
-			x, ok := v[name]
-			if !ok || x.IsNull() {
-				return ""
-			}
-			return x.String()
+		if rerr == io.EOF {
+			return nil
 		}
-		st, err := billing.ParseSubscriptionType(text("subscription_type"))
-		if err != nil {
-			return fmt.Errorf("%s: line %s: %w", p, text("line_id"), err)
+		if rerr != nil {
+			return fmt.Errorf("%s: %w", p, rerr)
 		}
-		ps, err := billing.ParsePaymentStatus(text("payment_status"))
-		if err != nil {
-			return fmt.Errorf("%s: line %s: %w", p, text("line_id"), err)
-		}
-		ct, err := billing.ParseChargeType(text("charge_type"))
-		if err != nil {
-			return fmt.Errorf("%s: line %s: %w", p, text("line_id"), err)
-		}
-		l = billing.UsageLine{LineID: text("line_id"), AccountID: text("account_id"), ProductCode: text("product_code"),
-			Cycle: cycle, SubscriptionType: st, UsageStart: billing.Time(v["usage_start"].Int64()),
-			UsageEnd: billing.Time(v["usage_end"].Int64()), ListAmount: billing.Amount(v["list_amount"].Int64()),
-			Currency: text("currency"), PaymentStatus: ps, IssuedAt: billing.Time(v["issued_at"].Int64()),
-			ChargeType: ct, ResourceID: text("resource_id")}
-		if x := v["settled_at"]; !x.IsNull() {
-			l.SettledAt, l.HasSettledAt = billing.Time(x.Int64()), true
-		}
-		l.Extra = l.Extra[:0]
-		for _, name := range extras {
-			x, ok := v[name]
-			l.Extra = append(l.Extra, billing.NullString{S: x.String(), Valid: ok && !x.IsNull()})
-		}
-		d = Decided{Payer: text("payer_account_id"), DecidedBy: text("decided_by"), HeldBy: text("held_by"),
-			DiscountOwner: text("discount_owner"), DiscountRule: text("discount_rule"), DiscountID: text("discount_id"),
-			DiscountAmount: billing.Amount(v["discount_amount"].Int64()), InvoiceID: text("invoice_id"),
-			ChargeClass: text("charge_class"), CorrectionReason: text("correction_reason"), CorrectsCycle: text("corrects_cycle")}
-		return fn(&l, &d, extras)
-	})
+	}
 }
 
 // ReadApplied calls fn for each row of a credits/applied.parquet file, in
