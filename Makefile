@@ -62,6 +62,10 @@ bench: build
 	# time of the guards and the disk the kept versions take (docs/nightly.md,
 	# Versions).
 	fixtures/bench/versions.sh $(BIN) $(BENCH_CACHE)/lines-$(lastword $(subst $(comma), ,$(BENCH_SIZES)))
+	# A night once months are closed: 12 cycles of a million lines, 11
+	# closed, one new day; against the same night with nothing closed and
+	# a night over the open cycle alone (docs/nightly.md, Closing a month).
+	BENCH_WORK=$(BENCH_WORK) fixtures/bench/close.sh $(BIN) bin/bench 12000000
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -33,6 +33,14 @@ type closedCycles struct {
 
 	restate map[billing.Cycle]bool // --restate: the inputs hold these cycles whole
 
+	// need are the closed cycles whose invoiced lines the run compares:
+	// those the inputs hold lines of (accepted or rejected) and those
+	// restated; needAll when a rejected row's cycle cannot be read. The
+	// others' lines are all carried, from the manifest's net totals,
+	// without reading their files.
+	need    map[billing.Cycle]bool
+	needAll bool
+
 	// recomputed holds the run's lines of closed cycles by line_id, as pass
 	// D found them (payer, discount and all); rejected the ids of the
 	// usage rows rejected now.
@@ -111,13 +119,14 @@ func (r *run) loadClosed(base string) (*closedCycles, error) {
 		}
 		return nil, nil
 	}
-	cc := &closedCycles{base: base, m: m, last: last, open: last + 1, restate: map[billing.Cycle]bool{},
+	cc := &closedCycles{base: base, m: m, last: last, open: last + 1, restate: map[billing.Cycle]bool{}, need: map[billing.Cycle]bool{},
 		carriedBy: map[string]*billing.Sum{}, returns: map[stmtKey][]rules.Application{}, extras: r.extras.Names()}
 	for _, c := range r.cfg.Restate {
 		if c > last {
 			return nil, fmt.Errorf("%w: --restate %s: the cycle is open (cycles up to %s are closed); an open cycle is recomputed from the inputs anyway", ErrUsage, c, last)
 		}
 		cc.restate[c] = true
+		cc.need[c] = true
 	}
 	for _, ct := range m.Cycles {
 		if c, err := billing.ParseCycle(ct.Cycle); err == nil && c <= last && !slices.Contains(cc.cycles, c) {
@@ -237,6 +246,7 @@ func (cc *closedCycles) keepCycles() []writers.CycleTotals {
 // recompute keeps a line of a closed cycle, as pass D decided it, for
 // correct to compare with what was invoiced.
 func (cc *closedCycles) recompute(s *spilled, buf *[]byte) error {
+	cc.need[s.line.Cycle] = true
 	key := append([]byte(s.line.LineID), 0)
 	*buf = encodeRow((*buf)[:0], s.line.Cycle, &s.line, &s.Decided)
 	return cc.recomputed.Add(key, *buf)
@@ -279,9 +289,14 @@ func decodeRow(b []byte, x *invoicedRow) error {
 
 // rejectedID records the line_id of a usage row rejected now: an invoiced
 // line rejected now is withdrawn.
-func (cc *closedCycles) rejectedID(id string) error {
+func (cc *closedCycles) rejectedID(id, cycle string) error {
 	if id == "" {
 		return nil
+	}
+	if c, err := billing.ParseCycle(cycle); err != nil {
+		cc.needAll = true // it may be any closed cycle's line
+	} else if c <= cc.last {
+		cc.need[c] = true
 	}
 	return cc.rejected.Add([]byte(id), nil)
 }
@@ -294,12 +309,26 @@ func (r *run) invoiced() (*spill.Sorter, error) {
 	s := spill.New(r.spillDir, "closed-invoiced", r.cfg.SpillBytes/2)
 	var n uint64
 	var key, buf []byte
+	needs := func(c billing.Cycle) bool { return cc.needAll || cc.need[c] }
+	read := map[string]bool{} // the closed cycles whose files hold rows of those needed
+	for _, cl := range cc.m.Closed {
+		c, err := billing.ParseCycle(cl.Cycle)
+		if err != nil {
+			return nil, fmt.Errorf("manifest: closed cycle %q: %w", cl.Cycle, err)
+		}
+		read[cl.Cycle] = needs(c)
+		for _, x := range cl.Corrects {
+			if xc, err := billing.ParseCycle(x); err == nil && needs(xc) {
+				read[cl.Cycle] = true
+			}
+		}
+	}
 	for _, o := range cc.m.Outputs {
 		if !strings.HasPrefix(o.Path, "bills/") {
 			continue
 		}
 		c, err := billing.ParseCycle(strings.TrimPrefix(path.Dir(o.Path), "bills/billing_cycle="))
-		if err != nil || c > cc.last {
+		if err != nil || c > cc.last || !read[c.String()] {
 			continue
 		}
 		var at []int // the run's extras by the file's
@@ -317,6 +346,16 @@ func (r *run) invoiced() (*spill.Sorter, error) {
 				}
 			}
 			l.Extra = ex
+			if lc := c; d.CorrectsCycle != "" {
+				if x, err := billing.ParseCycle(d.CorrectsCycle); err == nil {
+					lc = x
+				}
+				if !needs(lc) {
+					return nil // a correction of a cycle the run does not compare
+				}
+			} else if !needs(c) {
+				return nil
+			}
 			n++
 			key = append(append(key[:0], l.LineID...), 0)
 			key = binary.BigEndian.AppendUint64(key, n)
@@ -486,6 +525,9 @@ func (r *run) correct() error {
 	if err := cmp.Or(its.Err(), rec.Err(), rej.Err()); err != nil {
 		return err
 	}
+	if err := cc.carryUnread(); err != nil {
+		return err
+	}
 	slices.SortStableFunc(cc.rows, func(a, b correction) int {
 		return cmp.Or(strings.Compare(a.d.Payer, b.d.Payer), strings.Compare(a.d.CorrectsCycle, b.d.CorrectsCycle),
 			strings.Compare(a.line.LineID, b.line.LineID), -cmp.Compare(b2i(a.minus), b2i(b.minus)))
@@ -638,11 +680,42 @@ func (r *run) returnCredits() error {
 	return nil
 }
 
-// closedRecords are the closed cycles the new version keeps: the base
-// version's.
-func (r *run) closedRecords() []writers.ClosedCycle {
-	if r.closed == nil {
+// carryUnread carries the lines of the closed cycles the run did not
+// compare, as invoiced: all of them, by the manifest's net totals.
+func (cc *closedCycles) carryUnread() error {
+	if cc.needAll {
 		return nil
 	}
-	return r.closed.m.Closed
+	for _, t := range cc.m.Net {
+		c, err := billing.ParseCycle(t.Cycle)
+		if err != nil {
+			return fmt.Errorf("manifest: net totals of %q: %w", t.Cycle, err)
+		}
+		if cc.need[c] {
+			continue
+		}
+		cc.carried += t.Lines
+		for cur, v := range t.List {
+			x, err := billing.ParseSum(v)
+			if err != nil {
+				return fmt.Errorf("manifest: net totals of %s: %w", t.Cycle, err)
+			}
+			sum := cc.carriedBy[cur]
+			if sum == nil {
+				sum = &billing.Sum{}
+				cc.carriedBy[cur] = sum
+			}
+			sum.AddSum(x)
+		}
+	}
+	return nil
+}
+
+// closedRecords are the closed cycles the new version keeps, and their
+// net totals: the base version's.
+func (r *run) closedRecords() ([]writers.ClosedCycle, []writers.NetTotals) {
+	if r.closed == nil {
+		return nil, nil
+	}
+	return r.closed.m.Closed, r.closed.m.Net
 }

@@ -231,6 +231,19 @@ func TestCorrections(t *testing.T) {
 	}
 	c.verify()
 
+	// January's exports archived: the run reads none of its lines, so it
+	// reads none of its files either and carries its four standing lines
+	// (a2, a3, a4, a5; a1 is withdrawn) from the manifest's net totals.
+	all := readFileT(t, c.usage)
+	c.write(c.usage, usageHeader+feb)
+	res = c.run()
+	wantLines(t, "correction rows with January archived", c.corrections(), want)
+	if n := res.Manifest.Counts.LinesCarried; n != 4 {
+		t.Errorf("%d lines carried with January archived, want 4", n)
+	}
+	c.verify()
+	c.write(c.usage, all)
+
 	// Restating January: its inputs are whole, so a3, absent, is withdrawn
 	// in March; a1 stays withdrawn (once).
 	jan24, _ := billing.ParseCycle("2024-01")
@@ -238,4 +251,13 @@ func TestCorrections(t *testing.T) {
 	wantLines(t, "correction rows after restating January", c.corrections(), append(slices.Clone(want),
 		"2024-03 m3 a3 line_withdrawn 2024-01 -30.000000000 0.000000000"))
 	c.verify()
+}
+
+func readFileT(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

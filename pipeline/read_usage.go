@@ -213,7 +213,8 @@ func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *
 			defer mu.Unlock()
 			if r.closed != nil {
 				if id, ok := fieldAt(row, dec.LineIDColumn()); ok {
-					if err := r.closed.rejectedID(strings.TrimSpace(id)); err != nil {
+					cycle, _ := fieldAt(row, dec.CycleColumn())
+					if err := r.closed.rejectedID(strings.TrimSpace(id), strings.TrimSpace(cycle)); err != nil {
 						return err
 					}
 				}

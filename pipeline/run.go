@@ -540,10 +540,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		},
 		Inputs:  r.inputs,
 		Outputs: outputs,
-		Closed:  r.closedRecords(),
 		Counts:  r.counts,
 		Totals:  map[string]writers.Totals{},
 	}
+	m.Closed, m.Net = r.closedRecords()
 	// Input paths are recorded as given: where they were given from, so that
 	// verify --inputs finds them from anywhere.
 	if wd, err := os.Getwd(); err == nil {

@@ -176,3 +176,6 @@ func RecordAmountFields(profile string) (amount, currency string) {
 // LineIDColumn returns the column the line_id is read from, or -1: a
 // rejected row's id, for a run to see which invoiced line it withdraws.
 func (d *UsageDecoder) LineIDColumn() int { return d.col[billing.ColLineID] }
+
+// CycleColumn returns the column the billing_cycle is read from, or -1.
+func (d *UsageDecoder) CycleColumn() int { return d.col[billing.ColBillingCycle] }

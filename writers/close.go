@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -94,11 +95,21 @@ func CloseCycle(ctx context.Context, dir string, c billing.Cycle, keep int, wait
 	// invoice ids set; the index rows they give replace the cycle's.
 	var newIndex []IndexRow
 	outs := map[string]Output{}
+	net := netTotals{}
+	if err := net.from(m.Net); err != nil {
+		return nil, nil, err
+	}
+	corrects := map[string]bool{}
 	for _, o := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		rows, out, err := invoiceFile(src, t.Dir(), o.Path, c)
+		rows, out, err := invoiceFile(src, t.Dir(), o.Path, c, func(l *billing.UsageLine, d *Decided) {
+			net.addRow(c, l, d)
+			if d.CorrectsCycle != "" {
+				corrects[d.CorrectsCycle] = true
+			}
+		})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -159,7 +170,8 @@ func CloseCycle(ctx context.Context, dir string, c billing.Cycle, keep int, wait
 	}
 
 	now := time.Now().UTC().Format(time.RFC3339Nano)
-	closed := ClosedCycle{Cycle: c.String(), Version: t.Next(), At: now}
+	closed := ClosedCycle{Cycle: c.String(), Version: t.Next(), At: now, Corrects: slices.Sorted(maps.Keys(corrects))}
+	m.Net = net.list()
 	for i := range m.Outputs {
 		if o, ok := outs[m.Outputs[i].Path]; ok {
 			m.Outputs[i] = o
@@ -188,7 +200,7 @@ func CloseCycle(ctx context.Context, dir string, c billing.Cycle, keep int, wait
 // invoiceFile rewrites the bills file rel of closed cycle c from the tree
 // src into root, under the same name, with each row's invoice id set, and
 // returns its index rows and its output.
-func invoiceFile(src, root, rel string, c billing.Cycle) ([]IndexRow, Output, error) {
+func invoiceFile(src, root, rel string, c billing.Cycle, each func(l *billing.UsageLine, d *Decided)) ([]IndexRow, Output, error) {
 	tmp := filepath.Join(root, ".close")
 	defer os.RemoveAll(tmp)
 	var w *Bills
@@ -201,6 +213,7 @@ func invoiceFile(src, root, rel string, c billing.Cycle) ([]IndexRow, Output, er
 			w.oneFile = true
 		}
 		d.InvoiceID = InvoiceID(c, d.Payer, l.Currency)
+		each(l, d)
 		return w.Write(l, d)
 	})
 	if err != nil {

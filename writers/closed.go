@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -21,6 +22,94 @@ type ClosedCycle struct {
 	Version int64    `json:"closed_in_version"`
 	At      string   `json:"closed_at"`
 	Files   []Output `json:"files"`
+	// Corrects are the earlier cycles whose lines its correction rows
+	// correct: a run that reads those cycles' lines reads its files too.
+	Corrects []string `json:"corrects,omitempty"`
+}
+
+// NetTotals are the net invoiced states of one closed cycle's lines (by
+// the cycle a line belongs to, wherever its rows are): how many lines
+// stand, and their list amounts per currency. A run that reads none of the
+// cycle's lines carries them all as invoiced without reading its files.
+type NetTotals struct {
+	Cycle string            `json:"cycle"`
+	Lines int64             `json:"lines"`
+	List  map[string]string `json:"list"`
+}
+
+// netTotals adds closed rows to the net totals by line cycle.
+type netTotals map[string]*netCycle
+
+type netCycle struct {
+	lines int64
+	list  map[string]*billing.Sum
+}
+
+func (n netTotals) cycle(c string) *netCycle {
+	x := n[c]
+	if x == nil {
+		x = &netCycle{list: map[string]*billing.Sum{}}
+		n[c] = x
+	}
+	return x
+}
+
+func (x *netCycle) sum(currency string) *billing.Sum {
+	s := x.list[currency]
+	if s == nil {
+		s = &billing.Sum{}
+		x.list[strings.Clone(currency)] = s
+	}
+	return s
+}
+
+// addRow adds one closed bills row: a line's own row or a late line's
+// row stands for one line more, a withdrawal for one less, a − and +
+// pair for none; each moves the amounts by its own.
+func (n netTotals) addRow(rowCycle billing.Cycle, l *billing.UsageLine, d *Decided) {
+	cycle, lines := rowCycle.String(), int64(1)
+	if d.ChargeClass != "" {
+		cycle = d.CorrectsCycle
+		switch d.CorrectionReason {
+		case ReasonLate:
+		case ReasonWithdrawn:
+			lines = -1
+		default:
+			lines = 0
+		}
+	}
+	x := n.cycle(cycle)
+	x.lines += lines
+	x.sum(l.Currency).Add(l.ListAmount)
+}
+
+// from starts the totals from a manifest's.
+func (n netTotals) from(old []NetTotals) error {
+	for _, t := range old {
+		x := n.cycle(t.Cycle)
+		x.lines += t.Lines
+		for cur, v := range t.List {
+			s, err := billing.ParseSum(v)
+			if err != nil {
+				return fmt.Errorf("manifest: net totals of %s: %w", t.Cycle, err)
+			}
+			x.sum(cur).AddSum(s)
+		}
+	}
+	return nil
+}
+
+func (n netTotals) list() []NetTotals {
+	var out []NetTotals
+	for _, c := range slices.Sorted(maps.Keys(n)) {
+		x := n[c]
+		t := NetTotals{Cycle: c, Lines: x.lines, List: map[string]string{}}
+		for cur, s := range x.list {
+			t.List[cur] = s.String()
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // LastClosed is the latest closed cycle, and false when none is.
@@ -79,16 +168,21 @@ func ReadBillRows(p string, cycle billing.Cycle, fn func(l *billing.UsageLine, d
 			extras, extraAt = append(extras, c), append(extraAt, i)
 		}
 	}
-	at := make(map[string]int, len(BillColumns))
-	for _, c := range BillColumns {
-		at[c] = slices.Index(header, c)
-	}
+	col := func(name string) int { return slices.Index(header, name) }
+	var (
+		cPayer, cLine, cAccount, cProduct = col("payer_account_id"), col("line_id"), col("account_id"), col("product_code")
+		cSub, cStart, cEnd, cList         = col("subscription_type"), col("usage_start"), col("usage_end"), col("list_amount")
+		cCur, cStatus, cIssued, cSettled  = col("currency"), col("payment_status"), col("issued_at"), col("settled_at")
+		cDecided, cHeld, cType, cResource = col("decided_by"), col("held_by"), col("charge_type"), col("resource_id")
+		cOwner, cRule, cDiscID, cDisc     = col("discount_owner"), col("discount_rule"), col("discount_id"), col("discount_amount")
+		cInvoice, cClass, cReason, cCorr  = col("invoice_id"), col("charge_class"), col("correction_reason"), col("corrects_cycle")
+	)
 	for _, c := range []string{"payer_account_id", "line_id", "account_id", "product_code", "usage_start", "usage_end", "list_amount", "currency", "issued_at", "discount_amount"} {
-		if at[c] < 0 {
+		if col(c) < 0 {
 			return fmt.Errorf("%s: no column %s", p, c)
 		}
 	}
-	readers.DeliverTyped(t, []int{at["usage_start"], at["usage_end"], at["issued_at"], at["settled_at"], at["list_amount"], at["discount_amount"]})
+	readers.DeliverTyped(t, []int{cStart, cEnd, cIssued, cSettled, cList, cDisc})
 	var l billing.UsageLine
 	var d Decided
 	rows := make([]readers.Row, 1024)
@@ -99,40 +193,39 @@ func ReadBillRows(p string, cycle billing.Cycle, fn func(l *billing.UsageLine, d
 			if r.Err != nil {
 				return fmt.Errorf("%s: row %d: %w", p, r.N, r.Err)
 			}
-			text := func(name string) string {
-				c := at[name]
+			text := func(c int) string {
 				if c < 0 || c >= len(r.Fields) || (r.Null != nil && r.Null[c]) {
 					return ""
 				}
 				return r.Fields[c]
 			}
 			var bad error
-			tm := func(name string) billing.Time {
-				x, ok := r.Time(at[name])
+			tm := func(c int) billing.Time {
+				x, ok := r.Time(c)
 				if !ok && bad == nil {
-					bad = fmt.Errorf("%s: row %d: %s is not a timestamp", p, r.N, name)
+					bad = fmt.Errorf("%s: row %d: %s is not a timestamp", p, r.N, header[c])
 				}
 				return x
 			}
-			amt := func(name string) billing.Amount {
-				x, ok := r.Amount(at[name])
+			amt := func(c int) billing.Amount {
+				x, ok := r.Amount(c)
 				if !ok && bad == nil {
-					bad = fmt.Errorf("%s: row %d: %s is not an amount", p, r.N, name)
+					bad = fmt.Errorf("%s: row %d: %s is not an amount", p, r.N, header[c])
 				}
 				return x
 			}
-			st, err1 := billing.ParseSubscriptionType(text("subscription_type"))
-			ps, err2 := billing.ParsePaymentStatus(text("payment_status"))
-			ct, err3 := billing.ParseChargeType(text("charge_type"))
+			st, err1 := billing.ParseSubscriptionType(text(cSub))
+			ps, err2 := billing.ParsePaymentStatus(text(cStatus))
+			ct, err3 := billing.ParseChargeType(text(cType))
 			if err := cmp.Or(err1, err2, err3); err != nil {
 				return fmt.Errorf("%s: row %d: %w", p, r.N, err)
 			}
-			l = billing.UsageLine{LineID: text("line_id"), AccountID: text("account_id"), ProductCode: text("product_code"),
-				Cycle: cycle, SubscriptionType: st, UsageStart: tm("usage_start"), UsageEnd: tm("usage_end"),
-				ListAmount: amt("list_amount"), Currency: text("currency"), PaymentStatus: ps, IssuedAt: tm("issued_at"),
-				ChargeType: ct, ResourceID: text("resource_id"), Extra: l.Extra[:0]}
-			if c := at["settled_at"]; c >= 0 && (r.Null == nil || !r.Null[c]) {
-				l.SettledAt, l.HasSettledAt = tm("settled_at"), true
+			l = billing.UsageLine{LineID: text(cLine), AccountID: text(cAccount), ProductCode: text(cProduct),
+				Cycle: cycle, SubscriptionType: st, UsageStart: tm(cStart), UsageEnd: tm(cEnd),
+				ListAmount: amt(cList), Currency: text(cCur), PaymentStatus: ps, IssuedAt: tm(cIssued),
+				ChargeType: ct, ResourceID: text(cResource), Extra: l.Extra[:0]}
+			if cSettled >= 0 && (r.Null == nil || !r.Null[cSettled]) {
+				l.SettledAt, l.HasSettledAt = tm(cSettled), true
 			}
 			for _, c := range extraAt {
 				valid := c < len(r.Fields) && (r.Null == nil || !r.Null[c])
@@ -142,10 +235,10 @@ func ReadBillRows(p string, cycle billing.Cycle, fn func(l *billing.UsageLine, d
 				}
 				l.Extra = append(l.Extra, x)
 			}
-			d = Decided{Payer: text("payer_account_id"), DecidedBy: text("decided_by"), HeldBy: text("held_by"),
-				DiscountOwner: text("discount_owner"), DiscountRule: text("discount_rule"), DiscountID: text("discount_id"),
-				DiscountAmount: amt("discount_amount"), InvoiceID: text("invoice_id"),
-				ChargeClass: text("charge_class"), CorrectionReason: text("correction_reason"), CorrectsCycle: text("corrects_cycle")}
+			d = Decided{Payer: text(cPayer), DecidedBy: text(cDecided), HeldBy: text(cHeld),
+				DiscountOwner: text(cOwner), DiscountRule: text(cRule), DiscountID: text(cDiscID),
+				DiscountAmount: amt(cDisc), InvoiceID: text(cInvoice),
+				ChargeClass: text(cClass), CorrectionReason: text(cReason), CorrectsCycle: text(cCorr)}
 			if bad != nil {
 				return bad
 			}

@@ -31,6 +31,9 @@ type Manifest struct {
 	// Closed are the closed cycles, oldest first (billcons close): no
 	// later version changes their rows or their bills files.
 	Closed []ClosedCycle `json:"closed,omitempty"`
+	// Net are the net invoiced states of the closed cycles' lines, per
+	// cycle a line belongs to.
+	Net []NetTotals `json:"net,omitempty"`
 
 	Program   string            `json:"program"`
 	Version   string            `json:"version"`
