@@ -40,6 +40,11 @@ func (r *run) judgePrepaid(sp *lineSpills, plan *rules.Plan) error {
 				line.ResourceID, line.AccountID, bought, plan.RelationshipPayer(line.AccountID, bought), line.IssuedAt, plan.RelationshipPayer(line.AccountID, line.IssuedAt))
 		}
 		if rule != nil {
+			if r.closed != nil { // an invoiced line rejected now is withdrawn
+				if err := r.closed.rejectedID(line.LineID, line.Cycle.String()); err != nil {
+					return err
+				}
+			}
 			r.counts.UsageRejected++
 			r.total(line.Currency).rejected.Add(line.ListAmount)
 			file, row := placeOf(line.Seq)
