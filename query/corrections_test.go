@@ -94,7 +94,7 @@ func mutateClosed(r *rand.Rand, d dataset, last string, round int) (dataset, []s
 		}
 	})
 	for i := 0; i < r.IntN(3) && len(ms) > 0; i++ { // late changes, inside a closed cycle
-		start := billing.Cycle(2024*12).Start(loc)
+		start := billing.Cycle(2024 * 12).Start(loc)
 		end := (lastCycle + 1).Start(loc)
 		at := start.Add(time.Duration(r.Int64N(int64(end.Sub(start)/time.Hour))) * time.Hour)
 		row := []string{"", fmt.Sprintf("late%d-%d", round, i), ms[r.IntN(len(ms))], "trusteeship", []string{"MA", "MB", "MC"}[r.IntN(3)], at.Format(time.RFC3339)}
