@@ -168,7 +168,7 @@ func TestFocusConformance(t *testing.T) {
 				t.Errorf("focus.%s: %d nulls; FOCUS 1.2 allows none", c.Name, n)
 			}
 		}
-		if focusColumn := c.Mandatory || c.Name == "SubAccountId" || c.Name == "ChargeFrequency"; strings.HasPrefix(c.Name, "x_") == focusColumn {
+		if focusColumn := c.Mandatory || c.Name == "SubAccountId" || c.Name == "ChargeFrequency" || c.Name == "InvoiceId"; strings.HasPrefix(c.Name, "x_") == focusColumn {
 			t.Errorf("%s: custom columns must start with x_, FOCUS columns must not", c.Name)
 		}
 	}

@@ -61,6 +61,7 @@ var FocusColumns = []struct {
 	{"ServiceCategory", "VARCHAR", false, true},
 	{"ServiceName", "VARCHAR", false, true},
 	{"SubAccountId", "VARCHAR", false, false},
+	{"InvoiceId", "VARCHAR", true, false}, // closed cycles only
 	{"x_LineId", "VARCHAR", true, false}, // null on Credit rows
 	{"x_BillingCycle", "VARCHAR", false, false},
 	{"x_SubscriptionType", "VARCHAR", true, false}, // null on Credit rows
@@ -202,7 +203,9 @@ func writeText(root, rel string, data []byte) (Output, error) {
 // focusView maps the bills and the credits applied onto FOCUS 1.2 (see
 // docs/output.md, FOCUS): a charge row per bill (ListCost the list amount, the other
 // costs the effective amount after its discount) and a Credit row per credit
-// applied (every cost the negated amount). Provider, publisher and invoice
+// applied (every cost the negated amount). Correction rows, and credits a
+// correction gave back, are ChargeClass Correction; a closed cycle's rows
+// carry its InvoiceId. Provider, publisher and invoice
 // issuer come from the variables focus_provider, focus_publisher and
 // focus_invoice_issuer when set, else "Alibaba Cloud", the cloud whose
 // financial trusteeship the seeds describe.
@@ -227,7 +230,7 @@ SELECT
     p.period_start                                  AS BillingPeriodStart,
     CASE b.charge_type WHEN 'purchase' THEN 'Purchase' WHEN 'refund' THEN 'Purchase'
         WHEN 'adjustment' THEN 'Adjustment' ELSE 'Usage' END AS ChargeCategory,
-    NULL::VARCHAR                                   AS ChargeClass,
+    CASE WHEN b.charge_class = 'correction' THEN 'Correction' END AS ChargeClass,
     CASE b.charge_type WHEN 'usage' THEN 'Usage-Based' ELSE 'One-Time' END AS ChargeFrequency,
     b.product_code || ' ' || b.subscription_type || ' of ' || b.account_id AS ChargeDescription,
     b.usage_end                                     AS ChargePeriodEnd,
@@ -243,6 +246,7 @@ SELECT
     focus_service_category(b.product_code)          AS ServiceCategory,
     b.product_code                                  AS ServiceName,
     b.account_id                                    AS SubAccountId,
+    b.invoice_id                                    AS InvoiceId,
     b.line_id                                       AS x_LineId,
     b.billing_cycle                                 AS x_BillingCycle,
     b.subscription_type                             AS x_SubscriptionType,
@@ -265,7 +269,7 @@ SELECT
     p.period_end                                    AS BillingPeriodEnd,
     p.period_start                                  AS BillingPeriodStart,
     'Credit'                                        AS ChargeCategory,
-    NULL::VARCHAR                                   AS ChargeClass,
+    CASE WHEN c.amount < 0 THEN 'Correction' END    AS ChargeClass, -- a credit given back by a correction
     'One-Time'                                      AS ChargeFrequency,
     c.kind || ' ' || c.credit_id || ' of ' || c.owner_account_id || ' on ' || c.product_code || ' of ' || c.account_id AS ChargeDescription,
     p.period_end                                    AS ChargePeriodEnd,
@@ -281,6 +285,7 @@ SELECT
     focus_service_category(c.product_code)          AS ServiceCategory,
     c.product_code                                  AS ServiceName,
     c.account_id                                    AS SubAccountId,
+    i.invoice_id                                    AS InvoiceId,
     NULL::VARCHAR                                   AS x_LineId,
     c.billing_cycle                                 AS x_BillingCycle,
     NULL::VARCHAR                                   AS x_SubscriptionType,
@@ -293,7 +298,9 @@ SELECT
     c.credit_id                                     AS x_CreditId,
     c.kind                                          AS x_CreditKind,
     c.owner_account_id                              AS x_CreditOwner
-FROM credits_applied c JOIN billing_periods p USING (billing_cycle);
+FROM credits_applied c JOIN billing_periods p USING (billing_cycle)
+LEFT JOIN (SELECT DISTINCT billing_cycle, payer_account_id, currency, invoice_id FROM summary WHERE invoice_id IS NOT NULL) i
+    USING (billing_cycle, payer_account_id, currency);
 `
 
 // ident quotes a column name for SQL.

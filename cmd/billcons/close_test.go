@@ -53,6 +53,17 @@ func TestCloseWalkthrough(t *testing.T) {
 		}
 	}
 	billcons(t, 0, "verify", "out")
+	// In FOCUS: a Correction in March's billing period, charged for the
+	// line's own period in January; January's rows carry their invoice.
+	focus := billcons(t, 0, "query", "out", "--format", "csv", `SELECT ChargeClass AS class, strftime(BillingPeriodStart, '%Y-%m') AS billed,
+		strftime(ChargePeriodStart AT TIME ZONE 'Asia/Shanghai', '%Y-%m-%d') AS charged, BilledCost AS cost, InvoiceId AS invoice
+		FROM focus WHERE x_LineId = 'L900001'`)
+	if want := "class,billed,charged,cost,invoice\nCorrection,2024-03,2024-01-20,4250.000000000,\n"; focus != want {
+		t.Errorf("the late line in FOCUS:\n%s\nwant\n%s", focus, want)
+	}
+	if n := billcons(t, 0, "query", "out", "--format", "csv", `SELECT count(*) FROM focus WHERE x_BillingCycle = '2024-01' AND InvoiceId IS NULL`); n != "count_star()\n0\n" {
+		t.Errorf("January's FOCUS rows without an InvoiceId: %s", n)
+	}
 
 	// Rolling back past a close would reopen February: refused.
 	if msg := billcons(t, exitFailed, "rollback", "out", "1"); !strings.Contains(msg, "never reopened") {
