@@ -48,6 +48,11 @@ type closedCycles struct {
 	rejected   *spill.Sorter
 	corrected  bool // correct has run
 
+	// inv holds the closed rows of the cycles needed, by line_id (see
+	// invoiced): read once, before pass B, which takes the invoiced
+	// payment status from it, and merged again by correct.
+	inv *spill.Sorter
+
 	// The correction rows of the first open cycle in the order the bills
 	// store them (payer, corrects_cycle, line_id, − before +), and per
 	// statement row what they add, in summary order; next* are what pass
@@ -417,10 +422,7 @@ func reason(net *invoicedRow, now *invoicedRow) string {
 func (r *run) correct() error {
 	cc := r.closed
 	cc.corrected = true
-	inv, err := r.invoiced()
-	if err != nil {
-		return err
-	}
+	inv := cc.inv
 	defer inv.Remove()
 	defer cc.recomputed.Remove()
 	defer cc.rejected.Remove()
@@ -551,6 +553,57 @@ func (r *run) correct() error {
 	slices.SortFunc(cc.stmts, func(a, b stmtCorrection) int { return a.key.compare(b.key) })
 	return r.returnCredits()
 }
+
+// invoicedStatus gives the lines of closed cycles that pass B observes
+// (those that may hold a change back) the payment status and settled_at
+// their cycle invoiced them with (CONTRACT.md, Corrections): a payment
+// since, alone, changes no payer and corrects nothing. Lines come in
+// line_id order; so do the invoiced rows.
+type invoicedStatus struct {
+	it   *spill.Iter
+	key  []byte
+	val  []byte
+	ok   bool
+	bufs [][]byte
+	rows []invoicedRow
+}
+
+func (cc *closedCycles) newInvoicedStatus() (*invoicedStatus, error) {
+	it, err := cc.inv.Merge()
+	if err != nil {
+		return nil, err
+	}
+	s := &invoicedStatus{it: it}
+	s.key, s.val, s.ok = it.Next()
+	return s, nil
+}
+
+// apply sets l's status to its invoiced one, if it has a net invoiced
+// state.
+func (s *invoicedStatus) apply(l *billing.UsageLine) error {
+	id := []byte(l.LineID)
+	for s.ok && bytes.Compare(lineKey(s.key), id) < 0 {
+		s.key, s.val, s.ok = s.it.Next()
+	}
+	s.rows = s.rows[:0]
+	for n := 0; s.ok && bytes.Equal(lineKey(s.key), id); n++ {
+		if n == len(s.bufs) {
+			s.bufs = append(s.bufs, nil)
+		}
+		s.bufs[n] = append(s.bufs[n][:0], s.val...)
+		s.rows = append(s.rows, invoicedRow{})
+		if err := decodeRow(s.bufs[n], &s.rows[n]); err != nil {
+			return err
+		}
+		s.key, s.val, s.ok = s.it.Next()
+	}
+	if net, ok := netState(s.rows); ok {
+		l.PaymentStatus, l.SettledAt, l.HasSettledAt = net.line.PaymentStatus, net.line.SettledAt, net.line.HasSettledAt
+	}
+	return s.it.Err()
+}
+
+func (s *invoicedStatus) close() { s.it.Close() }
 
 // lineKey is the line_id of a key of the recomputed, rejected or invoiced
 // sorters: up to its NUL, if any.

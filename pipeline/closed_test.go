@@ -22,6 +22,21 @@ func usageRow(id, member, product, cycle string, day int, amount string) string 
 		id, member, product, cycle, cycle, day, cycle, day, amount, cycle, day)
 }
 
+// heldRows are m4's lines of January: h1, issued January 5 and unsettled
+// when January was invoiced, holds back k4 (m4 into MA's trusteeship on
+// January 20) for ecs, so h2, used after k4, stays m4's (seed 000,
+// Scenario 1). settled gives h1 as paid on January 10, before k4: a
+// payment reported after the close.
+func heldRows(settled bool) string {
+	h1 := usageRow("h1", "m4", "ecs", "2024-01", 5, "40")
+	if settled {
+		h1 = strings.Replace(h1, ",settled,2024-01-05T02:00:00+08:00,\n", ",settled,2024-01-05T02:00:00+08:00,2024-01-10T00:00:00+08:00\n", 1)
+	} else {
+		h1 = strings.Replace(h1, ",settled,", ",unsettled,", 1)
+	}
+	return h1 + usageRow("h2", "m4", "ecs", "2024-01", 25, "15")
+}
+
 // closedTree is a tree and the inputs of its runs.
 type closedTree struct {
 	t              *testing.T
@@ -156,8 +171,9 @@ func TestCorrections(t *testing.T) {
 		usageRow("a3", "m3", "ecs", "2024-01", 5, "30") + // archived later
 		usageRow("a4", "m1", "oss", "2024-01", 5, "20")
 	feb := usageRow("b1", "m1", "ecs", "2024-02", 5, "10")
-	c.write(c.usage, usageHeader+jan+feb)
-	c.write(c.changes, "change_id,account_id,policy,management_account_id,changed_at\nk1,m1,trusteeship,MA,2023-12-01T00:00:00+08:00\n")
+	c.write(c.usage, usageHeader+jan+heldRows(false)+feb)
+	c.write(c.changes, "change_id,account_id,policy,management_account_id,changed_at\nk1,m1,trusteeship,MA,2023-12-01T00:00:00+08:00\n"+
+		"k4,m4,trusteeship,MA,2024-01-20T00:00:00+08:00\n")
 	c.run()
 	c.close("2024-01")
 	janFiles := c.fileSHA("2024-01")
@@ -171,12 +187,13 @@ func TestCorrections(t *testing.T) {
 	// a2 moved to MB by a late change of January (payer_changed, though
 	// its amount changed too: the first reason that applies), a3 absent
 	// (carried as invoiced), a4's amount corrected (amount_changed), a5
-	// late (late_line).
+	// late (late_line). h1 is reported paid before k4: January invoiced it
+	// unsettled, so it still holds k4 back and h2 is not corrected.
 	c.write(c.usage, usageHeader+strings.Replace(usageRow("a1", "m1", "ecs", "2024-01", 5, "100"), ",100,", ",1OO,", 1)+
 		usageRow("a2", "m2", "ecs", "2024-01", 5, "55")+usageRow("a4", "m1", "oss", "2024-01", 5, "25")+
-		usageRow("a5", "m3", "ecs", "2024-01", 9, "7")+feb)
+		usageRow("a5", "m3", "ecs", "2024-01", 9, "7")+heldRows(true)+feb)
 	c.write(c.changes, "change_id,account_id,policy,management_account_id,changed_at\nk1,m1,trusteeship,MA,2023-12-01T00:00:00+08:00\n"+
-		"k0,m2,trusteeship,MB,2024-01-01T00:00:00+08:00\n")
+		"k4,m4,trusteeship,MA,2024-01-20T00:00:00+08:00\nk0,m2,trusteeship,MB,2024-01-01T00:00:00+08:00\n")
 	res := c.run()
 	want := []string{
 		"2024-02 MA a1 line_withdrawn 2024-01 -100.000000000 0.000000000",
@@ -232,14 +249,15 @@ func TestCorrections(t *testing.T) {
 	c.verify()
 
 	// January's exports archived: the run reads none of its lines, so it
-	// reads none of its files either and carries its four standing lines
-	// (a2, a3, a4, a5; a1 is withdrawn) from the manifest's net totals.
+	// reads none of its files either and carries its six standing lines
+	// (a2, a3, a4, a5, h1, h2; a1 is withdrawn) from the manifest's net
+	// totals.
 	all := readFileT(t, c.usage)
 	c.write(c.usage, usageHeader+feb)
 	res = c.run()
 	wantLines(t, "correction rows with January archived", c.corrections(), want)
-	if n := res.Manifest.Counts.LinesCarried; n != 4 {
-		t.Errorf("%d lines carried with January archived, want 4", n)
+	if n := res.Manifest.Counts.LinesCarried; n != 6 {
+		t.Errorf("%d lines carried with January archived, want 6", n)
 	}
 	c.verify()
 	c.write(c.usage, all)

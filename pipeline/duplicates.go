@@ -26,6 +26,14 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 	var deferred [][]byte // refunds that may hold a change back, waiting for the purchases
 	var line billing.UsageLine
 	var repeat uint32 // the place in its line_id's group of the current line, from 1
+	var status *invoicedStatus
+	if cc := r.closed; cc != nil && cc.inv != nil {
+		var err error
+		if status, err = cc.newInvoicedStatus(); err != nil {
+			return err
+		}
+		defer status.close()
+	}
 	// accept shows an accepted line to the plan and the refund rule.
 	accept := func(payload []byte) error {
 		if len(payload) == 0 {
@@ -33,6 +41,11 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 		}
 		if err := viewLine(payload, &line); err != nil {
 			return err
+		}
+		if status != nil && line.Cycle <= r.closed.last {
+			if err := status.apply(&line); err != nil {
+				return err
+			}
 		}
 		switch {
 		case plan.NeedsPurchases(&line):

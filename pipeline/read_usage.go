@@ -21,6 +21,7 @@ import (
 type usageTally struct {
 	read, rejected, pending int64
 	totals                  map[string]*currencyTotals
+	closed                  []billing.Cycle // the closed cycles it read lines of
 }
 
 func (u *usageTally) total(cur string) *currencyTotals {
@@ -137,6 +138,11 @@ feed:
 		r.setRows(path, "usage", fileRows[fi])
 	}
 	for _, t := range tallies {
+		if r.closed != nil {
+			for _, c := range t.closed {
+				r.closed.need[c] = true
+			}
+		}
 		r.counts.UsageRead += t.read
 		r.counts.UsageRejected += t.rejected
 		r.pending += t.pending
@@ -233,7 +239,20 @@ func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *
 		prepaid := adjRejected || plan.NeedsPurchases(&line)
 		idPayload = idPayload[:0]
 		member := plan.Member(line.AccountID) // one lookup for both questions
-		if (member.Holds(&line) && !adjRejected) || plan.IsPurchaseToRecord(&line) {
+		holds := member.Holds(&line)
+		if cc := r.closed; cc != nil && line.Cycle <= cc.last {
+			if !slices.Contains(tally.closed, line.Cycle) {
+				tally.closed = append(tally.closed, line.Cycle)
+			}
+			if !holds && line.PaymentStatus == billing.Settled {
+				// Pass B observes it with the status its cycle invoiced,
+				// which may be unsettled: a payment alone corrects nothing.
+				line.PaymentStatus = billing.Unsettled
+				holds = member.Holds(&line)
+				line.PaymentStatus = billing.Settled
+			}
+		}
+		if (holds && !adjRejected) || plan.IsPurchaseToRecord(&line) {
 			idPayload = encodeLine(idPayload, &line)
 		}
 		d, early := member.AssignEarly(&line)

@@ -632,6 +632,15 @@ func (r *run) usagePasses(usage []string, plan *rules.Plan, sp *lineSpills) ([]w
 	}
 	r.stage("read_usage", slog.Int("files", len(usage)), slog.Int64("rows", r.counts.UsageRead), slog.Int64("rejected", r.counts.UsageRejected))
 	accepted := r.counts.UsageRead - r.counts.UsageRejected
+	if r.closed != nil {
+		// What the closed cycles invoiced of the lines read: their
+		// payment status for pass B, their net states for pass D.
+		inv, err := r.invoiced()
+		if err != nil {
+			return nil, err
+		}
+		r.closed.inv = inv
+	}
 	cfg.Progress.begin("finding duplicates and holds", 2, accepted)
 	if err := r.findDuplicates(sp, plan); err != nil {
 		return nil, err
