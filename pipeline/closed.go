@@ -65,6 +65,10 @@ type closedCycles struct {
 	carriedBy map[string]*billing.Sum // their list amounts by currency
 	returns   map[stmtKey][]rules.Application
 	cycles    []billing.Cycle // the closed cycles that have bills
+	// moved are the invoiced lines that the inputs now bill in an open
+	// cycle (their billing_cycle changed): withdrawn from the closed one,
+	// so that each line has one net state.
+	moved map[string]bool
 	// withdrawnRejected are the invoiced lines withdrawn because the
 	// inputs reject them now: a loss the guards report.
 	withdrawnRejected []string
@@ -375,27 +379,62 @@ func (r *run) invoiced() (*spill.Sorter, error) {
 }
 
 // netState folds a line's closed rows, in billing order, into its net
-// invoiced state: the row standing now, or none once withdrawn. Within
-// one cycle a line has one correction or one − and + pair; the − row
-// reverses the state before it (its payer), the + row is the new state.
+// invoiced state: the row standing now, or none once withdrawn. A line
+// has a state per cycle it was billed in (more than one only when its
+// billing_cycle moved): its own row there, changed by the corrections of
+// that cycle's line; within one cycle's bills a line has one correction
+// or one − and + pair, and the − row reverses the state before it (its
+// payer), the + row is the new state. The net state is the standing
+// state of the latest such cycle.
 func netState(rows []invoicedRow) (*invoicedRow, bool) {
-	var net *invoicedRow
+	if len(rows) == 1 && rows[0].d.ChargeClass == "" {
+		return &rows[0], true // nearly every line: its own row
+	}
+	type state struct {
+		cycle string
+		row   *invoicedRow
+	}
+	var states []state
+	at := func(c string) *state {
+		for i := range states {
+			if states[i].cycle == c {
+				return &states[i]
+			}
+		}
+		states = append(states, state{cycle: c})
+		return &states[len(states)-1]
+	}
 	for i := 0; i < len(rows); {
-		j := i
-		for j < len(rows) && rows[j].cycle == rows[i].cycle {
+		x := &rows[i]
+		key := x.d.CorrectsCycle
+		if x.d.ChargeClass == "" {
+			key = x.cycle.String()
+		}
+		j := i + 1
+		for j < len(rows) && rows[j].cycle == x.cycle && rows[j].d.ChargeClass != "" && rows[j].d.CorrectsCycle == key && x.d.ChargeClass != "" {
 			j++
 		}
+		st := at(key)
 		switch group := rows[i:j]; {
+		case group[0].d.ChargeClass == "":
+			st.row = &group[0]
 		case len(group) == 1 && group[0].d.CorrectionReason == writers.ReasonWithdrawn:
-			net = nil
+			st.row = nil
 		case len(group) == 1:
-			net = &group[0] // the line's own row, or a late line's + row
-		case len(group) == 2 && net != nil && group[0].d.Payer != group[1].d.Payer && group[1].d.Payer == net.d.Payer:
-			net = &group[0] // a payer change whose + row's payer sorts first
+			st.row = &group[0] // a late line's + row
+		case len(group) == 2 && st.row != nil && group[0].d.Payer != group[1].d.Payer && group[1].d.Payer == st.row.d.Payer:
+			st.row = &group[0] // a payer change whose + row's payer sorts first
 		default:
-			net = &group[len(group)-1] // − before + in the bills' order
+			st.row = &group[len(group)-1] // − before + in the bills' order
 		}
 		i = j
+	}
+	var net *invoicedRow
+	last := ""
+	for _, st := range states {
+		if st.row != nil && st.cycle > last {
+			net, last = st.row, st.cycle
+		}
 	}
 	return net, net != nil
 }
@@ -499,7 +538,7 @@ func (r *run) correct() error {
 		case !haveNow && !invoiced:
 			// Withdrawn in a closed cycle and still not in the inputs.
 		case !haveNow:
-			if rejected || cc.restate[corrects(net)] {
+			if rejected || cc.restate[corrects(net)] || cc.moved[string(id)] {
 				cc.add(net, corrects(net), writers.ReasonWithdrawn, true)
 				if rejected {
 					cc.withdrawnRejected = append(cc.withdrawnRejected, string(id))
@@ -519,6 +558,8 @@ func (r *run) correct() error {
 			case writers.ReasonLate:
 				cc.add(&now, now.line.Cycle, why, false)
 			default:
+				// The line keeps the status its cycle invoiced it with.
+				now.line.PaymentStatus, now.line.SettledAt, now.line.HasSettledAt = net.line.PaymentStatus, net.line.SettledAt, net.line.HasSettledAt
 				cc.add(net, corrects(net), why, true)
 				cc.add(&now, now.line.Cycle, why, false)
 			}
@@ -581,7 +622,16 @@ func (cc *closedCycles) newInvoicedStatus() (*invoicedStatus, error) {
 // apply sets l's status to its invoiced one, if it has a net invoiced
 // state.
 func (s *invoicedStatus) apply(l *billing.UsageLine) error {
-	id := []byte(l.LineID)
+	net, ok, err := s.at([]byte(l.LineID))
+	if ok {
+		l.PaymentStatus, l.SettledAt, l.HasSettledAt = net.line.PaymentStatus, net.line.SettledAt, net.line.HasSettledAt
+	}
+	return err
+}
+
+// at returns the net invoiced state of line id, if it has one; ids must
+// come in ascending order.
+func (s *invoicedStatus) at(id []byte) (*invoicedRow, bool, error) {
 	for s.ok && bytes.Compare(lineKey(s.key), id) < 0 {
 		s.key, s.val, s.ok = s.it.Next()
 	}
@@ -593,17 +643,33 @@ func (s *invoicedStatus) apply(l *billing.UsageLine) error {
 		s.bufs[n] = append(s.bufs[n][:0], s.val...)
 		s.rows = append(s.rows, invoicedRow{})
 		if err := decodeRow(s.bufs[n], &s.rows[n]); err != nil {
-			return err
+			return nil, false, err
 		}
 		s.key, s.val, s.ok = s.it.Next()
 	}
-	if net, ok := netState(s.rows); ok {
-		l.PaymentStatus, l.SettledAt, l.HasSettledAt = net.line.PaymentStatus, net.line.SettledAt, net.line.HasSettledAt
-	}
-	return s.it.Err()
+	net, ok := netState(s.rows)
+	return net, ok, s.it.Err()
 }
 
 func (s *invoicedStatus) close() { s.it.Close() }
+
+// openLine is the payload pass A gives, when cycles are closed, to the id
+// of a line of an open cycle that holds nothing back: pass B checks
+// whether a closed cycle invoiced it.
+const openLine = 0
+
+// checkMoved records line id, billed now in an open cycle, when a closed
+// cycle invoiced it and it still stands there.
+func (cc *closedCycles) checkMoved(s *invoicedStatus, id []byte) error {
+	_, ok, err := s.at(id)
+	if ok {
+		if cc.moved == nil {
+			cc.moved = map[string]bool{}
+		}
+		cc.moved[string(id)] = true
+	}
+	return err
+}
 
 // lineKey is the line_id of a key of the recomputed, rejected or invoiced
 // sorters: up to its NUL, if any.

@@ -35,15 +35,22 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 		defer status.close()
 	}
 	// accept shows an accepted line to the plan and the refund rule.
-	accept := func(payload []byte) error {
+	accept := func(id, payload []byte) error {
+		if status != nil && len(payload) == 1 && payload[0] == openLine {
+			return r.closed.checkMoved(status, id)
+		}
 		if len(payload) == 0 {
 			return nil
 		}
 		if err := viewLine(payload, &line); err != nil {
 			return err
 		}
-		if status != nil && line.Cycle <= r.closed.last {
-			if err := status.apply(&line); err != nil {
+		if status != nil {
+			if line.Cycle <= r.closed.last {
+				if err := status.apply(&line); err != nil {
+					return err
+				}
+			} else if err := r.closed.checkMoved(status, id); err != nil {
 				return err
 			}
 		}
@@ -51,7 +58,7 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 		case plan.NeedsPurchases(&line):
 			// Whether this refund is accepted, and so may hold a change
 			// back, is known once every purchase is.
-			deferred = append(deferred, bytes.Clone(payload))
+			deferred = append(deferred, encodeLine(nil, &line)) // with its invoiced status, if any
 		case plan.IsPurchaseToRecord(&line):
 			r.purchases.Add(&line)
 			plan.Observe(&line)
@@ -79,7 +86,7 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 		if first == nil || !bytes.Equal(id, first[:len(first)-9]) {
 			first = append(first[:0], key...)
 			repeat = 1
-			return accept(payload)
+			return accept(id, payload)
 		}
 		if r.cfg.Profile == readers.ProfileAlibaba {
 			// An export repeats ids (one record split over several
@@ -87,7 +94,7 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 			// (CONTRACT.md, Input profiles), accepted like the first.
 			repeat++
 			r.rename(seq, repeat)
-			return accept(payload)
+			return accept(id, payload)
 		}
 		return r.rejectDuplicate(dups, id, seq, binary.BigEndian.Uint64(first[len(first)-8:]))
 	})
@@ -111,17 +118,17 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 // foreignID judges a line whose id was also read in other shards of a
 // sharded run, by the read order of all the id's lines in the whole run
 // (all): as findDuplicates judges the lines of one id, in one run.
-func (r *run) foreignID(id []byte, seq uint64, all []uint64, accept func([]byte) error, payload []byte, dups *spill.Sorter) error {
+func (r *run) foreignID(id []byte, seq uint64, all []uint64, accept func(id, payload []byte) error, payload []byte, dups *spill.Sorter) error {
 	n, found := slices.BinarySearch(all, seq)
 	if !found {
 		return fmt.Errorf("internal error: line %s at seq %d is not among its id's lines %v", id, seq, all)
 	}
 	if n == 0 {
-		return accept(payload)
+		return accept(id, payload)
 	}
 	if r.cfg.Profile == readers.ProfileAlibaba {
 		r.rename(seq, uint32(n+1))
-		return accept(payload)
+		return accept(id, payload)
 	}
 	return r.rejectDuplicate(dups, id, seq, all[0])
 }

@@ -254,6 +254,8 @@ func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *
 		}
 		if (holds && !adjRejected) || plan.IsPurchaseToRecord(&line) {
 			idPayload = encodeLine(idPayload, &line)
+		} else if r.closed != nil && line.Cycle > r.closed.last {
+			idPayload = append(idPayload, openLine)
 		}
 		d, early := member.AssignEarly(&line)
 		if prepaid {

@@ -19,7 +19,18 @@ import (
 	"github.com/billcons/billcons/writers"
 )
 
-var corrHistories = flag.Int("diff.histories", 200, "random histories with closes the corrections differential runs")
+var (
+	corrHistories = flag.Int("diff.histories", 200, "random histories with closes the corrections differential runs")
+	corrFirst     = flag.Uint64("diff.history", 1, "the first history of the corrections differential")
+)
+
+func readSQL(p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 // correctionsSQL is CONTRACT.md's Corrections written as DuckDB SQL from the
 // contract alone (testdata/corrections.sql).
@@ -33,22 +44,18 @@ var correctionsSQL = func() string {
 
 // mutateClosed makes the next night's inputs of a history whose cycles up
 // to last are closed: amounts of closed lines corrected, closed lines
-// spoiled (rejected now) or missing, late lines of closed cycles, late
-// trusteeship changes inside closed cycles and discount rates changed.
+// spoiled (rejected now), missing or paid since, late lines of closed
+// cycles, late trusteeship changes inside closed cycles and discount rates
+// changed.
 // It returns the cycles the night restates (their inputs whole).
 func mutateClosed(r *rand.Rand, d dataset, last string, round int) (dataset, []string) {
 	closed := func(row []string) bool { return row[4] <= last && len(row[4]) == 7 }
-	// A line_id on several rows is left as it is: spoiling its first row
-	// would make another row, perhaps of an open cycle, the line (a line
-	// that changes cycle: not corrected yet, docs/nightly.md).
-	seen := map[string]int{}
-	for _, row := range d.usage {
-		seen[row[1]]++
-	}
+	// Spoiling the first row of a line_id on several rows makes another
+	// row the line, perhaps of an open cycle: a line that changes cycle.
 	var usage [][]string
 	for _, row := range d.usage {
 		row = slices.Clone(row)
-		if closed(row) && seen[row[1]] == 1 {
+		if closed(row) {
 			switch x := r.IntN(100); {
 			case x < 6:
 				row[8] = fmt.Sprintf("%d.%03d", r.IntN(90), r.IntN(1000)) // a corrected amount
@@ -56,6 +63,8 @@ func mutateClosed(r *rand.Rand, d dataset, last string, round int) (dataset, []s
 				row[8] = "x" + row[8] // spoiled: rejected now
 			case x < 12:
 				continue // missing from tonight's export
+			case x < 30 && strings.EqualFold(row[10], "unsettled"):
+				row[10], row[12] = "settled", row[11] // paid since, reported as paid at its issue: corrects nothing
 			}
 		}
 		usage = append(usage, row)
@@ -184,6 +193,11 @@ func history(t *testing.T, db *sql.DB, base string, seed uint64, corrSQL string,
 			t.Fatalf("seed %d round %d: billcons run: %v", seed, round, err)
 		}
 		script := rulesSQL
+		if round > 1 {
+			// The invoiced statuses, between the inputs and the rules.
+			script = readSQL("testdata/csv_inputs.sql") + strings.ReplaceAll(readSQL("testdata/invoiced_status.sql"), "{{last}}", Literal(closedThrough)) +
+				readSQL("testdata/rules.sql") + readSQL("testdata/settlement_inputs.sql") + readSQL("testdata/settlement.sql")
+		}
 		for k, v := range vars {
 			script = strings.ReplaceAll(script, k, v)
 		}
@@ -193,9 +207,9 @@ func history(t *testing.T, db *sql.DB, base string, seed uint64, corrSQL string,
 		if round == 1 {
 			// What January invoices: the SQL's own lines, not billcons'.
 			if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TABLE ledger AS
-				SELECT line_id, billing_cycle AS row_cycle, billing_cycle AS corrects_cycle, 0 AS ord, NULL::VARCHAR AS reason,
-				       payer, account_id, product_code, currency, list_amount, discount_amount
-				FROM expected_discounts WHERE billing_cycle <= '2024-01'`); err != nil {
+				SELECT e.line_id, e.billing_cycle AS row_cycle, e.billing_cycle AS corrects_cycle, 0 AS ord, NULL::VARCHAR AS reason,
+				       e.payer, e.account_id, e.product_code, e.currency, e.list_amount, e.discount_amount, l.payment_status, l.settled_at
+				FROM expected_discounts e JOIN lines l USING (line_id) WHERE e.billing_cycle <= '2024-01'`); err != nil {
 				t.Fatal(OneLine(err))
 			}
 			continue
@@ -210,6 +224,33 @@ func history(t *testing.T, db *sql.DB, base string, seed uint64, corrSQL string,
 			t.Fatalf("seed %d round %d: corrections.sql: %v", seed, round, OneLine(err))
 		}
 		if diff := compareNight(t, conn, out, closedThrough, open); diff != "" {
+			if os.Getenv("DEBUG_LINE") != "" {
+				id := os.Getenv("DEBUG_LINE")
+				for _, q := range []string{
+					`SELECT billing_cycle, payer_account_id, line_id, charge_class, correction_reason, corrects_cycle, list_amount, gen_seq FROM read_parquet(` + Literal(out+"/bills/**/*.parquet") + `, hive_partitioning=true, union_by_name=true) WHERE line_id = '` + id + `' ORDER BY ALL`,
+					`SELECT * FROM ledger WHERE line_id = '` + id + `' ORDER BY ALL`,
+					`SELECT * FROM now_closed WHERE line_id = '` + id + `'`,
+					`SELECT * FROM usage_raw WHERE line_id = '` + id + `'`,
+				} {
+					rows, err := conn.QueryContext(ctx, q)
+					if err != nil {
+						t.Log(err)
+						continue
+					}
+					cols, _ := rows.Columns()
+					for rows.Next() {
+						vals := make([]any, len(cols))
+						ptrs := make([]any, len(cols))
+						for i := range vals {
+							ptrs[i] = &vals[i]
+						}
+						rows.Scan(ptrs...)
+						t.Logf("%v", vals)
+					}
+					rows.Close()
+					t.Log("--")
+				}
+			}
 			return fmt.Sprintf("round %d (closed through %s, restate %v):\n%s", round, closedThrough, restate, diff)
 		}
 		var n int64
@@ -229,11 +270,13 @@ func history(t *testing.T, db *sql.DB, base string, seed uint64, corrSQL string,
 		// The open cycle's own lines and its corrections freeze with it
 		// when it closes next round.
 		if _, err := conn.ExecContext(ctx, `INSERT INTO ledger
-			SELECT line_id, `+Literal(open)+`, corrects_cycle, ord, reason, payer, account_id, product_code, currency, list_amount, discount_amount
-			FROM expected_corrections;
+			SELECT c.line_id, `+Literal(open)+`, c.corrects_cycle, c.ord, c.reason, c.payer, c.account_id, c.product_code, c.currency,
+			       c.list_amount, c.discount_amount, l.payment_status, l.settled_at
+			FROM expected_corrections c LEFT JOIN lines l USING (line_id);
 			INSERT INTO ledger
-			SELECT line_id, billing_cycle, billing_cycle, 0, NULL, payer, account_id, product_code, currency, list_amount, discount_amount
-			FROM expected_discounts WHERE billing_cycle = `+Literal(open)); err != nil {
+			SELECT e.line_id, e.billing_cycle, e.billing_cycle, 0, NULL, e.payer, e.account_id, e.product_code, e.currency,
+			       e.list_amount, e.discount_amount, l.payment_status, l.settled_at
+			FROM expected_discounts e JOIN lines l USING (line_id) WHERE e.billing_cycle = `+Literal(open)); err != nil {
 			t.Fatal(OneLine(err))
 		}
 	}
@@ -342,7 +385,7 @@ func TestDifferentialCorrections(t *testing.T) {
 	defer db.Close()
 	dir := t.TempDir()
 	stats := &corrStats{reasons: map[string]int64{}}
-	for seed := uint64(1); seed <= uint64(*corrHistories); seed++ {
+	for seed := *corrFirst; seed < *corrFirst+uint64(*corrHistories); seed++ {
 		if diff := history(t, db, dir, seed, correctionsSQL, stats); diff != "" {
 			t.Fatalf("seed %d: billcons and corrections.sql disagree, %s", seed, diff)
 		}

@@ -147,7 +147,7 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 			return nil, err
 		}
 	}
-	var file [4]byte                                       // a line's file, by its index in files
+	var file [5]byte                                       // a line's file, by its index in files, and +1 or -1
 	err = scanBills(dir, files, func(b *billFacts) error { // fn checks ctx: see stopped
 		if err := stopped(); err != nil {
 			return err
@@ -179,20 +179,19 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 			bad("%s: line %s: effective_amount %s is not list_amount %s - discount_amount %s", files[b.file], b.lineID, b.effective, b.amount, b.discount)
 		}
 		// A line has one net state: its own row, or a late line's first
-		// correction row; corrections change it, a withdrawal ends it.
+		// correction row; corrections change it, a withdrawal ends it. Per
+		// line_id they add up to one standing state at most.
 		switch {
-		case b.class == "":
+		case b.class == "", b.reason == ReasonLate:
 			live++
-		case b.reason == ReasonLate:
-			live++
-			return nil
+			file[4] = 1
 		case b.reason == ReasonWithdrawn:
 			live--
-			return nil
+			file[4] = 0
 		default:
 			return nil
 		}
-		binary.BigEndian.PutUint32(file[:], uint32(b.file))
+		binary.BigEndian.PutUint32(file[:4], uint32(b.file))
 		return ids.Add([]byte(b.lineID), file[:])
 	})
 	if err == nil {
@@ -209,13 +208,26 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		return nil, err
 	}
 	var prev []byte
+	var again string // the file of the current line_id's second own row
+	standing := 0    // the current line_id's own and late rows less its withdrawals
 	for {
 		k, p, ok := it.Next()
-		if !ok {
+		if !ok || len(p) != 5 || prev == nil || string(k) != string(prev) {
+			if standing > 1 {
+				bad("line_id %s appears more than once (again in %s)", prev, again)
+			}
+			standing, again = 0, ""
+		}
+		if !ok || len(p) != 5 {
 			break
 		}
-		if prev != nil && string(k) == string(prev) {
-			bad("line_id %s appears more than once (again in %s)", k, files[binary.BigEndian.Uint32(p)])
+		if p[4] == 1 {
+			standing++
+			if standing == 2 && again == "" {
+				again = files[binary.BigEndian.Uint32(p[:4])]
+			}
+		} else {
+			standing--
 		}
 		prev = append(prev[:0], k...)
 	}

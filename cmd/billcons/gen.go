@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/billcons/billcons/fixtures/gen"
@@ -15,7 +16,7 @@ import (
 
 const genHelp = `Usage:
   billcons gen --lines N --out DIR [--seed S] [--format parquet|csv]
-               [--members M] [--management K] [--cycles C]
+               [--members M] [--management K] [--cycles C] [--late N]
 
 Writes a realistic, deterministic dataset in the contract's formats:
 DIR/usage/part-NNNNN.{parquet,csv} (524,288 lines per file),
@@ -41,6 +42,7 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	members := fs.Int("members", 0, "member accounts (default: one per 2,000 lines, at least 100)")
 	management := fs.Int("management", 0, "management accounts (default: enough for 80% of the members at 300 each)")
 	cycles := fs.Int("cycles", 3, "monthly billing cycles from 2024-01")
+	late := fs.Int64("late", 0, "late lines to write besides, to DIR/late/: new line ids of every cycle but the last,\nfor a night after the earlier cycles closed (the rest of DIR does not change)")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -59,12 +61,16 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "billcons gen: --lines N (above 0) and --out DIR are required; see billcons gen --help")
 		return exitUsage
 	}
+	if *late < 0 {
+		fmt.Fprintf(stderr, "billcons gen: --late %d: want 0 or more lines\n", *late)
+		return exitUsage
+	}
 	if *cycles < 1 || *cycles > 1200 {
 		fmt.Fprintf(stderr, "billcons gen: --cycles %d: want 1 to 1200 months\n", *cycles)
 		return exitUsage
 	}
 	started := time.Now()
-	o := gen.Options{Lines: *lines, Out: *out, Seed: *seed, Format: *format, Members: *members, Management: *management, Cycles: *cycles}
+	o := gen.Options{Lines: *lines, Out: *out, Seed: *seed, Format: *format, Members: *members, Management: *management, Cycles: *cycles, Late: *late}
 	if f, ok := stderr.(*os.File); ok && !*quiet && term.IsTerminal(int(f.Fd())) {
 		o.Progress = func(n int64) {
 			fmt.Fprintf(stderr, "\rbillcons gen: %d of %d lines (%.0f%%)", n, *lines, 100*float64(n)/float64(*lines))
@@ -82,6 +88,9 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !*quiet {
 		fmt.Fprintf(stderr, "billcons gen: wrote %d lines (%d unsettled, %d refunds) in %d usage files, %d MB, %d changes for %d members (%d moving inside the cycles) and %d management accounts to %s in %.1fs\n",
 			st.Lines, st.Unsettled, st.Refunds, len(st.Files), st.UsageBytes>>20, st.Changes, st.Members, st.MovedInside, st.Management, *out, time.Since(started).Seconds())
+		if *late > 0 {
+			fmt.Fprintf(stderr, "billcons gen: and %d late lines of the cycles before the last in %s: add them to --usage after closing those cycles\n", *late, filepath.Join(*out, "late"))
+		}
 	}
 	return exitOK
 }

@@ -72,7 +72,7 @@ Usage:
   billcons close DIR --cycle YYYY-MM [--keep N] [--wait[=DURATION]]
   billcons plan|split|shard|commit --out URL ...   (a run as shards: help plan)
   billcons gen --lines N --out DIR [--seed S] [--format parquet|csv]
-               [--members M] [--management K] [--cycles C]
+               [--members M] [--management K] [--cycles C] [--late N]
   billcons version
   billcons help [COMMAND]
 

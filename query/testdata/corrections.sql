@@ -10,13 +10,16 @@
 -- {{last}} is the last closed cycle, {{open}} the first open one,
 -- {{restate}} the restated cycles (a list).
 
--- A line's net invoiced state: its latest closed row, unless that row is a
--- − row (a withdrawal), in which case it has none.
+-- A line's state in each cycle it was billed in (corrects_cycle): its
+-- latest row there, unless that is a − row (a withdrawal). Its net invoiced
+-- state is the standing state of the latest such cycle (a line billed in
+-- two was moved, and withdrawn from the first).
 CREATE OR REPLACE TABLE net_live AS
 SELECT * FROM (
     SELECT * FROM ledger
-    QUALIFY row_number() OVER (PARTITION BY line_id ORDER BY row_cycle DESC, ord DESC) = 1
-) WHERE ord <> 1;
+    QUALIFY row_number() OVER (PARTITION BY line_id, corrects_cycle ORDER BY row_cycle DESC, ord DESC) = 1
+) WHERE ord <> 1
+QUALIFY row_number() OVER (PARTITION BY line_id ORDER BY corrects_cycle DESC) = 1;
 
 -- Tonight's recomputation of the closed cycles' lines.
 CREATE OR REPLACE TABLE now_closed AS
@@ -31,7 +34,8 @@ WHERE trim(line_id) NOT IN (SELECT line_id FROM lines) AND coalesce(trim(line_id
 UNION
 SELECT line_id FROM prepaid_rejected;
 
--- One reason per line, the first that applies.
+-- One reason per line, the first that applies. A line billed now in an
+-- open cycle (its billing_cycle changed) is withdrawn from the closed one.
 CREATE OR REPLACE TABLE differences AS
 SELECT coalesce(n.line_id, w.line_id) AS line_id,
        n.payer AS n_payer, n.account_id AS n_account, n.product_code AS n_product, n.currency AS n_currency,
@@ -39,7 +43,8 @@ SELECT coalesce(n.line_id, w.line_id) AS line_id,
        w.payer AS w_payer, w.account_id AS w_account, w.product_code AS w_product, w.currency AS w_currency,
        w.list_amount AS w_list, w.discount_amount AS w_discount, w.billing_cycle AS w_cycle,
        CASE
-           WHEN w.line_id IS NULL AND (n.line_id IN (SELECT line_id FROM rejected_ids) OR list_contains({{restate}}, n.corrects_cycle))
+           WHEN w.line_id IS NULL AND (n.line_id IN (SELECT line_id FROM rejected_ids) OR list_contains({{restate}}, n.corrects_cycle)
+                                       OR n.line_id IN (SELECT line_id FROM expected_discounts WHERE billing_cycle > {{last}}))
                THEN 'line_withdrawn'
            WHEN w.line_id IS NULL THEN NULL -- carried as invoiced
            WHEN n.line_id IS NULL THEN 'late_line'
