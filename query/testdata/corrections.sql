@@ -63,3 +63,8 @@ FROM differences WHERE reason IN ('line_withdrawn', 'payer_changed', 'amount_cha
 UNION ALL
 SELECT line_id, w_payer, w_account, w_product, w_currency, w_list, w_discount, w_cycle, reason, 2
 FROM differences WHERE reason IN ('late_line', 'payer_changed', 'amount_changed', 'discount_changed');
+
+-- What the closed cycles' credits paid stays as it was invoiced: the
+-- applications of the cycles closed first, as this SQL settled them then.
+CREATE OR REPLACE TABLE expected_closed_applied AS
+SELECT * FROM applied_ledger;
