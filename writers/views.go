@@ -62,7 +62,7 @@ var FocusColumns = []struct {
 	{"ServiceName", "VARCHAR", false, true},
 	{"SubAccountId", "VARCHAR", false, false},
 	{"InvoiceId", "VARCHAR", true, false}, // closed cycles only
-	{"x_LineId", "VARCHAR", true, false}, // null on Credit rows
+	{"x_LineId", "VARCHAR", true, false},  // null on Credit rows
 	{"x_BillingCycle", "VARCHAR", false, false},
 	{"x_SubscriptionType", "VARCHAR", true, false}, // null on Credit rows
 	{"x_PaymentStatus", "VARCHAR", true, false},    // null on Credit rows
