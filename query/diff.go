@@ -138,9 +138,23 @@ func (d *Diff) lineTable(ctx context.Context, name, dir string, m *writers.Manif
 	if len(files) == 0 {
 		return nil
 	}
-	return d.exec(ctx, fmt.Sprintf(`INSERT INTO %s SELECT line_id, billing_cycle, CAST(payer_account_id AS VARCHAR), currency,
-		list_amount, coalesce(discount_amount, 0), coalesce(effective_amount, list_amount)
-		FROM read_parquet(%s, hive_partitioning = true, hive_types_autocast = false, union_by_name = true)`, name, listLiteral(files)))
+	src := fmt.Sprintf("read_parquet(%s, hive_partitioning = true, hive_types_autocast = false, union_by_name = true)", listLiteral(files))
+	var corrections bool
+	if err := d.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM (DESCRIBE SELECT * FROM `+src+`) WHERE column_name = 'charge_class'`).Scan(&corrections); err != nil {
+		return OneLine(err)
+	}
+	if !corrections { // trees written before cycles closed
+		return d.exec(ctx, fmt.Sprintf(`INSERT INTO %s SELECT line_id, billing_cycle, CAST(payer_account_id AS VARCHAR), currency,
+			list_amount, coalesce(discount_amount, 0), coalesce(effective_amount, list_amount) FROM %s`, name, src))
+	}
+	// A line's correction rows (a − and + pair, or one row) are compared
+	// as one per reason, corrected cycle and payer, by their sums: a line
+	// has a row of its own once, its corrections beside it.
+	return d.exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s SELECT line_id, billing_cycle, CAST(payer_account_id AS VARCHAR), currency,
+			list_amount, coalesce(discount_amount, 0), coalesce(effective_amount, list_amount) FROM %[2]s WHERE charge_class IS NULL;
+		INSERT INTO %[1]s SELECT line_id || ' (' || correction_reason || ' of ' || corrects_cycle || ', ' || payer_account_id || ')',
+			billing_cycle, CAST(payer_account_id AS VARCHAR), currency, sum(list_amount), sum(discount_amount), sum(effective_amount)
+		FROM %[2]s WHERE charge_class IS NOT NULL GROUP BY ALL`, name, src))
 }
 
 // dueTable makes table name of the amounts due per cycle, payer and

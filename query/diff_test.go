@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/writers"
 )
@@ -88,5 +89,74 @@ func TestDiffMovedAndShared(t *testing.T) {
 	d.conn.QueryRowContext(context.Background(), "SELECT CAST(-coalesce(sum(from_list), 0) AS VARCHAR) FROM diff_lines WHERE change = 'removed'").Scan(&removed)
 	if total == "" || total != removed {
 		t.Fatalf("list deltas add up to %s, want %s (minus the removed lines)", total, removed)
+	}
+}
+
+// TestDiffCorrections: once January is closed, a late change of January
+// moves a member's January lines: February gets a − and + pair per line.
+// The same night again differs in nothing; the diff of the night itself
+// counts each correction (a pair's two rows, by payer) once, as added, and
+// no line of January's own.
+func TestDiffCorrections(t *testing.T) {
+	in, _ := filepath.Abs("../fixtures/demo")
+	out := filepath.Join(t.TempDir(), "out")
+	changes, err := os.ReadFile(filepath.Join(in, "changes.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := filepath.Join(t.TempDir(), "changes.csv")
+	run := func(changes string) {
+		t.Helper()
+		if _, err := pipeline.Run(context.Background(), pipeline.Config{Usage: []string{in + "/usage.csv"}, Changes: []string{changes},
+			Out: out, MaxRejectRatio: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(filepath.Join(in, "changes.csv"))
+	jan, _ := billing.ParseCycle("2024-01")
+	if _, _, err := writers.CloseCycle(context.Background(), out, jan, 7, 0); err != nil {
+		t.Fatal(err)
+	}
+	// 1000000000000014 pays for itself in the demo; late, it is found to
+	// have joined 2000000000000002 on January 1.
+	os.WriteFile(late, append(changes, []byte("late-01,1000000000000014,trusteeship,2000000000000002,2024-01-01T00:00:00+08:00\n")...), 0o644)
+	run(late) // version 3
+	run(late) // version 4: the same
+	diff := func(from, to int64) string {
+		a, _ := writers.Resolve(out, from)
+		b, _ := writers.Resolve(out, to)
+		d, err := OpenDiff(context.Background(), a, b, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		var got bytes.Buffer
+		if _, err := d.Print(context.Background(), &got, CSV, true); err != nil {
+			t.Fatal(err)
+		}
+		return got.String()
+	}
+	if got := diff(3, 4); strings.Count(got, "\n") != 1 {
+		t.Errorf("the same night again differs:\n%s", got)
+	}
+	got := diff(2, 3)
+	rows := strings.Split(strings.TrimSpace(got), "\n")[1:]
+	if len(rows) == 0 {
+		t.Fatal("the late change made no difference")
+	}
+	corrections := 0
+	for _, r := range rows {
+		switch {
+		case strings.Contains(r, "(payer_changed of 2024-01, "):
+			corrections++
+			if !strings.Contains(r, ",added,") {
+				t.Errorf("want each correction added once: %s", r)
+			}
+		case strings.Contains(r, ",2024-01,"):
+			t.Errorf("a closed line differs: %s", r)
+		}
+	}
+	if corrections == 0 {
+		t.Error("no correction row in the diff")
 	}
 }
