@@ -210,4 +210,4 @@ var AccountColumns = []string{"account_id", "enterprise_id"}
 // with one of these names would be ambiguous and stops the run.
 var OutputColumns = []string{"payer_account_id", "decided_by", "held_by",
 	"discount_owner", "discount_rule", "discount_id", "discount_amount", "effective_amount",
-	"invoice_id", "charge_class", "correction_reason", "corrects_cycle"}
+	"invoice_id", "charge_class", "correction_reason", "corrects_cycle", "correction_sign"}

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -48,10 +49,19 @@ type closedCycles struct {
 	rejected   *spill.Sorter
 	corrected  bool // correct has run
 
+	// rec records the recomputation for verify (writers.RecomputedPath):
+	// recAt sums the lines of the current closed cycle and payer as pass
+	// D gives them, carriedAt the carried lines by cycle, payer and
+	// currency.
+	rec       *writers.Recomputed
+	recAt     []writers.RecomputedRow
+	carriedAt map[stmtKey]*writers.RecomputedRow
+
 	// inv holds the closed rows of the cycles needed, by line_id (see
-	// invoiced): read once, before pass B, which takes the invoiced
-	// payment status from it, and merged again by correct.
-	inv *spill.Sorter
+	// invoiced), for correct; invIDs the same rows' ids with what pass B
+	// needs of them: their place in the line's history and the payment
+	// status they were invoiced with (encodeStatus), a tenth of the bytes.
+	inv, invIDs *spill.Sorter
 
 	// The correction rows of the first open cycle in the order the bills
 	// store them (payer, corrects_cycle, line_id, − before +), and per
@@ -129,6 +139,7 @@ func (r *run) loadClosed(base string) (*closedCycles, error) {
 		return nil, nil
 	}
 	cc := &closedCycles{base: base, m: m, last: last, open: last + 1, restate: map[billing.Cycle]bool{}, need: map[billing.Cycle]bool{},
+		carriedAt: map[stmtKey]*writers.RecomputedRow{},
 		carriedBy: map[string]*billing.Sum{}, returns: map[stmtKey][]rules.Application{}, extras: r.extras.Names()}
 	for _, c := range r.cfg.Restate {
 		if c > last {
@@ -142,7 +153,7 @@ func (r *run) loadClosed(base string) (*closedCycles, error) {
 			cc.cycles = append(cc.cycles, c)
 		}
 	}
-	cc.recomputed = spill.New(r.spillDir, "closed-recomputed", r.cfg.SpillBytes/4)
+	cc.recomputed = spill.New(r.spillDir, "closed-recomputed", r.cfg.SpillBytes)
 	cc.rejected = spill.New(r.spillDir, "rejected-ids", r.cfg.SpillBytes/16)
 	return cc, nil
 }
@@ -256,9 +267,55 @@ func (cc *closedCycles) keepCycles() []writers.CycleTotals {
 // correct to compare with what was invoiced.
 func (cc *closedCycles) recompute(s *spilled, buf *[]byte) error {
 	cc.need[s.line.Cycle] = true
+	if len(cc.recAt) > 0 && (cc.recAt[0].Cycle != s.line.Cycle || cc.recAt[0].Payer != s.Payer) {
+		if err := cc.flushRecomputed(); err != nil {
+			return err
+		}
+	}
+	var row *writers.RecomputedRow
+	for i := range cc.recAt {
+		if cc.recAt[i].Currency == s.line.Currency {
+			row = &cc.recAt[i]
+		}
+	}
+	if row == nil {
+		cc.recAt = append(cc.recAt, writers.RecomputedRow{Cycle: s.line.Cycle, Payer: strings.Clone(s.Payer),
+			Currency: strings.Clone(s.line.Currency), Kind: "recomputed"})
+		row = &cc.recAt[len(cc.recAt)-1]
+	}
+	row.Lines++
+	row.List.Add(s.line.ListAmount)
+	row.Discount.Add(s.DiscountAmount)
 	key := append([]byte(s.line.LineID), 0)
 	*buf = encodeRow((*buf)[:0], s.line.Cycle, &s.line, &s.Decided)
 	return cc.recomputed.Add(key, *buf)
+}
+
+// flushRecomputed writes the sums of the current closed cycle and payer.
+func (cc *closedCycles) flushRecomputed() error {
+	slices.SortFunc(cc.recAt, func(a, b writers.RecomputedRow) int { return strings.Compare(a.Currency, b.Currency) })
+	for i := range cc.recAt {
+		if err := cc.rec.Write(&cc.recAt[i]); err != nil {
+			return err
+		}
+	}
+	cc.recAt = cc.recAt[:0]
+	return nil
+}
+
+// carry adds a line carried as invoiced (its net state) to the
+// recomputation's record.
+func (cc *closedCycles) carryLine(net *invoicedRow, cycle billing.Cycle) {
+	k := stmtKey{cycle: cycle, payer: net.d.Payer, currency: net.line.Currency}
+	row := cc.carriedAt[k]
+	if row == nil {
+		k.payer, k.currency = strings.Clone(k.payer), strings.Clone(k.currency)
+		row = &writers.RecomputedRow{Cycle: cycle, Payer: k.payer, Currency: k.currency, Kind: "carried"}
+		cc.carriedAt[k] = row
+	}
+	row.Lines++
+	row.List.Add(net.line.ListAmount)
+	row.Discount.Add(net.d.DiscountAmount)
 }
 
 // encodeRow encodes a bills row: the cycle whose bills hold it, its line
@@ -270,7 +327,41 @@ func encodeRow(b []byte, cycle billing.Cycle, l *billing.UsageLine, d *writers.D
 		d.InvoiceID, d.ChargeClass, d.CorrectionReason, d.CorrectsCycle} {
 		b = appendString(b, s)
 	}
+	b = append(b, byte(d.CorrectionSign))
 	return binary.AppendVarint(b, int64(d.DiscountAmount))
+}
+
+// encodeStatus encodes what pass B needs of a closed row: the cycle whose
+// bills hold it, its correction columns (for netState) and its payment
+// status.
+func encodeStatus(b []byte, cycle billing.Cycle, l *billing.UsageLine, d *writers.Decided) []byte {
+	b = binary.AppendVarint(b, int64(cycle))
+	b = appendString(b, d.ChargeClass)
+	b = appendString(b, d.CorrectsCycle)
+	b = append(b, byte(d.CorrectionSign), byte(l.PaymentStatus))
+	if l.HasSettledAt {
+		b = append(b, 1)
+		return binary.AppendVarint(b, int64(l.SettledAt))
+	}
+	return append(b, 0)
+}
+
+// decodeStatus decodes what encodeStatus encoded into x; its strings
+// point into b.
+func decodeStatus(b []byte, x *invoicedRow) error {
+	d := decoder{b: b, view: true}
+	*x = invoicedRow{cycle: billing.Cycle(d.varint())}
+	x.d.ChargeClass = d.string()
+	x.d.CorrectsCycle = d.string()
+	x.d.CorrectionSign = int8(d.byte())
+	x.line.PaymentStatus = billing.PaymentStatus(d.byte())
+	if d.byte() == 1 {
+		x.line.SettledAt, x.line.HasSettledAt = billing.Time(d.varint()), true
+	}
+	if d.err || len(d.b) != 0 {
+		return errCorrupt
+	}
+	return nil
 }
 
 // decodeRow decodes what encodeRow encoded; its strings point into b
@@ -289,6 +380,7 @@ func decodeRow(b []byte, x *invoicedRow) error {
 		&x.d.InvoiceID, &x.d.ChargeClass, &x.d.CorrectionReason, &x.d.CorrectsCycle} {
 		*f = d.string()
 	}
+	x.d.CorrectionSign = int8(d.byte())
 	x.d.DiscountAmount = billing.Amount(d.varint())
 	if d.err || len(d.b) != 0 {
 		return errCorrupt
@@ -315,9 +407,12 @@ func (cc *closedCycles) rejectedID(id, cycle string) error {
 // matched by name to the run's.
 func (r *run) invoiced() (*spill.Sorter, error) {
 	cc := r.closed
-	s := spill.New(r.spillDir, "closed-invoiced", r.cfg.SpillBytes/2)
+	s := spill.New(r.spillDir, "closed-invoiced", r.cfg.SpillBytes)
+	ids := spill.New(r.spillDir, "closed-ids", r.cfg.SpillBytes/2)
+	cc.invIDs = ids
 	var n uint64
 	var key, buf []byte
+	var ex []billing.NullString
 	needs := func(c billing.Cycle) bool { return cc.needAll || cc.need[c] }
 	read := map[string]bool{} // the closed cycles whose files hold rows of those needed
 	for _, cl := range cc.m.Closed {
@@ -348,11 +443,13 @@ func (r *run) invoiced() (*spill.Sorter, error) {
 					at[i] = slices.Index(extras, name)
 				}
 			}
-			ex := make([]billing.NullString, len(cc.extras))
-			for i, j := range at {
+			ex = ex[:0]
+			for _, j := range at {
+				var x billing.NullString
 				if j >= 0 && j < len(l.Extra) {
-					ex[i] = l.Extra[j]
+					x = l.Extra[j]
 				}
+				ex = append(ex, x)
 			}
 			l.Extra = ex
 			if lc := c; d.CorrectsCycle != "" {
@@ -369,7 +466,11 @@ func (r *run) invoiced() (*spill.Sorter, error) {
 			key = append(append(key[:0], l.LineID...), 0)
 			key = binary.BigEndian.AppendUint64(key, n)
 			buf = encodeRow(buf[:0], c, l, d)
-			return s.Add(key, buf)
+			if err := s.Add(key, buf); err != nil {
+				return err
+			}
+			buf = encodeStatus(buf[:0], c, l, d)
+			return ids.Add(key, buf)
 		})
 		if err != nil {
 			return nil, err
@@ -404,28 +505,26 @@ func netState(rows []invoicedRow) (*invoicedRow, bool) {
 		states = append(states, state{cycle: c})
 		return &states[len(states)-1]
 	}
+	// Within one cycle's bills a − row comes before its + row in billing
+	// order only when they have one payer: take a cycle's rows of a line
+	// together, the − rows first.
 	for i := 0; i < len(rows); {
-		x := &rows[i]
-		key := x.d.CorrectsCycle
-		if x.d.ChargeClass == "" {
-			key = x.cycle.String()
-		}
 		j := i + 1
-		for j < len(rows) && rows[j].cycle == x.cycle && rows[j].d.ChargeClass != "" && rows[j].d.CorrectsCycle == key && x.d.ChargeClass != "" {
+		for j < len(rows) && rows[j].cycle == rows[i].cycle {
 			j++
 		}
-		st := at(key)
-		switch group := rows[i:j]; {
-		case group[0].d.ChargeClass == "":
-			st.row = &group[0]
-		case len(group) == 1 && group[0].d.CorrectionReason == writers.ReasonWithdrawn:
-			st.row = nil
-		case len(group) == 1:
-			st.row = &group[0] // a late line's + row
-		case len(group) == 2 && st.row != nil && group[0].d.Payer != group[1].d.Payer && group[1].d.Payer == st.row.d.Payer:
-			st.row = &group[0] // a payer change whose + row's payer sorts first
-		default:
-			st.row = &group[len(group)-1] // − before + in the bills' order
+		group := rows[i:j]
+		slices.SortStableFunc(group, func(a, b invoicedRow) int { return cmp.Compare(a.d.CorrectionSign, b.d.CorrectionSign) })
+		for k := range group {
+			x := &group[k]
+			switch {
+			case x.d.ChargeClass == "":
+				at(x.cycle.String()).row = x
+			case x.d.CorrectionSign < 0:
+				at(x.d.CorrectsCycle).row = nil
+			default:
+				at(x.d.CorrectsCycle).row = x
+			}
 		}
 		i = j
 	}
@@ -461,6 +560,9 @@ func reason(net *invoicedRow, now *invoicedRow) string {
 func (r *run) correct() error {
 	cc := r.closed
 	cc.corrected = true
+	if err := cc.flushRecomputed(); err != nil { // the last closed cycle and payer
+		return err
+	}
 	inv := cc.inv
 	defer inv.Remove()
 	defer cc.recomputed.Remove()
@@ -546,6 +648,7 @@ func (r *run) correct() error {
 				continue
 			}
 			cc.carried++
+			cc.carryLine(net, corrects(net))
 			sum := cc.carriedBy[net.line.Currency]
 			if sum == nil {
 				sum = &billing.Sum{}
@@ -570,6 +673,14 @@ func (r *run) correct() error {
 	}
 	if err := cc.carryUnread(); err != nil {
 		return err
+	}
+	carried := slices.SortedFunc(maps.Values(cc.carriedAt), func(a, b *writers.RecomputedRow) int {
+		return cmp.Or(cmp.Compare(a.Cycle, b.Cycle), strings.Compare(a.Payer, b.Payer), strings.Compare(a.Currency, b.Currency))
+	})
+	for _, row := range carried {
+		if err := cc.rec.Write(row); err != nil {
+			return err
+		}
 	}
 	slices.SortStableFunc(cc.rows, func(a, b correction) int {
 		return cmp.Or(strings.Compare(a.d.Payer, b.d.Payer), strings.Compare(a.d.CorrectsCycle, b.d.CorrectsCycle),
@@ -610,7 +721,7 @@ type invoicedStatus struct {
 }
 
 func (cc *closedCycles) newInvoicedStatus() (*invoicedStatus, error) {
-	it, err := cc.inv.Merge()
+	it, err := cc.invIDs.Merge()
 	if err != nil {
 		return nil, err
 	}
@@ -642,7 +753,7 @@ func (s *invoicedStatus) at(id []byte) (*invoicedRow, bool, error) {
 		}
 		s.bufs[n] = append(s.bufs[n][:0], s.val...)
 		s.rows = append(s.rows, invoicedRow{})
-		if err := decodeRow(s.bufs[n], &s.rows[n]); err != nil {
+		if err := decodeStatus(s.bufs[n], &s.rows[n]); err != nil {
 			return nil, false, err
 		}
 		s.key, s.val, s.ok = s.it.Next()
@@ -702,6 +813,10 @@ func (cc *closedCycles) add(x *invoicedRow, corrects billing.Cycle, why string, 
 		l.Extra[i].S = strings.Clone(l.Extra[i].S)
 	}
 	c.d.InvoiceID, c.d.ChargeClass, c.d.CorrectionReason, c.d.CorrectsCycle = "", writers.ChargeClassCorrection, why, corrects.String()
+	c.d.CorrectionSign = 1
+	if minus {
+		c.d.CorrectionSign = -1
+	}
 	if minus {
 		c.reverses = stmtKey{x.cycle, d.Payer, l.AccountID, l.ProductCode, l.Currency}
 		c.line.ListAmount = -c.line.ListAmount

@@ -300,3 +300,66 @@ func TestMovedLine(t *testing.T) {
 	}
 	c.verify()
 }
+
+// TestVerifyNetAgainstRecomputed: verify checks what the bills hold of a
+// closed month, net of its corrections, against what the run recomputed:
+// a recomputation that says one cent more for one payer is named.
+func TestVerifyNetAgainstRecomputed(t *testing.T) {
+	c := newClosedTree(t)
+	c.write(c.changes, "change_id,account_id,policy,management_account_id,changed_at\nk1,m1,trusteeship,MA,2023-12-01T00:00:00+08:00\n")
+	c.write(c.usage, usageHeader+usageRow("a1", "m1", "ecs", "2024-01", 3, "5")+usageRow("b1", "m1", "ecs", "2024-02", 5, "10"))
+	c.run()
+	c.close("2024-01")
+	c.write(c.usage, usageHeader+usageRow("a1", "m1", "ecs", "2024-01", 3, "6")+usageRow("b1", "m1", "ecs", "2024-02", 5, "10"))
+	c.run()
+	c.verify()
+
+	dir, err := writers.Resolve(c.out, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []writers.RecomputedRow
+	if err := writers.ReadRecomputed(filepath.Join(dir, writers.RecomputedPath), func(r *writers.RecomputedRow) error {
+		rows = append(rows, *r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].List.String() != "6.000000000" {
+		t.Fatalf("recomputed %+v, want January's a1 at 6", rows)
+	}
+	rows[0].List.Add(10_000_000) // one cent
+	tmp := t.TempDir()
+	w, err := writers.NewRecomputed(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(&rows[0])
+	out, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(tmp, writers.RecomputedPath), filepath.Join(dir, writers.RecomputedPath)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := writers.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.Outputs {
+		if m.Outputs[i].Path == writers.RecomputedPath {
+			m.Outputs[i] = out
+		}
+	}
+	os.Remove(filepath.Join(dir, "manifest.json"))
+	if err := writers.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := writers.Verify(c.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) != 1 || !strings.Contains(problems[0], "closed cycle 2024-01, payer MA, CNY: the bills hold 1 lines, list 6.000000000") {
+		t.Errorf("verify said %q", problems)
+	}
+}

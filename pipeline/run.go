@@ -635,6 +635,7 @@ func (r *run) usagePasses(usage []string, plan *rules.Plan, sp *lineSpills) ([]w
 	if r.closed != nil {
 		// What the closed cycles invoiced of the lines read: their
 		// payment status for pass B, their net states for pass D.
+		r.closed.extras = r.extras.Names() // known once the usage is read
 		inv, err := r.invoiced()
 		if err != nil {
 			return nil, err
@@ -646,6 +647,9 @@ func (r *run) usagePasses(usage []string, plan *rules.Plan, sp *lineSpills) ([]w
 		return nil, err
 	}
 	sp.ids.Remove()
+	if r.closed != nil && r.closed.invIDs != nil {
+		r.closed.invIDs.Remove()
+	}
 	r.stage("find_duplicates", slog.Int64("duplicates", r.dups.n))
 	cfg.Progress.begin("assigning payers", 3, r.pending)
 	if err := r.assignPending(sp, plan); err != nil {

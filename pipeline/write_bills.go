@@ -49,6 +49,9 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 			return nil, err
 		}
 		r.cycles = append(r.cycles, cc.cycles...)
+		if cc.rec, err = writers.NewRecomputed(r.tree.Dir()); err != nil {
+			return nil, err
+		}
 	}
 	// corrRows writes the first open cycle's correction rows of the
 	// payers before payer ("" for all), once correct has made them;
@@ -221,7 +224,15 @@ func (r *run) writeBills(bySpill *spill.Sorter) ([]writers.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(outputs, sumOut), nil
+	outputs = append(outputs, sumOut)
+	if cc != nil {
+		recOut, err := cc.rec.Close()
+		if err != nil {
+			return nil, err
+		}
+		outputs = append(outputs, recOut)
+	}
+	return outputs, nil
 }
 
 // statementRow settles one statement row, in the settlement order, adds it

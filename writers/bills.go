@@ -20,7 +20,7 @@ var BillColumns = []string{
 	"usage_start", "usage_end", "list_amount", "currency", "payment_status",
 	"issued_at", "settled_at", "decided_by", "held_by",
 	"charge_type", "resource_id", "discount_owner", "discount_rule", "discount_id", "discount_amount", "effective_amount",
-	"invoice_id", "charge_class", "correction_reason", "corrects_cycle",
+	"invoice_id", "charge_class", "correction_reason", "corrects_cycle", "correction_sign",
 }
 
 // Decided is what the run decided for a line: who pays it and why, and the
@@ -41,6 +41,10 @@ type Decided struct {
 	ChargeClass      string
 	CorrectionReason string
 	CorrectsCycle    string
+	// CorrectionSign is -1 on a correction row that reverses what was
+	// invoiced, +1 on one that charges the line as it is now, 0 (null)
+	// on other rows.
+	CorrectionSign int8
 }
 
 // MaxRowsPerFile is the most rows one bills part file holds: a cycle with
@@ -111,6 +115,7 @@ func NewBills(root string, extras []string) (*Bills, error) {
 		{"charge_type", flatText, false}, {"resource_id", flatText, true}, {"discount_owner", flatText, false}, {"discount_rule", flatText, false},
 		{"discount_id", flatText, true}, {"discount_amount", flatAmount, false}, {"effective_amount", flatAmount, false},
 		{"invoice_id", flatText, true}, {"charge_class", flatText, true}, {"correction_reason", flatText, true}, {"corrects_cycle", flatText, true},
+		{"correction_sign", flatCount, true},
 	}
 	for _, x := range extras {
 		cols = append(cols, flatColumn{x, flatText, true})
@@ -209,12 +214,13 @@ func (w *Bills) Write(l *billing.UsageLine, d *Decided) error {
 	c[22].optText(d.ChargeClass, d.ChargeClass != "")
 	c[23].optText(d.CorrectionReason, d.CorrectionReason != "")
 	c[24].optText(d.CorrectsCycle, d.CorrectsCycle != "")
+	c[25].optInt64(int64(d.CorrectionSign), d.CorrectionSign != 0)
 	for i := 0; i < w.nExtra; i++ {
 		var x billing.NullString
 		if i < len(l.Extra) {
 			x = l.Extra[i]
 		}
-		c[25+i].optText(x.S, x.Valid)
+		c[26+i].optText(x.S, x.Valid)
 	}
 	g.rows++
 	p.rows++

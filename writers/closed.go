@@ -63,20 +63,13 @@ func (x *netCycle) sum(currency string) *billing.Sum {
 	return s
 }
 
-// addRow adds one closed bills row: a line's own row or a late line's
-// row stands for one line more, a withdrawal for one less, a − and +
-// pair for none; each moves the amounts by its own.
+// addRow adds one closed bills row: a line's own row or a + correction
+// stands for one line more, a − correction for one less; each moves the
+// amounts by its own.
 func (n netTotals) addRow(rowCycle billing.Cycle, l *billing.UsageLine, d *Decided) {
 	cycle, lines := rowCycle.String(), int64(1)
 	if d.ChargeClass != "" {
-		cycle = d.CorrectsCycle
-		switch d.CorrectionReason {
-		case ReasonLate:
-		case ReasonWithdrawn:
-			lines = -1
-		default:
-			lines = 0
-		}
+		cycle, lines = d.CorrectsCycle, int64(d.CorrectionSign)
 	}
 	x := n.cycle(cycle)
 	x.lines += lines
@@ -176,6 +169,7 @@ func ReadBillRows(p string, cycle billing.Cycle, fn func(l *billing.UsageLine, d
 		cDecided, cHeld, cType, cResource = col("decided_by"), col("held_by"), col("charge_type"), col("resource_id")
 		cOwner, cRule, cDiscID, cDisc     = col("discount_owner"), col("discount_rule"), col("discount_id"), col("discount_amount")
 		cInvoice, cClass, cReason, cCorr  = col("invoice_id"), col("charge_class"), col("correction_reason"), col("corrects_cycle")
+		cSign                             = col("correction_sign")
 	)
 	for _, c := range []string{"payer_account_id", "line_id", "account_id", "product_code", "usage_start", "usage_end", "list_amount", "currency", "issued_at", "discount_amount"} {
 		if col(c) < 0 {
@@ -239,6 +233,12 @@ func ReadBillRows(p string, cycle billing.Cycle, fn func(l *billing.UsageLine, d
 				DiscountOwner: text(cOwner), DiscountRule: text(cRule), DiscountID: text(cDiscID),
 				DiscountAmount: amt(cDisc), InvoiceID: text(cInvoice),
 				ChargeClass: text(cClass), CorrectionReason: text(cReason), CorrectsCycle: text(cCorr)}
+			switch text(cSign) {
+			case "1":
+				d.CorrectionSign = 1
+			case "-1":
+				d.CorrectionSign = -1
+			}
 			if bad != nil {
 				return bad
 			}
@@ -300,4 +300,66 @@ func ReadAlerts(p string) ([]rules.Alert, error) {
 		return nil
 	})
 	return out, err
+}
+
+// RecomputedPath is the file in which a run over closed cycles records
+// what it recomputed of them from its inputs, for verify.
+const RecomputedPath = "closed/recomputed.parquet"
+
+// RecomputedRow is one closed cycle, payer and currency of a run's
+// recomputation: the lines the inputs hold as decided now ("recomputed"),
+// or the invoiced lines the inputs lack, carried as invoiced ("carried").
+type RecomputedRow struct {
+	Cycle          billing.Cycle
+	Payer          string
+	Currency       string
+	Kind           string // "recomputed" or "carried"
+	Lines          int64
+	List, Discount billing.Sum
+}
+
+// Recomputed writes RecomputedPath.
+type Recomputed struct{ f *flatWriter }
+
+// NewRecomputed creates RecomputedPath under root.
+func NewRecomputed(root string) (*Recomputed, error) {
+	f, err := createFlat(root, RecomputedPath, "recomputed", []flatColumn{
+		{"billing_cycle", flatText, false}, {"payer_account_id", flatText, false}, {"currency", flatText, false},
+		{"kind", flatText, false}, {"line_count", flatCount, false}, {"list_amount", flatSum, false}, {"discount_amount", flatSum, false},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Recomputed{f: f}, nil
+}
+
+// Write appends one row.
+func (w *Recomputed) Write(r *RecomputedRow) error {
+	f := w.f
+	f.text(r.Cycle.String())
+	f.text(r.Payer)
+	f.text(r.Currency)
+	f.text(r.Kind)
+	f.int64(r.Lines)
+	f.sum(r.List)
+	f.sum(r.Discount)
+	return f.endRow()
+}
+
+// Close writes the footer.
+func (w *Recomputed) Close() (Output, error) { return w.f.close() }
+
+// ReadRecomputed calls fn for each row of a RecomputedPath file.
+func ReadRecomputed(p string, fn func(*RecomputedRow) error) error {
+	var row RecomputedRow
+	return ReadParquet(p, func(_ []string, v map[string]parquet.Value) error {
+		c, err := billing.ParseCycle(v["billing_cycle"].String())
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		row = RecomputedRow{Cycle: c, Payer: v["payer_account_id"].String(), Currency: v["currency"].String(), Kind: v["kind"].String(),
+			Lines: v["line_count"].Int64(), List: billing.SumFromBytes16(v["list_amount"].ByteArray()),
+			Discount: billing.SumFromBytes16(v["discount_amount"].ByteArray())}
+		return fn(&row)
+	})
 }

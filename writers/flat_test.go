@@ -172,6 +172,11 @@ func billRow(l *billing.UsageLine, d *Decided) []string {
 		opt(d.DiscountID, d.DiscountID != ""), i(int64(d.DiscountAmount)), i(int64(l.ListAmount - d.DiscountAmount)),
 		opt(d.InvoiceID, d.InvoiceID != ""), opt(d.ChargeClass, d.ChargeClass != ""),
 		opt(d.CorrectionReason, d.CorrectionReason != ""), opt(d.CorrectsCycle, d.CorrectsCycle != "")}
+	if d.CorrectionSign != 0 {
+		row = append(row, i(int64(d.CorrectionSign)))
+	} else {
+		row = append(row, "null")
+	}
 	if l.HasSettledAt {
 		row[11] = i(int64(l.SettledAt))
 	}
@@ -377,6 +382,7 @@ func parquetBillsSchema(extras []string) *parquet.Schema {
 		{"charge_type", textNode}, {"resource_id", optText}, {"discount_owner", textNode}, {"discount_rule", textNode}, {"discount_id", optText},
 		{"discount_amount", amountNode}, {"effective_amount", amountNode},
 		{"invoice_id", optText}, {"charge_class", optText}, {"correction_reason", optText}, {"corrects_cycle", optText},
+		{"correction_sign", optCount},
 	}
 	for _, x := range extras {
 		cols = append(cols, column{x, optText})

@@ -218,7 +218,8 @@ type billFacts struct {
 	cycle, payer                         string
 	lineID, accountID, product, currency string
 	amount, discount, effective          billing.Amount
-	class, reason                        string // charge_class, correction_reason: "" for null
+	class, reason, corrects              string // charge_class, correction_reason, corrects_cycle: "" for null
+	sign                                 int64  // correction_sign: 0 for null
 }
 
 // billColumns are the columns verify reads of a bills file, in billFacts'
@@ -264,9 +265,10 @@ func scanBillFile(p string, rows []readers.Row, b *billFacts, fn func(*billFacts
 	}
 	// The correction columns, in trees written since cycles close.
 	cols := append([]int(nil), at[:]...)
-	class, reason := slices.Index(t.Header(), "charge_class"), slices.Index(t.Header(), "correction_reason")
-	if class >= 0 && reason >= 0 {
-		cols = append(cols, class, reason)
+	class, reason, corrects := slices.Index(t.Header(), "charge_class"), slices.Index(t.Header(), "correction_reason"), slices.Index(t.Header(), "corrects_cycle")
+	sign := slices.Index(t.Header(), "correction_sign")
+	if class >= 0 && reason >= 0 && corrects >= 0 && sign >= 0 {
+		cols = append(cols, class, reason, corrects, sign)
 	}
 	readers.ReadOnly(t, cols)
 	readers.DeliverTyped(t, at[4:7])
@@ -281,9 +283,14 @@ func scanBillFile(p string, rows []readers.Row, b *billFacts, fn func(*billFacts
 			if at[7] >= 0 {
 				b.payer = r.Fields[at[7]]
 			}
-			b.class, b.reason = "", ""
-			if class >= 0 && reason >= 0 && (r.Null == nil || !r.Null[class]) {
-				b.class, b.reason = r.Fields[class], r.Fields[reason]
+			b.class, b.reason, b.corrects, b.sign = "", "", "", 0
+			if class >= 0 && reason >= 0 && corrects >= 0 && sign >= 0 && (r.Null == nil || !r.Null[class]) {
+				b.class, b.reason, b.corrects = r.Fields[class], r.Fields[reason], r.Fields[corrects]
+				if r.Fields[sign] == "-1" {
+					b.sign = -1
+				} else {
+					b.sign = 1
+				}
 			}
 			var errs [3]error
 			b.amount, errs[0] = amountField(r, at[4])

@@ -40,4 +40,5 @@ var (
 	amountNode = parquet.Decimal(9, 18, parquet.Int64Type)
 	sumNode    = parquet.Decimal(9, 38, parquet.FixedLenByteArrayType(16))
 	countNode  = parquet.Int(64)
+	optCount   = parquet.Optional(parquet.Int(64))
 )

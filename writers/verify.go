@@ -147,6 +147,12 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 			return nil, err
 		}
 	}
+	var net *netCheck // trees a run over closed cycles wrote
+	if _, ok := listed[RecomputedPath]; ok {
+		if net, err = newNetCheck(dir, tmp); err != nil {
+			return nil, err
+		}
+	}
 	var file [5]byte                                       // a line's file, by its index in files, and +1 or -1
 	err = scanBills(dir, files, func(b *billFacts) error { // fn checks ctx: see stopped
 		if err := stopped(); err != nil {
@@ -178,6 +184,11 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		if b.effective != b.amount-b.discount {
 			bad("%s: line %s: effective_amount %s is not list_amount %s - discount_amount %s", files[b.file], b.lineID, b.effective, b.amount, b.discount)
 		}
+		if net != nil {
+			if err := net.add(b); err != nil {
+				return err
+			}
+		}
 		// A line has one net state: its own row, or a late line's first
 		// correction row; corrections change it, a withdrawal ends it. Per
 		// line_id they add up to one standing state at most.
@@ -199,6 +210,9 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 	}
 	if err == nil && index != nil {
 		index.check(files, bad)
+	}
+	if err == nil && net != nil {
+		err = net.check(bad)
 	}
 	if err != nil {
 		return nil, err

@@ -86,6 +86,10 @@ func TestCloseWalkthrough(t *testing.T) {
 	if out != want {
 		t.Errorf("correction rows:\n%s\nwant\n%s", out, want)
 	}
+	// The − row is the invoiced row, its carried-through columns too.
+	if got := billcons(t, 0, "query", "out", "--format", "csv", "SELECT region, instance_name FROM bills WHERE line_id = 'L000001' ORDER BY charge_class NULLS FIRST"); got != "region,instance_name\nap-southeast-1,\"db \"\"primary\"\"\"\nap-southeast-1,\"db \"\"primary\"\"\"\n" {
+		t.Errorf("L000001's own and − rows:\n%s", got)
+	}
 	billcons(t, 0, "verify", "out")
 }
 
