@@ -363,3 +363,31 @@ func TestVerifyNetAgainstRecomputed(t *testing.T) {
 		t.Errorf("verify said %q", problems)
 	}
 }
+
+// TestDiscountChanged: a discount of m3's found after January closed
+// (its rate valid since 2023) changes what January's line should have
+// cost: discount_changed, − the invoiced amounts and + the discounted
+// ones, to the same payer.
+func TestDiscountChanged(t *testing.T) {
+	c := newClosedTree(t)
+	c.write(c.changes, "change_id,account_id,policy,management_account_id,changed_at\n")
+	c.write(c.usage, usageHeader+usageRow("d1", "m3", "ecs", "2024-01", 3, "10")+usageRow("d2", "m3", "ecs", "2024-02", 3, "20"))
+	discounts := filepath.Join(c.dir, "discounts.csv")
+	c.write(discounts, "discount_id,account_id,product_code,rate,valid_from,valid_to\n")
+	run := func() {
+		t.Helper()
+		if _, err := Run(context.Background(), Config{Usage: []string{c.usage}, Changes: []string{c.changes}, Discounts: []string{discounts},
+			Out: c.out, MaxRejectRatio: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+	c.close("2024-01")
+	c.write(discounts, "discount_id,account_id,product_code,rate,valid_from,valid_to\nx1,m3,ecs,0.1,2023-01-01T00:00:00+08:00,\n")
+	run()
+	wantLines(t, "correction rows", c.corrections(), []string{
+		"2024-02 m3 d1 discount_changed 2024-01 -10.000000000 0.000000000",
+		"2024-02 m3 d1 discount_changed 2024-01 10.000000000 1.000000000",
+	})
+	c.verify()
+}
