@@ -57,6 +57,17 @@ type closedCycles struct {
 	recAt     []writers.RecomputedRow
 	carriedAt map[stmtKey]*writers.RecomputedRow
 
+	// al is the closed cycle pass D is meeting its lines with; aligned the
+	// cycles met so far; correctedIDs the lines that have correction rows in
+	// closed cycles (their own row is not their net state); ord, key, buf
+	// and ex the slow path's.
+	al           *aligned
+	aligned      map[billing.Cycle]bool
+	correctedIDs map[string]bool
+	ord          uint64
+	key, buf     []byte
+	ex           []billing.NullString
+
 	// inv holds the closed rows of the cycles needed, by line_id (see
 	// invoiced), for correct; invIDs the same rows' ids with what pass B
 	// needs of them: their place in the line's history and the payment
@@ -139,7 +150,7 @@ func (r *run) loadClosed(base string) (*closedCycles, error) {
 		return nil, nil
 	}
 	cc := &closedCycles{base: base, m: m, last: last, open: last + 1, restate: map[billing.Cycle]bool{}, need: map[billing.Cycle]bool{},
-		carriedAt: map[stmtKey]*writers.RecomputedRow{},
+		carriedAt: map[stmtKey]*writers.RecomputedRow{}, aligned: map[billing.Cycle]bool{}, correctedIDs: map[string]bool{},
 		carriedBy: map[string]*billing.Sum{}, returns: map[stmtKey][]rules.Application{}, extras: r.extras.Names()}
 	for _, c := range r.cfg.Restate {
 		if c > last {
@@ -286,9 +297,192 @@ func (cc *closedCycles) recompute(s *spilled, buf *[]byte) error {
 	row.Lines++
 	row.List.Add(s.line.ListAmount)
 	row.Discount.Add(s.DiscountAmount)
+
+	// The cycle's own invoiced rows, read beside its lines in the same
+	// order: a line invoiced as it is now (nearly all) is done here; the
+	// rest meet by line_id in correct.
+	if cc.al == nil || cc.al.cycle != s.line.Cycle {
+		if err := cc.align(s.line.Cycle); err != nil {
+			return err
+		}
+	}
+	al := cc.al
+	for al.l != nil {
+		c := compareBill(al.l, &al.d.Payer, &s.line, &s.Payer)
+		if c > 0 {
+			break
+		}
+		if c == 0 && !cc.correctedIDs[s.line.LineID] && al.l.ListAmount == s.line.ListAmount && al.d.DiscountAmount == s.DiscountAmount {
+			return al.next() // invoiced as it is now
+		}
+		if err := cc.slowInvoiced(al.cycle, al.l, al.d, al.at); err != nil {
+			return err
+		}
+		if err := al.next(); err != nil {
+			return err
+		}
+		if c == 0 {
+			break
+		}
+	}
 	key := append([]byte(s.line.LineID), 0)
 	*buf = encodeRow((*buf)[:0], s.line.Cycle, &s.line, &s.Decided)
 	return cc.recomputed.Add(key, *buf)
+}
+
+// compareBill orders an invoiced own row and a recomputed line as the
+// bills store them: payer, member, product, usage end, line_id, currency.
+func compareBill(a *billing.UsageLine, aPayer *string, b *billing.UsageLine, bPayer *string) int {
+	return cmp.Or(strings.Compare(*aPayer, *bPayer), strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.ProductCode, b.ProductCode),
+		cmp.Compare(a.UsageEnd, b.UsageEnd), strings.Compare(a.LineID, b.LineID), strings.Compare(a.Currency, b.Currency))
+}
+
+// aligned reads a closed cycle's own invoiced rows in order, for pass D
+// to meet its lines with.
+type aligned struct {
+	cycle billing.Cycle
+	files []string // the cycle's bills files still to open
+	rows  *writers.BillRows
+	at    []int // the run's extra columns by the file's
+	l     *billing.UsageLine
+	d     *writers.Decided
+	extra []string // the run's extra columns
+}
+
+// next moves to the next own row (corrections of earlier cycles, in the
+// same files, were spilled before pass B): nil at the end.
+func (a *aligned) next() error {
+	for {
+		if a.rows == nil {
+			if len(a.files) == 0 {
+				a.l, a.d = nil, nil
+				return nil
+			}
+			r, err := writers.OpenBillRows(a.files[0], a.cycle)
+			if err != nil {
+				return err
+			}
+			a.rows, a.files = r, a.files[1:]
+			a.at = make([]int, len(a.extra))
+			for i, name := range a.extra {
+				a.at[i] = slices.Index(r.Extras, name)
+			}
+		}
+		l, d, ok, err := a.rows.Next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			a.rows.Close()
+			a.rows = nil
+			continue
+		}
+		if d.ChargeClass == "" {
+			a.l, a.d = l, d
+			return nil
+		}
+	}
+}
+
+func (a *aligned) close() {
+	if a.rows != nil {
+		a.rows.Close()
+		a.rows = nil
+	}
+}
+
+// align starts reading closed cycle c's own rows, after sending what is
+// left of the cycle before to the slow path.
+func (cc *closedCycles) align(c billing.Cycle) error {
+	if err := cc.drainAligned(); err != nil {
+		return err
+	}
+	cc.aligned[c] = true
+	cc.al = &aligned{cycle: c, files: cc.filesOf(c), extra: cc.extras}
+	return cc.al.next()
+}
+
+// drainAligned sends the rest of the aligned cycle's own rows to the slow
+// path: lines the inputs no longer hold in that place.
+func (cc *closedCycles) drainAligned() error {
+	al := cc.al
+	if al == nil {
+		return nil
+	}
+	defer al.close()
+	for al.l != nil {
+		if err := cc.slowInvoiced(al.cycle, al.l, al.d, al.at); err != nil {
+			return err
+		}
+		if err := al.next(); err != nil {
+			return err
+		}
+	}
+	cc.al = nil
+	return nil
+}
+
+// drainUnaligned sends the own rows of the needed closed cycles that had
+// no line tonight (restated, or needed for a rejected row) to the slow
+// path.
+func (cc *closedCycles) drainUnaligned() error {
+	if err := cc.drainAligned(); err != nil {
+		return err
+	}
+	for _, c := range cc.cycles {
+		if cc.aligned[c] || !(cc.needAll || cc.need[c]) {
+			continue
+		}
+		cc.aligned[c] = true
+		cc.al = &aligned{cycle: c, files: cc.filesOf(c), extra: cc.extras}
+		if err := cc.al.next(); err != nil {
+			return err
+		}
+		if err := cc.drainAligned(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// filesOf are closed cycle c's bills files in the base version, in order.
+func (cc *closedCycles) filesOf(c billing.Cycle) []string {
+	var files []string
+	dir := writers.CycleDir(c) + "/"
+	for _, o := range cc.m.Outputs {
+		if strings.HasPrefix(o.Path, dir) {
+			files = append(files, filepath.Join(cc.base, filepath.FromSlash(o.Path)))
+		}
+	}
+	return files
+}
+
+// slowInvoiced spills a closed row by line_id for correct, its extra
+// columns matched by name to the run's (at).
+func (cc *closedCycles) slowInvoiced(c billing.Cycle, l *billing.UsageLine, d *writers.Decided, at []int) error {
+	cc.ex = cc.ex[:0]
+	for _, j := range at {
+		var x billing.NullString
+		if j >= 0 && j < len(l.Extra) {
+			x = l.Extra[j]
+		}
+		cc.ex = append(cc.ex, x)
+	}
+	saved := l.Extra
+	l.Extra = cc.ex
+	cc.ord++
+	cc.key = invoicedKey(cc.key[:0], l.LineID, c, cc.ord)
+	cc.buf = encodeRow(cc.buf[:0], c, l, d)
+	l.Extra = saved
+	return cc.inv.Add(cc.key, cc.buf)
+}
+
+// invoicedKey orders closed rows by line_id, then the cycle whose bills
+// hold them, then as they were read.
+func invoicedKey(b []byte, id string, c billing.Cycle, ord uint64) []byte {
+	b = append(append(b, id...), 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(c))
+	return binary.BigEndian.AppendUint64(b, ord)
 }
 
 // flushRecomputed writes the sums of the current closed cycle and payer.
@@ -410,7 +604,6 @@ func (r *run) invoiced() (*spill.Sorter, error) {
 	s := spill.New(r.spillDir, "closed-invoiced", r.cfg.SpillBytes)
 	ids := spill.New(r.spillDir, "closed-ids", r.cfg.SpillBytes/2)
 	cc.invIDs = ids
-	var n uint64
 	var key, buf []byte
 	var ex []billing.NullString
 	needs := func(c billing.Cycle) bool { return cc.needAll || cc.need[c] }
@@ -462,12 +655,16 @@ func (r *run) invoiced() (*spill.Sorter, error) {
 			} else if !needs(c) {
 				return nil
 			}
-			n++
-			key = append(append(key[:0], l.LineID...), 0)
-			key = binary.BigEndian.AppendUint64(key, n)
-			buf = encodeRow(buf[:0], c, l, d)
-			if err := s.Add(key, buf); err != nil {
-				return err
+			cc.ord++
+			key = invoicedKey(key[:0], l.LineID, c, cc.ord)
+			if d.ChargeClass != "" {
+				// A correction: to the slow path now, and its line's
+				// own row too when pass D meets it.
+				cc.correctedIDs[strings.Clone(l.LineID)] = true
+				buf = encodeRow(buf[:0], c, l, d)
+				if err := s.Add(key, buf); err != nil {
+					return err
+				}
 			}
 			buf = encodeStatus(buf[:0], c, l, d)
 			return ids.Add(key, buf)
@@ -561,6 +758,9 @@ func (r *run) correct() error {
 	cc := r.closed
 	cc.corrected = true
 	if err := cc.flushRecomputed(); err != nil { // the last closed cycle and payer
+		return err
+	}
+	if err := cc.drainUnaligned(); err != nil {
 		return err
 	}
 	inv := cc.inv
