@@ -607,7 +607,8 @@ func (r *run) invoiced() (*spill.Sorter, error) {
 	var key, buf []byte
 	var ex []billing.NullString
 	needs := func(c billing.Cycle) bool { return cc.needAll || cc.need[c] }
-	read := map[string]bool{} // the closed cycles whose files hold rows of those needed
+	read := map[string]bool{}     // the closed cycles whose files hold rows of those needed
+	corrects := map[string]bool{} // and those of them whose files hold corrections of them
 	for _, cl := range cc.m.Closed {
 		c, err := billing.ParseCycle(cl.Cycle)
 		if err != nil {
@@ -616,7 +617,7 @@ func (r *run) invoiced() (*spill.Sorter, error) {
 		read[cl.Cycle] = needs(c)
 		for _, x := range cl.Corrects {
 			if xc, err := billing.ParseCycle(x); err == nil && needs(xc) {
-				read[cl.Cycle] = true
+				read[cl.Cycle], corrects[cl.Cycle] = true, true
 			}
 		}
 	}
@@ -628,47 +629,65 @@ func (r *run) invoiced() (*spill.Sorter, error) {
 		if err != nil || c > cc.last || !read[c.String()] {
 			continue
 		}
-		var at []int // the run's extras by the file's
-		err = writers.ReadBillRows(filepath.Join(cc.base, filepath.FromSlash(o.Path)), c, func(l *billing.UsageLine, d *writers.Decided, extras []string) error {
-			if at == nil {
-				at = make([]int, len(cc.extras))
-				for i, name := range cc.extras {
-					at[i] = slices.Index(extras, name)
+		// Every row's history and status for pass B; the whole row of a
+		// correction, for correct. A file with no corrections needed is
+		// read in those columns alone.
+		p := filepath.Join(cc.base, filepath.FromSlash(o.Path))
+		open := writers.OpenBillRowsNarrow
+		if corrects[c.String()] {
+			open = writers.OpenBillRows
+		}
+		rows, err := open(p, c)
+		if err != nil {
+			return nil, err
+		}
+		at := make([]int, len(cc.extras)) // the run's extras by the file's
+		for i, name := range cc.extras {
+			at[i] = slices.Index(rows.Extras, name)
+		}
+		err = func() error {
+			defer rows.Close()
+			for {
+				l, d, ok, err := rows.Next()
+				if err != nil || !ok {
+					return err
 				}
-			}
-			ex = ex[:0]
-			for _, j := range at {
-				var x billing.NullString
-				if j >= 0 && j < len(l.Extra) {
-					x = l.Extra[j]
+				if lc := c; d.CorrectsCycle != "" {
+					if x, err := billing.ParseCycle(d.CorrectsCycle); err == nil {
+						lc = x
+					}
+					if !needs(lc) {
+						continue // a correction of a cycle the run does not compare
+					}
+				} else if !needs(c) {
+					continue
 				}
-				ex = append(ex, x)
-			}
-			l.Extra = ex
-			if lc := c; d.CorrectsCycle != "" {
-				if x, err := billing.ParseCycle(d.CorrectsCycle); err == nil {
-					lc = x
+				cc.ord++
+				key = invoicedKey(key[:0], l.LineID, c, cc.ord)
+				if d.ChargeClass != "" {
+					// A correction: to the slow path now, and its line's
+					// own row too when pass D meets it.
+					cc.correctedIDs[strings.Clone(l.LineID)] = true
+					ex = ex[:0]
+					for _, j := range at {
+						var x billing.NullString
+						if j >= 0 && j < len(l.Extra) {
+							x = l.Extra[j]
+						}
+						ex = append(ex, x)
+					}
+					l.Extra = ex
+					buf = encodeRow(buf[:0], c, l, d)
+					if err := s.Add(key, buf); err != nil {
+						return err
+					}
 				}
-				if !needs(lc) {
-					return nil // a correction of a cycle the run does not compare
-				}
-			} else if !needs(c) {
-				return nil
-			}
-			cc.ord++
-			key = invoicedKey(key[:0], l.LineID, c, cc.ord)
-			if d.ChargeClass != "" {
-				// A correction: to the slow path now, and its line's
-				// own row too when pass D meets it.
-				cc.correctedIDs[strings.Clone(l.LineID)] = true
-				buf = encodeRow(buf[:0], c, l, d)
-				if err := s.Add(key, buf); err != nil {
+				buf = encodeStatus(buf[:0], c, l, d)
+				if err := ids.Add(key, buf); err != nil {
 					return err
 				}
 			}
-			buf = encodeStatus(buf[:0], c, l, d)
-			return ids.Add(key, buf)
-		})
+		}()
 		if err != nil {
 			return nil, err
 		}

@@ -181,8 +181,23 @@ type BillRows struct {
 	rows    []readers.Row
 	n, i    int
 	done    bool
+	narrow  bool
 	l       billing.UsageLine
 	d       Decided
+}
+
+// OpenBillRowsNarrow opens the bills file p of closed cycle cycle to read
+// only what a line's history needs: its line_id, payment status and
+// settled_at, and the correction columns; the other fields are zero.
+func OpenBillRowsNarrow(p string, cycle billing.Cycle) (*BillRows, error) {
+	r, err := OpenBillRows(p, cycle)
+	if err != nil {
+		return nil, err
+	}
+	r.narrow = true
+	a := &r.at
+	readers.ReadOnly(r.t, []int{a.line, a.status, a.settled, a.class, a.reason, a.corrects, a.sign})
+	return r, nil
 }
 
 // OpenBillRows opens the bills file p of closed cycle cycle.
@@ -261,6 +276,24 @@ func (r *BillRows) Next() (*billing.UsageLine, *Decided, bool, error) {
 		return x
 	}
 	a := &r.at
+	if r.narrow {
+		ps, err := billing.ParsePaymentStatus(text(a.status))
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("%s: row %d: %w", r.p, row.N, err)
+		}
+		r.l = billing.UsageLine{LineID: text(a.line), Cycle: r.cycle, PaymentStatus: ps}
+		if a.settled >= 0 && (row.Null == nil || !row.Null[a.settled]) {
+			r.l.SettledAt, r.l.HasSettledAt = tm(a.settled), true
+		}
+		r.d = Decided{ChargeClass: text(a.class), CorrectionReason: text(a.reason), CorrectsCycle: text(a.corrects)}
+		switch text(a.sign) {
+		case "1":
+			r.d.CorrectionSign = 1
+		case "-1":
+			r.d.CorrectionSign = -1
+		}
+		return &r.l, &r.d, bad == nil, bad
+	}
 	st, err1 := billing.ParseSubscriptionType(text(a.sub))
 	ps, err2 := billing.ParsePaymentStatus(text(a.status))
 	ct, err3 := billing.ParseChargeType(text(a.typ))
