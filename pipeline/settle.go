@@ -61,25 +61,11 @@ func (s *settlement) row(row *writers.SummaryRow, returns []rules.Application) e
 		Currency: row.Currency, Effective: row.Effective}
 	row.Coupon, row.Voucher, row.StoredVal = billing.Sum{}, billing.Sum{}, billing.Sum{}
 	for _, a := range returns {
-		switch a.Kind {
-		case billing.Coupon:
-			row.Coupon.Add(a.Amount)
-		case billing.Voucher:
-			row.Voucher.Add(a.Amount)
-		default:
-			row.StoredVal.Add(a.Amount)
-		}
+		addCredit(row, &a)
 		st.Effective.Sub(a.Amount)
 	}
 	for _, a := range s.credits.Settle(&st) {
-		switch a.Kind {
-		case billing.Coupon:
-			row.Coupon.Add(a.Amount)
-		case billing.Voucher:
-			row.Voucher.Add(a.Amount)
-		default:
-			row.StoredVal.Add(a.Amount)
-		}
+		addCredit(row, &a)
 		if err := s.applied.Write(&st, &a); err != nil {
 			return err
 		}
@@ -106,6 +92,19 @@ func (s *settlement) row(row *writers.SummaryRow, returns []rules.Application) e
 		}
 	}
 	return nil
+}
+
+// addCredit adds an application (or a return, negative) to its kind's
+// column of a statement row.
+func addCredit(row *writers.SummaryRow, a *rules.Application) {
+	switch a.Kind {
+	case billing.Coupon:
+		row.Coupon.Add(a.Amount)
+	case billing.Voucher:
+		row.Voucher.Add(a.Amount)
+	default:
+		row.StoredVal.Add(a.Amount)
+	}
 }
 
 // Due implements rules.Consolidated.

@@ -225,33 +225,6 @@ func history(t *testing.T, db *sql.DB, base string, seed uint64, corrSQL string,
 			t.Fatalf("seed %d round %d: corrections.sql: %v", seed, round, OneLine(err))
 		}
 		if diff := compareNight(t, conn, out, closedThrough, open); diff != "" {
-			if os.Getenv("DEBUG_LINE") != "" {
-				id := os.Getenv("DEBUG_LINE")
-				for _, q := range []string{
-					`SELECT billing_cycle, payer_account_id, line_id, charge_class, correction_reason, corrects_cycle, list_amount, gen_seq FROM read_parquet(` + Literal(out+"/bills/**/*.parquet") + `, hive_partitioning=true, union_by_name=true) WHERE line_id = '` + id + `' ORDER BY ALL`,
-					`SELECT * FROM ledger WHERE line_id = '` + id + `' ORDER BY ALL`,
-					`SELECT * FROM now_closed WHERE line_id = '` + id + `'`,
-					`SELECT * FROM usage_raw WHERE line_id = '` + id + `'`,
-				} {
-					rows, err := conn.QueryContext(ctx, q)
-					if err != nil {
-						t.Log(err)
-						continue
-					}
-					cols, _ := rows.Columns()
-					for rows.Next() {
-						vals := make([]any, len(cols))
-						ptrs := make([]any, len(cols))
-						for i := range vals {
-							ptrs[i] = &vals[i]
-						}
-						rows.Scan(ptrs...)
-						t.Logf("%v", vals)
-					}
-					rows.Close()
-					t.Log("--")
-				}
-			}
 			return fmt.Sprintf("round %d (closed through %s, restate %v):\n%s", round, closedThrough, restate, diff)
 		}
 		var n int64

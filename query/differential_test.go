@@ -439,44 +439,13 @@ func disagreement(t *testing.T, db *sql.DB, base string, d dataset) string {
 	dir := filepath.Join(base, fmt.Sprint(runs))
 	defer os.RemoveAll(dir)
 	os.MkdirAll(dir, 0o755)
-	usage, changes, out := filepath.Join(dir, "usage.csv"), filepath.Join(dir, "changes.csv"), filepath.Join(dir, "out")
-	if err := writeCSV(usage, usageHeader, d.usage); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeCSV(changes, changesHeader, d.changes); err != nil {
-		t.Fatal(err)
-	}
+	out := filepath.Join(dir, "out")
 	loc, err := billing.ParseZone(d.tz)
 	if err != nil {
 		t.Fatal(err)
 	}
 	timing, _ := rules.ParseTiming(d.timing)
-	cfg := pipeline.Config{Usage: []string{usage}, Changes: []string{changes}, Out: out,
-		Timing: timing, Zone: loc, ZoneName: d.tz, MaxRejectRatio: -1}
-	vars := map[string]string{"{{usage}}": Literal(usage), "{{changes}}": Literal(changes), "{{tz}}": Literal(d.tz), "{{timing}}": Literal(d.timing)}
-	for kind, rows := range map[string][][]string{"accounts": d.accounts, "enterprises": d.enterprises, "discounts": d.discounts,
-		"credits": d.credits, "balances": d.balances} {
-		p := filepath.Join(dir, kind+".csv")
-		if err := writeCSV(p, settleHeaders[kind], rows); err != nil {
-			t.Fatal(err)
-		}
-		vars["{{"+kind+"}}"] = Literal(p)
-		if rows == nil {
-			continue // the SQL reads a header alone; billcons is not given the input
-		}
-		switch kind {
-		case "accounts":
-			cfg.Accounts = []string{p}
-		case "enterprises":
-			cfg.Enterprises = []string{p}
-		case "discounts":
-			cfg.Discounts = []string{p}
-		case "credits":
-			cfg.Credits = []string{p}
-		case "balances":
-			cfg.Balances = []string{p}
-		}
-	}
+	cfg, vars := nightInputs(t, dir, out, d, loc, timing)
 	if _, err := pipeline.Run(context.Background(), cfg); err != nil {
 		t.Fatalf("billcons run: %v", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -27,27 +26,18 @@ var ErrCloseOrder = errors.New("cycles close in order")
 // cycle that has lines must be closed already. Nothing else changes: the
 // other files are the latest version's, by hard link.
 func CloseCycle(ctx context.Context, dir string, c billing.Cycle, keep int, wait time.Duration) (*Manifest, *Tree, error) {
-	if !IsTree(dir) {
-		return nil, nil, fmt.Errorf("%s: %w", dir, ErrNotOurs)
-	}
-	t, err := BeginWait(ctx, dir, wait, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	t.Keep = keep
-	ok := false
-	defer func() {
-		if !ok {
-			t.Abort()
-		}
-	}()
+	return republish(ctx, dir, keep, wait, func(t *Tree) (*Manifest, error) { return closeCycle(ctx, t, c) })
+}
+
+// closeCycle stages the version CloseCycle publishes.
+func closeCycle(ctx context.Context, t *Tree, c billing.Cycle) (*Manifest, error) {
 	src := t.BaseDir()
 	m, err := ReadManifest(src)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if last, closed := m.LastClosed(); closed && c <= last {
-		return nil, nil, fmt.Errorf("%w: %s is closed already (cycles up to %s are); a closed cycle is never reopened: what changes is corrected in the first open cycle", ErrCloseOrder, c, last)
+		return nil, fmt.Errorf("%w: %s is closed already (cycles up to %s are); a closed cycle is never reopened: what changes is corrected in the first open cycle", ErrCloseOrder, c, last)
 	}
 	var open []string
 	for _, ct := range m.Cycles {
@@ -57,7 +47,7 @@ func CloseCycle(ctx context.Context, dir string, c billing.Cycle, keep int, wait
 		}
 	}
 	if len(open) > 0 {
-		return nil, nil, fmt.Errorf("%w: %s has lines and is not closed; close %s first", ErrCloseOrder, strings.Join(open, ", "), open[0])
+		return nil, fmt.Errorf("%w: %s has lines and is not closed; close %s first", ErrCloseOrder, strings.Join(open, ", "), open[0])
 	}
 
 	// Everything but the cycle's bills files, the summary, the index and
@@ -71,24 +61,8 @@ func CloseCycle(ctx context.Context, dir string, c billing.Cycle, keep int, wait
 			files = append(files, o)
 		}
 	}
-	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		dst := filepath.Join(t.Dir(), rel)
-		switch {
-		case rel == ".":
-			return nil
-		case d.IsDir():
-			return os.Mkdir(dst, 0o755)
-		case rewritten[filepath.ToSlash(rel)]:
-			return nil
-		}
-		return os.Link(p, dst)
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: copying version %d: %w", dir, m.TreeVersion, unwrapPath(err))
+	if err := linkVersion(src, t.Dir(), rewritten); err != nil {
+		return nil, fmt.Errorf("copying version %d: %w", m.TreeVersion, err)
 	}
 
 	// The cycle's files, one by one under their own names, with the
@@ -97,12 +71,12 @@ func CloseCycle(ctx context.Context, dir string, c billing.Cycle, keep int, wait
 	outs := map[string]Output{}
 	net := netTotals{}
 	if err := net.from(m.Net); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	corrects := map[string]bool{}
 	for _, o := range files {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		rows, out, err := invoiceFile(src, t.Dir(), o.Path, c, func(l *billing.UsageLine, d *Decided) {
 			net.addRow(c, l, d)
@@ -111,7 +85,7 @@ func CloseCycle(ctx context.Context, dir string, c billing.Cycle, keep int, wait
 			}
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		newIndex = append(newIndex, rows...)
 		outs[o.Path] = out
@@ -135,26 +109,26 @@ func CloseCycle(ctx context.Context, dir string, c billing.Cycle, keep int, wait
 		}
 		return nil
 	}); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	place()
 	x, err := NewIndex(t.Dir())
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for i := range index {
 		if err := x.Write(&index[i]); err != nil {
 			x.Close()
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if outs[IndexPath], err = x.Close(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 
 	sum, err := NewSummary(t.Dir())
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := ReadSummary(filepath.Join(src, "summary/summary.parquet"), func(r *SummaryRow) error {
 		if r.Cycle == c {
@@ -163,10 +137,10 @@ func CloseCycle(ctx context.Context, dir string, c billing.Cycle, keep int, wait
 		return sum.Write(r)
 	}); err != nil {
 		sum.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	if outs["summary/summary.parquet"], err = sum.Close(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 
 	now := time.Now().UTC().Format(time.RFC3339Nano)
@@ -181,20 +155,8 @@ func CloseCycle(ctx context.Context, dir string, c billing.Cycle, keep int, wait
 		}
 	}
 	m.Closed = append(m.Closed, closed)
-	m.StartedAt, m.EndedAt = now, now
-	m.Format, m.FormatVersion = TreeFormat, TreeFormatVersion
-	m.TreeVersion, m.BaseVersion, m.Command, m.RolledBackTo, m.Accepted = t.Next(), t.BaseVersion(), "close", 0, nil
-	if err := WriteManifest(t.Dir(), m); err != nil {
-		return nil, nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
-	if err := t.Commit(); err != nil {
-		return nil, nil, err
-	}
-	ok = true
-	return m, t, nil
+	m.Command, m.RolledBackTo = "close", 0
+	return m, nil
 }
 
 // invoiceFile rewrites the bills file rel of closed cycle c from the tree

@@ -97,6 +97,38 @@ func Versions(dir string) ([]Version, error) {
 // refuses a version published before the latest close: that would reopen
 // a closed cycle.
 func Rollback(ctx context.Context, dir string, v int64, keep int, wait time.Duration) (*Manifest, *Tree, error) {
+	return republish(ctx, dir, keep, wait, func(t *Tree) (*Manifest, error) {
+		src, err := Resolve(dir, v)
+		if err != nil {
+			return nil, err
+		}
+		m, err := ReadManifest(src)
+		if err != nil {
+			return nil, err
+		}
+		if t.BaseVersion() > 0 {
+			latest, err := ReadManifest(t.BaseDir())
+			if err != nil {
+				return nil, err
+			}
+			if len(m.Closed) < len(latest.Closed) {
+				c := latest.Closed[len(m.Closed)]
+				return nil, fmt.Errorf("%w: version %d was published before %s was closed (in version %d); rolling back past a close would reopen it, and a closed cycle is never reopened: what changed is corrected by the next run", ErrCloseOrder, v, c.Cycle, c.Version)
+			}
+		}
+		if err := linkVersion(src, t.Dir(), nil); err != nil {
+			return nil, fmt.Errorf("%s: copying version %d: %w", dir, v, err)
+		}
+		m.Command, m.RolledBackTo = "rollback", v
+		return m, nil
+	})
+}
+
+// republish publishes a version of the tree in dir that a command makes
+// of the latest one without a run: build stages its files in t.Dir() and
+// returns its manifest (with Command set), which republish completes,
+// writes and commits. The tree stays as it was if anything fails.
+func republish(ctx context.Context, dir string, keep int, wait time.Duration, build func(t *Tree) (*Manifest, error)) (*Manifest, *Tree, error) {
 	if !IsTree(dir) {
 		return nil, nil, fmt.Errorf("%s: %w", dir, ErrNotOurs)
 	}
@@ -111,42 +143,9 @@ func Rollback(ctx context.Context, dir string, v int64, keep int, wait time.Dura
 			t.Abort()
 		}
 	}()
-	src, err := Resolve(dir, v)
+	m, err := build(t)
 	if err != nil {
 		return nil, nil, err
-	}
-	m, err := ReadManifest(src)
-	if err != nil {
-		return nil, nil, err
-	}
-	if t.BaseVersion() > 0 {
-		latest, err := ReadManifest(t.BaseDir())
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(m.Closed) < len(latest.Closed) {
-			c := latest.Closed[len(m.Closed)]
-			return nil, nil, fmt.Errorf("%w: version %d was published before %s was closed (in version %d); rolling back past a close would reopen it, and a closed cycle is never reopened: what changed is corrected by the next run", ErrCloseOrder, v, c.Cycle, c.Version)
-		}
-	}
-	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		dst := filepath.Join(t.Dir(), rel)
-		switch {
-		case rel == ".":
-			return nil
-		case d.IsDir():
-			return os.Mkdir(dst, 0o755)
-		case rel == "manifest.json":
-			return nil
-		}
-		return os.Link(p, dst)
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: copying version %d: %w", dir, v, unwrapPath(err))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
@@ -154,7 +153,7 @@ func Rollback(ctx context.Context, dir string, v int64, keep int, wait time.Dura
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	m.StartedAt, m.EndedAt = now, now
 	m.Format, m.FormatVersion = TreeFormat, TreeFormatVersion
-	m.TreeVersion, m.BaseVersion, m.Command, m.RolledBackTo, m.Accepted = t.Next(), t.BaseVersion(), "rollback", v, nil
+	m.TreeVersion, m.BaseVersion, m.Accepted = t.Next(), t.BaseVersion(), nil
 	if err := WriteManifest(t.Dir(), m); err != nil {
 		return nil, nil, err
 	}
@@ -163,6 +162,28 @@ func Rollback(ctx context.Context, dir string, v int64, keep int, wait time.Dura
 	}
 	ok = true
 	return m, t, nil
+}
+
+// linkVersion puts the files of the version in src into dst by hard
+// links, all but its manifest and those skip names (by relative path).
+func linkVersion(src, dst string, skip map[string]bool) error {
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		switch {
+		case rel == ".":
+			return nil
+		case d.IsDir():
+			return os.Mkdir(to, 0o755)
+		case rel == "manifest.json" || skip[filepath.ToSlash(rel)]:
+			return nil
+		}
+		return os.Link(p, to)
+	})
+	return unwrapPath(err)
 }
 
 // CheckLinks checks that the top-level names of a versioned tree lead to
