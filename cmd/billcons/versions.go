@@ -199,8 +199,10 @@ const rollbackHelp = `Usage:
 Publishes the content of version V of the tree DIR as a new version (its
 files shared with V by hard links): DIR then reads as V did, and the
 versions in between stay listed and readable until --keep removes them.
-Exit status 0 when published, 1 when V is not kept or another command holds
-DIR, 2 for a usage error.
+A version published before the latest close (billcons close) is refused:
+it would reopen a closed cycle.
+Exit status 0 when published, 1 when V is not kept, was published before
+the latest close, or another command holds DIR, 2 for a usage error.
 `
 
 func cmdRollback(ctx context.Context, args []string, stdout, stderr io.Writer) int {
