@@ -563,13 +563,7 @@ func decodeStatus(b []byte, x *invoicedRow) error {
 func decodeRow(b []byte, x *invoicedRow) error {
 	d := decoder{b: b, view: true}
 	x.cycle = billing.Cycle(d.varint())
-	l := &x.line
-	l.LineID = d.string()
-	l.AccountID = d.string()
-	l.ProductCode = d.string()
-	l.Currency = d.string()
-	l.Cycle = billing.Cycle(d.varint())
-	d.rest(l)
+	d.line(&x.line)
 	for _, f := range [...]*string{&x.d.Payer, &x.d.DecidedBy, &x.d.HeldBy, &x.d.DiscountOwner, &x.d.DiscountRule, &x.d.DiscountID,
 		&x.d.InvoiceID, &x.d.ChargeClass, &x.d.CorrectionReason, &x.d.CorrectsCycle} {
 		*f = d.string()

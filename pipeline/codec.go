@@ -170,16 +170,21 @@ func (d *decoder) text(b []byte) string {
 // are decoded and dropped: this saves an allocation per value.
 func viewLine(b []byte, l *billing.UsageLine) error {
 	d := decoder{b: b, view: true}
+	d.line(l)
+	if d.err {
+		return errCorrupt
+	}
+	return nil
+}
+
+// line decodes what encodeLine encoded.
+func (d *decoder) line(l *billing.UsageLine) {
 	l.LineID = d.string()
 	l.AccountID = d.string()
 	l.ProductCode = d.string()
 	l.Currency = d.string()
 	l.Cycle = billing.Cycle(d.varint())
 	d.rest(l)
-	if d.err {
-		return errCorrupt
-	}
-	return nil
 }
 
 func (d *decoder) rest(l *billing.UsageLine) {
