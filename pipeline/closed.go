@@ -274,8 +274,10 @@ func (cc *closedCycles) keepCycles() []writers.CycleTotals {
 	return kept
 }
 
-// recompute keeps a line of a closed cycle, as pass D decided it, for
-// correct to compare with what was invoiced.
+// recompute takes a line of a closed cycle as pass D decided it: it adds
+// it to the recomputation's record, and meets it with the cycle's own
+// invoiced row; a line that differs, or has no such row, is kept for
+// correct to compare by line_id.
 func (cc *closedCycles) recompute(s *spilled, buf *[]byte) error {
 	cc.need[s.line.Cycle] = true
 	if len(cc.recAt) > 0 && (cc.recAt[0].Cycle != s.line.Cycle || cc.recAt[0].Payer != s.Payer) {
@@ -497,7 +499,7 @@ func (cc *closedCycles) flushRecomputed() error {
 	return nil
 }
 
-// carry adds a line carried as invoiced (its net state) to the
+// carryLine adds a line carried as invoiced (its net state) to the
 // recomputation's record.
 func (cc *closedCycles) carryLine(net *invoicedRow, cycle billing.Cycle) {
 	k := stmtKey{cycle: cycle, payer: net.d.Payer, currency: net.line.Currency}
@@ -590,9 +592,12 @@ func (cc *closedCycles) rejectedID(id, cycle string) error {
 	return cc.rejected.Add([]byte(id), nil)
 }
 
-// invoiced spills every row of the closed cycles' bills by line_id, in the
-// order they were billed (cycle, then file order), their extra columns
-// matched by name to the run's.
+// invoiced reads, before pass B, the bills of the closed cycles the run
+// compares: every row's history and status goes to invIDs (for pass B),
+// and every correction row whole to the sorter it returns (for correct,
+// which also gets the own rows pass D does not meet), by line_id in the
+// order they were billed, their extra columns matched by name to the
+// run's.
 func (r *run) invoiced() (*spill.Sorter, error) {
 	cc := r.closed
 	s := spill.New(r.spillDir, "closed-invoiced", r.cfg.SpillBytes)
@@ -692,11 +697,10 @@ func (r *run) invoiced() (*spill.Sorter, error) {
 // netState folds a line's closed rows, in billing order, into its net
 // invoiced state: the row standing now, or none once withdrawn. A line
 // has a state per cycle it was billed in (more than one only when its
-// billing_cycle moved): its own row there, changed by the corrections of
-// that cycle's line; within one cycle's bills a line has one correction
-// or one − and + pair, and the − row reverses the state before it (its
-// payer), the + row is the new state. The net state is the standing
-// state of the latest such cycle.
+// billing_cycle moved): its own row there, changed by the corrections
+// made to it; a − row (correction_sign −1) ends the state, a + row is
+// the new one. The net state is the standing state of the latest such
+// cycle.
 func netState(rows []invoicedRow) (*invoicedRow, bool) {
 	if len(rows) == 1 && rows[0].d.ChargeClass == "" {
 		return &rows[0], true // nearly every line: its own row
