@@ -6,24 +6,15 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-
-	"github.com/billcons/billcons/writers"
 )
 
 // ExportFOCUS writes the focus view to out as one Parquet file, ordered by
 // billing account, cycle, sub account and line, and returns its row count.
-// InvoiceId is left out while no cycle of the tree is closed.
 // out is written beside itself first and renamed into place, so a reader
 // never sees half a file.
 func (d *DB) ExportFOCUS(ctx context.Context, out string) (int64, error) {
 	tmp := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp-"+strconv.Itoa(os.Getpid()))
-	cols := "*"
-	if m, err := writers.ReadManifest(d.Dir); err == nil && len(m.Closed) == 0 {
-		// No cycle is invoiced: the file claims no InvoiceId (FOCUS
-		// lets a provider without invoices leave the column out).
-		cols = "* EXCLUDE (InvoiceId)"
-	}
-	q := `COPY (SELECT ` + cols + ` FROM focus ORDER BY BillingAccountId, x_BillingCycle, SubAccountId, x_LineId)
+	q := `COPY (SELECT * FROM focus ORDER BY BillingAccountId, x_BillingCycle, SubAccountId, x_LineId)
 		TO ` + Literal(tmp) + ` (FORMAT parquet, COMPRESSION zstd)`
 	if err := d.Exec(ctx, q); err != nil {
 		os.Remove(tmp)
