@@ -80,6 +80,9 @@ func BenchmarkBillsWriters(b *testing.B) {
 			{"issued_at", tsNode}, {"settled_at", optTS}, {"decided_by", parquet.Optional(dict(textNode))}, {"held_by", parquet.Optional(dict(textNode))},
 			{"charge_type", dict(textNode)}, {"resource_id", optText}, {"discount_owner", dict(textNode)}, {"discount_rule", dict(textNode)},
 			{"discount_id", parquet.Optional(dict(textNode))}, {"discount_amount", amountNode}, {"effective_amount", amountNode},
+			{"invoice_id", parquet.Optional(dict(textNode))}, {"charge_class", parquet.Optional(dict(textNode))},
+			{"correction_reason", parquet.Optional(dict(textNode))}, {"corrects_cycle", parquet.Optional(dict(textNode))},
+			{"correction_sign", optCount},
 			{"region", parquet.Optional(dict(textNode))}, {"instance_name", parquet.Optional(dict(textNode))},
 		}
 		schema := newSchema("bill", cols)
@@ -91,48 +94,12 @@ func BenchmarkBillsWriters(b *testing.B) {
 				b.Fatal(err)
 			}
 			w := parquet.NewWriter(f, schema, parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}), parquet.MaxRowsPerRowGroup(32768))
-			row := make(parquet.Row, 0, len(cols))
+			row := &goRow{row: make(parquet.Row, 0, len(cols))}
 			for i := range libLines {
 				l, d := libLine(ls, i)
-				row = row[:0]
-				text := func(s string) { row = append(row, parquet.ByteArrayValue([]byte(s)).Level(0, 0, len(row))) }
-				opt := func(s string, ok bool) {
-					if ok {
-						row = append(row, parquet.ByteArrayValue([]byte(s)).Level(0, 1, len(row)))
-					} else {
-						row = append(row, parquet.NullValue().Level(0, 0, len(row)))
-					}
-				}
-				i64 := func(v int64) { row = append(row, parquet.Int64Value(v).Level(0, 0, len(row))) }
-				text(d.Payer)
-				text(l.LineID)
-				text(l.AccountID)
-				text(l.ProductCode)
-				text(l.SubscriptionType.String())
-				i64(int64(l.UsageStart))
-				i64(int64(l.UsageEnd))
-				i64(int64(l.ListAmount))
-				text(l.Currency)
-				text(l.PaymentStatus.String())
-				i64(int64(l.IssuedAt))
-				if l.HasSettledAt {
-					row = append(row, parquet.Int64Value(int64(l.SettledAt)).Level(0, 1, len(row)))
-				} else {
-					row = append(row, parquet.NullValue().Level(0, 0, len(row)))
-				}
-				opt(d.DecidedBy, d.DecidedBy != "")
-				opt(d.HeldBy, d.HeldBy != "")
-				text(l.ChargeType.String())
-				opt(l.ResourceID, l.ResourceID != "")
-				text(d.DiscountOwner)
-				text(d.DiscountRule)
-				opt(d.DiscountID, d.DiscountID != "")
-				i64(int64(d.DiscountAmount))
-				i64(int64(l.ListAmount - d.DiscountAmount))
-				for _, x := range l.Extra {
-					opt(x.S, x.Valid)
-				}
-				if _, err := w.WriteRows([]parquet.Row{row}); err != nil {
+				row.row = row.row[:0]
+				visitBill(row, &l, &d)
+				if _, err := w.WriteRows([]parquet.Row{row.row}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -155,6 +122,9 @@ func BenchmarkBillsWriters(b *testing.B) {
 			{Name: "held_by", Type: str, Nullable: true}, {Name: "charge_type", Type: str}, {Name: "resource_id", Type: str, Nullable: true},
 			{Name: "discount_owner", Type: str}, {Name: "discount_rule", Type: str}, {Name: "discount_id", Type: str, Nullable: true},
 			{Name: "discount_amount", Type: dec}, {Name: "effective_amount", Type: dec},
+			{Name: "invoice_id", Type: str, Nullable: true}, {Name: "charge_class", Type: str, Nullable: true},
+			{Name: "correction_reason", Type: str, Nullable: true}, {Name: "corrects_cycle", Type: str, Nullable: true},
+			{Name: "correction_sign", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 			{Name: "region", Type: str, Nullable: true}, {Name: "instance_name", Type: str, Nullable: true},
 		}
 		schema := arrow.NewSchema(fields, nil)
@@ -185,54 +155,11 @@ func BenchmarkBillsWriters(b *testing.B) {
 				}
 				rec.Release()
 			}
+			row := &arrowRow{rb: rb}
 			for i := range libLines {
 				l, d := libLine(ls, i)
-				c := 0
-				text := func(s string) { rb.Field(c).(*array.StringBuilder).Append(s); c++ }
-				opt := func(s string, ok bool) {
-					if ok {
-						rb.Field(c).(*array.StringBuilder).Append(s)
-					} else {
-						rb.Field(c).AppendNull()
-					}
-					c++
-				}
-				t := func(v billing.Time, ok bool) {
-					if ok {
-						rb.Field(c).(*array.TimestampBuilder).Append(arrow.Timestamp(v))
-					} else {
-						rb.Field(c).AppendNull()
-					}
-					c++
-				}
-				amt := func(a billing.Amount) {
-					rb.Field(c).(*array.Decimal128Builder).Append(decimal128Of(int64(a)))
-					c++
-				}
-				text(d.Payer)
-				text(l.LineID)
-				text(l.AccountID)
-				text(l.ProductCode)
-				text(l.SubscriptionType.String())
-				t(l.UsageStart, true)
-				t(l.UsageEnd, true)
-				amt(l.ListAmount)
-				text(l.Currency)
-				text(l.PaymentStatus.String())
-				t(l.IssuedAt, true)
-				t(l.SettledAt, l.HasSettledAt)
-				opt(d.DecidedBy, d.DecidedBy != "")
-				opt(d.HeldBy, d.HeldBy != "")
-				text(l.ChargeType.String())
-				opt(l.ResourceID, l.ResourceID != "")
-				text(d.DiscountOwner)
-				text(d.DiscountRule)
-				opt(d.DiscountID, d.DiscountID != "")
-				amt(d.DiscountAmount)
-				amt(l.ListAmount - d.DiscountAmount)
-				for _, x := range l.Extra {
-					opt(x.S, x.Valid)
-				}
+				row.c = 0
+				visitBill(row, &l, &d)
 				if (i+1)%32768 == 0 {
 					flush()
 				}
@@ -247,4 +174,107 @@ func BenchmarkBillsWriters(b *testing.B) {
 	})
 }
 
-func decimal128Of(v int64) decimal128.Num { return decimal128.FromI64(v) }
+// billFields takes a bills row's fields for a library writer of the
+// benchmark, in the order of the bills' columns (visitBill).
+type billFields interface {
+	text(s string)
+	opt(s string, ok bool)
+	ts(t billing.Time)
+	optTS(t billing.Time, ok bool)
+	amount(a billing.Amount)
+	optInt(v int64, ok bool)
+}
+
+// visitBill gives f the fields of a bill, as Bills.Write stores them.
+func visitBill(f billFields, l *billing.UsageLine, d *Decided) {
+	f.text(d.Payer)
+	f.text(l.LineID)
+	f.text(l.AccountID)
+	f.text(l.ProductCode)
+	f.text(l.SubscriptionType.String())
+	f.ts(l.UsageStart)
+	f.ts(l.UsageEnd)
+	f.amount(l.ListAmount)
+	f.text(l.Currency)
+	f.text(l.PaymentStatus.String())
+	f.ts(l.IssuedAt)
+	f.optTS(l.SettledAt, l.HasSettledAt)
+	f.opt(d.DecidedBy, d.DecidedBy != "")
+	f.opt(d.HeldBy, d.HeldBy != "")
+	f.text(l.ChargeType.String())
+	f.opt(l.ResourceID, l.ResourceID != "")
+	f.text(d.DiscountOwner)
+	f.text(d.DiscountRule)
+	f.opt(d.DiscountID, d.DiscountID != "")
+	f.amount(d.DiscountAmount)
+	f.amount(l.ListAmount - d.DiscountAmount)
+	for _, s := range []string{d.InvoiceID, d.ChargeClass, d.CorrectionReason, d.CorrectsCycle} {
+		f.opt(s, s != "")
+	}
+	f.optInt(int64(d.CorrectionSign), d.CorrectionSign != 0)
+	for _, x := range l.Extra {
+		f.opt(x.S, x.Valid)
+	}
+}
+
+// goRow builds a parquet-go row: an optional column's value has
+// definition level 1, its null 0.
+type goRow struct{ row parquet.Row }
+
+func (r *goRow) add(v parquet.Value, def int) {
+	r.row = append(r.row, v.Level(0, def, len(r.row)))
+}
+func (r *goRow) text(s string) { r.add(parquet.ByteArrayValue([]byte(s)), 0) }
+func (r *goRow) opt(s string, ok bool) {
+	if ok {
+		r.add(parquet.ByteArrayValue([]byte(s)), 1)
+	} else {
+		r.add(parquet.NullValue(), 0)
+	}
+}
+func (r *goRow) ts(t billing.Time) { r.add(parquet.Int64Value(int64(t)), 0) }
+func (r *goRow) optTS(t billing.Time, ok bool) {
+	r.optInt(int64(t), ok)
+}
+func (r *goRow) amount(a billing.Amount) { r.add(parquet.Int64Value(int64(a)), 0) }
+func (r *goRow) optInt(v int64, ok bool) {
+	if ok {
+		r.add(parquet.Int64Value(v), 1)
+	} else {
+		r.add(parquet.NullValue(), 0)
+	}
+}
+
+// arrowRow appends a row to an arrow record builder, field by field.
+type arrowRow struct {
+	rb *array.RecordBuilder
+	c  int
+}
+
+func (r *arrowRow) next() array.Builder { r.c++; return r.rb.Field(r.c - 1) }
+func (r *arrowRow) text(s string)       { r.next().(*array.StringBuilder).Append(s) }
+func (r *arrowRow) opt(s string, ok bool) {
+	if b := r.next(); ok {
+		b.(*array.StringBuilder).Append(s)
+	} else {
+		b.AppendNull()
+	}
+}
+func (r *arrowRow) ts(t billing.Time) { r.optTS(t, true) }
+func (r *arrowRow) optTS(t billing.Time, ok bool) {
+	if b := r.next(); ok {
+		b.(*array.TimestampBuilder).Append(arrow.Timestamp(t))
+	} else {
+		b.AppendNull()
+	}
+}
+func (r *arrowRow) amount(a billing.Amount) {
+	r.next().(*array.Decimal128Builder).Append(decimal128.FromI64(int64(a)))
+}
+func (r *arrowRow) optInt(v int64, ok bool) {
+	if b := r.next(); ok {
+		b.(*array.Int64Builder).Append(v)
+	} else {
+		b.AppendNull()
+	}
+}
