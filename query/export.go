@@ -205,20 +205,8 @@ func (d *DB) indexedPayers(ctx context.Context, cycle string) ([]string, error) 
 	if !hasIndex {
 		from = "bills"
 	}
-	rows, err := d.Rows(ctx, `SELECT DISTINCT payer_account_id FROM `+from+` WHERE ? = '' OR billing_cycle = ? ORDER BY 1`, cycle, cycle)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var payers []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, OneLine(err)
-		}
-		payers = append(payers, p)
-	}
-	return payers, OneLine(rows.Err())
+	return scanAll(ctx, d, func(p *string) []any { return []any{p} },
+		`SELECT DISTINCT payer_account_id FROM `+from+` WHERE ? = '' OR billing_cycle = ? ORDER BY 1`, cycle, cycle)
 }
 
 func emptyOrAbsent(out string) error {

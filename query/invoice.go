@@ -117,21 +117,9 @@ func (e *NoStatementError) Error() string {
 // paidBy lists who pays account's lines of cycle, other than skip, from
 // the summary.
 func (d *DB) paidBy(ctx context.Context, account, cycle, skip string) ([]PaidBy, error) {
-	rows, err := d.Rows(ctx, `SELECT payer_account_id, sum(line_count)::BIGINT FROM summary
+	return scanAll(ctx, d, func(p *PaidBy) []any { return []any{&p.Payer, &p.Lines} },
+		`SELECT payer_account_id, sum(line_count)::BIGINT FROM summary
 		WHERE account_id = ? AND billing_cycle = ? AND payer_account_id <> ? GROUP BY ALL ORDER BY ALL`, account, cycle, skip)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []PaidBy
-	for rows.Next() {
-		var p PaidBy
-		if err := rows.Scan(&p.Payer, &p.Lines); err != nil {
-			return nil, OneLine(err)
-		}
-		out = append(out, p)
-	}
-	return out, OneLine(rows.Err())
 }
 
 // InvoiceItem is one member, product and currency of the statement: a
@@ -244,20 +232,13 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 	scanAmounts := func(a *Amounts) []any {
 		return []any{&a.ListAmount, &a.Discount, &a.Effective, &a.Coupon, &a.Voucher, &a.StoredValue, &a.Due}
 	}
-	rows, err := d.Rows(ctx, `SELECT account_id, product_code, currency, line_count, `+amounts+`
+	inv.Items, err = scanAll(ctx, d, func(it *InvoiceItem) []any {
+		return append([]any{&it.AccountID, &it.Product, &it.Currency, &it.Lines}, scanAmounts(&it.Amounts)...)
+	}, `SELECT account_id, product_code, currency, line_count, `+amounts+`
 		FROM summary WHERE payer_account_id = ? AND billing_cycle = ? ORDER BY account_id, product_code, currency`, payer, cycle)
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var it InvoiceItem
-		if err := rows.Scan(append([]any{&it.AccountID, &it.Product, &it.Currency, &it.Lines}, scanAmounts(&it.Amounts)...)...); err != nil {
-			rows.Close()
-			return nil, OneLine(err)
-		}
-		inv.Items = append(inv.Items, it)
-	}
-	rows.Close()
 	if len(inv.Items) == 0 {
 		e := &NoStatementError{Account: payer, Cycle: cycle, Cycles: cycles}
 		if e.PaidBy, err = d.paidBy(ctx, payer, cycle, payer); err != nil {
@@ -283,20 +264,13 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 		return nil, err
 	}
 
-	rows, err = d.Rows(ctx, `SELECT credit_id, kind, owner_account_id, account_id, product_code, currency, amount::VARCHAR
+	inv.Credits, err = scanAll(ctx, d, func(c *InvoiceCredit) []any {
+		return []any{&c.CreditID, &c.Kind, &c.Owner, &c.AccountID, &c.Product, &c.Currency, &c.Amount}
+	}, `SELECT credit_id, kind, owner_account_id, account_id, product_code, currency, amount::VARCHAR
 		FROM credits_applied WHERE payer_account_id = ? AND billing_cycle = ?`, payer, cycle) // in settlement order
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var c InvoiceCredit
-		if err := rows.Scan(&c.CreditID, &c.Kind, &c.Owner, &c.AccountID, &c.Product, &c.Currency, &c.Amount); err != nil {
-			rows.Close()
-			return nil, OneLine(err)
-		}
-		inv.Credits = append(inv.Credits, c)
-	}
-	rows.Close()
 	// Every change of the statement's members, and every change into or
 	// out of the payer's trusteeship, in one read: the discounts, the
 	// changes of the cycle and the reasons below name them.
@@ -306,7 +280,7 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 	}
 	byID := map[string]change{}
 	changesOf := map[string][]memberChange{}
-	rows, err = d.Rows(ctx, `SELECT change_id, account_id, policy, coalesce(management_account_id, ''), changed_at,
+	rows, err := d.Rows(ctx, `SELECT change_id, account_id, policy, coalesce(management_account_id, ''), changed_at,
 			coalesce(billing_cycle = ?, false) AS listed, account_id IN (SELECT account_id FROM statement_members) AS member
 		FROM changes WHERE account_id IN (SELECT account_id FROM statement_members) OR management_account_id = ? OR account_id = ?
 		ORDER BY changed_at, change_id`, cycle, payer, payer)
@@ -470,37 +444,26 @@ func (d *DB) corrections(ctx context.Context, inv *Invoice) error {
 	if err := d.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM (DESCRIBE payer_bills) WHERE column_name = 'charge_class'`).Scan(&has); err != nil || !has {
 		return OneLine(err)
 	}
-	rows, err := d.Rows(ctx, `SELECT DISTINCT invoice_id FROM summary WHERE payer_account_id = ? AND billing_cycle = ? AND invoice_id IS NOT NULL ORDER BY 1`, inv.Payer, inv.Cycle)
+	var err error
+	inv.InvoiceIDs, err = scanAll(ctx, d, func(id *string) []any { return []any{id} },
+		`SELECT DISTINCT invoice_id FROM summary WHERE payer_account_id = ? AND billing_cycle = ? AND invoice_id IS NOT NULL ORDER BY 1`, inv.Payer, inv.Cycle)
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return OneLine(err)
-		}
-		inv.InvoiceIDs = append(inv.InvoiceIDs, id)
-	}
-	rows.Close()
-	rows, err = d.Rows(ctx, `SELECT corrects_cycle, correction_reason, line_id, account_id, product_code, currency,
+	inv.Corrections, err = scanAll(ctx, d, func(c *InvoiceCorrection) []any {
+		return []any{&c.CorrectsCycle, &c.Reason, &c.LineID, &c.AccountID, &c.Product, &c.Currency, &c.ListAmount, &c.Effective}
+	}, `SELECT corrects_cycle, correction_reason, line_id, account_id, product_code, currency,
 			list_amount::VARCHAR, effective_amount::VARCHAR FROM payer_bills WHERE charge_class IS NOT NULL
 		ORDER BY corrects_cycle, correction_reason, line_id, list_amount`)
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var c InvoiceCorrection
-		if err := rows.Scan(&c.CorrectsCycle, &c.Reason, &c.LineID, &c.AccountID, &c.Product, &c.Currency, &c.ListAmount, &c.Effective); err != nil {
-			rows.Close()
-			return OneLine(err)
-		}
+	for i := range inv.Corrections {
+		c := &inv.Corrections[i]
 		if w, ok := correctionWords[c.Reason]; ok {
 			c.Words = fmt.Sprintf(w, c.CorrectsCycle)
 		}
-		inv.Corrections = append(inv.Corrections, c)
 	}
-	rows.Close()
 	for _, c := range inv.Credits {
 		if strings.HasPrefix(c.Amount, "-") {
 			inv.Returned = append(inv.Returned, c)
@@ -577,7 +540,9 @@ func (a *Amounts) all() [7]*string {
 // rejectedNaming lists the rejected changes of [start, end) that name
 // account as the management account or the member.
 func (d *DB) rejectedNaming(ctx context.Context, account, start, end string) ([]InvoiceRejected, error) {
-	rows, err := d.Rows(ctx, `WITH r AS (
+	return scanAll(ctx, d, func(x *InvoiceRejected) []any {
+		return []any{&x.ChangeID, &x.AccountID, &x.ChangedAt, &x.Code, &x.Reason, &x.Source}
+	}, `WITH r AS (
 			SELECT source_file, source_row, reason_code, reason,
 				json_extract_string(record, '$.change_id') AS change_id, json_extract_string(record, '$.account_id') AS account_id,
 				json_extract_string(record, '$.management_account_id') AS mgmt, json_extract_string(record, '$.changed_at') AS changed_at,
@@ -586,17 +551,4 @@ func (d *DB) rejectedNaming(ctx context.Context, account, start, end string) ([]
 		SELECT coalesce(change_id, ''), coalesce(account_id, ''), coalesce(changed_at, ''), reason_code, reason, source_file || ':' || source_row
 		FROM r WHERE (mgmt = ? OR account_id = ?) AND made_at >= ?::TIMESTAMPTZ AND made_at < ?::TIMESTAMPTZ
 		ORDER BY made_at, source_file, source_row`, account, account, start, end)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []InvoiceRejected
-	for rows.Next() {
-		var x InvoiceRejected
-		if err := rows.Scan(&x.ChangeID, &x.AccountID, &x.ChangedAt, &x.Code, &x.Reason, &x.Source); err != nil {
-			return nil, OneLine(err)
-		}
-		out = append(out, x)
-	}
-	return out, OneLine(rows.Err())
 }

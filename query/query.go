@@ -90,6 +90,25 @@ func (d *DB) Rows(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 	return rows, OneLine(err)
 }
 
+// scanAll runs q and scans each row into a new T, by the pointers fields
+// gives into it.
+func scanAll[T any](ctx context.Context, d *DB, fields func(*T) []any, q string, args ...any) ([]T, error) {
+	rows, err := d.Rows(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var x T
+		if err := rows.Scan(fields(&x)...); err != nil {
+			return nil, OneLine(err)
+		}
+		out = append(out, x)
+	}
+	return out, OneLine(rows.Err())
+}
+
 // Literal quotes s as an SQL string literal.
 func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
