@@ -21,27 +21,12 @@ import (
 // leaving out the bills files both versions share gives the same groups
 // as comparing every line.
 func TestDiffMovedAndShared(t *testing.T) {
-	in, _ := filepath.Abs("../fixtures/demo")
-	out := filepath.Join(t.TempDir(), "out")
-	changes, err := os.ReadFile(filepath.Join(in, "changes.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	late := filepath.Join(t.TempDir(), "changes.csv")
-	run := func(changes string) {
-		t.Helper()
-		loc, _ := time.LoadLocation("Asia/Shanghai")
-		if _, err := pipeline.Run(context.Background(), pipeline.Config{
-			Usage: []string{in + "/usage.csv"}, Changes: []string{changes},
-			Out: out, Zone: loc, ZoneName: "Asia/Shanghai", MaxRejectRatio: -1}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run(filepath.Join(in, "changes.csv"))
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	out, run, late := demoNights(t, loc, "Asia/Shanghai")
+	run("")
 	// 1000000000000014 pays for itself in the demo; it joins
 	// 2000000000000002 on 2024-03-01.
-	os.WriteFile(late, append(changes, []byte("late-01,1000000000000014,trusteeship,2000000000000002,2024-03-01T00:00:00+08:00\n")...), 0o644)
-	run(late)
+	run(late("late-01,1000000000000014,trusteeship,2000000000000002,2024-03-01T00:00:00+08:00"))
 	v1, _ := writers.Resolve(out, 1)
 	v2, _ := writers.Resolve(out, 2)
 
@@ -98,30 +83,17 @@ func TestDiffMovedAndShared(t *testing.T) {
 // counts each correction (a pair's two rows, by payer) once, as added, and
 // no line of January's own.
 func TestDiffCorrections(t *testing.T) {
-	in, _ := filepath.Abs("../fixtures/demo")
-	out := filepath.Join(t.TempDir(), "out")
-	changes, err := os.ReadFile(filepath.Join(in, "changes.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	late := filepath.Join(t.TempDir(), "changes.csv")
-	run := func(changes string) {
-		t.Helper()
-		if _, err := pipeline.Run(context.Background(), pipeline.Config{Usage: []string{in + "/usage.csv"}, Changes: []string{changes},
-			Out: out, MaxRejectRatio: -1}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run(filepath.Join(in, "changes.csv"))
+	out, run, late := demoNights(t, nil, "")
+	run("")
 	jan, _ := billing.ParseCycle("2024-01")
 	if _, _, err := writers.CloseCycle(context.Background(), out, jan, 7, 0); err != nil {
 		t.Fatal(err)
 	}
 	// 1000000000000014 pays for itself in the demo; late, it is found to
 	// have joined 2000000000000002 on January 1.
-	os.WriteFile(late, append(changes, []byte("late-01,1000000000000014,trusteeship,2000000000000002,2024-01-01T00:00:00+08:00\n")...), 0o644)
-	run(late) // version 3
-	run(late) // version 4: the same
+	changes := late("late-01,1000000000000014,trusteeship,2000000000000002,2024-01-01T00:00:00+08:00")
+	run(changes) // version 3
+	run(changes) // version 4: the same
 	diff := func(from, to int64) string {
 		a, _ := writers.Resolve(out, from)
 		b, _ := writers.Resolve(out, to)
@@ -159,4 +131,32 @@ func TestDiffCorrections(t *testing.T) {
 	if corrections == 0 {
 		t.Error("no correction row in the diff")
 	}
+}
+
+// demoNights runs the demo quarter's nights into one tree, out, in zone
+// loc (nil: the default): run(changes) with the demo's changes ("") or
+// with those late gives, the demo's changes and one more row.
+func demoNights(t *testing.T, loc *time.Location, zone string) (out string, run func(changes string), late func(row string) string) {
+	in, _ := filepath.Abs("../fixtures/demo")
+	demoChanges, err := os.ReadFile(filepath.Join(in, "changes.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = filepath.Join(t.TempDir(), "out")
+	run = func(changes string) {
+		t.Helper()
+		if changes == "" {
+			changes = filepath.Join(in, "changes.csv")
+		}
+		if _, err := pipeline.Run(context.Background(), pipeline.Config{Usage: []string{in + "/usage.csv"}, Changes: []string{changes},
+			Out: out, Zone: loc, ZoneName: zone, MaxRejectRatio: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late = func(row string) string {
+		p := filepath.Join(t.TempDir(), "changes.csv")
+		os.WriteFile(p, append(demoChanges, []byte(row+"\n")...), 0o644)
+		return p
+	}
+	return out, run, late
 }
