@@ -85,6 +85,11 @@ type closedCycles struct {
 	carried   int64                   // invoiced lines absent from the inputs, kept as invoiced
 	carriedBy map[string]*billing.Sum // their list amounts by currency
 	returns   map[stmtKey][]rules.Application
+	// paid are the credits the closed statement rows took (read once, by
+	// keepSettlement), returnedEarlier what closed cycles' corrections
+	// gave back of them.
+	paid            map[stmtKey][]*paidCredit
+	returnedEarlier []returned
 	cycles    []billing.Cycle // the closed cycles that have bills
 	// moved are the invoiced lines that the inputs now bill in an open
 	// cycle (their billing_cycle changed): withdrawn from the closed one,
@@ -150,7 +155,7 @@ func (r *run) loadClosed(base string) (*closedCycles, error) {
 		return nil, nil
 	}
 	cc := &closedCycles{base: base, m: m, last: last, open: last + 1, restate: map[billing.Cycle]bool{}, need: map[billing.Cycle]bool{},
-		carriedAt: map[stmtKey]*writers.RecomputedRow{}, aligned: map[billing.Cycle]bool{}, correctedIDs: map[string]bool{},
+		carriedAt: map[stmtKey]*writers.RecomputedRow{}, paid: map[stmtKey][]*paidCredit{}, aligned: map[billing.Cycle]bool{}, correctedIDs: map[string]bool{},
 		carriedBy: map[string]*billing.Sum{}, returns: map[stmtKey][]rules.Application{}, extras: r.extras.Names()}
 	for _, c := range r.cfg.Restate {
 		if c > last {
@@ -234,14 +239,48 @@ func (r *run) keepSettlement(summary *writers.Summary) error {
 	if _, err := os.Stat(p); err != nil {
 		return nil
 	}
-	return writers.ReadApplied(p, func(row *rules.StatementRow, a *rules.Application) error {
+	return writers.ReadApplied(p, func(row *rules.StatementRow, a *rules.Application, from string) error {
 		if row.Cycle > cc.last {
 			return nil
 		}
 		r.settle.credits.Take(a.CreditID, a.Amount)
 		r.settle.n++
-		return r.settle.applied.Write(row, a)
+		k := stmtKey{row.Cycle, strings.Clone(row.Payer), strings.Clone(row.Member), strings.Clone(row.Product), strings.Clone(row.Currency)}
+		if from == "" {
+			if err := r.settle.applied.Write(row, a); err != nil {
+				return err
+			}
+			cc.paid[k] = append(cc.paid[k], &paidCredit{app: *a})
+			return nil
+		}
+		// A return an earlier correction made: it counts against what
+		// the credit paid on the row it reversed.
+		f, err := billing.ParseCycle(from)
+		if err != nil {
+			return fmt.Errorf("%s: returned_from_cycle %q: %w", p, from, err)
+		}
+		if err := r.settle.applied.WriteReturn(row, a, f); err != nil {
+			return err
+		}
+		k.cycle = f
+		cc.returnedEarlier = append(cc.returnedEarlier, returned{k, a.CreditID, -a.Amount})
+		return nil
 	})
+}
+
+// paidCredit is a credit a closed statement row took, and what
+// corrections have given back of it.
+type paidCredit struct {
+	app      rules.Application
+	returned billing.Amount
+}
+
+// returned is what an earlier correction gave back of a credit that paid
+// a closed statement row.
+type returned struct {
+	row    stmtKey
+	credit string
+	amount billing.Amount
 }
 
 // keepAlerts are the base version's alerts of the closed cycles.
@@ -1072,11 +1111,9 @@ func negateDecimal(s string) string {
 func (r *run) returnCredits() error {
 	cc := r.closed
 	var minus []*correction
-	want := map[stmtKey]bool{}
 	for i := range cc.rows {
 		if x := &cc.rows[i]; x.minus && x.line.ListAmount-x.d.DiscountAmount < 0 {
 			minus = append(minus, x)
-			want[x.reverses] = true
 		}
 	}
 	if len(minus) == 0 {
@@ -1087,28 +1124,18 @@ func (r *run) returnCredits() error {
 			strings.Compare(a.line.AccountID, b.line.AccountID), strings.Compare(a.line.ProductCode, b.line.ProductCode),
 			strings.Compare(a.line.Currency, b.line.Currency), strings.Compare(a.line.LineID, b.line.LineID))
 	})
-	type paid struct {
-		app      rules.Application
-		returned billing.Amount
-	}
-	paidOn := map[stmtKey][]*paid{}
-	p := filepath.Join(cc.base, "credits/applied.parquet")
-	if _, err := os.Stat(p); err != nil {
-		return nil
-	}
-	err := writers.ReadApplied(p, func(row *rules.StatementRow, a *rules.Application) error {
-		k := stmtKey{row.Cycle, row.Payer, row.Member, row.Product, row.Currency}
-		if row.Cycle <= cc.last && want[k] {
-			paidOn[k] = append(paidOn[k], &paid{app: *a})
+	// What earlier corrections gave back counts against what each credit
+	// paid on the row it reversed.
+	for _, e := range cc.returnedEarlier {
+		for _, p := range cc.paid[e.row] {
+			if p.app.CreditID == e.credit {
+				p.returned += e.amount
+			}
 		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	for _, x := range minus {
 		owed := -(x.line.ListAmount - x.d.DiscountAmount) // what the reversed row was charged
-		apps := paidOn[x.reverses]
+		apps := cc.paid[x.reverses]
 		for i := len(apps) - 1; i >= 0 && owed > 0; i-- {
 			a := apps[i]
 			give := min(a.app.Amount-a.returned, owed)
@@ -1122,7 +1149,7 @@ func (r *run) returnCredits() error {
 			cc.returns[open] = append(cc.returns[open], back)
 			r.settle.credits.Take(back.CreditID, back.Amount)
 			st := rules.StatementRow{Cycle: open.cycle, Payer: open.payer, Member: open.member, Product: open.product, Currency: open.currency}
-			if err := r.settle.applied.Write(&st, &back); err != nil {
+			if err := r.settle.applied.WriteReturn(&st, &back, x.reverses.cycle); err != nil {
 				return err
 			}
 			r.settle.n++

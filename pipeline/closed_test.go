@@ -144,8 +144,12 @@ func (c *closedTree) summary(cycle string) []string {
 
 func (c *closedTree) applied() []string {
 	var rows []string
-	err := writers.ReadApplied(filepath.Join(c.out, "credits", "applied.parquet"), func(r *rules.StatementRow, a *rules.Application) error {
-		rows = append(rows, fmt.Sprintf("%s %s %s %s %s %s", r.Cycle, r.Payer, r.Member, r.Product, a.CreditID, a.Amount))
+	err := writers.ReadApplied(filepath.Join(c.out, "credits", "applied.parquet"), func(r *rules.StatementRow, a *rules.Application, from string) error {
+		row := fmt.Sprintf("%s %s %s %s %s %s", r.Cycle, r.Payer, r.Member, r.Product, a.CreditID, a.Amount)
+		if from != "" {
+			row += " from " + from
+		}
+		rows = append(rows, row)
 		return nil
 	})
 	if err != nil {
@@ -218,8 +222,8 @@ func TestCorrections(t *testing.T) {
 	wantLines(t, "credits applied", c.applied(), []string{
 		"2024-01 MA m1 ecs v-ma 100.000000000",
 		"2024-01 MA m1 oss v-ma 20.000000000",
-		"2024-02 MA m1 ecs v-ma -100.000000000",
-		"2024-02 MA m1 oss v-ma -20.000000000",
+		"2024-02 MA m1 ecs v-ma -100.000000000 from 2024-01",
+		"2024-02 MA m1 oss v-ma -20.000000000 from 2024-01",
 		"2024-02 MA m1 ecs v-ma 10.000000000",
 		"2024-02 MA m1 oss v-ma 25.000000000",
 	})
@@ -388,6 +392,35 @@ func TestDiscountChanged(t *testing.T) {
 	wantLines(t, "correction rows", c.corrections(), []string{
 		"2024-02 m3 d1 discount_changed 2024-01 -10.000000000 0.000000000",
 		"2024-02 m3 d1 discount_changed 2024-01 10.000000000 1.000000000",
+	})
+	c.verify()
+}
+
+// TestReturnsNetOfEarlier: a voucher that paid 60 of January's 150 on
+// MA's m1 ecs row gives back only those 60, however many corrections
+// reverse that row's lines: a1 (100) withdrawn in February gets 60 back;
+// after February closes, a7 (50) withdrawn in March gets nothing back, as
+// the voucher has nothing left to give there (CONTRACT.md, Corrections:
+// "up to what each paid there, net of earlier returns").
+func TestReturnsNetOfEarlier(t *testing.T) {
+	c := newClosedTree(t)
+	c.write(c.credits, "credit_id,owner_account_id,kind,currency,amount,valid_from,valid_to,product_code,shared_with\n"+
+		"v-ma,MA,voucher,CNY,60,2023-01-01T00:00:00+08:00,2024-02-01T00:00:00+08:00,,\n")
+	c.write(c.changes, "change_id,account_id,policy,management_account_id,changed_at\nk1,m1,trusteeship,MA,2023-12-01T00:00:00+08:00\n")
+	a1, a7 := usageRow("a1", "m1", "ecs", "2024-01", 5, "100"), usageRow("a7", "m1", "ecs", "2024-01", 6, "50")
+	spoil := func(row string) string { return strings.Replace(row, "CNY,settled", "XYZZ,settled", 1) }
+	feb, mar := usageRow("b1", "m1", "ecs", "2024-02", 5, "10"), usageRow("c1", "m1", "ecs", "2024-03", 5, "10")
+	c.write(c.usage, usageHeader+a1+a7+feb+mar)
+	c.run()
+	c.close("2024-01")
+	c.write(c.usage, usageHeader+spoil(a1)+a7+feb+mar)
+	c.run()
+	c.close("2024-02")
+	c.write(c.usage, usageHeader+spoil(a1)+spoil(a7)+feb+mar)
+	c.run()
+	wantLines(t, "credits applied", c.applied(), []string{
+		"2024-01 MA m1 ecs v-ma 60.000000000",
+		"2024-02 MA m1 ecs v-ma -60.000000000 from 2024-01",
 	})
 	c.verify()
 }

@@ -332,8 +332,9 @@ func (r *BillRows) Next() (*billing.UsageLine, *Decided, bool, error) {
 }
 
 // ReadApplied calls fn for each row of a credits/applied.parquet file, in
-// file order (the settlement order).
-func ReadApplied(p string, fn func(row *rules.StatementRow, a *rules.Application) error) error {
+// file order (the settlement order), with the cycle a return was given
+// back from ("" for an application).
+func ReadApplied(p string, fn func(row *rules.StatementRow, a *rules.Application, from string) error) error {
 	var row rules.StatementRow
 	var a rules.Application
 	return ReadParquet(p, func(_ []string, v map[string]parquet.Value) error {
@@ -349,7 +350,11 @@ func ReadApplied(p string, fn func(row *rules.StatementRow, a *rules.Application
 			Product: v["product_code"].String(), Currency: v["currency"].String()}
 		a = rules.Application{CreditID: v["credit_id"].String(), Owner: v["owner_account_id"].String(), Kind: k,
 			Amount: billing.Amount(v["amount"].Int64())}
-		return fn(&row, &a)
+		from := ""
+		if x, ok := v["returned_from_cycle"]; ok && !x.IsNull() {
+			from = x.String()
+		}
+		return fn(&row, &a, from)
 	})
 }
 

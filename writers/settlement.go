@@ -16,14 +16,14 @@ type Applied struct {
 
 // AppliedColumns are the columns of credits/applied.parquet.
 var AppliedColumns = []string{"billing_cycle", "payer_account_id", "account_id", "product_code", "currency",
-	"credit_id", "kind", "owner_account_id", "amount"}
+	"credit_id", "kind", "owner_account_id", "amount", "returned_from_cycle"}
 
 // NewApplied creates credits/applied.parquet under root.
 func NewApplied(root string) (*Applied, error) {
 	f, err := createFlat(root, "credits/applied.parquet", "applied", []flatColumn{
 		{"billing_cycle", flatText, false}, {"payer_account_id", flatText, false}, {"account_id", flatText, false},
 		{"product_code", flatText, false}, {"currency", flatText, false}, {"credit_id", flatText, false}, {"kind", flatText, false},
-		{"owner_account_id", flatText, false}, {"amount", flatAmount, false},
+		{"owner_account_id", flatText, false}, {"amount", flatAmount, false}, {"returned_from_cycle", flatText, true},
 	})
 	if err != nil {
 		return nil, err
@@ -33,6 +33,18 @@ func NewApplied(root string) (*Applied, error) {
 
 // Write appends one application of a credit to row.
 func (w *Applied) Write(row *rules.StatementRow, a *rules.Application) error {
+	return w.write(row, a, "")
+}
+
+// WriteReturn appends a credit given back on row (a negative amount) by a
+// correction that reverses the same member, product and currency's row of
+// closed cycle from: returned_from_cycle, so that a later correction
+// gives back only what is left of what the credit paid there.
+func (w *Applied) WriteReturn(row *rules.StatementRow, a *rules.Application, from billing.Cycle) error {
+	return w.write(row, a, from.String())
+}
+
+func (w *Applied) write(row *rules.StatementRow, a *rules.Application, from string) error {
 	f := w.f
 	f.text(row.Cycle.String())
 	f.text(row.Payer)
@@ -43,6 +55,7 @@ func (w *Applied) Write(row *rules.StatementRow, a *rules.Application) error {
 	f.text(a.Kind.String())
 	f.text(a.Owner)
 	f.int64(int64(a.Amount))
+	f.optText(from, from != "")
 	return f.endRow()
 }
 
