@@ -370,3 +370,23 @@ func TestValidateSettlementInputs(t *testing.T) {
 		t.Errorf("ValidateCredits = %v, %v; want c accepted (its copy shares with the same accounts), both d ambiguous [CONTRACT.md Input: credits]", cacc, crej)
 	}
 }
+
+// TestTake covers Credits.Take (CONTRACT.md "Corrections": closed
+// cycles' applications stay as they were, and a credit a correction gives
+// back may pay again): a closed cycle's 4 taken, 3 given back, the open
+// row takes the 9 left and no more; an unknown credit is said so.
+func TestTake(t *testing.T) {
+	const from = "2024-01-01T00:00:00+08:00"
+	c := NewCredits([]billing.Credit{credit(t, "v", "MA", billing.Voucher, "10", from, "", "")}, cst)
+	if !c.Take("v", amt(t, "4")) || !c.Take("v", amt(t, "-3")) {
+		t.Fatal("Take(v) = false, want true")
+	}
+	if c.Take("nope", amt(t, "1")) {
+		t.Error("Take(nope) = true for an unknown credit")
+	}
+	row := &StatementRow{Cycle: cyc(t, "2024-02"), Payer: "MA", Member: "m1", Product: "ecs", Currency: "CNY", Effective: billing.SumOf(amt(t, "50"))}
+	got := c.Settle(row)
+	if len(got) != 1 || got[0].Amount.String() != "9.000000000" {
+		t.Errorf("Settle after Take = %v, want v paying 9 [CONTRACT.md Corrections: the open cycle settles with the balances left]", got)
+	}
+}
