@@ -472,11 +472,9 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 	if c.UsageRead != c.UsageBilled+c.UsageRejected {
 		bad("manifest: %d usage rows read but %d billed + %d rejected", c.UsageRead, c.UsageBilled, c.UsageRejected)
 	}
-	switch {
-	case len(m.Closed) == 0 && c.CorrectionRows == 0 && billRows != c.UsageBilled:
-		bad("bills hold %d rows; manifest says %d billed", billRows, c.UsageBilled)
-	case live != c.UsageBilled+c.LinesCarried:
-		bad("bills hold %d lines (net of corrections); manifest says %d billed + %d carried as invoiced", live, c.UsageBilled, c.LinesCarried)
+	// Without corrections every row is a line: live = the rows.
+	if live != c.UsageBilled+c.LinesCarried {
+		bad("bills hold %d lines (%d rows, net of corrections); manifest says %d billed + %d carried as invoiced", live, billRows, c.UsageBilled, c.LinesCarried)
 	}
 	for _, cl := range m.Closed {
 		for _, f := range cl.Files {
