@@ -90,7 +90,7 @@ type closedCycles struct {
 	// gave back of them.
 	paid            map[stmtKey][]*paidCredit
 	returnedEarlier []returned
-	cycles    []billing.Cycle // the closed cycles that have bills
+	cycles          []billing.Cycle // the closed cycles that have bills
 	// moved are the invoiced lines that the inputs now bill in an open
 	// cycle (their billing_cycle changed): withdrawn from the closed one,
 	// so that each line has one net state.
