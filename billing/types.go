@@ -166,6 +166,7 @@ type Account struct {
 	Seq          int // read order over all account inputs, from 0
 	AccountID    string
 	EnterpriseID string
+	Name         string // account_name, optional: "" when not given
 }
 
 // The usage columns of CONTRACT.md, in contract order. UsageColumns[i] is
@@ -205,6 +206,9 @@ var ChangeColumns = []string{"change_id", "account_id", "policy", "management_ac
 
 // AccountColumns names the account columns, in contract order.
 var AccountColumns = []string{"account_id", "enterprise_id"}
+
+// MaxAccountName is the longest account_name, in characters.
+const MaxAccountName = 256
 
 // OutputColumns are the columns billcons adds to every bill; an input column
 // with one of these names would be ambiguous and stops the run.

@@ -21,6 +21,12 @@ func (r *run) readAccounts(files []string) (rules.Accounts, []writers.Reject, er
 	accts := rules.Accounts{}
 	for _, a := range accepted {
 		accts[a.AccountID] = a.EnterpriseID
+		if a.Name != "" {
+			if r.accountNames == nil {
+				r.accountNames = map[string]string{}
+			}
+			r.accountNames[a.AccountID] = a.Name
+		}
 	}
 	return accts, rejects, nil
 }

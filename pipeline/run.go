@@ -193,6 +193,8 @@ type run struct {
 	settle     *settlement       // the credits and alerts of pass D
 	cycleSums  map[cycleCurrency]*cycleSum
 	closed     *closedCycles // the closed cycles of the base version, or nil
+	// accountNames: the accepted accounts' account_name, where given.
+	accountNames map[string]string
 }
 
 // lineSpills are the sorts the usage lines go through.
@@ -470,7 +472,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	outputs = append(outputs, accOut)
-	setOuts, err := writers.WriteAcceptedSettlement(tree.Dir(), settleIn.discounts, settleIn.enterprises, acctMap)
+	setOuts, err := writers.WriteAcceptedSettlement(tree.Dir(), settleIn.discounts, settleIn.enterprises, acctMap, r.accountNames)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/billcons/billcons/billing"
 )
@@ -86,9 +88,8 @@ func lookup(t Table, idx map[string]int, names []string, optional func(string) b
 		}
 		pos[i] = j
 		if kinds != nil {
-			want := allowed(name)
-			if !slices.Contains(want, kinds[j]) {
-				return nil, fmt.Errorf("%s: column %s has Parquet type %s; want %s", t.Name(), name, kindName(kinds[j]), kindNames(want))
+			if err := checkKind(t, name, kinds[j], allowed(name)); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -96,6 +97,21 @@ func lookup(t Table, idx map[string]int, names []string, optional func(string) b
 		return nil, fmt.Errorf("%s: %w: %v", t.Name(), ErrMissingColumn, joinNames(missing))
 	}
 	return pos, nil
+}
+
+// checkKind checks that the Parquet column name, of kind k, holds what
+// the contract allows for it (want), with the reason when it does not.
+func checkKind(t Table, name string, k ColumnKind, want []ColumnKind) error {
+	if slices.Contains(want, k) {
+		return nil
+	}
+	switch {
+	case k == KindNaive && slices.Contains(want, KindTimestamp):
+		return fmt.Errorf("%s: column %s is a timestamp without time zone (not adjusted to UTC): timestamps must carry an offset (--profile alibaba reads them in --tz)", t.Name(), name)
+	case k == KindFloat && slices.Contains(want, KindDecimal):
+		return fmt.Errorf("%s: column %s is floating-point: no float touches an amount; write it as DECIMAL, an integer or text", t.Name(), name)
+	}
+	return fmt.Errorf("%s: column %s has Parquet type %s; want %s", t.Name(), name, kindName(k), kindNames(want))
 }
 
 func kindName(k ColumnKind) string {
@@ -106,8 +122,18 @@ func kindName(k ColumnKind) string {
 		return "timestamp"
 	case KindDecimal:
 		return "decimal"
+	case KindInteger:
+		return "integer"
+	case KindFloat:
+		return "floating-point"
+	case KindNaive:
+		return "timestamp without time zone"
+	case KindNested:
+		return "nested (group, list or map)"
+	case KindBinary:
+		return "binary"
 	}
-	return "number or other non-text"
+	return "boolean, date, time or binary"
 }
 
 func kindNames(ks []ColumnKind) string {
@@ -133,9 +159,10 @@ func joinNames(names []string) string {
 }
 
 var (
-	textOnly      = []ColumnKind{KindText}
-	timestampKind = []ColumnKind{KindText, KindTimestamp}
-	decimalKind   = []ColumnKind{KindText, KindDecimal}
+	textOnly      = []ColumnKind{KindText, KindBinary, KindInteger} // integer ids are read as their decimal text
+	timestampKind = []ColumnKind{KindText, KindBinary, KindTimestamp}
+	naiveKind     = []ColumnKind{KindText, KindBinary, KindTimestamp, KindNaive} // --profile alibaba: read in --tz
+	decimalKind   = []ColumnKind{KindText, KindBinary, KindDecimal, KindInteger}
 )
 
 // UsageDecoder decodes the rows of one usage table.
@@ -152,6 +179,10 @@ type UsageDecoder struct {
 	clock    billing.LocalClock // reads them in zone
 	altOwner int                // AccountID's position, for rows with no OwnerID; -1 if none
 	currency string             // for an export without a Currency column
+
+	// The optional usage columns (billing.ColNameUsageQuantity...) the
+	// header has, in header order; see checkOptional.
+	optional []optionalColumn
 }
 
 // NewUsageDecoder maps t's header onto the usage columns. Columns the contract
@@ -200,9 +231,66 @@ func NewUsageDecoderWith(t Table, extras *ExtraColumns, opts UsageOptions) (*Usa
 	for i, h := range t.Header() {
 		if !slices.Contains(billing.UsageColumns[:], h) {
 			d.extra[i] = extras.add(h)
+			d.noteOptional(i, h)
 		}
 	}
 	return d, nil
+}
+
+// optionalColumns are the optional usage columns, carried through to the
+// bills under their names, that Decode checks; empty values are null.
+var optionalColumns = []string{billing.ColNameUsageQuantity, billing.ColNameUsageUnit,
+	billing.ColNameRegion, billing.ColNameResourceName, billing.ColNameTags}
+
+// noteOptional records that header position i holds the optional usage
+// column name, if it is one.
+func (d *UsageDecoder) noteOptional(i int, name string) {
+	if !slices.Contains(optionalColumns, name) {
+		return
+	}
+	d.optional = append(d.optional, optionalColumn{i, name})
+}
+
+// optionalColumn is an optional usage column at a header position.
+type optionalColumn struct {
+	pos  int
+	name string
+}
+
+// checkOptional checks the optional usage columns of a decoded line: an
+// empty value becomes null, a usage_quantity must be an exact decimal and
+// tags are written as a JSON object (billing.ParseTags).
+func (d *UsageDecoder) checkOptional(row *Row, line *billing.UsageLine) *billing.RowError {
+	for _, oc := range d.optional {
+		j, name := oc.pos, oc.name
+		x := d.extra[j]
+		v := &line.Extra[x]
+		if !v.Valid {
+			continue
+		}
+		if strings.TrimSpace(v.S) == "" {
+			*v = billing.NullString{}
+			continue
+		}
+		var err error
+		code := ""
+		switch name {
+		case billing.ColNameUsageQuantity:
+			v.S, err = billing.ParseQuantity(v.S)
+			code = "invalid_usage_quantity"
+		case billing.ColNameTags:
+			v.S, err = billing.ParseTags(v.S)
+			code = "invalid_tags"
+		default:
+			if !utf8.ValidString(v.S) {
+				err, code = fmt.Errorf("%s is not valid UTF-8", d.header[j]), "invalid_"+name
+			}
+		}
+		if err != nil {
+			return &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: j + 1}, Field: d.header[j], Code: code, Err: err}
+		}
+	}
+	return nil
 }
 
 // Account returns the raw account_id of row as Decode reads it (for an
@@ -363,6 +451,9 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 			line.Extra[x] = billing.NullString{S: row.Fields[j], Valid: true}
 		}
 	}
+	if d.optional != nil {
+		return d.checkOptional(row, line)
+	}
 	return nil
 }
 
@@ -499,6 +590,7 @@ type AccountDecoder struct {
 	file   string
 	header []string
 	col    []int
+	name   int // account_name's position, -1 if absent
 }
 
 // NewAccountDecoder maps t's header onto the account columns.
@@ -511,7 +603,11 @@ func NewAccountDecoder(t Table) (*AccountDecoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &AccountDecoder{file: t.Name(), header: t.Header(), col: col}, nil
+	d := &AccountDecoder{file: t.Name(), header: t.Header(), col: col, name: -1}
+	if j, ok := idx["account_name"]; ok {
+		d.name = j
+	}
+	return d, nil
 }
 
 // Header returns the decoder's header.
@@ -545,6 +641,15 @@ func (d *AccountDecoder) Decode(row *Row, a *billing.Account) *billing.RowError 
 		} else {
 			a.EnterpriseID = v
 		}
+	}
+	a.Name = ""
+	if j := d.name; j >= 0 && j < len(row.Fields) && !(row.Null != nil && row.Null[j]) {
+		v := strings.TrimSpace(row.Fields[j])
+		if !utf8.ValidString(v) || utf8.RuneCountInString(v) > billing.MaxAccountName {
+			return &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: j + 1}, Field: "account_name", Code: "invalid_account_name",
+				Err: fmt.Errorf("account_name must be UTF-8 text of at most %d characters", billing.MaxAccountName)}
+		}
+		a.Name = v
 	}
 	return nil
 }

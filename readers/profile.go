@@ -3,7 +3,6 @@ package readers
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -100,12 +99,12 @@ func newAlibabaDecoder(t Table, extras *ExtraColumns, opts UsageOptions) (*Usage
 			want := textOnly
 			switch c {
 			case billing.ColUsageStart, billing.ColUsageEnd, billing.ColIssuedAt:
-				want = timestampKind
+				want = naiveKind
 			case billing.ColListAmount:
 				want = decimalKind
 			}
-			if !slices.Contains(want, kinds[j]) {
-				return nil, fmt.Errorf("%s: column %s has Parquet type %s; want %s", t.Name(), t.Header()[j], kindName(kinds[j]), kindNames(want))
+			if err := checkKind(t, t.Header()[j], kinds[j], want); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -117,11 +116,29 @@ func newAlibabaDecoder(t Table, extras *ExtraColumns, opts UsageOptions) (*Usage
 	}
 	for i, h := range t.Header() {
 		d.extra[i] = -1
-		if !used[i] {
-			d.extra[i] = extras.add(h)
+		if used[i] {
+			continue
 		}
+		if name, ok := alibabaOptional[h]; ok {
+			if _, clash := idx[name]; !clash {
+				h = name // carried under the contract's name
+			}
+		}
+		d.extra[i] = extras.add(h)
+		d.noteOptional(i, h)
 	}
 	return d, nil
+}
+
+// alibabaOptional maps the fields of an Alibaba Cloud export to the optional
+// usage columns they are carried as (when the export has no column of that
+// name already).
+var alibabaOptional = map[string]string{
+	"Usage":     billing.ColNameUsageQuantity,
+	"UsageUnit": billing.ColNameUsageUnit,
+	"Region":    billing.ColNameRegion,
+	"NickName":  billing.ColNameResourceName,
+	"Tag":       billing.ColNameTags,
 }
 
 // translate turns an Alibaba export's vocabularies into the contract's: the

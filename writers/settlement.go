@@ -119,7 +119,8 @@ func WriteAlerts(root string, alerts []rules.Alert) (Output, error) {
 // why a line got the discount it did without the run's inputs at hand.
 // Every run writes all three, empty when the input was not given; an
 // enterprise's empty upgraded_at is written as the default it stands for.
-func WriteAcceptedSettlement(root string, discounts []billing.Discount, enterprises []billing.Enterprise, accounts map[string]string) ([]Output, error) {
+// names holds the accounts' account_name, where the input gave one.
+func WriteAcceptedSettlement(root string, discounts []billing.Discount, enterprises []billing.Enterprise, accounts, names map[string]string) ([]Output, error) {
 	var outs []Output
 	f, err := createFlat(root, "settlement/discounts.parquet", "discount", []flatColumn{
 		{"discount_id", flatText, false}, {"account_id", flatText, false}, {"product_code", flatText, false}, {"rate", flatAmount, false},
@@ -165,7 +166,7 @@ func WriteAcceptedSettlement(root string, discounts []billing.Discount, enterpri
 	outs = append(outs, o)
 
 	f, err = createFlat(root, "settlement/accounts.parquet", "account", []flatColumn{
-		{"account_id", flatText, false}, {"enterprise_id", flatText, false},
+		{"account_id", flatText, false}, {"enterprise_id", flatText, false}, {"account_name", flatText, true},
 	})
 	if err != nil {
 		return nil, err
@@ -173,6 +174,8 @@ func WriteAcceptedSettlement(root string, discounts []billing.Discount, enterpri
 	for _, id := range slices.Sorted(maps.Keys(accounts)) {
 		f.text(id)
 		f.text(accounts[id])
+		name, ok := names[id]
+		f.optText(name, ok)
 		if err := f.endRow(); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,154 @@
+package billing
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// The optional usage columns FOCUS and analysts use (docs/inputs.md). They
+// are carried through to the bills under these names; usage_quantity and
+// tags are checked (and tags written as a JSON object) on the way.
+const (
+	ColNameUsageQuantity = "usage_quantity"
+	ColNameUsageUnit     = "usage_unit"
+	ColNameRegion        = "region"
+	ColNameResourceName  = "resource_name"
+	ColNameTags          = "tags"
+)
+
+// MaxQuantityDigits is the most integer digits a usage_quantity may have:
+// quantities are DECIMAL(38,9), so 29 digits before the point.
+const MaxQuantityDigits = 29
+
+// ParseQuantity checks a usage_quantity: an exact decimal, optionally
+// signed, with at most 9 fractional digits and 29 integer digits. It
+// returns the text as given (with surrounding spaces trimmed): a quantity
+// is never rounded.
+func ParseQuantity(s string) (string, error) {
+	t := strings.TrimSpace(s)
+	digits := t
+	if digits != "" && (digits[0] == '+' || digits[0] == '-') {
+		digits = digits[1:]
+	}
+	intPart, frac, dot := strings.Cut(digits, ".")
+	ok := intPart != "" && allDigits(intPart) && (!dot || (frac != "" && allDigits(frac)))
+	if !ok {
+		return "", fmt.Errorf("usage_quantity %s is not a decimal number", quoteShort(s))
+	}
+	if len(frac) > 9 {
+		return "", fmt.Errorf("usage_quantity %s has %d fractional digits; at most 9 are allowed (it is never rounded)", quoteShort(s), len(frac))
+	}
+	if n := len(strings.TrimLeft(intPart, "0")); n > MaxQuantityDigits {
+		return "", fmt.Errorf("usage_quantity %s has %d integer digits; at most %d are allowed", quoteShort(s), n, MaxQuantityDigits)
+	}
+	return t, nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxTags is the most tags a line may carry; MaxTagText the longest key or
+// value, in characters.
+const (
+	MaxTags    = 200
+	MaxTagText = 256
+)
+
+// ParseTags reads a tags value and returns it as a JSON object of strings,
+// keys in the order given. It accepts
+//   - a JSON object whose values are strings: {"env":"prod","team":"data"};
+//   - key:value pairs separated by ";": env:prod;team:data (spaces around
+//     keys and values are trimmed; a value may contain ":");
+//   - Alibaba Cloud's form of the same pairs: key:env value:prod;key:team value:data.
+//
+// A key may not be empty or repeat. "" returns "".
+func ParseTags(s string) (string, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return "", nil
+	}
+	if !utf8.ValidString(t) {
+		return "", fmt.Errorf("tags are not valid UTF-8: %s", quoteShort(s))
+	}
+	var keys, vals []string
+	if t[0] == '{' {
+		dec := json.NewDecoder(strings.NewReader(t))
+		dec.UseNumber()
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			return "", fmt.Errorf("tags %s: not a JSON object", quoteShort(s))
+		}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return "", fmt.Errorf("tags %s: not a JSON object: %v", quoteShort(s), err)
+			}
+			v, err := dec.Token()
+			if err != nil {
+				return "", fmt.Errorf("tags %s: not a JSON object: %v", quoteShort(s), err)
+			}
+			vs, ok := v.(string)
+			if !ok {
+				return "", fmt.Errorf("tags %s: the value of %q is not a string", quoteShort(s), k)
+			}
+			keys, vals = append(keys, k.(string)), append(vals, vs)
+		}
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+			return "", fmt.Errorf("tags %s: not a JSON object", quoteShort(s))
+		}
+		if int(dec.InputOffset()) != len(t) {
+			return "", fmt.Errorf("tags %s: text after the JSON object", quoteShort(s))
+		}
+	} else {
+		for _, pair := range strings.Split(t, ";") {
+			pair = strings.TrimSpace(pair)
+			if pair == "" {
+				continue
+			}
+			var k, v string
+			if rest, ok := strings.CutPrefix(pair, "key:"); ok && strings.Contains(rest, " value:") {
+				k, v, _ = strings.Cut(rest, " value:")
+			} else if k, v, ok = strings.Cut(pair, ":"); !ok {
+				return "", fmt.Errorf("tags %s: %s is not key:value", quoteShort(s), quoteShort(pair))
+			}
+			keys, vals = append(keys, strings.TrimSpace(k)), append(vals, strings.TrimSpace(v))
+		}
+	}
+	if len(keys) > MaxTags {
+		return "", fmt.Errorf("tags %s: %d tags; at most %d are allowed", quoteShort(s), len(keys), MaxTags)
+	}
+	seen := make(map[string]bool, len(keys))
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range keys {
+		if k == "" {
+			return "", errors.New("tags " + quoteShort(s) + ": a tag has an empty key")
+		}
+		if seen[k] {
+			return "", fmt.Errorf("tags %s: the key %q repeats", quoteShort(s), k)
+		}
+		seen[k] = true
+		if utf8.RuneCountInString(k) > MaxTagText || utf8.RuneCountInString(vals[i]) > MaxTagText {
+			return "", fmt.Errorf("tags %s: a key or value is longer than %d characters", quoteShort(s), MaxTagText)
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kj, _ := json.Marshal(k)
+		vj, _ := json.Marshal(vals[i])
+		b.Write(kj)
+		b.WriteByte(':')
+		b.Write(vj)
+	}
+	b.WriteByte('}')
+	return b.String(), nil
+}
