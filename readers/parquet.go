@@ -1,6 +1,7 @@
 package readers
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -11,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/deprecated"
 	"github.com/parquet-go/parquet-go/format"
 	"github.com/shopspring/decimal"
 )
@@ -22,10 +25,15 @@ import (
 type ColumnKind uint8
 
 const (
-	KindText      ColumnKind = iota // BYTE_ARRAY: text as it is
-	KindTimestamp                   // TIMESTAMP adjusted to UTC, rendered as RFC 3339
+	KindText      ColumnKind = iota // BYTE_ARRAY: text as it is (binary that is not UTF-8: base64)
+	KindTimestamp                   // TIMESTAMP adjusted to UTC, or INT96: rendered as RFC 3339
 	KindDecimal                     // DECIMAL, rendered as exact decimal text
-	KindOther                       // numbers, booleans, dates: rendered as text
+	KindOther                       // booleans, dates, times, binary, UUIDs: rendered as text
+	KindInteger                     // integers, signed or not, in decimal
+	KindFloat                       // FLOAT, DOUBLE, FLOAT16: shortest round-trip text
+	KindNaive                       // TIMESTAMP not adjusted to UTC: RFC 3339 without an offset
+	KindNested                      // a group, list or map: JSON
+	KindBinary                      // BYTE_ARRAY without an annotation: text when UTF-8, else base64
 )
 
 // parquetTable reads a flat Parquet file row group by row group, column by
@@ -88,10 +96,13 @@ func openParquet(path string) (t Table, err error) {
 	pt := &parquetTable{name: path, f: f, pf: pf, groups: pf.RowGroups()}
 	for _, field := range pf.Schema().Fields() {
 		if !field.Leaf() || field.Repeated() {
-			f.Close()
-			return nil, fmt.Errorf("%s: column %s is nested or repeated; billcons reads flat tables only", path, field.Name())
+			t, err := openNested(path, f, pf) // nested columns: read row by row
+			if err != nil {
+				f.Close()
+			}
+			return t, err
 		}
-		kind, render, err := parquetRenderer(field.Type())
+		kind, render, err := parquetRenderer(field.Type(), declaredLogical(pf, field.Name()))
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("%s: column %s: %w", path, field.Name(), err)
@@ -102,6 +113,18 @@ func openParquet(path string) (t Table, err error) {
 		pt.render = append(pt.render, render)
 	}
 	return pt, nil
+}
+
+// declaredLogical returns the logical type the file's schema declares for
+// the top-level column name, or nil.
+func declaredLogical(pf *parquet.File, name string) format.LogicalTypeValue {
+	schema := pf.Metadata().Schema
+	for i := 1; i < len(schema); i++ {
+		if schema[i].Name == name {
+			return schema[i].LogicalType.Value
+		}
+	}
+	return nil
 }
 
 // checkFooter checks a Parquet file's trailer: the footer length it states
@@ -257,27 +280,37 @@ func (t *parquetTable) Close() error {
 	return t.f.Close()
 }
 
-// parquetRenderer returns how to render values of typ as text.
-func parquetRenderer(typ parquet.Type) (ColumnKind, renderFunc, error) {
+// parquetRenderer returns how to render values of typ, a leaf, as text
+// (CONTRACT.md, Values; docs/inputs.md, Parquet).
+//
+// declared is the logical type the file's schema element declares, for
+// types parquet-go's own type drops (FLOAT16); nil if none.
+func parquetRenderer(typ parquet.Type, declared format.LogicalTypeValue) (ColumnKind, renderFunc, error) {
 	var logical format.LogicalTypeValue
 	if lt := typ.LogicalType(); lt != nil {
 		logical = lt.Value
 	}
+	if logical == nil {
+		logical = declared
+	}
+	kind := typ.Kind()
 	switch lt := logical.(type) {
 	case *format.TimestampType:
-		if !lt.IsAdjustedToUTC {
-			return 0, nil, fmt.Errorf("timestamp without time zone (isAdjustedToUTC=false): timestamps must carry an offset")
-		}
 		if lt.Unit.Value == nil {
 			return 0, nil, fmt.Errorf("timestamp without a unit")
 		}
 		unit := int64(lt.Unit.Value.Duration())
+		if !lt.IsAdjustedToUTC {
+			return KindNaive, func(dst []byte, v parquet.Value) ([]byte, error) {
+				b := appendTimestamp(dst, v.Int64(), unit)
+				return b[:len(b)-1], nil // the wall clock: no Z
+			}, nil
+		}
 		return KindTimestamp, func(dst []byte, v parquet.Value) ([]byte, error) {
 			return appendTimestamp(dst, v.Int64(), unit), nil
 		}, nil
 	case *format.DecimalType:
 		scale := lt.Scale
-		kind := typ.Kind()
 		return KindDecimal, func(dst []byte, v parquet.Value) ([]byte, error) {
 			switch kind {
 			case parquet.Int32:
@@ -285,40 +318,118 @@ func parquetRenderer(typ parquet.Type) (ColumnKind, renderFunc, error) {
 			case parquet.Int64:
 				return appendDecimal(dst, v.Int64(), scale), nil
 			}
-			return append(dst, decimal.NewFromBigInt(bigFromTwos(v.ByteArray()), -scale).String()...), nil
+			return append(dst, decimalText(bigFromTwos(v.ByteArray()), scale)...), nil
 		}, nil
-	}
-	switch typ.Kind() {
-	case parquet.ByteArray:
-		return KindText, func(dst []byte, v parquet.Value) ([]byte, error) { return append(dst, v.ByteArray()...), nil }, nil
-	case parquet.Int32:
-		if _, ok := logical.(*format.DateType); ok {
-			return KindOther, func(dst []byte, v parquet.Value) ([]byte, error) {
-				return time.Unix(int64(v.Int32())*86400, 0).UTC().AppendFormat(dst, "2006-01-02"), nil
-			}, nil
+	case *format.TimeType:
+		unit := int64(time.Millisecond)
+		if lt.Unit.Value != nil {
+			unit = int64(lt.Unit.Value.Duration())
 		}
 		return KindOther, func(dst []byte, v parquet.Value) ([]byte, error) {
+			x := v.Int64()
+			if kind == parquet.Int32 {
+				x = int64(v.Int32())
+			}
+			t := time.Unix(0, x*unit).UTC()
+			return t.AppendFormat(dst, "15:04:05.999999999"), nil
+		}, nil
+	case *format.DateType:
+		return KindOther, func(dst []byte, v parquet.Value) ([]byte, error) {
+			return time.Unix(int64(v.Int32())*86400, 0).UTC().AppendFormat(dst, "2006-01-02"), nil
+		}, nil
+	case *format.UUIDType:
+		return KindOther, func(dst []byte, v parquet.Value) ([]byte, error) {
+			b := v.ByteArray()
+			if len(b) != 16 {
+				return base64.StdEncoding.AppendEncode(dst, b), nil
+			}
+			h := hex.EncodeToString(b)
+			return append(dst, h[0:8]+"-"+h[8:12]+"-"+h[12:16]+"-"+h[16:20]+"-"+h[20:]...), nil
+		}, nil
+	case *format.Float16Type:
+		return KindFloat, func(dst []byte, v parquet.Value) ([]byte, error) {
+			b := v.ByteArray()
+			if len(b) != 2 {
+				return base64.StdEncoding.AppendEncode(dst, b), nil
+			}
+			return strconv.AppendFloat(dst, float64(halfFloat(binary.LittleEndian.Uint16(b))), 'g', -1, 32), nil
+		}, nil
+	case *format.IntType:
+		if !lt.IsSigned {
+			return KindInteger, func(dst []byte, v parquet.Value) ([]byte, error) {
+				if kind == parquet.Int32 {
+					return strconv.AppendUint(dst, uint64(uint32(v.Int32())), 10), nil
+				}
+				return strconv.AppendUint(dst, v.Uint64(), 10), nil
+			}, nil
+		}
+	case *format.BsonType:
+		return KindOther, func(dst []byte, v parquet.Value) ([]byte, error) {
+			return base64.StdEncoding.AppendEncode(dst, v.ByteArray()), nil
+		}, nil
+	}
+	switch kind {
+	case parquet.ByteArray:
+		if logical == nil { // binary: text when it is UTF-8, as most writers mean it
+			return KindBinary, func(dst []byte, v parquet.Value) ([]byte, error) {
+				b := v.ByteArray()
+				if utf8.Valid(b) {
+					return append(dst, b...), nil
+				}
+				return base64.StdEncoding.AppendEncode(dst, b), nil
+			}, nil
+		}
+		return KindText, func(dst []byte, v parquet.Value) ([]byte, error) { return append(dst, v.ByteArray()...), nil }, nil
+	case parquet.Int32:
+		return KindInteger, func(dst []byte, v parquet.Value) ([]byte, error) {
 			return strconv.AppendInt(dst, int64(v.Int32()), 10), nil
 		}, nil
 	case parquet.Int64:
-		if it, ok := logical.(*format.IntType); ok && !it.IsSigned {
-			return KindOther, func(dst []byte, v parquet.Value) ([]byte, error) { return strconv.AppendUint(dst, v.Uint64(), 10), nil }, nil
-		}
-		return KindOther, func(dst []byte, v parquet.Value) ([]byte, error) { return strconv.AppendInt(dst, v.Int64(), 10), nil }, nil
+		return KindInteger, func(dst []byte, v parquet.Value) ([]byte, error) { return strconv.AppendInt(dst, v.Int64(), 10), nil }, nil
+	case parquet.Int96:
+		// Spark's timestamps: nanoseconds of the day, then the Julian day.
+		return KindTimestamp, func(dst []byte, v parquet.Value) ([]byte, error) {
+			return appendUTC(dst, int96Time(v.Int96())), nil
+		}, nil
 	case parquet.Boolean:
 		return KindOther, func(dst []byte, v parquet.Value) ([]byte, error) { return strconv.AppendBool(dst, v.Boolean()), nil }, nil
 	case parquet.Float:
-		return KindOther, func(dst []byte, v parquet.Value) ([]byte, error) {
+		return KindFloat, func(dst []byte, v parquet.Value) ([]byte, error) {
 			return strconv.AppendFloat(dst, float64(v.Float()), 'g', -1, 32), nil
 		}, nil
 	case parquet.Double:
-		return KindOther, func(dst []byte, v parquet.Value) ([]byte, error) {
+		return KindFloat, func(dst []byte, v parquet.Value) ([]byte, error) {
 			return strconv.AppendFloat(dst, v.Double(), 'g', -1, 64), nil
 		}, nil
 	case parquet.FixedLenByteArray:
-		return KindOther, func(dst []byte, v parquet.Value) ([]byte, error) { return hex.AppendEncode(dst, v.ByteArray()), nil }, nil
+		return KindOther, func(dst []byte, v parquet.Value) ([]byte, error) {
+			return base64.StdEncoding.AppendEncode(dst, v.ByteArray()), nil
+		}, nil
 	}
 	return 0, nil, fmt.Errorf("unsupported Parquet type %s", typ)
+}
+
+// int96Time reads an INT96 timestamp as Spark and Impala write it: the
+// nanoseconds of the day in the first 8 bytes, the Julian day in the last 4.
+func int96Time(x deprecated.Int96) time.Time {
+	nanos := int64(uint64(x[1])<<32 | uint64(x[0]))
+	return time.Unix((int64(x[2])-2440588)*86400, nanos)
+}
+
+// halfFloat converts an IEEE 754 half-precision value.
+func halfFloat(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := int32(h>>10) & 0x1f
+	frac := uint32(h & 0x3ff)
+	switch {
+	case exp == 0 && frac == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal
+		return float32(math.Copysign(float64(frac)*math.Pow(2, -24), float64(1-2*int(h>>15))))
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
+	}
+	return math.Float32frombits(sign | uint32(exp-15+127)<<23 | frac<<13)
 }
 
 // appendTimestamp appends x, a timestamp in units of unit nanoseconds
@@ -368,11 +479,11 @@ func appendUTC(p []byte, t time.Time) []byte {
 	return append(p, 'Z')
 }
 
-// appendDecimal appends unscaled×10^-scale as shopspring/decimal's String
-// does (trailing fractional zeros dropped), without big numbers.
+// appendDecimal appends unscaled×10^-scale exactly with its scale, as
+// decimalText does, without big numbers.
 func appendDecimal(out []byte, u int64, scale int32) []byte {
 	if scale <= 0 || scale > 18 || u == math.MinInt64 {
-		return append(out, decimal.NewFromBigInt(big.NewInt(u), -scale).String()...)
+		return append(out, decimalText(big.NewInt(u), scale)...)
 	}
 	neg := u < 0
 	if neg {
@@ -388,9 +499,6 @@ func appendDecimal(out []byte, u int64, scale int32) []byte {
 		digits = append(z, digits...)
 	}
 	intPart, frac := digits[:len(digits)-int(scale)], digits[len(digits)-int(scale):]
-	for len(frac) > 0 && frac[len(frac)-1] == '0' {
-		frac = frac[:len(frac)-1]
-	}
 	if neg {
 		out = append(out, '-')
 	}
@@ -400,6 +508,16 @@ func appendDecimal(out []byte, u int64, scale int32) []byte {
 		out = append(out, frac...)
 	}
 	return out
+}
+
+// decimalText renders unscaled×10^-scale exactly with its scale: 1.50 for
+// DECIMAL(3,2) 150 (CONTRACT.md, Values).
+func decimalText(unscaled *big.Int, scale int32) string {
+	d := decimal.NewFromBigInt(unscaled, -scale)
+	if scale > 0 {
+		return d.StringFixed(scale)
+	}
+	return d.String()
 }
 
 // bigFromTwos reads a big-endian two's-complement integer.

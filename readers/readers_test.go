@@ -128,7 +128,8 @@ func TestFileErrors(t *testing.T) {
 }
 
 // TestFastRenderers: the hand-written renderers of Parquet timestamps and
-// decimals give exactly what the library formatting they replace gives.
+// decimals give exactly what the library formatting they replace gives
+// (decimals with their scale: 1.50 for DECIMAL(3,2) 150).
 func TestFastRenderers(t *testing.T) {
 	for _, us := range []int64{0, 1, -1, 1704038400000000, 1704038400123456, 1704038400100000, 253402300799999999, -62135596800000000, 86399999999} {
 		tm := time.UnixMicro(us)
@@ -145,6 +146,9 @@ func TestFastRenderers(t *testing.T) {
 		scale int32
 	}{{0, 9}, {1, 9}, {-1, 9}, {1250000000, 9}, {-12500000000, 9}, {123456789012345678, 9}, {5, 0}, {100, 2}, {-100, 2}, {7, 18}, {math.MaxInt64, 9}, {math.MinInt64, 9}, {10, 1}, {123, 9}, {-123, 9}, {1, 18}, {-999999999999999999, 18}} {
 		want := "x" + decimal.NewFromBigInt(big.NewInt(c.u), -c.scale).String()
+		if c.scale > 0 { // exactly with its scale (CONTRACT.md, Values)
+			want = "x" + decimal.NewFromBigInt(big.NewInt(c.u), -c.scale).StringFixed(c.scale)
+		}
 		if got := string(appendDecimal([]byte("x"), c.u, c.scale)); got != want {
 			t.Errorf("appendDecimal(%d, %d) = %s, want %s", c.u, c.scale, got, want)
 		}

@@ -412,7 +412,7 @@ func TestTypedValuesAsText(t *testing.T) {
 	}
 	ok := 0
 	for _, unit := range []parquet.TimeUnit{parquet.Millisecond, parquet.Microsecond, parquet.Nanosecond} {
-		_, render, err := parquetRenderer(parquet.TimestampAdjusted(unit, true).Type())
+		_, render, err := parquetRenderer(parquet.TimestampAdjusted(unit, true).Type(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -441,7 +441,7 @@ func TestTypedValuesAsText(t *testing.T) {
 			if scale > precision {
 				continue
 			}
-			_, render, err := parquetRenderer(parquet.Decimal(scale, precision, typ).Type())
+			_, render, err := parquetRenderer(parquet.Decimal(scale, precision, typ).Type(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
