@@ -29,7 +29,15 @@ type Output struct {
 // is the tree format's, not the build's, so that output bytes change only
 // when what billcons writes does, and nights before and after an upgrade
 // still share their unchanged files.
-var createdBy = fmt.Sprintf("billcons version %d.0.0 (build billcons-tree-%d)", TreeFormatVersion, TreeFormatVersion)
+var createdBy = fmt.Sprintf("billcons version %s (build %s)", FormatVersion, FormatBuild)
+
+// FormatVersion and FormatBuild are what createdBy says: the tree format's version, as
+// a semantic version, and its build name. Files billcons writes through a
+// library (the FOCUS export) say the same.
+var (
+	FormatVersion = fmt.Sprintf("%d.0.0", TreeFormatVersion)
+	FormatBuild   = fmt.Sprintf("billcons-tree-%d", TreeFormatVersion)
+)
 
 // createFile creates root/rel, a new file, and its folders. With newDir,
 // rel's folder is known not to exist yet while its parent does (a new bills

@@ -28,54 +28,6 @@ type Views struct {
 	SettlementRejects []string
 }
 
-// FocusColumns are the FOCUS 1.2 columns the focus view provides, with their
-// DuckDB types and whether FOCUS lets them be null. The first 21 are the
-// columns FOCUS 1.2 marks Mandatory; SubAccountId is Conditional (present
-// because billcons has sub accounts: the members). Custom columns follow,
-// prefixed x_ as FOCUS requires.
-var FocusColumns = []struct {
-	Name, Type string
-	Nullable   bool
-	Mandatory  bool
-}{
-	{"BilledCost", "DECIMAL(18,9)", false, true},
-	{"BillingAccountId", "VARCHAR", false, true},
-	{"BillingAccountName", "VARCHAR", true, true},
-	{"BillingCurrency", "VARCHAR", false, true},
-	{"BillingPeriodEnd", "TIMESTAMP WITH TIME ZONE", false, true},
-	{"BillingPeriodStart", "TIMESTAMP WITH TIME ZONE", false, true},
-	{"ChargeCategory", "VARCHAR", false, true},
-	{"ChargeClass", "VARCHAR", true, true},
-	{"ChargeFrequency", "VARCHAR", false, false}, // Recommended
-	{"ChargeDescription", "VARCHAR", true, true},
-	{"ChargePeriodEnd", "TIMESTAMP WITH TIME ZONE", false, true},
-	{"ChargePeriodStart", "TIMESTAMP WITH TIME ZONE", false, true},
-	{"ContractedCost", "DECIMAL(18,9)", false, true},
-	{"EffectiveCost", "DECIMAL(18,9)", false, true},
-	{"InvoiceIssuerName", "VARCHAR", false, true},
-	{"ListCost", "DECIMAL(18,9)", false, true},
-	{"PricingQuantity", "DECIMAL(18,9)", true, true},
-	{"PricingUnit", "VARCHAR", true, true},
-	{"ProviderName", "VARCHAR", false, true},
-	{"PublisherName", "VARCHAR", false, true},
-	{"ServiceCategory", "VARCHAR", false, true},
-	{"ServiceName", "VARCHAR", false, true},
-	{"SubAccountId", "VARCHAR", false, false},
-	{"InvoiceId", "VARCHAR", true, false}, // closed cycles only
-	{"x_LineId", "VARCHAR", true, false},  // null on Credit rows
-	{"x_BillingCycle", "VARCHAR", false, false},
-	{"x_SubscriptionType", "VARCHAR", true, false}, // null on Credit rows
-	{"x_PaymentStatus", "VARCHAR", true, false},    // null on Credit rows
-	{"x_DecidedBy", "VARCHAR", true, false},
-	{"x_HeldBy", "VARCHAR", true, false},
-	{"x_DiscountOwner", "VARCHAR", true, false},
-	{"x_DiscountRule", "VARCHAR", true, false},
-	{"x_DiscountId", "VARCHAR", true, false},
-	{"x_CreditId", "VARCHAR", true, false},
-	{"x_CreditKind", "VARCHAR", true, false},
-	{"x_CreditOwner", "VARCHAR", true, false},
-}
-
 // WriteViews writes DIR/views.sql: DuckDB views over the tree, for
 // "billcons query" and for analysts' own DuckDB shells (.read DIR/views.sql).
 //
@@ -178,7 +130,7 @@ SET VARIABLE billcons_dir = coalesce(getvariable('billcons_dir'), %[2]s);
 		b.WriteString(") AS p(billing_cycle, period_start, period_end);\n")
 	}
 
-	b.WriteString(focusView)
+	b.WriteString(focusSQL(v.Extras))
 
 	return writeText(root, "views.sql", []byte(b.String()))
 }
@@ -199,109 +151,6 @@ func writeText(root, rel string, data []byte) (Output, error) {
 	sum := sha256.Sum256(data)
 	return Output{Path: rel, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}, nil
 }
-
-// focusView maps the bills and the credits applied onto FOCUS 1.2 (see
-// docs/output.md, FOCUS): a charge row per bill (ListCost the list amount, the other
-// costs the effective amount after its discount) and a Credit row per credit
-// applied (every cost the negated amount). Correction rows, and credits a
-// correction gave back, are ChargeClass Correction; a closed cycle's rows
-// carry its InvoiceId. Provider, publisher and invoice
-// issuer come from the variables focus_provider, focus_publisher and
-// focus_invoice_issuer when set, else "Alibaba Cloud", the cloud whose
-// financial trusteeship the seeds describe.
-const focusView = `
-CREATE OR REPLACE MACRO focus_service_category(product) AS
-    CASE lower(product)
-        WHEN 'ecs' THEN 'Compute' WHEN 'fc' THEN 'Compute' WHEN 'ack' THEN 'Compute'
-        WHEN 'oss' THEN 'Storage' WHEN 'nas' THEN 'Storage'
-        WHEN 'rds' THEN 'Databases' WHEN 'polardb' THEN 'Databases' WHEN 'redis' THEN 'Databases'
-        WHEN 'slb' THEN 'Networking' WHEN 'cdn' THEN 'Networking' WHEN 'vpc' THEN 'Networking' WHEN 'eip' THEN 'Networking'
-        WHEN 'alicom' THEN 'Business Applications'
-        ELSE 'Other' END;
-
--- FOCUS 1.2: the 21 Mandatory columns, SubAccountId, then x_ custom columns.
-CREATE OR REPLACE VIEW focus AS
-SELECT
-    b.effective_amount                              AS BilledCost,
-    b.payer_account_id                              AS BillingAccountId,
-    NULL::VARCHAR                                   AS BillingAccountName,
-    b.currency                                      AS BillingCurrency,
-    p.period_end                                    AS BillingPeriodEnd,
-    p.period_start                                  AS BillingPeriodStart,
-    CASE b.charge_type WHEN 'purchase' THEN 'Purchase' WHEN 'refund' THEN 'Purchase'
-        WHEN 'adjustment' THEN 'Adjustment' ELSE 'Usage' END AS ChargeCategory,
-    CASE WHEN b.charge_class = 'correction' THEN 'Correction' END AS ChargeClass,
-    CASE b.charge_type WHEN 'usage' THEN 'Usage-Based' ELSE 'One-Time' END AS ChargeFrequency,
-    b.product_code || ' ' || b.subscription_type || ' of ' || b.account_id AS ChargeDescription,
-    b.usage_end                                     AS ChargePeriodEnd,
-    b.usage_start                                   AS ChargePeriodStart,
-    b.effective_amount                              AS ContractedCost,
-    b.effective_amount                              AS EffectiveCost,
-    coalesce(getvariable('focus_invoice_issuer'), 'Alibaba Cloud') AS InvoiceIssuerName,
-    b.list_amount                                   AS ListCost,
-    NULL::DECIMAL(18,9)                             AS PricingQuantity,
-    NULL::VARCHAR                                   AS PricingUnit,
-    coalesce(getvariable('focus_provider'), 'Alibaba Cloud') AS ProviderName,
-    coalesce(getvariable('focus_publisher'), 'Alibaba Cloud') AS PublisherName,
-    focus_service_category(b.product_code)          AS ServiceCategory,
-    b.product_code                                  AS ServiceName,
-    b.account_id                                    AS SubAccountId,
-    b.invoice_id                                    AS InvoiceId,
-    b.line_id                                       AS x_LineId,
-    b.billing_cycle                                 AS x_BillingCycle,
-    b.subscription_type                             AS x_SubscriptionType,
-    b.payment_status                                AS x_PaymentStatus,
-    b.decided_by                                    AS x_DecidedBy,
-    b.held_by                                       AS x_HeldBy,
-    b.discount_owner                                AS x_DiscountOwner,
-    b.discount_rule                                 AS x_DiscountRule,
-    b.discount_id                                   AS x_DiscountId,
-    NULL::VARCHAR                                   AS x_CreditId,
-    NULL::VARCHAR                                   AS x_CreditKind,
-    NULL::VARCHAR                                   AS x_CreditOwner
-FROM bills b JOIN billing_periods p USING (billing_cycle)
-UNION ALL
-SELECT
-    -c.amount                                       AS BilledCost,
-    c.payer_account_id                              AS BillingAccountId,
-    NULL::VARCHAR                                   AS BillingAccountName,
-    c.currency                                      AS BillingCurrency,
-    p.period_end                                    AS BillingPeriodEnd,
-    p.period_start                                  AS BillingPeriodStart,
-    'Credit'                                        AS ChargeCategory,
-    CASE WHEN c.amount < 0 THEN 'Correction' END    AS ChargeClass, -- a credit given back by a correction
-    'One-Time'                                      AS ChargeFrequency,
-    c.kind || ' ' || c.credit_id || ' of ' || c.owner_account_id || ' on ' || c.product_code || ' of ' || c.account_id AS ChargeDescription,
-    p.period_end                                    AS ChargePeriodEnd,
-    p.period_start                                  AS ChargePeriodStart,
-    -c.amount                                       AS ContractedCost,
-    -c.amount                                       AS EffectiveCost,
-    coalesce(getvariable('focus_invoice_issuer'), 'Alibaba Cloud') AS InvoiceIssuerName,
-    -c.amount                                       AS ListCost,
-    NULL::DECIMAL(18,9)                             AS PricingQuantity,
-    NULL::VARCHAR                                   AS PricingUnit,
-    coalesce(getvariable('focus_provider'), 'Alibaba Cloud') AS ProviderName,
-    coalesce(getvariable('focus_publisher'), 'Alibaba Cloud') AS PublisherName,
-    focus_service_category(c.product_code)          AS ServiceCategory,
-    c.product_code                                  AS ServiceName,
-    c.account_id                                    AS SubAccountId,
-    i.invoice_id                                    AS InvoiceId,
-    NULL::VARCHAR                                   AS x_LineId,
-    c.billing_cycle                                 AS x_BillingCycle,
-    NULL::VARCHAR                                   AS x_SubscriptionType,
-    NULL::VARCHAR                                   AS x_PaymentStatus,
-    NULL::VARCHAR                                   AS x_DecidedBy,
-    NULL::VARCHAR                                   AS x_HeldBy,
-    NULL::VARCHAR                                   AS x_DiscountOwner,
-    NULL::VARCHAR                                   AS x_DiscountRule,
-    NULL::VARCHAR                                   AS x_DiscountId,
-    c.credit_id                                     AS x_CreditId,
-    c.kind                                          AS x_CreditKind,
-    c.owner_account_id                              AS x_CreditOwner
-FROM credits_applied c JOIN billing_periods p USING (billing_cycle)
-LEFT JOIN (SELECT DISTINCT billing_cycle, payer_account_id, currency, invoice_id FROM summary WHERE invoice_id IS NOT NULL) i
-    USING (billing_cycle, payer_account_id, currency);
-`
 
 // ident quotes a column name for SQL.
 func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

@@ -10,7 +10,7 @@ import (
 // lateLine is the late January line of the README's walk-through: 5,000
 // CNY of a member 2000000000000001 pays for, exported after January and
 // February were invoiced.
-const lateLine = "L900001,1000000000000001,oss,2024-01,payasyougo,2024-01-20T00:00:00+08:00,2024-01-21T00:00:00+08:00,5000,CNY,settled,2024-01-21T02:00:00+08:00,2024-01-22T02:00:00+08:00,ap-southeast-1,late,,\n"
+const lateLine = "L900001,1000000000000001,oss,2024-01,payasyougo,2024-01-20T00:00:00+08:00,2024-01-21T00:00:00+08:00,5000,CNY,settled,2024-01-21T02:00:00+08:00,2024-01-22T02:00:00+08:00,ap-southeast-1,late,,oss-01,42500.000,GB-Hours,env:prod;team:web\n"
 
 // TestCloseWalkthrough is the README's "Closing a month" as a user types
 // it (CONTRACT.md, "Nightly runs over months": Close, Corrections): the
@@ -58,7 +58,7 @@ func TestCloseWalkthrough(t *testing.T) {
 	focus := billcons(t, 0, "query", "out", "--format", "csv", `SELECT ChargeClass AS class, strftime(BillingPeriodStart, '%Y-%m') AS billed,
 		strftime(ChargePeriodStart AT TIME ZONE 'Asia/Shanghai', '%Y-%m-%d') AS charged, BilledCost AS cost, InvoiceId AS invoice
 		FROM focus WHERE x_LineId = 'L900001'`)
-	if want := "class,billed,charged,cost,invoice\nCorrection,2024-03,2024-01-20,4250.000000000,\n"; focus != want {
+	if want := "class,billed,charged,cost,invoice\nCorrection,2024-03,2024-01-20,4250.000000000,202403-2000000000000001-CNY\n"; focus != want {
 		t.Errorf("the late line in FOCUS:\n%s\nwant\n%s", focus, want)
 	}
 	if n := billcons(t, 0, "query", "out", "--format", "csv", `SELECT count(*) FROM focus WHERE x_BillingCycle = '2024-01' AND InvoiceId IS NULL`); n != "count_star()\n0\n" {
@@ -87,7 +87,7 @@ func TestCloseWalkthrough(t *testing.T) {
 		t.Errorf("correction rows:\n%s\nwant\n%s", out, want)
 	}
 	// The − row is the invoiced row, its carried-through columns too.
-	if got := billcons(t, 0, "query", "out", "--format", "csv", "SELECT region, instance_name FROM bills WHERE line_id = 'L000001' ORDER BY charge_class NULLS FIRST"); got != "region,instance_name\nap-southeast-1,\"db \"\"primary\"\"\"\nap-southeast-1,\"db \"\"primary\"\"\"\n" {
+	if got := billcons(t, 0, "query", "out", "--format", "csv", "SELECT region, resource_name FROM bills WHERE line_id = 'L000001' ORDER BY charge_class NULLS FIRST"); got != "region,resource_name\nap-southeast-1,\"db \"\"primary\"\"\"\nap-southeast-1,\"db \"\"primary\"\"\"\n" {
 		t.Errorf("L000001's own and − rows:\n%s", got)
 	}
 	billcons(t, 0, "verify", "out")

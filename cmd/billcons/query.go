@@ -239,6 +239,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	focus := fs.Bool("focus", false, "export FOCUS 1.2")
 	payer := fs.String("payer", "", "export this paying account's bills and statements, or every payer's with all")
 	cycle := fs.String("cycle", "", "with --payer: only this billing cycle, YYYY-MM")
+	lenient := fs.Bool("lenient", false, "with --focus: write the file even where the input lacks values FOCUS requires, with one warning per column")
 	ver := versionFlag(fs)
 	pos, err := parseAll(fs, args)
 	if err != nil {
@@ -303,10 +304,13 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			query.Plural(int64(res.Payers), "payer"), query.Plural(res.Lines, "line"), out)
 		return exitOK
 	}
-	n, err := db.ExportFOCUS(ctx, out)
+	n, gaps, err := db.ExportFOCUS(ctx, out, *lenient)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons export: %v\n", err)
 		return exitFailed
+	}
+	for _, g := range gaps {
+		fmt.Fprintf(stderr, "billcons export: warning: %s; written anyway (--lenient)\n", g)
 	}
 	fmt.Fprintf(stderr, "billcons: wrote %d FOCUS rows to %s\n", n, out)
 	return exitOK
