@@ -50,7 +50,8 @@ func WriteViews(root string, v Views) (Output, error) {
 --     .read /new/place/of/the/tree/views.sql
 -- Views: bills, payers (the index of each payer's rows in the bills files),
 -- summary, changes (accepted), rejects_usage, rejects_changes,
--- rejects_accounts (with --accounts), billing_periods, focus (FOCUS 1.2);
+-- rejects_accounts (with --accounts), billing_periods, focus (FOCUS 1.2)
+-- with the tables it maps by, focus_products and focus_regions;
 -- settlement: credits_applied, credit_balances, alerts, discounts,
 -- enterprises and accounts (the accepted inputs), and rejects_discounts,
 -- rejects_enterprises, rejects_credits, rejects_balances for the inputs given.

@@ -64,7 +64,7 @@ Usage:
   billcons report DIR [--format table|csv|json] [--version V]
   billcons query DIR [--format table|csv|json] [--allow-writes] [--version V] [SQL]
   billcons invoice DIR --payer ID --cycle YYYY-MM [--format text|csv|json] [--version V]
-  billcons export --focus DIR OUT [--version V]
+  billcons export --focus DIR OUT [--lenient] [--version V]
   billcons export --payer ID|all [--cycle YYYY-MM] DIR OUT [--version V]
   billcons versions DIR [--format table|csv|json]
   billcons diff DIR [--from V] [--to V] [--lines] [--format table|csv|json] [--exit-code]

@@ -215,12 +215,15 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 const exportHelp = `Usage:
-  billcons export --focus DIR OUT [--version V]
+  billcons export --focus DIR OUT [--lenient] [--version V]
   billcons export --payer ID|all [--cycle YYYY-MM] DIR OUT [--version V]
 
 --focus writes the bills of the output tree DIR (its latest version, or
 version V) as FOCUS 1.2 (the focus view) to the Parquet file OUT, replacing
-it whole.
+it whole. Where the input lacks a value FOCUS requires (usage_quantity and
+usage_unit on usage and purchases; account_name once the accounts have
+names), it writes nothing and exits 1 naming the column and the rows;
+--lenient writes the file anyway, with one warning per column.
 
 --payer writes the consolidated bill of one paying account, for handing to
 it, as files of its own: for each of its cycles (or only --cycle),
