@@ -69,7 +69,7 @@ func readInput[T any, D interface{ Header() []string }](r *run, kind string, fil
 	rows = nil
 	// The raw records of the rows a rule rejected are read again: keeping
 	// every row's record for the few rejected ones was most of the memory
-	// a million changes took (issue 13).
+	// a million changes take.
 	records, err := rereadRecords(r, files, first, judged, open)
 	if err != nil {
 		return nil, nil, err

@@ -59,7 +59,7 @@ func (r *run) readUsage(files []string, plan *rules.Plan, sp *lineSpills) error 
 	// order they are first seen, and every decoder must know them all.
 	// A large Parquet file is cut into parts of whole row groups from the
 	// same opening, so that one file as DuckDB or Spark write it is still
-	// read by every reader (issue 13).
+	// read by every reader.
 	decs := make([]*readers.UsageDecoder, len(files))
 	parts := make([][]readers.Part, len(files))
 	for fi, path := range files {

@@ -130,10 +130,10 @@ type Config struct {
 
 // DefaultSpillBytes is the default in-memory budget of one line sort.
 //
-// It is small on purpose: on this machine (a VM) every page of fresh memory
-// costs a page fault. With 128 MiB a million-line run took 11.8 s, 6.5 s of
-// it in the kernel, at 460 MB peak; with 16 MiB, 7.7 s, 1.8 s and 185 MB.
-// Package spill doubles it every 256 runs, so files stay few on large inputs.
+// It is small on purpose: every page of fresh memory costs a page fault,
+// and a larger budget spends more time in the kernel and more memory than
+// it saves in merging (docs/performance.md gives the measurements). Package
+// spill doubles it every 256 runs, so files stay few on large inputs.
 const DefaultSpillBytes = 16 << 20
 
 // ErrDataQuality is returned when a limit set by the operator (such as

@@ -10,8 +10,7 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 )
 
-// A Parquet table is read column by column, page by page (issue 13's typed
-// columnar reads): each column's page is taken as the typed slices
+// A Parquet table is read column by column, page by page: each column's page is taken as the typed slices
 // parquet-go decoded it into (int32, int64, or bytes and offsets, with a
 // dictionary's indexes), and its values go straight into the rows' fields.
 // Text is copied once into the read's buffer; a dictionary's entries are

@@ -16,8 +16,8 @@ import (
 )
 
 // A column chunk in the common encodings is read by billcons itself, a page
-// at a time and a value at a time (issue 13: "stream pages, so memory does
-// not depend on how another tool chose its row groups"). parquet-go decodes
+// at a time and a value at a time, so that memory does not depend on how
+// another tool chose its row groups. parquet-go decodes
 // a whole page into typed slices (4 bytes a dictionary index, a byte a
 // definition level) beside the compressed and decompressed bytes; DuckDB
 // writes one page per column chunk, so a row group of 1,000,000 rows held

@@ -51,7 +51,7 @@ func ValidateChanges(changes []billing.Change, accounts Accounts) (accepted []bi
 	// Copies: a row equal to an earlier one with the same change_id. The
 	// distinct rows of one change_id are chained: last[id] is the latest,
 	// prev[i] the one before row i (-1: none). A map of slices cost a slice
-	// per change (issue 13: a million changes).
+	// per change, and a reseller's history has a million changes.
 	last := make(map[string]int32, len(changes))
 	prev := make([]int32, len(changes))
 	distinct := make([]int32, 0, len(changes))

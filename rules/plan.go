@@ -48,7 +48,7 @@ type Plan struct {
 
 // step is one accepted change of a member, with the products it is held back
 // for: only what the rules read, no pointers to follow but the strings, so
-// that a million changes stay small (issue 13: under 500 bytes each,
+// that a million changes stay small (under 500 bytes each:
 // BenchmarkPlanMemory).
 type step struct {
 	changeID string

@@ -33,7 +33,7 @@ type aheadBatch struct {
 // Ahead is a pass whose merge (reading the runs and choosing the least
 // record of their heap) is done by a goroutine of its own, a batch ahead of
 // the reader: the pass over the bills is the one goroutine that feeds every
-// bills file, and the merge was a third of its time (issue 13).
+// bills file, and the merge would be a third of its time.
 type Ahead struct {
 	it   *Iter
 	full chan *aheadBatch // batches merged, in order; closed after the last

@@ -17,7 +17,7 @@ import (
 // tens of thousands of files when members pay for themselves (one per payer
 // and cycle), and parquet-go's writer spent most of a small file's cost on
 // its general machinery: every value boxed, column and offset indexes, a
-// reflection-driven thrift encoder for the footer (issue 13). The outputs'
+// reflection-driven thrift encoder for the footer. The outputs'
 // schemas are flat (text, 64-bit integers, 16-byte decimals, required or
 // optional), so billcons writes them itself: values are appended column by
 // column as rows arrive, each row group is written one data page (v2,
@@ -156,7 +156,7 @@ func (g *flatGroup) full() bool {
 // columns' order, from one goroutine: the outputs other than the bills. A
 // full row group is compressed and written by a goroutine of its own while
 // the next one fills (the summary is written by the goroutine that feeds
-// the bills, issue 13).
+// the bills, so it must not wait on the disk).
 type flatWriter struct {
 	f     *flatFile
 	g     *flatGroup

@@ -20,7 +20,7 @@ import (
 // folders, on BillWriters goroutines: the same files holding the same bytes
 // as a bills tree, with none of the encoding. It is the file-system floor
 // the bills writer is measured against (make bench, and
-// BenchmarkWriteBillsManyPayers; issue 13).
+// BenchmarkWriteBillsManyPayers).
 func WriteFloor(root string, rels []string, data [][]byte) error {
 	return writeFloor(root, rels, func(i int, _, _ *[]byte) ([]byte, error) { return data[i], nil })
 }
@@ -30,7 +30,7 @@ func WriteFloor(root string, rels []string, data [][]byte) error {
 // bytes as a bills tree (CutPages checks that they come out the same), and
 // what any writer of them pays at least, the file system and the
 // compression, without the merge, the encoding, the statistics or the
-// checksums (make bench; issue 13).
+// checksums (make bench).
 func WriteCodecFloor(root string, rels []string, files []*PagedFile) error {
 	return writeFloor(root, rels, func(i int, buf, comp *[]byte) ([]byte, error) {
 		b, err := files[i].AppendTo((*buf)[:0], comp)

@@ -20,9 +20,9 @@ type rowBills struct {
 // statementRows joins, per statement row, the sums of its bills, the
 // credits credits/applied.parquet applies to it and its summary row,
 // through a sort: each is spilled under the row's key and the three meet in
-// one merge. A map of every row held 770 MB at 10M lines over 100,000
-// members (1.8M rows), and the collector took half of verify's CPU; the
-// sort's memory is its budget, however many rows a tree has.
+// one merge, so that the memory is the sort's budget however many rows a
+// tree has (a map of every row grows with the members, and the collector
+// with it).
 type statementRows struct {
 	sort *spill.Sorter
 	key  []byte
@@ -223,8 +223,8 @@ func parseSummary(p []byte) (SummaryRow, error) {
 
 // verifySortBudget is the bytes of records each of verify's sorts holds
 // before it writes a run. A sort's record index takes as much again for
-// short records, and a run is sorted and written while the next fills: 16
-// MiB keeps verify's heap near 150 MB. At 64 MiB the two sorts' heap passed
-// 600 MB on 10M lines and the collector ran without pause against the soft
-// memory limit.
+// short records, and a run is sorted and written while the next fills, so
+// two sorts hold about four times this: it stays well under the soft
+// memory limit, against which a larger budget makes the collector run
+// without pause.
 const verifySortBudget = 16 << 20

@@ -195,10 +195,10 @@ Options:
 // memoryLimit is Go's soft memory limit for billcons unless GOMEMLIMIT
 // sets another: the garbage collector runs sooner as the heap nears it,
 // instead of letting the heap grow to twice what is live. The line sorts
-// spill at their own budgets, so a run's live heap stays well under it;
-// reading one Parquet file whose row groups hold a million rows each (as
-// DuckDB writes them), peak RSS went from 770 MB to 439 MB at 10M lines,
-// and no slower (issue 13). Only state beyond it, such as tens of millions
+// spill at their own budgets, so a run's live heap stays well under it,
+// and a Parquet file whose row groups hold a million rows each (as DuckDB
+// writes them) is read in little more than that. Only state beyond it, such
+// as tens of millions
 // of trusteeship changes, makes the collector work harder (at most half the
 // CPU, by Go's own cap): give such a run GOMEMLIMIT=2GiB or what it needs.
 const memoryLimit = 384 << 20
