@@ -14,11 +14,7 @@ import (
 	"golang.org/x/term"
 )
 
-const genHelp = `Usage:
-  billcons gen --lines N --out DIR [--seed S] [--format parquet|csv]
-               [--members M] [--management K] [--cycles C] [--late N]
-
-Writes a realistic, deterministic dataset in the contract's formats:
+const genBody = `Writes a realistic, deterministic dataset in the contract's formats:
 DIR/usage/part-NNNNN.{parquet,csv} (524,288 lines per file),
 DIR/changes.csv and DIR/accounts.csv. Three billing cycles (2024-01 to
 2024-03, cut in +08:00; --cycles C for C months from 2024-01); hourly,
@@ -46,7 +42,7 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, genHelp)
+			fmt.Fprint(stdout, commandHelp("gen"))
 			printFlags(stdout, fs)
 			return exitOK
 		}

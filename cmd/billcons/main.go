@@ -50,78 +50,8 @@ const (
 	exitDataQuality = 3
 )
 
-const usageText = `billcons consolidates cloud bills under financial trusteeship.
 
-Usage:
-  billcons run --usage PATH [--usage PATH ...] --changes PATH [--accounts PATH]
-               --out DIR [--timing end-time|next-period] [--tz ZONE]
-               [--discounts PATH] [--credits PATH] [--enterprises PATH]
-               [--balances PATH] [--profile billcons|alibaba] [--currency CODE]
-               [--max-reject-ratio R] [--max-cycle-drop R] [--accept-missing]
-               [--guard-report FILE] [--keep N] [--jobs N] [--wait[=DURATION]]
-               [--restate YYYY-MM] [--log-format text|json] [--quiet]
-  billcons verify DIR [--inputs] [--version V]
-  billcons report DIR [--format table|csv|json] [--version V]
-  billcons query DIR [--format table|csv|json] [--allow-writes] [--version V] [SQL]
-  billcons invoice DIR --payer ID --cycle YYYY-MM [--format text|csv|json] [--version V]
-  billcons export --focus DIR OUT [--lenient] [--version V]
-  billcons export --payer ID|all [--cycle YYYY-MM] DIR OUT [--version V]
-  billcons versions DIR [--format table|csv|json]
-  billcons diff DIR [--from V] [--to V] [--lines] [--format table|csv|json] [--exit-code]
-  billcons rollback DIR V [--keep N] [--wait[=DURATION]]
-  billcons close DIR --cycle YYYY-MM [--keep N] [--wait[=DURATION]]
-  billcons plan|split|shard|commit --out URL ...   (a run as shards: help plan)
-  billcons gen --lines N --out DIR [--seed S] [--format parquet|csv]
-               [--members M] [--management K] [--cycles C] [--late N]
-  billcons version
-  billcons help [COMMAND]
-
-Commands:
-  run      read bill lines and trusteeship changes, decide who pays each line,
-           and publish the result as a new version of the tree DIR
-  verify   re-check a finished output tree from its files alone; with
-           --inputs, also whether its inputs changed since
-  report   print per billing cycle and paying account the list amount,
-           discounts, credits and the amount due, read back from the summary
-  query    run SQL (DuckDB, in process) over DIR's views: bills, summary,
-           changes, rejects_*, billing_periods, focus; a prompt without SQL
-  invoice  the consolidated statement of one payer for one billing cycle,
-           with the changes that moved its members, explained
-  export   write DIR's bills as FOCUS 1.2 Parquet
-  versions list the kept versions of DIR
-  diff     what changed between two versions, per cycle, payer and currency
-  rollback publish an earlier version's content as the new latest version
-  close    close a billing cycle once its invoices are issued: invoice ids,
-           and from then on late data becomes corrections in the next cycle
-  plan, split, shard, commit   the same run as steps on many machines
-  gen      write a realistic, deterministic dataset of any size
-  version  print the program version
-
-Exit status:
-  0  the command completed (rejected rows do not fail a run, within the guards)
-  1  it could not: unreadable input, a required column missing, no space,
-     another run holding DIR, DIR not a billcons tree, or verify found a problem
-  2  usage error: an unknown command, flag or value; an input inside --out;
-     an export or report file inside a tree
-  3  a data-quality limit (a guard) tripped: too many rejected rows, or data
-     the latest version had that tonight's inputs lost; nothing published,
-     DIR keeps its latest version
-  4  diff --exit-code: the versions differ
-
-Run "billcons help COMMAND" for a command's options; "billcons help run" for
-the inputs, the rules, the output tree and the guards.
-`
-
-const runHelp = `Usage:
-  billcons run --usage PATH [--usage PATH ...] --changes PATH [--accounts PATH]
-               --out DIR [--timing end-time|next-period] [--tz ZONE]
-               [--discounts PATH] [--credits PATH] [--enterprises PATH]
-               [--balances PATH] [--profile billcons|alibaba] [--currency CODE]
-               [--max-reject-ratio R] [--max-cycle-drop R] [--accept-missing]
-               [--guard-report FILE] [--keep N] [--jobs N] [--wait[=DURATION]]
-               [--restate YYYY-MM] [--log-format text|json] [--quiet]
-
-Reads bill lines (--usage) and the history of trusteeship changes
+const runBody = `Reads bill lines (--usage) and the history of trusteeship changes
 (--changes), decides for every line which account pays it, and writes:
 
   DIR/bills/billing_cycle=YYYY-MM/part-NNNNN.parquet
@@ -165,23 +95,22 @@ Who pays a line: the payer set by the latest accepted change of its member
 that the line falls after, or the member itself when it falls after none.
 A line falls after a change:
   - when an unsettled bill of the line's product, issued before the change
-    in the change's billing cycle, holds the change back (seed 000
-    Scenario 1, seed 001 rule 5.1): only if the line's billing_cycle is
-    later than that cycle;
+    in the change's billing cycle, holds the change back: only if the
+    line's billing_cycle is later than that cycle;
   - otherwise, by --timing: end-time (the default) when usage_end is at or
-    after the change (seed 000 Scenario 2, seed 001 rule 5.2); next-period
-    when usage_start is after it (seed 001 rule 3, the March 10 example).
+    after the change; next-period when usage_start is after it.
 Changes are rejected (to DIR/rejects/changes.parquet) when they are copies
 or ambiguous, name the member itself, would make a chain, give a management
 account more than 300 members, or, with --accounts, cross enterprises.
 Every bill records decided_by (the change that set its payer) and held_by
-(the change an unsettled bill held back).
+(the change an unsettled bill held back). docs/rules.md gives each rule
+with the passage of the provider's documentation it comes from.
 
 What each payer pays (all optional): a line gets the discount of its
 discount owner: the member when it pays for itself or for alicom; the payer
 when the trusteeship began before the enterprise upgraded (--enterprises,
 default 2022-08-01 12:00 +08:00) or the enterprise has entity-level
-discounts; else the member (seed 000). --credits (coupons, vouchers,
+discounts; else the member. --credits (coupons, vouchers,
 stored-value cards) then pay each summary row in order; the rest is
 due_amount. --balances turns on spending and low_credit alerts to paying
 accounts, written to DIR/alerts/alerts.parquet and printed (one line each,
@@ -234,64 +163,17 @@ var stdin io.Reader = os.Stdin
 // Main runs the command line args and returns the exit status.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText)
+		fmt.Fprint(stderr, usageText())
 		return exitUsage
 	}
 	switch args[0] {
-	case "run":
-		return cmdRun(ctx, args[1:], stdout, stderr)
-	case "verify":
-		return cmdVerify(ctx, args[1:], stdout, stderr)
-	case "report":
-		return cmdReport(ctx, args[1:], stdout, stderr)
-	case "query":
-		return cmdQuery(ctx, args[1:], stdin, stdout, stderr)
-	case "invoice":
-		return cmdInvoice(ctx, args[1:], stdout, stderr)
-	case "export":
-		return cmdExport(ctx, args[1:], stdout, stderr)
-	case "gen":
-		return cmdGen(ctx, args[1:], stdout, stderr)
-	case "versions":
-		return cmdVersions(ctx, args[1:], stdout, stderr)
-	case "rollback":
-		return cmdRollback(ctx, args[1:], stdout, stderr)
-	case "close":
-		return cmdClose(ctx, args[1:], stdout, stderr)
-	case "diff":
-		return cmdDiff(ctx, args[1:], stdout, stderr)
-	case "plan":
-		return cmdPlan(ctx, args[1:], stdout, stderr)
-	case "split":
-		return cmdSplit(ctx, args[1:], stdout, stderr)
-	case "shard":
-		return cmdShard(ctx, args[1:], stdout, stderr)
-	case "commit":
-		return cmdCommit(ctx, args[1:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "billcons", version)
-		return exitOK
-	case "help", "-h", "-help", "--help":
-		if len(args) > 1 && args[1] == "run" {
-			return cmdRun(ctx, []string{"--help"}, stdout, stderr)
-		}
-		if len(args) > 1 {
-			if text, ok := helpTexts[args[1]]; ok {
-				fmt.Fprint(stdout, text)
-				return exitOK
-			}
-			switch args[1] {
-			case "verify":
-				return cmdVerify(ctx, []string{"--help"}, stdout, stderr)
-			case "gen":
-				return cmdGen(ctx, []string{"--help"}, stdout, stderr)
-			default:
-				fmt.Fprintf(stderr, "billcons help: unknown command %q; run \"billcons help\"\n", args[1])
-				return exitUsage
-			}
-		}
-		fmt.Fprint(stdout, usageText)
-		return exitOK
+	case "--version":
+		args[0] = "version"
+	case "-h", "-help", "--help":
+		args[0] = "help"
+	}
+	if c := lookup(args[0]); c != nil {
+		return c.run(ctx, args[1:], stdout, stderr)
 	}
 	if st, err := os.Stat(args[0]); err == nil && st.IsDir() && len(args) > 1 {
 		// The tree first, as in "billcons out query ...": the command goes first.
@@ -300,13 +182,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "billcons: unknown command %q; run \"billcons help\"\n", args[0])
 	return exitUsage
-}
-
-// helpTexts are the commands whose help is their text alone.
-var helpTexts = map[string]string{
-	"query": queryHelp, "invoice": invoiceHelp, "export": exportHelp, "versions": versionsHelp,
-	"rollback": rollbackHelp, "close": closeHelp, "diff": diffHelp, "report": reportHelp,
-	"plan": shardsHelp, "split": shardsHelp, "shard": shardsHelp, "commit": shardsHelp,
 }
 
 // paths is a repeatable flag.
@@ -347,7 +222,7 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	var outFlag onceFlag
 	fs.Var(&outFlag, "out", "the output tree to create or replace (required)")
 	out := &outFlag.v
-	timing := fs.String("timing", "end-time", "end-time: a line is the new payer's when its usage_end is at or after the change\n(seed 000 Scenario 2); next-period: when its usage_start is after the change (seed 001 rule 3)")
+	timing := fs.String("timing", "end-time", "end-time: a line is the new payer's when its usage_end is at or after the change; next-period: when its usage_start is after the change")
 	tz := fs.String("tz", "+08:00", "the billing time zone cycles are cut in: an offset like +08:00 or an IANA name")
 	maxReject := fs.Float64("max-reject-ratio", 0.01, "guard: fail with exit 3, keeping DIR, when more than this share (0 to 1) of usage rows is rejected; 1 turns it off")
 	keep := fs.Int("keep", writers.DefaultKeep, "how many versions of DIR to keep, the new one included")
@@ -364,9 +239,9 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			if cmd == "plan" {
-				fmt.Fprint(stdout, shardsHelp+"\nOptions of plan (and of run):\n")
+				fmt.Fprint(stdout, commandHelp("plan")+"\nOptions of plan (and of run):\n")
 			} else {
-				fmt.Fprint(stdout, runHelp)
+				fmt.Fprint(stdout, commandHelp("run"))
 			}
 			printFlags(stdout, fs)
 			return nil, exitOK, false
@@ -723,7 +598,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(io.Discard)
 	inputsFlag := fs.Bool("inputs", false, "also check that the run's inputs are unchanged")
 	ver := versionFlag(fs)
-	given, code := dirOnly("verify", fs, args, stdout, stderr, verifyHelp)
+	given, code := dirOnly("verify", fs, args, stdout, stderr, commandHelp("verify"))
 	if given == "" {
 		return code
 	}
@@ -772,10 +647,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
-const verifyHelp = `Usage:
-  billcons verify DIR [--inputs] [--version V]
-
-Re-checks a finished output tree from its files alone: every file is the one
+const verifyBody = `Re-checks a finished output tree from its files alone: every file is the one
 manifest.json lists, byte for byte (SHA-256), nothing is missing or added;
 rows read = billed + rejected; per currency the amount read = billed +
 rejected to the last digit; each line_id appears once; the summary is the
@@ -792,10 +664,7 @@ DIR's top-level names lead to it.
 Exit status 0 when all holds, 1 otherwise, with one line per problem.
 `
 
-const reportHelp = `Usage:
-  billcons report DIR [--format table|csv|json] [--version V]
-
-Prints per billing cycle, paying account and currency the members paid for,
+const reportBody = `Prints per billing cycle, paying account and currency the members paid for,
 the lines, the list amount, discounts, credits and the amount due, read
 back from the summary of the latest version (or version V): an aligned
 table (the default), CSV with a header, or one JSON object per line,
@@ -807,7 +676,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(io.Discard)
 	format := fs.String("format", "table", "table, csv or json (one object per line)")
 	ver := versionFlag(fs)
-	dir, code := dirOnly("report", fs, args, stdout, stderr, reportHelp)
+	dir, code := dirOnly("report", fs, args, stdout, stderr, commandHelp("report"))
 	if dir == "" {
 		return code
 	}

@@ -18,10 +18,7 @@ import (
 	"golang.org/x/term"
 )
 
-const queryHelp = `Usage:
-  billcons query DIR [--format table|csv|json] [--allow-writes] [--version V] [SQL]
-
-Opens DuckDB in process over the output tree DIR with these views:
+const queryBody = `Opens DuckDB in process over the output tree DIR with these views:
   bills            every billed line, with billing_cycle and payer_account_id
   payers           where each payer's rows are in the bills files, with their sums
   summary          lines and exact sums per cycle, payer, member, product, currency
@@ -48,7 +45,7 @@ func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	format := fs.String("format", "table", "table, csv or json (one object per line)")
 	allowWrites := fs.Bool("allow-writes", false, "let statements write files (COPY … TO, EXPORT DATABASE) and attach or load; never into a billcons tree")
 	ver := versionFlag(fs)
-	dir, rest, code := dirFirst("query", fs, args, stdout, stderr, queryHelp)
+	dir, rest, code := dirFirst("query", fs, args, stdout, stderr, commandHelp("query"))
 	if dir == "" {
 		return code
 	}
@@ -137,10 +134,7 @@ func repl(ctx context.Context, db *query.DB, format string, allowWrites bool, st
 	return status
 }
 
-const invoiceHelp = `Usage:
-  billcons invoice DIR --payer ID --cycle YYYY-MM [--format text|csv|json] [--version V]
-
-Prints the consolidated statement of one paying account for one billing
+const invoiceBody = `Prints the consolidated statement of one paying account for one billing
 cycle: one row per member account, product and currency with line counts
 and exact amounts; totals per currency; the changes made in the cycle for
 its members or into and out of its trusteeship; and, for each member, why
@@ -155,7 +149,7 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	cycle := fs.String("cycle", "", "the billing cycle, YYYY-MM (required)")
 	format := fs.String("format", "text", "text, csv or json")
 	ver := versionFlag(fs)
-	dir, rest, code := dirFirst("invoice", fs, args, stdout, stderr, invoiceHelp)
+	dir, rest, code := dirFirst("invoice", fs, args, stdout, stderr, commandHelp("invoice"))
 	if dir == "" {
 		return code
 	}
@@ -214,11 +208,7 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return exitOK
 }
 
-const exportHelp = `Usage:
-  billcons export --focus DIR OUT [--lenient] [--version V]
-  billcons export --payer ID|all [--cycle YYYY-MM] DIR OUT [--version V]
-
---focus writes the bills of the output tree DIR (its latest version, or
+const exportBody = `--focus writes the bills of the output tree DIR (its latest version, or
 version V) as FOCUS 1.2 (the focus view) to the Parquet file OUT, replacing
 it whole. Where the input lacks a value FOCUS requires (usage_quantity and
 usage_unit on usage and purchases; account_name once the accounts have
@@ -247,7 +237,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	pos, err := parseAll(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, exportHelp)
+			fmt.Fprint(stdout, commandHelp("export"))
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "billcons export: %v; see billcons export --help\n", err)

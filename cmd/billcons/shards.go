@@ -20,13 +20,7 @@ import (
 
 // The steps of a sharded run (CONTRACT.md, Running on many machines).
 
-const shardsHelp = `Usage:
-  billcons plan   --out URL --shards N [--splits K] <the inputs and options of run>
-  billcons split  --out URL [--index I]
-  billcons shard  --out URL [--index I]
-  billcons commit --out URL
-
-One run as steps an indexed scheduler starts (Kubernetes Indexed Jobs, AWS
+const shardsBody = `One run as steps an indexed scheduler starts (Kubernetes Indexed Jobs, AWS
 Batch array jobs, Argo): plan checks the inputs and fixes the counts; K
 split steps bucket the usage rows by account_id; N shard steps run the
 passes over their members; commit settles the credits, writes the alerts
@@ -125,7 +119,7 @@ func parseStep(cmd string, args []string, indexed bool, stdout, stderr io.Writer
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, shardsHelp)
+			fmt.Fprint(stdout, commandHelp("plan"))
 			return "", 0, false, exitOK, false
 		}
 		return fail("%v", err)

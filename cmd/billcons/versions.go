@@ -104,10 +104,7 @@ func outsideTrees(opt, p string) error {
 	return nil
 }
 
-const versionsHelp = `Usage:
-  billcons versions DIR [--format table|csv|json]
-
-Lists the kept versions of the tree DIR, oldest first: the number, when it
+const versionsBody = `Lists the kept versions of the tree DIR, oldest first: the number, when it
 was published, by which command (run, rollback), the SHA-256 of its inputs
 (one hash over every input file's checksum), and per billing cycle and
 currency the lines and the amount due. The latest is marked *.
@@ -117,7 +114,7 @@ func cmdVersions(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs := flag.NewFlagSet("billcons versions", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	format := fs.String("format", "table", "table, csv or json (one object per version)")
-	dir, code := dirOnly("versions", fs, args, stdout, stderr, versionsHelp)
+	dir, code := dirOnly("versions", fs, args, stdout, stderr, commandHelp("versions"))
 	if dir == "" {
 		return code
 	}
@@ -193,10 +190,7 @@ func inputsHash(m *writers.Manifest) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-const rollbackHelp = `Usage:
-  billcons rollback DIR V [--keep N] [--wait[=DURATION]]
-
-Publishes the content of version V of the tree DIR as a new version (its
+const rollbackBody = `Publishes the content of version V of the tree DIR as a new version (its
 files shared with V by hard links): DIR then reads as V did, and the
 versions in between stay listed and readable until --keep removes them.
 A version published before the latest close (billcons close) is refused:
@@ -211,7 +205,7 @@ func cmdRollback(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	keep := fs.Int("keep", writers.DefaultKeep, "versions to keep, the new one included")
 	var wait waitFlag
 	fs.Var(&wait, "wait", "when another command holds DIR, wait for it")
-	dir, rest, code := dirFirst("rollback", fs, args, stdout, stderr, rollbackHelp)
+	dir, rest, code := dirFirst("rollback", fs, args, stdout, stderr, commandHelp("rollback"))
 	if dir == "" {
 		return code
 	}
@@ -247,10 +241,7 @@ func cmdRollback(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return exitOK
 }
 
-const diffHelp = `Usage:
-  billcons diff DIR [--from V] [--to V] [--lines] [--format table|csv|json] [--exit-code]
-
-Compares two versions of the tree DIR line by line (by line_id): by default
+const diffBody = `Compares two versions of the tree DIR line by line (by line_id): by default
 the latest against the one before. Prints per billing_cycle,
 payer_account_id and currency the lines added, removed, moved in and out
 (to another payer or cycle) and changed in amount, and the deltas of the
@@ -268,7 +259,7 @@ func cmdDiff(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lines := fs.Bool("lines", false, "every differing line instead of the totals")
 	format := fs.String("format", "table", "table, csv or json")
 	exitCode := fs.Bool("exit-code", false, "exit 4 when the versions differ")
-	dir, code := dirOnly("diff", fs, args, stdout, stderr, diffHelp)
+	dir, code := dirOnly("diff", fs, args, stdout, stderr, commandHelp("diff"))
 	if dir == "" {
 		return code
 	}
@@ -409,10 +400,7 @@ func (g *guards) summarize(res *pipeline.Result, stderr io.Writer, log *slog.Log
 	}
 }
 
-const closeHelp = `Usage:
-  billcons close DIR --cycle YYYY-MM [--keep N] [--wait[=DURATION]]
-
-Closes billing cycle YYYY-MM of the tree DIR once its invoices are issued:
+const closeBody = `Closes billing cycle YYYY-MM of the tree DIR once its invoices are issued:
 publishes a version in which each payer and currency of the cycle has its
 invoice id (YYYYMM-PAYER-CURRENCY, in the bills, the summary, the
 statements and FOCUS InvoiceId). From then on no version changes the
@@ -434,7 +422,7 @@ func cmdClose(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	keep := fs.Int("keep", writers.DefaultKeep, "versions to keep, the new one included")
 	var wait waitFlag
 	fs.Var(&wait, "wait", "when another command holds DIR, wait for it")
-	dir, code := dirOnly("close", fs, args, stdout, stderr, closeHelp)
+	dir, code := dirOnly("close", fs, args, stdout, stderr, commandHelp("close"))
 	if dir == "" {
 		return code
 	}
