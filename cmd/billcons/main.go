@@ -50,7 +50,6 @@ const (
 	exitDataQuality = 3
 )
 
-
 const runBody = `Reads bill lines (--usage) and the history of trusteeship changes
 (--changes), decides for every line which account pays it, and writes:
 
