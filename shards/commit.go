@@ -214,7 +214,7 @@ func publishTree(ctx context.Context, s *storage.Store, run, dir string, m *writ
 	have := map[string]string{} // size and SHA-256 -> key, of base's files
 	if base != nil {
 		baseSeq = base.Seq
-		bm, _, err := storage.ManifestOf(ctx, s, base)
+		bm, _, err := storage.ManifestOf[writers.Manifest](ctx, s, base)
 		if err != nil {
 			return nil, false, err
 		}
@@ -316,7 +316,7 @@ func Rollback(ctx context.Context, u string, v int64) (*writers.Manifest, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: version %d is not published: %w", u, v, err)
 	}
-	m, _, err := storage.ManifestOf(ctx, s, p)
+	m, _, err := storage.ManifestOf[writers.Manifest](ctx, s, p)
 	if err != nil {
 		return nil, err
 	}

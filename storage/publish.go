@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/billcons/billcons/writers"
 )
 
 // PublishedPrefix holds the published pointers, one per published run:
@@ -90,17 +88,27 @@ func pointerSeqs(ctx context.Context, s *Store) ([]int64, error) {
 	return seqs, nil
 }
 
-// ManifestOf reads the manifest of published run p, and its bytes.
-func ManifestOf(ctx context.Context, s *Store, p *Pointer) (*writers.Manifest, []byte, error) {
+// ManifestOf reads the manifest of published run p into an M (the
+// writers' Manifest: storage stays below writers and knows only where the
+// manifest is), and its bytes.
+func ManifestOf[M any](ctx context.Context, s *Store, p *Pointer) (*M, []byte, error) {
 	b, err := s.Get(ctx, p.Manifest)
 	if err != nil {
 		return nil, nil, err
 	}
-	var m writers.Manifest
+	var m M
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.Name(p.Manifest), err)
 	}
 	return &m, b, nil
+}
+
+// outputsOf is what Fetch reads of a manifest: where each output file is.
+type outputsOf struct {
+	Outputs []struct {
+		Path string `json:"path"`
+		Key  string `json:"key"`
+	} `json:"outputs"`
 }
 
 // ErrMoved is returned by [PublishOn] when another command published
@@ -208,7 +216,7 @@ func MaterializeAt(ctx context.Context, u, cache string, seq int64) (string, err
 	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err == nil {
 		return dir, nil
 	}
-	m, b, err := ManifestOf(ctx, s, p)
+	m, b, err := ManifestOf[outputsOf](ctx, s, p)
 	if err != nil {
 		return "", err
 	}

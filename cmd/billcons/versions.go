@@ -82,7 +82,7 @@ func versionsOf(ctx context.Context, dir string) ([]writers.Version, error) {
 	}
 	vs := make([]writers.Version, 0, len(ps))
 	for i, p := range ps {
-		m, _, err := storage.ManifestOf(ctx, s, &p)
+		m, _, err := storage.ManifestOf[writers.Manifest](ctx, s, &p)
 		if err != nil {
 			return nil, err
 		}
