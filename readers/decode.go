@@ -173,8 +173,11 @@ type UsageDecoder struct {
 	extra  []int // header position -> extra column index, -1 for contract columns
 	nExtra *ExtraColumns
 
-	// The alibaba profile (see profile.go); zero for billcons.
-	alibaba  bool
+	// A profile whose exports write values in their own words (see
+	// profile.go): vocabulary translates them into the contract's, and
+	// timestamps without an offset are read in zone. nil for the
+	// contract's own columns.
+	vocabulary func(vals *[billing.NumUsageColumns]string, bad func(int, string, error) *billing.RowError) *billing.RowError
 	zone     *time.Location     // of timestamps without an offset
 	clock    billing.LocalClock // reads them in zone
 	altOwner int                // AccountID's position, for rows with no OwnerID; -1 if none
@@ -197,9 +200,15 @@ func NewUsageDecoder(t Table, extras *ExtraColumns) (*UsageDecoder, error) {
 // opts.Profile "alibaba" the header is an Alibaba Cloud bill-detail
 // export's (see [UsageOptions]).
 func NewUsageDecoderWith(t Table, extras *ExtraColumns, opts UsageOptions) (*UsageDecoder, error) {
-	if opts.Profile == ProfileAlibaba {
-		return newAlibabaDecoder(t, extras, opts)
+	p := LookupProfile(opts.Profile)
+	if p == nil {
+		return nil, fmt.Errorf("unknown profile %q: want %s", opts.Profile, strings.Join(ProfileNames(), " or "))
 	}
+	return p.newDecoder(t, extras, opts)
+}
+
+// newContractDecoder maps a header of the contract's own column names.
+func newContractDecoder(t Table, extras *ExtraColumns, opts UsageOptions) (*UsageDecoder, error) {
 	idx, err := headerIndex(t)
 	if err != nil {
 		return nil, err
@@ -379,9 +388,9 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 		}
 		return billing.ParseAmount(text(c))
 	}
-	if d.alibaba {
+	if d.vocabulary != nil {
 		parseTime = d.clock.Parse
-		if rerr := d.translate(&vals, bad); rerr != nil {
+		if rerr := d.vocabulary(&vals, bad); rerr != nil {
 			return rerr
 		}
 	}
@@ -491,7 +500,7 @@ func (d *UsageDecoder) Header() []string { return d.header }
 // as integers (see [DeliverTyped]): the timestamps and list_amount. An
 // Alibaba export's are read as text, as its profile translates them.
 func (d *UsageDecoder) TypedColumns() []int {
-	if d.alibaba {
+	if d.vocabulary != nil {
 		return nil
 	}
 	var cols []int

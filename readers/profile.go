@@ -15,6 +15,57 @@ const (
 	ProfileAlibaba  = "alibaba"  // Alibaba Cloud bill-detail exports
 )
 
+// Profile is how one provider's usage files name and write their columns:
+// everything billcons asks of a profile, so that adding one is a value in
+// Profiles and its decoder, in a file of its own.
+type Profile struct {
+	Name string
+	Doc  string // for --profile's help
+	// RepeatedIDs: a line_id repeated in the input is the next line of one
+	// record (id.2, id.3… in input order), not a duplicate.
+	RepeatedIDs bool
+	// TakesCurrency: --currency gives the currency of an export without
+	// a currency column.
+	TakesCurrency bool
+	// RecordAmount and RecordCurrency name a reject record's amount and
+	// currency fields.
+	RecordAmount, RecordCurrency string
+	// newDecoder maps a usage table's header onto the contract's columns.
+	newDecoder func(t Table, extras *ExtraColumns, opts UsageOptions) (*UsageDecoder, error)
+}
+
+// Profiles are the input profiles, the default first.
+var Profiles = []*Profile{
+	{Name: ProfileBillcons, Doc: "the contract's names", RecordAmount: "list_amount", RecordCurrency: "currency",
+		newDecoder: newContractDecoder},
+	{Name: ProfileAlibaba, Doc: "Alibaba Cloud bill-detail exports: RecordID, OwnerID, PretaxGrossAmount, ...; timestamps without an offset read in --tz",
+		RepeatedIDs: true, TakesCurrency: true, RecordAmount: "PretaxGrossAmount", RecordCurrency: "Currency",
+		newDecoder: newAlibabaDecoder},
+}
+
+// LookupProfile returns the profile named name ("" is the default), or
+// nil.
+func LookupProfile(name string) *Profile {
+	if name == "" {
+		return Profiles[0]
+	}
+	for _, p := range Profiles {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// ProfileNames are the profiles' names, as --profile takes them.
+func ProfileNames() []string {
+	var names []string
+	for _, p := range Profiles {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
 // UsageOptions are how a usage table is read.
 type UsageOptions struct {
 	Profile  string         // ProfileBillcons ("" too) or ProfileAlibaba
@@ -69,7 +120,8 @@ func newAlibabaDecoder(t Table, extras *ExtraColumns, opts UsageOptions) (*Usage
 		return nil, err
 	}
 	d := &UsageDecoder{file: t.Name(), header: t.Header(), col: make([]int, billing.NumUsageColumns),
-		extra: make([]int, len(t.Header())), nExtra: extras, alibaba: true, zone: opts.Zone, altOwner: -1, currency: opts.Currency}
+		extra: make([]int, len(t.Header())), nExtra: extras, zone: opts.Zone, altOwner: -1, currency: opts.Currency}
+	d.vocabulary = d.translate
 	if d.zone == nil {
 		d.zone = time.FixedZone("+08:00", 8*3600)
 	}
@@ -184,10 +236,11 @@ func (d *UsageDecoder) AmountColumns() (amount, currency int, fixed string) {
 // RecordAmountFields returns, for a profile, the names of a reject
 // record's amount and currency fields.
 func RecordAmountFields(profile string) (amount, currency string) {
-	if profile == ProfileAlibaba {
-		return alibabaColumns[billing.ColListAmount][0], alibabaColumns[billing.ColCurrency][0]
+	p := LookupProfile(profile)
+	if p == nil {
+		p = Profiles[0]
 	}
-	return "list_amount", "currency"
+	return p.RecordAmount, p.RecordCurrency
 }
 
 // LineIDColumn returns the column the line_id is read from, or -1: a

@@ -183,6 +183,30 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
+// profileHelp is --profile's help, from the profiles.
+func profileHelp() string {
+	var b strings.Builder
+	b.WriteString("how --usage names its columns:")
+	for i, p := range readers.Profiles {
+		if i > 0 {
+			b.WriteString(";")
+		}
+		fmt.Fprintf(&b, "\n%s (%s)", p.Name, p.Doc)
+	}
+	return b.String()
+}
+
+// takesCurrency names the profiles --currency goes with.
+func takesCurrency() string {
+	var names []string
+	for _, p := range readers.Profiles {
+		if p.TakesCurrency {
+			names = append(names, "--profile "+p.Name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
 // paths is a repeatable flag.
 type paths []string
 
@@ -211,7 +235,7 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	fs.Var(&usage, "usage", "bill lines: a file, folder or glob (repeatable; required)")
 	fs.Var(&changes, "changes", "trusteeship changes: a file, folder or glob (repeatable; required)")
 	fs.Var(&accounts, "accounts", "accounts with their enterprise_id: turns on the same-enterprise rule (optional)")
-	profile := fs.String("profile", "billcons", "how --usage names its columns: billcons (the contract's names) or alibaba\n(Alibaba Cloud bill-detail exports: RecordID, OwnerID, PretaxGrossAmount, ...; timestamps without an offset read in --tz)")
+	profile := fs.String("profile", readers.Profiles[0].Name, profileHelp())
 	currency := fs.String("currency", "", "with --profile alibaba: the currency of an export that has no Currency column")
 	var discounts, credits, enterprises, balances paths
 	fs.Var(&discounts, "discounts", "contract discounts per account and product (optional; repeatable)")
@@ -263,10 +287,10 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 		return usageErr("--out is required")
 	case len(enterprises) > 0 && len(accounts) == 0:
 		return usageErr("--enterprises needs --accounts: an enterprise is found through its accounts")
-	case *profile != readers.ProfileBillcons && *profile != readers.ProfileAlibaba:
-		return usageErr("--profile %q: want billcons or alibaba", *profile)
-	case *currency != "" && *profile != readers.ProfileAlibaba:
-		return usageErr("--currency goes with --profile alibaba: the billcons profile reads the currency column")
+	case readers.LookupProfile(*profile) == nil:
+		return usageErr("--profile %q: want %s", *profile, strings.Join(readers.ProfileNames(), " or "))
+	case *currency != "" && !readers.LookupProfile(*profile).TakesCurrency:
+		return usageErr("--currency goes with a profile of exports without a currency column (%s): the %s profile reads the currency column", takesCurrency(), *profile)
 	}
 	if *currency != "" {
 		if _, err := billing.ParseCurrency(*currency); err != nil {
@@ -853,7 +877,7 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 // flagValueNames are the names of options' values in the synopses.
 var flagValueNames = map[string]string{
 	"usage": "PATH", "changes": "PATH", "accounts": "PATH", "discounts": "PATH", "credits": "PATH", "enterprises": "PATH",
-	"balances": "PATH", "out": "DIR", "jobs": "N", "keep": "N", "tz": "ZONE", "currency": "CODE", "profile": "billcons|alibaba",
+	"balances": "PATH", "out": "DIR", "jobs": "N", "keep": "N", "tz": "ZONE", "currency": "CODE", "profile": strings.Join(readers.ProfileNames(), "|"),
 	"timing": "end-time|next-period", "restate": "YYYY-MM", "max-reject-ratio": "R", "max-cycle-drop": "R", "guard-report": "FILE",
 	"log-format": "text|json", "wait": "[=DURATION]", "shards": "N", "splits": "K", "index": "I",
 	"lines": "N", "seed": "S", "format": "parquet|csv", "members": "M", "management": "K", "cycles": "C",
