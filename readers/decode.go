@@ -178,10 +178,10 @@ type UsageDecoder struct {
 	// timestamps without an offset are read in zone. nil for the
 	// contract's own columns.
 	vocabulary func(vals *[billing.NumUsageColumns]string, bad func(int, string, error) *billing.RowError) *billing.RowError
-	zone     *time.Location     // of timestamps without an offset
-	clock    billing.LocalClock // reads them in zone
-	altOwner int                // AccountID's position, for rows with no OwnerID; -1 if none
-	currency string             // for an export without a Currency column
+	zone       *time.Location     // of timestamps without an offset
+	clock      billing.LocalClock // reads them in zone
+	altOwner   int                // AccountID's position, for rows with no OwnerID; -1 if none
+	currency   string             // for an export without a Currency column
 
 	// The optional usage columns (billing.ColNameUsageQuantity...) the
 	// header has, in header order; see checkOptional.
