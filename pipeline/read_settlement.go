@@ -142,54 +142,50 @@ func (r *run) readSettlement(discounts, enterprises, credits, balances []string)
 	in := &settlementInputs{rejects: map[string][]writers.Reject{}}
 	c := &r.counts
 	var err error
-	var rej []writers.Reject
-	if len(discounts) > 0 {
-		in.discounts, rej, err = readInput(r, "discounts", discounts, inputCount{&c.DiscountsRead, &c.DiscountsAccepted, &c.DiscountsRejected},
-			readers.NewDiscountDecoder,
-			func(d *readers.SettlementDecoder, row *readers.Row, x *billing.Discount, seq int) *billing.RowError {
-				x.Seq = seq
-				return d.DecodeDiscount(row, x)
-			}, rules.ValidateDiscounts)
-		if err != nil {
-			return nil, err
-		}
-		in.rejects["discounts"] = rej
+	if in.discounts, err = readSettlementInput(r, in, "discounts", discounts, inputCount{&c.DiscountsRead, &c.DiscountsAccepted, &c.DiscountsRejected},
+		readers.NewDiscountDecoder, (*readers.SettlementDecoder).DecodeDiscount,
+		func(x *billing.Discount) *int { return &x.Seq }, rules.ValidateDiscounts); err != nil {
+		return nil, err
 	}
-	if len(enterprises) > 0 {
-		in.enterprises, rej, err = readInput(r, "enterprises", enterprises, inputCount{&c.EnterprisesRead, &c.EnterprisesAccepted, &c.EnterprisesRejected},
-			readers.NewEnterpriseDecoder,
-			func(d *readers.SettlementDecoder, row *readers.Row, x *billing.Enterprise, seq int) *billing.RowError {
-				x.Seq = seq
-				return d.DecodeEnterprise(row, x, rules.DefaultUpgradedAt)
-			}, rules.ValidateEnterprises)
-		if err != nil {
-			return nil, err
-		}
-		in.rejects["enterprises"] = rej
+	decodeEnterprise := func(d *readers.SettlementDecoder, row *readers.Row, x *billing.Enterprise) *billing.RowError {
+		return d.DecodeEnterprise(row, x, rules.DefaultUpgradedAt)
 	}
-	if len(credits) > 0 {
-		in.credits, rej, err = readInput(r, "credits", credits, inputCount{&c.CreditsRead, &c.CreditsAccepted, &c.CreditsRejected},
-			readers.NewCreditDecoder,
-			func(d *readers.SettlementDecoder, row *readers.Row, x *billing.Credit, seq int) *billing.RowError {
-				x.Seq = seq
-				return d.DecodeCredit(row, x)
-			}, rules.ValidateCredits)
-		if err != nil {
-			return nil, err
-		}
-		in.rejects["credits"] = rej
+	if in.enterprises, err = readSettlementInput(r, in, "enterprises", enterprises, inputCount{&c.EnterprisesRead, &c.EnterprisesAccepted, &c.EnterprisesRejected},
+		readers.NewEnterpriseDecoder, decodeEnterprise,
+		func(x *billing.Enterprise) *int { return &x.Seq }, rules.ValidateEnterprises); err != nil {
+		return nil, err
 	}
-	if len(balances) > 0 {
-		in.balances, rej, err = readInput(r, "balances", balances, inputCount{&c.BalancesRead, &c.BalancesAccepted, &c.BalancesRejected},
-			readers.NewBalanceDecoder,
-			func(d *readers.SettlementDecoder, row *readers.Row, x *billing.Balance, seq int) *billing.RowError {
-				x.Seq = seq
-				return d.DecodeBalance(row, x)
-			}, rules.ValidateBalances)
-		if err != nil {
-			return nil, err
-		}
-		in.rejects["balances"] = rej
+	if in.credits, err = readSettlementInput(r, in, "credits", credits, inputCount{&c.CreditsRead, &c.CreditsAccepted, &c.CreditsRejected},
+		readers.NewCreditDecoder, (*readers.SettlementDecoder).DecodeCredit,
+		func(x *billing.Credit) *int { return &x.Seq }, rules.ValidateCredits); err != nil {
+		return nil, err
+	}
+	if in.balances, err = readSettlementInput(r, in, "balances", balances, inputCount{&c.BalancesRead, &c.BalancesAccepted, &c.BalancesRejected},
+		readers.NewBalanceDecoder, (*readers.SettlementDecoder).DecodeBalance,
+		func(x *billing.Balance) *int { return &x.Seq }, rules.ValidateBalances); err != nil {
+		return nil, err
 	}
 	return in, nil
+}
+
+// readSettlementInput reads one settlement input when it was given: its
+// rows in read order (seq sets each row's), judged by validate, the
+// rejected ones kept in in.rejects under kind.
+func readSettlementInput[T any](r *run, in *settlementInputs, kind string, files []string, count inputCount,
+	open func(readers.Table) (*readers.SettlementDecoder, error),
+	decode func(*readers.SettlementDecoder, *readers.Row, *T) *billing.RowError,
+	seq func(*T) *int, validate func([]T) ([]T, []rules.InputReject)) ([]T, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	accepted, rej, err := readInput(r, kind, files, count, open,
+		func(d *readers.SettlementDecoder, row *readers.Row, x *T, n int) *billing.RowError {
+			*seq(x) = n
+			return decode(d, row, x)
+		}, validate)
+	if err != nil {
+		return nil, err
+	}
+	in.rejects[kind] = rej
+	return accepted, nil
 }
