@@ -214,14 +214,5 @@ func (r *run) commitRejects(c *CommitInput) (writers.Output, error) {
 	slices.SortFunc(all, func(a, b writers.Reject) int {
 		return cmp.Or(cmp.Compare(index[a.SourceFile], index[b.SourceFile]), cmp.Compare(a.SourceRow, b.SourceRow))
 	})
-	w, err := writers.NewRejects(r.tree.Dir(), "usage")
-	if err != nil {
-		return writers.Output{}, err
-	}
-	for i := range all {
-		if err := w.Write(&all[i]); err != nil {
-			return writers.Output{}, err
-		}
-	}
-	return w.Close()
+	return writeRejectList(r.tree.Dir(), "usage", all)
 }
