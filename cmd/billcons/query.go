@@ -55,15 +55,9 @@ func cmdQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "billcons query: --format %q: want table, csv or json\n", *format)
 		return exitUsage
 	}
-	dir, err := readableAt(ctx, dir, *ver)
-	if err != nil {
-		fmt.Fprintf(stderr, "billcons: %v\n", err)
-		return exitFailed
-	}
-	db, err := query.Open(ctx, dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "billcons query: %v\n", err)
-		return exitFailed
+	db, code := openTree(ctx, "query", dir, *ver, stderr)
+	if db == nil {
+		return code
 	}
 	defer db.Close()
 	if len(rest) > 0 {
@@ -169,15 +163,9 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	typed := dir // as the user named it, for the commands suggested
-	dir, err := readableAt(ctx, dir, *ver)
-	if err != nil {
-		fmt.Fprintf(stderr, "billcons: %v\n", err)
-		return exitFailed
-	}
-	db, err := query.Open(ctx, dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "billcons invoice: %v\n", err)
-		return exitFailed
+	db, code := openTree(ctx, "invoice", dir, *ver, stderr)
+	if db == nil {
+		return code
 	}
 	defer db.Close()
 	inv, err := db.Invoice(ctx, *payer, *cycle)
@@ -266,15 +254,9 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "billcons export: %v\n", err)
 		return exitUsage
 	}
-	dir, err = readableAt(ctx, dir, *ver)
-	if err != nil {
-		fmt.Fprintf(stderr, "billcons: %v\n", err)
-		return exitFailed
-	}
-	db, err := query.Open(ctx, dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "billcons export: %v\n", err)
-		return exitFailed
+	db, code := openTree(ctx, "export", dir, *ver, stderr)
+	if db == nil {
+		return code
 	}
 	defer db.Close()
 	if *payer != "" {
@@ -307,6 +289,23 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(stderr, "billcons: wrote %d FOCUS rows to %s\n", n, out)
 	return exitOK
+}
+
+// openTree opens version ver of the tree dir (0: its latest) for a query
+// command; on failure it says why in one line and returns nil and the
+// exit status.
+func openTree(ctx context.Context, name, dir string, ver int64, stderr io.Writer) (*query.DB, int) {
+	dir, err := readableAt(ctx, dir, ver)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons: %v\n", err)
+		return nil, exitFailed
+	}
+	db, err := query.Open(ctx, dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "billcons %s: %v\n", name, err)
+		return nil, exitFailed
+	}
+	return db, exitOK
 }
 
 // dirOnly is dirFirst for a command that takes the tree and nothing else:
