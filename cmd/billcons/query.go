@@ -162,7 +162,6 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "billcons invoice: --cycle %q: want YYYY-MM, like 2024-02\n", *cycle)
 		return exitUsage
 	}
-	typed := dir // as the user named it, for the commands suggested
 	db, code := openTree(ctx, "invoice", dir, *ver, stderr)
 	if db == nil {
 		return code
@@ -170,13 +169,13 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer db.Close()
 	inv, err := db.Invoice(ctx, *payer, *cycle)
 	if err != nil {
-		fmt.Fprintf(stderr, "billcons invoice: %s: %v\n", typed, err)
+		fmt.Fprintf(stderr, "billcons invoice: %s: %v\n", dir, err)
 		// An account that pays nothing here: the statements that hold its
 		// lines, as commands to run.
 		var none *query.NoStatementError
 		if errors.As(err, &none) {
 			for _, p := range none.PaidBy {
-				fmt.Fprintf(stderr, "billcons invoice: see billcons invoice %s --payer %s --cycle %s\n", shellQuote(typed), p.Payer, *cycle)
+				fmt.Fprintf(stderr, "billcons invoice: see billcons invoice %s --payer %s --cycle %s\n", shellQuote(dir), p.Payer, *cycle)
 			}
 		}
 		return exitFailed
