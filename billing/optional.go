@@ -1,7 +1,6 @@
 package billing
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -127,8 +126,6 @@ func ParseTags(s string) (string, error) {
 		return "", fmt.Errorf("tags %s: %d tags; at most %d are allowed", quoteShort(s), len(keys), MaxTags)
 	}
 	seen := make(map[string]bool, len(keys))
-	var b bytes.Buffer
-	b.WriteByte('{')
 	for i, k := range keys {
 		if k == "" {
 			return "", errors.New("tags " + quoteShort(s) + ": a tag has an empty key")
@@ -140,15 +137,7 @@ func ParseTags(s string) (string, error) {
 		if utf8.RuneCountInString(k) > MaxTagText || utf8.RuneCountInString(vals[i]) > MaxTagText {
 			return "", fmt.Errorf("tags %s: a key or value is longer than %d characters", quoteShort(s), MaxTagText)
 		}
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		kj, _ := json.Marshal(k)
-		vj, _ := json.Marshal(vals[i])
-		b.Write(kj)
-		b.WriteByte(':')
-		b.Write(vj)
 	}
-	b.WriteByte('}')
-	return b.String(), nil
+	b, err := AppendJSONObject(nil, len(keys), func(i int) (string, any) { return keys[i], vals[i] })
+	return string(b), err
 }

@@ -2,9 +2,7 @@ package pipeline
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"sort"
-	"strings"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/readers"
@@ -23,24 +21,13 @@ func rowReject(header []string, row *readers.Row, e *billing.RowError) writers.R
 
 // recordJSON renders raw values as a JSON object in column order.
 func recordJSON(fields []readers.Field) string {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, f := range fields {
-		if i > 0 {
-			b.WriteByte(',')
+	b, _ := billing.AppendJSONObject(nil, len(fields), func(i int) (string, any) {
+		if fields[i].Value == nil {
+			return fields[i].Name, nil
 		}
-		k, _ := json.Marshal(f.Name)
-		b.Write(k)
-		b.WriteByte(':')
-		if f.Value == nil {
-			b.WriteString("null")
-		} else {
-			v, _ := json.Marshal(*f.Value)
-			b.Write(v)
-		}
-	}
-	b.WriteByte('}')
-	return b.String()
+		return fields[i].Name, *fields[i].Value
+	})
+	return string(b)
 }
 
 // sortRejects orders rejects by input file (in the order read) and row.

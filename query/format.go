@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/billcons/billcons/billing"
 	"github.com/duckdb/duckdb-go/v2"
 	"github.com/shopspring/decimal"
 )
@@ -212,23 +213,7 @@ type jsonField struct {
 type jsonObject []jsonField
 
 func (o jsonObject) MarshalJSON() ([]byte, error) {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, f := range o {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(f.Key)
-		v, err := json.Marshal(f.Value)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return []byte(b.String()), nil
+	return billing.AppendJSONObject(nil, len(o), func(i int) (string, any) { return o[i].Key, o[i].Value })
 }
 
 // Plural says a count of a noun: "1 line", "2 lines".
