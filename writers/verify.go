@@ -30,16 +30,10 @@ func Verify(dir string) ([]string, error) { return VerifyContext(context.Backgro
 
 // VerifyContext is Verify, given up with ctx's error once ctx is done: a
 // tree of tens of thousands of bills files takes minutes, and an operator's
-// Ctrl-C or a scheduler's SIGTERM must stop it.
+// Ctrl-C or a scheduler's SIGTERM must stop it. Each check is a method of
+// verification; what one check learns (the bills' sums, the statement
+// rows) the later ones compare against.
 func VerifyContext(ctx context.Context, dir string) ([]string, error) {
-	// stopped checks ctx on the first of every 4,096 rows.
-	var calls int
-	stopped := func() error {
-		if calls++; calls%4096 == 1 {
-			return ctx.Err()
-		}
-		return nil
-	}
 	// A versioned tree: its latest version, a folder like any tree.
 	dir, err := Resolve(dir, 0)
 	if err != nil {
@@ -49,23 +43,88 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var problems []string
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-
-	// 1. The files are those listed, unchanged.
-	listed := map[string]Output{}
+	vr := &verification{ctx: ctx, dir: dir, m: m, listed: map[string]Output{}, billed: map[string]*billing.Sum{}, settled: map[string]*curSums{}}
 	for _, o := range m.Outputs {
-		listed[o.Path] = o
+		vr.listed[o.Path] = o
 	}
+	if ok, err := vr.checkFiles(); err != nil || !ok {
+		return vr.problems, err
+	}
+	if vr.tmp, err = os.MkdirTemp("", "billcons-verify-"); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(vr.tmp)
+	for _, check := range []func() error{vr.checkBills, vr.checkLineIDs, vr.checkCredits, vr.checkSummary, vr.checkRejects, vr.checkCounts, vr.checkTotals} {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(vr.problems)
+	return vr.problems, nil
+}
+
+// verification is one verify of a tree: what the checks found wrong, and
+// what each learns for the next.
+type verification struct {
+	ctx    context.Context
+	dir    string
+	m      *Manifest
+	listed map[string]Output // the manifest's outputs by path
+	calls  int               // rows seen, for stopped
+
+	problems []string
+
+	tmp           string                  // the sorts' folder
+	files         []string                // the bills files, in path order
+	ids           *spill.Sorter           // line_id -> file and whether the row stands
+	rows          *statementRows          // the bills, credits and summary per statement row
+	billed        map[string]*billing.Sum // list amount per currency
+	settled       map[string]*curSums     // per currency, over the bills and the summary
+	billRows      int64
+	live          int64 // lines net of corrections
+	hasSettlement bool  // credits/applied.parquet exists (older trees lack it)
+	summaryRows   int64
+
+	rejected      map[string]*billing.Sum // the rejects' amounts per currency
+	rejectRows    int64
+	changeRejects int64
+}
+
+type curSums struct{ disc, eff, coupon, voucher, sv, due billing.Sum }
+
+// bad records a problem.
+func (vr *verification) bad(format string, args ...any) {
+	vr.problems = append(vr.problems, fmt.Sprintf(format, args...))
+}
+
+// stopped checks ctx on the first of every 4,096 rows.
+func (vr *verification) stopped() error {
+	if vr.calls++; vr.calls%4096 == 1 {
+		return vr.ctx.Err()
+	}
+	return nil
+}
+
+// cur returns currency c's sums.
+func (vr *verification) cur(c string) *curSums {
+	if vr.settled[c] == nil {
+		vr.settled[strings.Clone(c)] = &curSums{}
+	}
+	return vr.settled[c]
+}
+
+// checkFiles: the files are those listed, unchanged. When they are not,
+// nothing else can be trusted (false).
+func (vr *verification) checkFiles() (bool, error) {
 	var found []string
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(vr.dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
 			return nil
 		}
-		rel, _ := filepath.Rel(dir, p)
+		rel, _ := filepath.Rel(vr.dir, p)
 		rel = filepath.ToSlash(rel)
 		if rel != "manifest.json" {
 			found = append(found, rel)
@@ -73,89 +132,82 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
+		return false, fmt.Errorf("%s: %w", vr.dir, err)
 	}
 	sort.Strings(found)
 	seen := map[string]bool{}
 	for _, rel := range found {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if err := vr.ctx.Err(); err != nil {
+			return false, err
 		}
 		seen[rel] = true
-		o, ok := listed[rel]
+		o, ok := vr.listed[rel]
 		if !ok {
-			bad("%s: file is not listed in manifest.json", rel)
+			vr.bad("%s: file is not listed in manifest.json", rel)
 			continue
 		}
-		sum, size, err := hashFile(filepath.Join(dir, filepath.FromSlash(rel)))
+		sum, size, err := hashFile(filepath.Join(vr.dir, filepath.FromSlash(rel)))
 		if err != nil {
-			bad("%s: %v", rel, err)
+			vr.bad("%s: %v", rel, err)
 			continue
 		}
 		if size != o.Bytes || sum != o.SHA256 {
-			bad("%s: content differs from manifest.json (sha256 %s, want %s)", rel, sum, o.SHA256)
+			vr.bad("%s: content differs from manifest.json (sha256 %s, want %s)", rel, sum, o.SHA256)
 		}
 	}
-	for _, o := range m.Outputs {
+	for _, o := range vr.m.Outputs {
 		if !seen[o.Path] {
-			bad("%s: listed in manifest.json but missing", o.Path)
+			vr.bad("%s: listed in manifest.json but missing", o.Path)
 		}
 	}
-	if len(problems) > 0 {
-		return problems, nil // the files cannot be trusted for the rest
+	if len(vr.problems) > 0 {
+		return false, nil // the vr.files cannot be trusted for the rest
 	}
 
+	return true, nil
+}
+
+// checkBills: each line's effective amount, the index and the net
+// totals of closed cycles against the bills; the bills' sums kept for the
+// summary and the totals, their line ids for checkLineIDs.
+func (vr *verification) checkBills() error {
 	// 2. Bills: count, totals, unique line ids, the summary recomputed.
-	billed := map[string]*billing.Sum{}
-	type curSums struct{ disc, eff, coupon, voucher, sv, due billing.Sum }
-	settled := map[string]*curSums{} // per currency, over the bills and the summary
-	cur := func(c string) *curSums {
-		if settled[c] == nil {
-			settled[strings.Clone(c)] = &curSums{}
-		}
-		return settled[c]
-	}
-	tmp, err := os.MkdirTemp("", "billcons-verify-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	ids := spill.New(tmp, "ids", verifySortBudget)
-	rows := newStatementRows(tmp)
+	vr.ids = spill.New(vr.tmp, "ids", verifySortBudget)
+	vr.rows = newStatementRows(vr.tmp)
 	// A partition's files come one after another in path order, so its
 	// statement rows are summed in full when the next partition begins.
 	part := map[statementRow]*rowBills{}
 	var partCycle, partPayer string
 	endPart := func() error {
 		for g, b := range part {
-			if err := rows.addBills(&g, b); err != nil {
+			if err := vr.rows.addBills(&g, b); err != nil {
 				return err
 			}
 		}
 		clear(part)
 		return nil
 	}
-	var billRows, live int64
-	files, err := billFiles(dir)
+	var err error
+	vr.files, err = billFiles(vr.dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var index *indexCheck // trees written before the index have none
-	if _, ok := listed[IndexPath]; ok {
+	if _, ok := vr.listed[IndexPath]; ok {
 		index = newIndexCheck()
-		if err := index.load(dir, files); err != nil {
-			return nil, err
+		if err := index.load(vr.dir, vr.files); err != nil {
+			return err
 		}
 	}
 	var net *netCheck // trees a run over closed cycles wrote
-	if _, ok := listed[RecomputedPath]; ok {
-		if net, err = newNetCheck(dir, tmp); err != nil {
-			return nil, err
+	if _, ok := vr.listed[RecomputedPath]; ok {
+		if net, err = newNetCheck(vr.dir, vr.tmp); err != nil {
+			return err
 		}
 	}
-	var file [5]byte                                       // a line's file, by its index in files, and +1 or -1
-	err = scanBills(dir, files, func(b *billFacts) error { // fn checks ctx: see stopped
-		if err := stopped(); err != nil {
+	var file [5]byte                                             // a line's file, by its index in vr.files, and +1 or -1
+	err = scanBills(vr.dir, vr.files, func(b *billFacts) error { // fn checks vr.ctx: see stopped
+		if err := vr.stopped(); err != nil {
 			return err
 		}
 		if b.cycle != partCycle || b.payer != partPayer {
@@ -164,7 +216,7 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 			}
 			partCycle, partPayer = b.cycle, strings.Clone(b.payer) // b's strings are views
 		}
-		billRows++
+		vr.billRows++
 		if index != nil {
 			index.add(b)
 		}
@@ -174,15 +226,15 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 			a = &rowBills{}
 			part[statementRow{partCycle, partPayer, strings.Clone(b.accountID), strings.Clone(b.product), strings.Clone(b.currency)}] = a
 		}
-		sumIn(billed, b.currency).Add(b.amount)
+		sumIn(vr.billed, b.currency).Add(b.amount)
 		a.n++
 		a.sum.Add(b.amount)
 		a.disc.Add(b.discount)
 		a.eff.Add(b.effective)
-		cur(b.currency).disc.Add(b.discount)
-		cur(b.currency).eff.Add(b.effective)
+		vr.cur(b.currency).disc.Add(b.discount)
+		vr.cur(b.currency).eff.Add(b.effective)
 		if b.effective != b.amount-b.discount {
-			bad("%s: line %s: effective_amount %s is not list_amount %s - discount_amount %s", files[b.file], b.lineID, b.effective, b.amount, b.discount)
+			vr.bad("%s: line %s: effective_amount %s is not list_amount %s - discount_amount %s", vr.files[b.file], b.lineID, b.effective, b.amount, b.discount)
 		}
 		if net != nil {
 			if err := net.add(b); err != nil {
@@ -194,41 +246,47 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		// line_id they add up to one standing state at most.
 		switch {
 		case b.class == "", b.reason == ReasonLate:
-			live++
+			vr.live++
 			file[4] = 1
 		case b.reason == ReasonWithdrawn:
-			live--
+			vr.live--
 			file[4] = 0
 		default:
 			return nil
 		}
 		binary.BigEndian.PutUint32(file[:4], uint32(b.file))
-		return ids.Add([]byte(b.lineID), file[:])
+		return vr.ids.Add([]byte(b.lineID), file[:])
 	})
 	if err == nil {
 		err = endPart()
 	}
 	if err == nil && index != nil {
-		index.check(files, bad)
+		index.check(vr.files, vr.bad)
 	}
 	if err == nil && net != nil {
-		err = net.check(bad)
+		err = net.check(vr.bad)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	it, err := ids.Merge()
+	return nil
+}
+
+// checkLineIDs: a line_id has one standing state at most: its own row or
+// a late line's first correction, less its withdrawals.
+func (vr *verification) checkLineIDs() error {
+	it, err := vr.ids.Merge()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var prev []byte
 	var again string // the file of the current line_id's second own row
-	standing := 0    // the current line_id's own and late rows less its withdrawals
+	standing := 0    // the current line_id's own and late vr.rows less its withdrawals
 	for {
 		k, p, ok := it.Next()
 		if !ok || len(p) != 5 || prev == nil || string(k) != string(prev) {
 			if standing > 1 {
-				bad("line_id %s appears more than once (again in %s)", prev, again)
+				vr.bad("line_id %s appears more than once (again in %s)", prev, again)
 			}
 			standing, again = 0, ""
 		}
@@ -238,7 +296,7 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		if p[4] == 1 {
 			standing++
 			if standing == 2 && again == "" {
-				again = files[binary.BigEndian.Uint32(p[:4])]
+				again = vr.files[binary.BigEndian.Uint32(p[:4])]
 			}
 		} else {
 			standing--
@@ -247,37 +305,43 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 	}
 	it.Close()
 	if err := it.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	ids.Remove()
+	vr.ids.Remove()
 
-	// Credits: what credits/applied.parquet applied, per statement row and
-	// kind and per credit, against the summary and credits/balances.parquet.
-	appliedPath := filepath.Join(dir, "credits", "applied.parquet")
-	hasSettlement := exists(appliedPath) // older trees lack it
+	return nil
+}
+
+// checkCredits: what credits/applied.parquet applied, per statement row
+// and kind and per credit, against credits/balances.parquet and the
+// manifest; the applications kept for checkSummary.
+func (vr *verification) checkCredits() error {
+	var err error
+	appliedPath := filepath.Join(vr.dir, "credits", "applied.parquet")
+	vr.hasSettlement = exists(appliedPath) // older trees lack it
 	perCredit := map[string]*billing.Sum{}
 	var appliedRows int64
-	if hasSettlement {
+	if vr.hasSettlement {
 		err = ReadParquet(appliedPath, func(_ []string, v map[string]parquet.Value) error {
 			appliedRows++
 			g := statementRow{str(v["billing_cycle"]), str(v["payer_account_id"]), str(v["account_id"]), str(v["product_code"]), str(v["currency"])}
 			amt := billing.Amount(v["amount"].Int64())
 			id, kind := str(v["credit_id"]), str(v["kind"])
-			if amt <= 0 && (len(m.Closed) == 0 || amt == 0) { // a correction gives credits back: < 0
-				bad("credits/applied.parquet: credit %s applies %s to %v: not above zero", id, amt, g)
+			if amt <= 0 && (len(vr.m.Closed) == 0 || amt == 0) { // a correction gives credits back: < 0
+				vr.bad("credits/applied.parquet: credit %s applies %s to %v: not above zero", id, amt, g)
 			}
 			switch kind {
 			case "coupon", "voucher", "stored_value_card":
 			default:
-				bad("credits/applied.parquet: credit %s has kind %q", id, kind)
+				vr.bad("credits/applied.parquet: credit %s has kind %q", id, kind)
 			}
 			sumIn(perCredit, id).Add(amt)
-			return rows.addApplied(&g, kind, amt, id)
+			return vr.rows.addApplied(&g, kind, amt, id)
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
-		err = ReadParquet(filepath.Join(dir, "credits", "balances.parquet"), func(_ []string, v map[string]parquet.Value) error {
+		err = ReadParquet(filepath.Join(vr.dir, "credits", "balances.parquet"), func(_ []string, v map[string]parquet.Value) error {
 			id := str(v["credit_id"])
 			amount, applied, remaining := billing.Amount(v["amount"].Int64()), billing.Amount(v["applied"].Int64()), billing.Amount(v["remaining"].Int64())
 			var got billing.Sum
@@ -287,41 +351,47 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 			delete(perCredit, id)
 			switch {
 			case got != billing.SumOf(applied):
-				bad("credit %s: credits/balances.parquet says %s applied; credits/applied.parquet applies %s", id, applied, got)
+				vr.bad("credit %s: credits/balances.parquet says %s applied; credits/applied.parquet applies %s", id, applied, got)
 			case applied > amount:
-				bad("credit %s pays %s, more than its amount %s", id, applied, amount)
+				vr.bad("credit %s pays %s, more than its amount %s", id, applied, amount)
 			case applied != amount-remaining:
-				bad("credit %s: applied %s is not amount %s - remaining %s", id, applied, amount, remaining)
+				vr.bad("credit %s: applied %s is not amount %s - remaining %s", id, applied, amount, remaining)
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for id := range perCredit {
-			bad("credits/applied.parquet applies credit %s, which credits/balances.parquet does not list", id)
+			vr.bad("credits/applied.parquet applies credit %s, which credits/balances.parquet does not list", id)
 		}
-		if appliedRows != m.Counts.CreditsApplied {
-			bad("credits/applied.parquet holds %d rows; manifest says %d", appliedRows, m.Counts.CreditsApplied)
+		if appliedRows != vr.m.Counts.CreditsApplied {
+			vr.bad("credits/applied.parquet holds %d rows; manifest says %d", appliedRows, vr.m.Counts.CreditsApplied)
 		}
-		alerts, err := countParquet(filepath.Join(dir, "alerts", "alerts.parquet"))
+		alerts, err := countParquet(filepath.Join(vr.dir, "alerts", "alerts.parquet"))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if alerts != m.Counts.Alerts {
-			bad("alerts/alerts.parquet holds %d rows; manifest says %d", alerts, m.Counts.Alerts)
+		if alerts != vr.m.Counts.Alerts {
+			vr.bad("alerts/alerts.parquet holds %d rows; manifest says %d", alerts, vr.m.Counts.Alerts)
 		}
 	}
 
-	var summaryRows int64
-	err = ReadParquet(filepath.Join(dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
-		if err := stopped(); err != nil {
+	return nil
+}
+
+// checkSummary: each summary row is the sum of its bills, less the
+// credits applied to it.
+func (vr *verification) checkSummary() error {
+	var err error
+	err = ReadParquet(filepath.Join(vr.dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
+		if err := vr.stopped(); err != nil {
 			return err
 		}
-		summaryRows++
+		vr.summaryRows++
 		g := statementRow{str(v["billing_cycle"]), str(v["payer_account_id"]), str(v["account_id"]), str(v["product_code"]), str(v["currency"])}
 		row := SummaryRow{LineCount: v["line_count"].Int64(), ListAmount: billing.SumFromBytes16(v["list_amount"].ByteArray())}
-		if hasSettlement {
+		if vr.hasSettlement {
 			for _, x := range []struct {
 				name string
 				sum  *billing.Sum
@@ -332,15 +402,15 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 				*x.sum = billing.SumFromBytes16(v[x.name].ByteArray())
 			}
 		}
-		return rows.addSummary(&g, &row)
+		return vr.rows.addSummary(&g, &row)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	err = rows.each(rowVisitor{
+	err = vr.rows.each(rowVisitor{
 		applied: func(r *rowView, kind, credit string, amt billing.Amount) {
 			if r.bills == nil {
-				bad("credits/applied.parquet: credit %s pays %v, which has no bills", credit, r.row)
+				vr.bad("credits/applied.parquet: credit %s pays %v, which has no bills", credit, r.row)
 				return
 			}
 			switch kind {
@@ -356,13 +426,13 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 			g, a := r.row, r.bills
 			switch {
 			case a == nil:
-				bad("summary row %v has no bills", g)
+				vr.bad("summary row %v has no bills", g)
 			case r.summaries > 0:
-				bad("summary row %v appears more than once", g)
+				vr.bad("summary row %v appears more than once", g)
 			case a.n != s.LineCount || a.sum != s.ListAmount:
-				bad("summary row %v says %d lines, %s; the bills hold %d lines, %s", g, s.LineCount, s.ListAmount, a.n, a.sum)
-			case hasSettlement:
-				c := cur(g.currency)
+				vr.bad("summary row %v says %d lines, %s; the bills hold %d lines, %s", g, s.LineCount, s.ListAmount, a.n, a.sum)
+			case vr.hasSettlement:
+				c := vr.cur(g.currency)
 				c.coupon.AddSum(s.Coupon)
 				c.voucher.AddSum(s.Voucher)
 				c.sv.AddSum(s.StoredVal)
@@ -375,39 +445,45 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 				wantDue.SubSum(s.StoredVal)
 				switch {
 				case s.Discount != a.disc || s.Effective != a.eff:
-					bad("summary row %v says discount %s, effective %s; the bills hold %s, %s", g, s.Discount, s.Effective, a.disc, a.eff)
+					vr.bad("summary row %v says discount %s, effective %s; the bills hold %s, %s", g, s.Discount, s.Effective, a.disc, a.eff)
 				case s.Effective != want:
-					bad("summary row %v: effective_amount %s is not list_amount %s - discount_amount %s", g, s.Effective, s.ListAmount, s.Discount)
+					vr.bad("summary row %v: effective_amount %s is not list_amount %s - discount_amount %s", g, s.Effective, s.ListAmount, s.Discount)
 				case s.Due != wantDue:
-					bad("summary row %v: due_amount %s is not effective %s - coupon %s - voucher %s - stored value %s", g, s.Due, s.Effective, s.Coupon, s.Voucher, s.StoredVal)
+					vr.bad("summary row %v: due_amount %s is not effective %s - coupon %s - voucher %s - stored value %s", g, s.Due, s.Effective, s.Coupon, s.Voucher, s.StoredVal)
 				case s.Coupon != r.coupon || s.Voucher != r.voucher || s.StoredVal != r.sv:
-					bad("summary row %v says coupon %s, voucher %s, stored value %s; credits/applied.parquet applies %s, %s, %s", g, s.Coupon, s.Voucher, s.StoredVal, r.coupon, r.voucher, r.sv)
+					vr.bad("summary row %v says coupon %s, voucher %s, stored value %s; credits/applied.parquet applies %s, %s, %s", g, s.Coupon, s.Voucher, s.StoredVal, r.coupon, r.voucher, r.sv)
 				}
 			}
 		},
 		end: func(r *rowView) {
 			if r.bills != nil && r.summaries == 0 {
-				bad("bills of %v have no summary row", r.row)
+				vr.bad("bills of %v have no summary row", r.row)
 			}
 		},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	rows.remove()
+	vr.rows.remove()
 
+	return nil
+}
+
+// checkRejects: the rejects' count and the amounts of rows whose amount and
+// currency parse, from the fields the run's --profile reads them from.
+func (vr *verification) checkRejects() error {
+	var err error
 	// 3. Rejects: count and the amounts of rows whose amount and currency
 	// parse, from the fields the run's --profile reads them from.
-	profile, _ := m.Options["profile"].(string)
-	fixedCurrency, _ := m.Options["currency"].(string)
+	profile, _ := vr.m.Options["profile"].(string)
+	fixedCurrency, _ := vr.m.Options["currency"].(string)
 	amountField, currencyField := readers.RecordAmountFields(profile)
-	rejected := map[string]*billing.Sum{}
-	var rejectRows int64
-	err = ReadParquet(filepath.Join(dir, "rejects", "usage.parquet"), func(_ []string, v map[string]parquet.Value) error {
-		rejectRows++
+	vr.rejected = map[string]*billing.Sum{}
+	err = ReadParquet(filepath.Join(vr.dir, "rejects", "usage.parquet"), func(_ []string, v map[string]parquet.Value) error {
+		vr.rejectRows++
 		var rec map[string]*string
 		if err := json.Unmarshal(v["record"].ByteArray(), &rec); err != nil {
-			bad("rejects/usage.parquet row %d: record is not a JSON object: %v", rejectRows, err)
+			vr.bad("rejects/usage.parquet row %d: record is not a JSON object: %v", vr.rejectRows, err)
 			return nil
 		}
 		cur := rec[currencyField]
@@ -420,31 +496,36 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		a, err1 := billing.ParseAmount(*rec[amountField])
 		c, err2 := billing.ParseCurrency(*cur)
 		if err1 == nil && err2 == nil {
-			sumIn(rejected, c).Add(a)
+			sumIn(vr.rejected, c).Add(a)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	changeRejects, err := countParquet(filepath.Join(dir, "rejects", "changes.parquet"))
+	vr.changeRejects, err = countParquet(filepath.Join(vr.dir, "rejects", "changes.parquet"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 
-	acceptedPath := filepath.Join(dir, "changes", "accepted.parquet")
+	acceptedPath := filepath.Join(vr.dir, "changes", "accepted.parquet")
 	if exists(acceptedPath) { // older trees lack it
 		accepted, err := countParquet(acceptedPath)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if accepted != m.Counts.ChangesAccepted {
-			bad("changes/accepted.parquet holds %d rows; manifest says %d accepted", accepted, m.Counts.ChangesAccepted)
+		if accepted != vr.m.Counts.ChangesAccepted {
+			vr.bad("changes/accepted.parquet holds %d rows; manifest says %d accepted", accepted, vr.m.Counts.ChangesAccepted)
 		}
 	}
 
-	// 4. Everything adds up.
-	c := m.Counts
+	return nil
+}
+
+// checkCounts: the rows of every input add up (read = accepted +
+// rejected), and every file holds the rows the manifest says.
+func (vr *verification) checkCounts() error {
+	c := vr.m.Counts
 	for _, in := range []struct {
 		name                     string
 		read, accepted, rejected int64
@@ -455,70 +536,76 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		{"balances", c.BalancesRead, c.BalancesAccepted, c.BalancesRejected},
 	} {
 		if in.read != in.accepted+in.rejected {
-			bad("manifest: %d %s rows read but %d accepted + %d rejected", in.read, in.name, in.accepted, in.rejected)
+			vr.bad("manifest: %d %s rows read but %d accepted + %d rejected", in.read, in.name, in.accepted, in.rejected)
 		}
-		p := filepath.Join(dir, "rejects", in.name+".parquet")
+		p := filepath.Join(vr.dir, "rejects", in.name+".parquet")
 		if !exists(p) {
 			continue
 		}
 		n, err := countParquet(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if n != in.rejected {
-			bad("rejects/%s.parquet holds %d rows; manifest says %d rejected", in.name, n, in.rejected)
+			vr.bad("rejects/%s.parquet holds %d rows; manifest says %d rejected", in.name, n, in.rejected)
 		}
 	}
 	if c.UsageRead != c.UsageBilled+c.UsageRejected {
-		bad("manifest: %d usage rows read but %d billed + %d rejected", c.UsageRead, c.UsageBilled, c.UsageRejected)
+		vr.bad("manifest: %d usage rows read but %d billed + %d rejected", c.UsageRead, c.UsageBilled, c.UsageRejected)
 	}
 	// Without corrections every row is a line: live = the rows.
-	if live != c.UsageBilled+c.LinesCarried {
-		bad("bills hold %d lines (%d rows, net of corrections); manifest says %d billed + %d carried as invoiced", live, billRows, c.UsageBilled, c.LinesCarried)
+	if vr.live != c.UsageBilled+c.LinesCarried {
+		vr.bad("bills hold %d lines (%d rows, net of corrections); manifest says %d billed + %d carried as invoiced", vr.live, vr.billRows, c.UsageBilled, c.LinesCarried)
 	}
-	for _, cl := range m.Closed {
+	for _, cl := range vr.m.Closed {
 		for _, f := range cl.Files {
-			if o, ok := listed[f.Path]; !ok || o.SHA256 != f.SHA256 {
-				bad("closed cycle %s: %s is not the file closed in version %d (sha256 %.12s…)", cl.Cycle, f.Path, cl.Version, f.SHA256)
+			if o, ok := vr.listed[f.Path]; !ok || o.SHA256 != f.SHA256 {
+				vr.bad("closed cycle %s: %s is not the file closed in version %d (sha256 %.12s…)", cl.Cycle, f.Path, cl.Version, f.SHA256)
 			}
 		}
 	}
-	if rejectRows != c.UsageRejected {
-		bad("rejects/usage.parquet holds %d rows; manifest says %d rejected", rejectRows, c.UsageRejected)
+	if vr.rejectRows != c.UsageRejected {
+		vr.bad("rejects/usage.parquet holds %d rows; manifest says %d rejected", vr.rejectRows, c.UsageRejected)
 	}
-	if changeRejects != c.ChangesRejected {
-		bad("rejects/changes.parquet holds %d rows; manifest says %d rejected", changeRejects, c.ChangesRejected)
+	if vr.changeRejects != c.ChangesRejected {
+		vr.bad("rejects/changes.parquet holds %d rows; manifest says %d rejected", vr.changeRejects, c.ChangesRejected)
 	}
 	if c.ChangesRead != c.ChangesAccepted+c.ChangesRejected {
-		bad("manifest: %d changes read but %d accepted + %d rejected", c.ChangesRead, c.ChangesAccepted, c.ChangesRejected)
+		vr.bad("manifest: %d changes read but %d accepted + %d rejected", c.ChangesRead, c.ChangesAccepted, c.ChangesRejected)
 	}
-	if summaryRows != c.SummaryRows {
-		bad("summary holds %d rows; manifest says %d", summaryRows, c.SummaryRows)
+	if vr.summaryRows != c.SummaryRows {
+		vr.bad("summary holds %d rows; manifest says %d", vr.summaryRows, c.SummaryRows)
 	}
+	return nil
+}
+
+// checkTotals: per currency, the bills and the rejects add up to the
+// manifest's totals to the last digit, and so do the settlement sums.
+func (vr *verification) checkTotals() error {
 	currencies := map[string]bool{}
-	for cur := range m.Totals {
+	for cur := range vr.m.Totals {
 		currencies[cur] = true
 	}
-	for cur := range billed {
+	for cur := range vr.billed {
 		currencies[cur] = true
 	}
-	for cur := range rejected {
+	for cur := range vr.rejected {
 		currencies[cur] = true
 	}
 	for cur := range currencies {
-		t := m.Totals[cur]
+		t := vr.m.Totals[cur]
 		var b, r billing.Sum
-		if billed[cur] != nil {
-			b = *billed[cur]
+		if vr.billed[cur] != nil {
+			b = *vr.billed[cur]
 		}
-		if rejected[cur] != nil {
-			r = *rejected[cur]
+		if vr.rejected[cur] != nil {
+			r = *vr.rejected[cur]
 		}
 		var carried billing.Sum
 		if t.Carried != "" {
 			var err error
 			if carried, err = billing.ParseSum(t.Carried); err != nil {
-				bad("%s: manifest: carried %q: %v", cur, t.Carried, err)
+				vr.bad("%s: manifest: carried %q: %v", cur, t.Carried, err)
 			}
 		}
 		read := b // the bills less what they carry of lines no longer read
@@ -527,16 +614,16 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 		total.AddSum(read)
 		total.AddSum(r)
 		if read.String() != t.Billed {
-			bad("%s: bills add up to %s (%s carried); manifest says %s billed", cur, b, carried, t.Billed)
+			vr.bad("%s: bills add up to %s (%s carried); manifest says %s billed", cur, b, carried, t.Billed)
 		}
 		if r.String() != t.Rejected {
-			bad("%s: rejects add up to %s; manifest says %s rejected", cur, r, t.Rejected)
+			vr.bad("%s: rejects add up to %s; manifest says %s rejected", cur, r, t.Rejected)
 		}
 		if total.String() != t.Read {
-			bad("%s: billed %s + rejected %s = %s; manifest says %s read", cur, read, r, total, t.Read)
+			vr.bad("%s: billed %s + rejected %s = %s; manifest says %s read", cur, read, r, total, t.Read)
 		}
-		if hasSettlement {
-			s := settled[cur]
+		if vr.hasSettlement {
+			s := vr.settled[cur]
 			if s == nil {
 				s = &curSums{}
 			}
@@ -555,19 +642,18 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 				{"voucher", s.voucher, t.Voucher}, {"stored value", s.sv, t.StoredValue}, {"due", s.due, t.Due},
 			} {
 				if x.got.String() != x.manifest {
-					bad("%s: the files add up to %s %s; manifest says %s", cur, x.what, x.got, x.manifest)
+					vr.bad("%s: the files add up to %s %s; manifest says %s", cur, x.what, x.got, x.manifest)
 				}
 			}
 			if s.eff != eff {
-				bad("%s: effective %s is not list %s - discount %s", cur, s.eff, b, s.disc)
+				vr.bad("%s: effective %s is not list %s - discount %s", cur, s.eff, b, s.disc)
 			}
 			if s.due != due {
-				bad("%s: due %s is not effective %s - coupon %s - voucher %s - stored value %s", cur, s.due, s.eff, s.coupon, s.voucher, s.sv)
+				vr.bad("%s: due %s is not effective %s - coupon %s - voucher %s - stored value %s", cur, s.due, s.eff, s.coupon, s.voucher, s.sv)
 			}
 		}
 	}
-	sort.Strings(problems)
-	return problems, nil
+	return nil
 }
 
 func str(v parquet.Value) string { return string(v.ByteArray()) }
