@@ -239,6 +239,7 @@ func (r *run) total(cur string) *currencyTotals {
 }
 
 // Run performs one consolidation run. On error nothing under cfg.Out changes.
+// It only wires the stages together; each is a method of run.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	started := time.Now().UTC()
 	if cfg.Zone == nil {
@@ -249,15 +250,78 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.SpillBytes = DefaultSpillBytes
 	}
 	r := &run{cfg: cfg, ctx: ctx, totals: map[string]*currencyTotals{}, stamps: map[string]stamp{}, mark: time.Now()}
+	in, err := r.resolveInputs()
+	if err != nil {
+		return nil, err
+	}
+	tree, err := writers.BeginWait(ctx, cfg.Out, cfg.Wait, cfg.Waiting)
+	if err != nil {
+		return nil, err
+	}
+	tree.Keep = cfg.Keep
+	r.tree = tree
+	committed := false
+	defer func() {
+		if !committed {
+			tree.Abort()
+		}
+	}()
+	if err := r.prepareTree(); err != nil {
+		return nil, err
+	}
+	if err := r.hashInputs(in); err != nil {
+		return nil, err
+	}
+	sm, err := r.readSmallInputs(in)
+	if err != nil {
+		return nil, err
+	}
+	outputs, sp, err := r.readUsageLines(in, sm)
+	if err != nil {
+		return nil, err
+	}
+	settled, alerts, err := r.finishSettlement(sm)
+	if err != nil {
+		return nil, err
+	}
+	outputs = append(outputs, settled...)
+	if outputs, err = r.writeInputOutputs(in, sm, sp, outputs); err != nil {
+		return nil, err
+	}
+	m, err := r.buildManifest(started, outputs)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.guard(m); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := tree.Commit(); err != nil {
+		return nil, err
+	}
+	committed = true
+	r.stage("commit", slog.String("out", cfg.Out), slog.Int64("version", m.TreeVersion), slog.Int64("shared_bytes", tree.Shared))
+	return &Result{Manifest: m, Warnings: append(r.warnings, tree.Warnings...), Alerts: alerts, Version: m.TreeVersion, Shared: tree.Shared}, nil
+}
 
-	// Inputs inside the output tree are refused before anything is read:
-	// the arguments first (a folder inside DIR), then the files they name.
+// inputFiles are a run's input files, each argument expanded.
+type inputFiles struct {
+	usage, changes, accounts []string
+	settle                   map[string][]string // by kind: discounts, enterprises, credits, balances
+}
+
+// resolveInputs expands every input argument, before the output is
+// touched: inputs inside the output tree are refused, the arguments first
+// (a folder inside DIR), then the files they name.
+func (r *run) resolveInputs() (*inputFiles, error) {
+	cfg := r.cfg
 	given := map[string][]string{"--usage": cfg.Usage, "--changes": cfg.Changes, "--accounts": cfg.Accounts,
 		"--discounts": cfg.Discounts, "--credits": cfg.Credits, "--enterprises": cfg.Enterprises, "--balances": cfg.Balances}
 	if err := inputsOutside(cfg.Out, given); err != nil {
 		return nil, err
 	}
-	// Resolve every input before touching the output.
 	usage, err := expandAll(cfg.Usage)
 	if err != nil {
 		return nil, err
@@ -300,30 +364,34 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		r.warnings = append(r.warnings, inputsTwice(expanded)...)
 	}
 
-	tree, err := writers.BeginWait(ctx, cfg.Out, cfg.Wait, cfg.Waiting)
-	if err != nil {
-		return nil, err
-	}
-	tree.Keep = cfg.Keep
-	r.tree = tree
-	committed := false
-	defer func() {
-		if !committed {
-			tree.Abort()
-		}
-	}()
+	return &inputFiles{usage: usage, changes: changes, accounts: accounts, settle: settleFiles}, nil
+}
+
+// prepareTree makes the run's spill folder in the new version and loads
+// the closed cycles of the version it starts from.
+func (r *run) prepareTree() error {
+	cfg, tree := r.cfg, r.tree
+	var err error
 	r.spillDir = filepath.Join(tree.Dir(), ".spill")
 	if err := os.Mkdir(r.spillDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating spill folder: %w", err)
+		return fmt.Errorf("creating spill folder: %w", err)
 	}
 	if tree.BaseVersion() > 0 && cfg.GuardBase == "" && cfg.Shard == nil && cfg.Commit == nil {
 		if r.closed, err = r.loadClosed(tree.BaseDir()); err != nil {
-			return nil, err
+			return err
 		}
 	} else if len(cfg.Restate) > 0 {
-		return nil, fmt.Errorf("%w: --restate %s: %s has no closed cycle", ErrUsage, cfg.Restate[0], cfg.Out)
+		return fmt.Errorf("%w: --restate %s: %s has no closed cycle", ErrUsage, cfg.Restate[0], cfg.Out)
 	}
 
+	return nil
+}
+
+// hashInputs describes every input file (size, mtime, SHA-256) for the
+// manifest, and says when two usage files hold the same bytes.
+func (r *run) hashInputs(in *inputFiles) error {
+	cfg := r.cfg
+	usage, changes, accounts, settleFiles := in.usage, in.changes, in.accounts, in.settle
 	inputHashes := hashes{}
 	var plainUsage []writers.Input // usage files, not zip members, hashed so far
 	var plainFiles []string        // and where they are
@@ -343,7 +411,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		for _, f := range group.files {
 			in, st, err := inputHashes.describe(group.kind, f)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			in.Path = r.name(f)
 			r.stamps[f] = st
@@ -366,6 +434,28 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r.stage("hash_inputs", slog.Int("files", len(r.inputs)), slog.Int64("bytes", inBytes))
 	writers.Checkpoint("hashed")
 
+	return nil
+}
+
+// smallInputs are what a run reads whole before the usage lines: the
+// accounts, the changes and their plan, and the settlement inputs.
+type smallInputs struct {
+	acctMap         rules.Accounts
+	acctRejects     []writers.Reject
+	acceptedChanges []billing.Change
+	changeRejects   []writers.Reject
+	plan            *rules.Plan
+	settleIn        *settlementInputs
+	applied         *writers.Applied
+	credits         *rules.Credits
+}
+
+// readSmallInputs reads the accounts, the changes (into the payer plan)
+// and the settlement inputs.
+func (r *run) readSmallInputs(in *inputFiles) (*smallInputs, error) {
+	cfg, tree := r.cfg, r.tree
+	accounts, changes, settleFiles := in.accounts, in.changes, in.settle
+	var err error
 	var acctMap rules.Accounts
 	var acctRejects []writers.Reject
 	if len(accounts) > 0 {
@@ -397,6 +487,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		slog.Int64("credits", c.CreditsAccepted), slog.Int64("balances", c.BalancesAccepted),
 		slog.Int64("rejected", c.DiscountsRejected+c.EnterprisesRejected+c.CreditsRejected+c.BalancesRejected))
 
+	return &smallInputs{acctMap: acctMap, acctRejects: acctRejects, acceptedChanges: acceptedChanges, changeRejects: changeRejects,
+		plan: plan, settleIn: settleIn, applied: applied, credits: credits}, nil
+}
+
+// readUsageLines runs passes A to D over the usage lines, or, committing a
+// sharded run, merges the shards' bills.
+func (r *run) readUsageLines(in *inputFiles, sm *smallInputs) ([]writers.Output, *lineSpills, error) {
+	cfg, usage, plan := r.cfg, in.usage, sm.plan
+	var err error
 	sp := &lineSpills{
 		ids:     spill.New(r.spillDir, "by-line-id", cfg.SpillBytes/2),
 		bills:   spill.New(r.spillDir, "by-partition", cfg.SpillBytes),
@@ -408,30 +507,37 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Commit != nil {
 		r.extras = readers.ExtraColumnsOf(cfg.Commit.Extras)
 		if outputs, err = r.commitUsage(cfg.Commit); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		r.stage("settle_shards", slog.Int64("summary_rows", r.counts.SummaryRows))
 	} else if outputs, err = r.usagePasses(usage, plan, sp); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
-	// Settlement: the statement rows were settled as pass D wrote them;
-	// what is left is the credits' balances and the alerts.
+	return outputs, sp, nil
+}
+
+// finishSettlement writes what is left of the settlement once pass D has
+// settled the statement rows: the credits applied and their balances, and
+// the alerts.
+func (r *run) finishSettlement(sm *smallInputs) ([]writers.Output, []rules.Alert, error) {
+	tree, applied, credits, settleIn, plan := r.tree, sm.applied, sm.credits, sm.settleIn, sm.plan
+	var outputs []writers.Output
 	appliedOut, err := applied.Close()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.counts.CreditsApplied = r.settle.n
 	balOut, err := writers.WriteCreditBalances(tree.Dir(), credits.Balances())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	alertCycles := r.cycles
 	var alerts []rules.Alert
 	if r.closed != nil {
 		// The closed cycles' alerts stay as they were.
 		if alerts, err = r.closed.keepAlerts(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		alertCycles = slices.DeleteFunc(slices.Clone(alertCycles), func(c billing.Cycle) bool { return c <= r.closed.last })
 	}
@@ -439,11 +545,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r.counts.Alerts = int64(len(alerts))
 	alertOut, err := writers.WriteAlerts(tree.Dir(), alerts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	outputs = append(outputs, appliedOut, balOut, alertOut)
 	r.stage("settle", slog.Int64("credits_applied", r.counts.CreditsApplied), slog.Int64("alerts", r.counts.Alerts))
 
+	return outputs, alerts, nil
+}
+
+// writeInputOutputs writes the rejects of every input, the accepted
+// changes and settlement inputs, and views.sql over all the outputs.
+func (r *run) writeInputOutputs(in *inputFiles, sm *smallInputs, sp *lineSpills, outputs []writers.Output) ([]writers.Output, error) {
+	cfg, tree, accounts := r.cfg, r.tree, in.accounts
+	changeRejects, acctRejects, acceptedChanges, settleIn, acctMap := sm.changeRejects, sm.acctRejects, sm.acceptedChanges, sm.settleIn, sm.acctMap
+	var err error
 	var rejOut writers.Output
 	if cfg.Commit != nil {
 		rejOut, err = r.commitRejects(cfg.Commit)
@@ -515,6 +630,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r.stage("write_rejects", slog.Int64("usage", r.counts.UsageRejected), slog.Int64("changes", r.counts.ChangesRejected), slog.Int64("accounts", r.counts.AccountsRejected))
 
+	return outputs, nil
+}
+
+// buildManifest describes the new version: its inputs, outputs, counts and
+// totals, checked against each other.
+func (r *run) buildManifest(started time.Time, outputs []writers.Output) (*writers.Manifest, error) {
+	cfg, tree := r.cfg, r.tree
 	if r.closed != nil {
 		r.counts.LinesCarried = r.closed.carried
 		for cur := range r.closed.carriedBy {
@@ -578,6 +700,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			m.Totals[cur] = tt
 		}
 	}
+	return m, nil
+}
+
+// guard holds the new version to the data-quality limits: the reject
+// ratio here, the guards against the latest version through cfg.Guard.
+// The manifest is written either way it passes.
+func (r *run) guard(m *writers.Manifest) error {
+	cfg, tree, ctx := r.cfg, r.tree, r.ctx
 	var trips []string
 	if cfg.MaxRejectRatio >= 0 && r.counts.UsageRead > 0 {
 		ratio := float64(r.counts.UsageRejected) / float64(r.counts.UsageRead)
@@ -590,11 +720,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		trips[0] += "; " + strings.Join(r.warnings, "; ")
 	}
 	if cfg.Guard == nil && len(trips) > 0 {
-		return nil, fmt.Errorf("%w: %s; previous output kept", ErrDataQuality, trips[0])
+		return fmt.Errorf("%w: %s; previous output kept", ErrDataQuality, trips[0])
 	}
 	m.EndedAt = time.Now().UTC().Format(time.RFC3339Nano)
 	if err := writers.WriteManifest(tree.Dir(), m); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.Guard != nil {
 		g := &GuardInput{Base: tree.BaseDir(), BaseVersion: tree.BaseVersion(), Staged: tree.Dir(), Manifest: m, Trips: trips}
@@ -605,24 +735,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			g.Base, g.BaseVersion = cfg.GuardBase, cfg.GuardBaseVersion
 		}
 		if err := cfg.Guard(ctx, g); err != nil {
-			return nil, err
+			return err
 		}
 		if len(m.Accepted) > 0 { // the guards passed on purpose, on record
 			if err := writers.WriteManifest(tree.Dir(), m); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		r.stage("guards", slog.Int64("base_version", tree.BaseVersion()))
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := tree.Commit(); err != nil {
-		return nil, err
-	}
-	committed = true
-	r.stage("commit", slog.String("out", cfg.Out), slog.Int64("version", m.TreeVersion), slog.Int64("shared_bytes", tree.Shared))
-	return &Result{Manifest: m, Warnings: append(r.warnings, tree.Warnings...), Alerts: alerts, Version: m.TreeVersion, Shared: tree.Shared}, nil
+	return nil
 }
 
 // usagePasses are passes A to D over the usage lines.
