@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/billcons/billcons/billing"
-	"github.com/billcons/billcons/fixtures/gen"
+	"github.com/billcons/billcons/gen"
 )
 
 // benchRead decodes every usage row of a generated file and reports rows/s.

@@ -11,7 +11,7 @@ import (
 	aparquet "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-	"github.com/billcons/billcons/fixtures/gen"
+	"github.com/billcons/billcons/gen"
 	"github.com/parquet-go/parquet-go"
 )
 

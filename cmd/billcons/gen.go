@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/billcons/billcons/fixtures/gen"
+	"github.com/billcons/billcons/gen"
 	"golang.org/x/term"
 )
 
