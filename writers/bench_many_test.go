@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/fixtures/bench/floor"
 )
 
 // manyPayersLines is the many-payers shape of issue 13 in small: 200,000
@@ -54,9 +55,9 @@ func writePayers(tb testing.TB, dir string, ls []billing.UsageLine, n int, payer
 // BenchmarkWriteBillsManyPayers writes 2,000 small bills files, and as its
 // floor, the same files with the same bytes from memory: the folders made,
 // each file created, written and closed, by as many goroutines as the bills
-// writer uses (BillWriters). The ratio of the two is issue 13's measure
-// (at most 1.3). codec-floor writes them too, each page compressed again
-// first (WriteCodecFloor): what any writer of these files pays at least.
+// writer uses (BillWriters). The ratio of the two is what the bills writer
+// is held to. codec-floor writes them too, each page compressed again
+// first (floor.WriteCodec): what any writer of these files pays at least.
 // payers=1 writes the same lines as one file, and its floors: the
 // differences between payers=2000 and payers=1 are what 1,999 more files
 // cost the writer and the file system (BenchmarkCostPerFile).
@@ -86,9 +87,9 @@ func benchWriteMany(b *testing.B, payers int) {
 				dir := b.TempDir()
 				var err error
 				if codec {
-					err = WriteCodecFloor(dir, rels, paged)
+					err = floor.WriteCodec(dir, rels, paged, BillWriters)
 				} else {
-					err = WriteFloor(dir, rels, data)
+					err = floor.Write(dir, rels, data, BillWriters)
 				}
 				if err != nil {
 					b.Fatal(err)
@@ -100,20 +101,20 @@ func benchWriteMany(b *testing.B, payers int) {
 }
 
 // manyFiles writes the many-payers bills over payers payers and returns
-// their paths, their bytes and their pages for WriteCodecFloor.
-func manyFiles(b *testing.B, ls []billing.UsageLine, payers int) ([]string, [][]byte, []*PagedFile) {
+// their paths, their bytes and their pages for floor.WriteCodec.
+func manyFiles(b *testing.B, ls []billing.UsageLine, payers int) ([]string, [][]byte, []*floor.PagedFile) {
 	src := b.TempDir()
 	outs := writeMany(b, src, ls, payers)
 	rels := make([]string, len(outs))
 	data := make([][]byte, len(outs))
-	paged := make([]*PagedFile, len(outs))
+	paged := make([]*floor.PagedFile, len(outs))
 	for i, o := range outs {
 		var err error
 		rels[i] = o.Path
 		if data[i], err = os.ReadFile(filepath.Join(src, o.Path)); err != nil {
 			b.Fatal(err)
 		}
-		if paged[i], err = CutPages(data[i]); err != nil {
+		if paged[i], err = floor.CutPages(data[i], PageCodec); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -125,33 +126,33 @@ func manyFiles(b *testing.B, ls []billing.UsageLine, payers int) ([]string, [][]
 // as 2,000 files and as one, by the bills writer and by the floors, in
 // turn in every round, in CPU time (user and system, the whole process).
 // The metrics are the CPU each of the 1,999 more files took: bills-us/file
-// the writer's, floor-us/file the file system's (WriteFloor),
-// codec-us/file with the pages compressed (WriteCodecFloor), and
-// bills/floor their ratio (issue 13: what a file costs beyond its bytes).
+// the writer's, floor-us/file the file system's (floor.Write),
+// codec-us/file with the pages compressed (floor.WriteCodec), and
+// bills/floor their ratio (what a file costs beyond its bytes).
 func BenchmarkCostPerFile(b *testing.B) {
 	ls := benchLines(time.Date(2024, 2, 1, 0, 0, 0, 0, time.FixedZone("+08:00", 8*3600)), 7)
 	type shape struct {
 		rels  []string
 		data  [][]byte
-		paged []*PagedFile
+		paged []*floor.PagedFile
 	}
 	var shapes [2]shape
 	for i, payers := range []int{manyPayers, 1} {
 		shapes[i].rels, shapes[i].data, shapes[i].paged = manyFiles(b, ls, payers)
 	}
-	var bills, floor, codec [2]time.Duration
+	var bills, fsFloor, codec [2]time.Duration
 	b.ResetTimer()
 	for b.Loop() {
 		for i, payers := range []int{manyPayers, 1} {
 			sh := &shapes[i]
 			bills[i] += cpuOf(func() { writeMany(b, b.TempDir(), ls, payers) })
-			floor[i] += cpuOf(func() {
-				if err := WriteFloor(b.TempDir(), sh.rels, sh.data); err != nil {
+			fsFloor[i] += cpuOf(func() {
+				if err := floor.Write(b.TempDir(), sh.rels, sh.data, BillWriters); err != nil {
 					b.Fatal(err)
 				}
 			})
 			codec[i] += cpuOf(func() {
-				if err := WriteCodecFloor(b.TempDir(), sh.rels, sh.paged); err != nil {
+				if err := floor.WriteCodec(b.TempDir(), sh.rels, sh.paged, BillWriters); err != nil {
 					b.Fatal(err)
 				}
 			})
@@ -161,9 +162,9 @@ func BenchmarkCostPerFile(b *testing.B) {
 		return float64(d[0]-d[1]) / float64(b.N) / float64(manyPayers-1) / 1e3
 	}
 	b.ReportMetric(perFile(bills), "bills-us/file")
-	b.ReportMetric(perFile(floor), "floor-us/file")
+	b.ReportMetric(perFile(fsFloor), "floor-us/file")
 	b.ReportMetric(perFile(codec), "codec-us/file")
-	b.ReportMetric(perFile(bills)/perFile(floor), "bills/floor")
+	b.ReportMetric(perFile(bills)/perFile(fsFloor), "bills/floor")
 }
 
 // cpuOf returns the CPU time (user and system) the process spent while f

@@ -7,8 +7,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 	"github.com/parquet-go/parquet-go/compress/zstd"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // Output describes one file of the tree, for the manifest.
@@ -67,6 +70,23 @@ func createFile(root, rel string, newDir bool) (*os.File, error) {
 // about half the CPU of zstd's default level for files a fifth larger,
 // which DuckDB reads as fast (docs/performance.md).
 var zstdFastest = zstd.Codec{Level: zstd.SpeedFastest}
+
+// PageCodec is the codec billcons compresses a page of codec c with (nil
+// for none): what the benchmarks' codec floor compresses pages again with.
+func PageCodec(c format.CompressionCodec) (compress.Codec, error) {
+	switch c {
+	case format.Uncompressed:
+		return nil, nil
+	case format.Zstd:
+		return &zstdFastest, nil
+	case format.Snappy:
+		return &snappyCodec, nil
+	}
+	if codec := parquet.LookupCompressionCodec(c); codec != nil {
+		return codec, nil
+	}
+	return nil, fmt.Errorf("codec %s", c)
+}
 
 // snappyCodec compresses the bills files of at most billSmall rows.
 var snappyCodec = snappy.Codec{}
