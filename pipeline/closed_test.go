@@ -11,6 +11,7 @@ import (
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/rules"
+	"github.com/billcons/billcons/verify"
 	"github.com/billcons/billcons/writers"
 )
 
@@ -104,7 +105,7 @@ func (c *closedTree) corrections() []string {
 
 func (c *closedTree) verify() {
 	c.t.Helper()
-	problems, err := writers.Verify(c.out)
+	problems, err := verify.Dir(c.out)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -359,7 +360,7 @@ func TestVerifyNetAgainstRecomputed(t *testing.T) {
 	if err := writers.WriteManifest(dir, m); err != nil {
 		t.Fatal(err)
 	}
-	problems, err := writers.Verify(c.out)
+	problems, err := verify.Dir(c.out)
 	if err != nil {
 		t.Fatal(err)
 	}

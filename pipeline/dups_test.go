@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/billcons/billcons/verify"
 	"github.com/billcons/billcons/writers"
 	"github.com/google/go-cmp/cmp"
 	"github.com/parquet-go/parquet-go"
@@ -89,7 +90,7 @@ func TestDuplicatesAcrossFiles(t *testing.T) {
 		if m.Counts.UsageRejected != 4 || m.Totals["CNY"].Rejected != "70.500000000" || m.Totals["CNY"].Billed != "15.000000000" {
 			t.Errorf("spill %d: rejected %d rows, CNY totals %+v; want 4 rows, 70.500000000 rejected, 15.000000000 billed", spill, m.Counts.UsageRejected, m.Totals["CNY"])
 		}
-		if problems, err := writers.Verify(out); err != nil || len(problems) > 0 {
+		if problems, err := verify.Dir(out); err != nil || len(problems) > 0 {
 			t.Errorf("spill %d: Verify() = %v, %v", spill, problems, err)
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/billcons/billcons/rules"
-	"github.com/billcons/billcons/writers"
+	"github.com/billcons/billcons/verify"
 )
 
 // FuzzRun runs the whole job on fuzzed usage rows under a valid header. The
@@ -50,7 +50,7 @@ func FuzzRun(f *testing.F) {
 		if c.UsageRead != c.UsageBilled+c.UsageRejected {
 			t.Fatalf("read %d, billed %d, rejected %d", c.UsageRead, c.UsageBilled, c.UsageRejected)
 		}
-		problems, err := writers.Verify(out)
+		problems, err := verify.Dir(out)
 		if err != nil || len(problems) > 0 {
 			t.Fatalf("verify: %v %v", err, problems)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/billcons/billcons/verify"
 	"github.com/billcons/billcons/writers"
 	"github.com/parquet-go/parquet-go"
 )
@@ -106,7 +107,7 @@ func TestPartsSameTree(t *testing.T) {
 	if want := []string{"120 duplicate_line_id", "170 invalid_amount"}; !slices.Equal(rejects, want) {
 		t.Errorf("rejects read in parts: %v, want %v", rejects, want)
 	}
-	if problems, err := writers.Verify(filepath.Join(dir, "parts")); err != nil || len(problems) > 0 {
+	if problems, err := verify.Dir(filepath.Join(dir, "parts")); err != nil || len(problems) > 0 {
 		t.Errorf("Verify(parts) = %v, %v", problems, err)
 	}
 	// The file given twice is read twice, in parts each time: each of its

@@ -13,6 +13,7 @@ import (
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/rules"
+	"github.com/billcons/billcons/verify"
 	"github.com/billcons/billcons/writers"
 )
 
@@ -106,7 +107,7 @@ func TestPropertyRandomData(t *testing.T) {
 			run("spilled", 64<<10) // many runs on disk
 			run("memory", 1<<30)   // one in-memory sort
 
-			problems, err := writers.Verify(filepath.Join(dir, "spilled"))
+			problems, err := verify.Dir(filepath.Join(dir, "spilled"))
 			if err != nil || len(problems) > 0 {
 				t.Fatalf("Verify() = %v, %v", problems, err)
 			}

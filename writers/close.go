@@ -193,7 +193,7 @@ func invoiceFile(src, root, rel string, c billing.Cycle, each func(l *billing.Us
 	}
 	wrote := outs[0].Path
 	if err := os.Rename(filepath.Join(tmp, wrote), filepath.Join(root, rel)); err != nil {
-		return nil, Output{}, fmt.Errorf("%s: %w", rel, unwrapPath(err))
+		return nil, Output{}, fmt.Errorf("%s: %w", rel, UnwrapPath(err))
 	}
 	out := outs[0]
 	out.Path = rel

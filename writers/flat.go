@@ -512,7 +512,7 @@ func (f *flatFile) flush() error {
 		return nil
 	}
 	if _, err := f.f.Write(f.buf); err != nil {
-		return fmt.Errorf("writing %s: %w", f.rel, unwrapPath(err))
+		return fmt.Errorf("writing %s: %w", f.rel, UnwrapPath(err))
 	}
 	f.h.Write(f.buf)
 	f.buf = f.buf[:0]
@@ -531,7 +531,7 @@ func (f *flatFile) close() (Output, error) {
 		return Output{}, err
 	}
 	if err := f.f.Close(); err != nil {
-		return Output{}, fmt.Errorf("writing %s: %w", f.rel, unwrapPath(err))
+		return Output{}, fmt.Errorf("writing %s: %w", f.rel, UnwrapPath(err))
 	}
 	return Output{Path: f.rel, Rows: f.rows, Bytes: f.n, SHA256: hex.EncodeToString(f.h.Sum(nil))}, nil
 }

@@ -134,11 +134,11 @@ func WriteManifest(root string, m *Manifest) error {
 	path := filepath.Join(root, "manifest.json")
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("writing manifest.json: %w", unwrapPath(err))
+		return fmt.Errorf("writing manifest.json: %w", UnwrapPath(err))
 	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
 		f.Close()
-		return fmt.Errorf("writing manifest.json: %w", unwrapPath(err))
+		return fmt.Errorf("writing manifest.json: %w", UnwrapPath(err))
 	}
 	return f.Close()
 }
@@ -147,7 +147,7 @@ func WriteManifest(root string, m *Manifest) error {
 func ReadManifest(dir string) (*Manifest, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "manifest.json"), unwrapPath(err))
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "manifest.json"), UnwrapPath(err))
 	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {

@@ -97,11 +97,11 @@ func BeginWait(ctx context.Context, out string, wait time.Duration, waiting func
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if err := os.MkdirAll(out, 0o755); err != nil {
-			return nil, fmt.Errorf("--out %s: %w", out, unwrapPath(err))
+			return nil, fmt.Errorf("--out %s: %w", out, UnwrapPath(err))
 		}
 		created = true
 	case err != nil:
-		return nil, fmt.Errorf("--out %s: %w", out, unwrapPath(err))
+		return nil, fmt.Errorf("--out %s: %w", out, UnwrapPath(err))
 	case !st.IsDir():
 		return nil, fmt.Errorf("--out %s: exists and is not a folder", out)
 	default:
@@ -119,7 +119,7 @@ func BeginWait(ctx context.Context, out string, wait time.Duration, waiting func
 		return nil, err
 	}
 	if err := os.MkdirAll(t.state, 0o755); err != nil {
-		return fail(fmt.Errorf("--out %s: %w", out, unwrapPath(err)))
+		return fail(fmt.Errorf("--out %s: %w", out, UnwrapPath(err)))
 	}
 	if err := t.takeLock(ctx, wait, waiting); err != nil {
 		return fail(err)
@@ -129,7 +129,7 @@ func BeginWait(ctx context.Context, out string, wait time.Duration, waiting func
 	}
 	t.staging = filepath.Join(t.state, "staging-"+strconv.Itoa(os.Getpid()))
 	if err := os.Mkdir(t.staging, 0o755); err != nil {
-		return fail(fmt.Errorf("--out %s: creating staging folder: %w", out, unwrapPath(err)))
+		return fail(fmt.Errorf("--out %s: creating staging folder: %w", out, UnwrapPath(err)))
 	}
 	return t, nil
 }
@@ -138,7 +138,7 @@ func (t *Tree) takeLock(ctx context.Context, wait time.Duration, waiting func(ho
 	lockPath := filepath.Join(t.state, "lock")
 	lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return fmt.Errorf("--out %s: creating lock %s: %w", t.out, lockPath, unwrapPath(err))
+		return fmt.Errorf("--out %s: creating lock %s: %w", t.out, lockPath, UnwrapPath(err))
 	}
 	holder := func() string {
 		b, _ := os.ReadFile(lockPath)
@@ -191,7 +191,7 @@ func (t *Tree) recover() error {
 	tmps, _ := filepath.Glob(filepath.Join(t.state, "latest.tmp-*"))
 	for _, o := range append(olds, tmps...) {
 		if err := os.RemoveAll(o); err != nil {
-			t.Warnings = append(t.Warnings, fmt.Sprintf("could not remove %s, left by an earlier run: %v", o, unwrapPath(err)))
+			t.Warnings = append(t.Warnings, fmt.Sprintf("could not remove %s, left by an earlier run: %v", o, UnwrapPath(err)))
 		}
 	}
 	if err := t.migrate(); err != nil {
@@ -205,7 +205,7 @@ func (t *Tree) recover() error {
 	for _, n := range listVersions(t.state) {
 		if n > latest { // renamed into place by a run killed before it published
 			if err := os.RemoveAll(versionDir(t.state, n)); err != nil {
-				return fmt.Errorf("--out %s: removing unpublished version %d: %w", t.out, n, unwrapPath(err))
+				return fmt.Errorf("--out %s: removing unpublished version %d: %w", t.out, n, UnwrapPath(err))
 			}
 		}
 	}
@@ -229,15 +229,15 @@ func (t *Tree) migrate() error {
 		return nil
 	}
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
-		return fmt.Errorf("--out %s: %w", t.out, unwrapPath(err))
+		return fmt.Errorf("--out %s: %w", t.out, UnwrapPath(err))
 	}
 	v1 := versionDir(t.state, 1)
 	if err := os.MkdirAll(v1, 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", t.out, unwrapPath(err))
+		return fmt.Errorf("--out %s: %w", t.out, UnwrapPath(err))
 	}
 	entries, err := os.ReadDir(t.out)
 	if err != nil {
-		return fmt.Errorf("--out %s: %w", t.out, unwrapPath(err))
+		return fmt.Errorf("--out %s: %w", t.out, UnwrapPath(err))
 	}
 	// The manifest last: until it moves, DIR still reads as the old tree.
 	sort.SliceStable(entries, func(i, j int) bool { return entries[j].Name() == "manifest.json" })
@@ -246,7 +246,7 @@ func (t *Tree) migrate() error {
 			continue
 		}
 		if err := os.Rename(filepath.Join(t.out, e.Name()), filepath.Join(v1, e.Name())); err != nil {
-			return fmt.Errorf("--out %s: moving %s into version 1: %w", t.out, e.Name(), unwrapPath(err))
+			return fmt.Errorf("--out %s: moving %s into version 1: %w", t.out, e.Name(), UnwrapPath(err))
 		}
 	}
 	t.relink(v1)
@@ -263,7 +263,7 @@ func (t *Tree) migrate() error {
 func CheckOurs(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("--out %s: %w", dir, unwrapPath(err))
+		return fmt.Errorf("--out %s: %w", dir, UnwrapPath(err))
 	}
 	if len(entries) == 0 {
 		return nil
@@ -340,11 +340,11 @@ func (t *Tree) Commit() error {
 	next := t.Next()
 	vdir := versionDir(t.state, next)
 	if err := os.MkdirAll(filepath.Dir(vdir), 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", t.out, unwrapPath(err))
+		return fmt.Errorf("--out %s: %w", t.out, UnwrapPath(err))
 	}
 	Checkpoint("before-swap")
 	if err := os.Rename(t.staging, vdir); err != nil {
-		return fmt.Errorf("--out %s: moving the new version in place: %w", t.out, unwrapPath(err))
+		return fmt.Errorf("--out %s: moving the new version in place: %w", t.out, UnwrapPath(err))
 	}
 	if err := syncDir(filepath.Dir(vdir)); err != nil {
 		return err
@@ -411,7 +411,7 @@ func (t *Tree) share() {
 		}
 		tmp := dst + ".link"
 		if err := os.Link(src, tmp); err != nil {
-			t.Warnings = append(t.Warnings, fmt.Sprintf("unchanged files are kept as copies, not shared with version %d: %v", t.base, unwrapPath(err)))
+			t.Warnings = append(t.Warnings, fmt.Sprintf("unchanged files are kept as copies, not shared with version %d: %v", t.base, UnwrapPath(err)))
 			return
 		}
 		if err := os.Rename(tmp, dst); err != nil {
@@ -428,7 +428,7 @@ func (t *Tree) share() {
 func (t *Tree) linkNames(vdir string) error {
 	entries, err := os.ReadDir(vdir)
 	if err != nil {
-		return fmt.Errorf("--out %s: %w", t.out, unwrapPath(err))
+		return fmt.Errorf("--out %s: %w", t.out, UnwrapPath(err))
 	}
 	for _, e := range entries {
 		link := filepath.Join(t.out, e.Name())
@@ -440,7 +440,7 @@ func (t *Tree) linkNames(vdir string) error {
 			return fmt.Errorf("--out %s: %s is not billcons' own (not a link into %s); move it out of the tree", t.out, link, StateDir)
 		}
 		if err := os.Symlink(target, link); err != nil {
-			return fmt.Errorf("--out %s: %w", t.out, unwrapPath(err))
+			return fmt.Errorf("--out %s: %w", t.out, UnwrapPath(err))
 		}
 	}
 	return nil
@@ -477,7 +477,7 @@ func (t *Tree) prune() {
 			break
 		}
 		if err := os.RemoveAll(versionDir(t.state, n)); err != nil {
-			t.Warnings = append(t.Warnings, fmt.Sprintf("could not remove version %d beyond --keep %d: %v", n, keep, unwrapPath(err)))
+			t.Warnings = append(t.Warnings, fmt.Sprintf("could not remove version %d beyond --keep %d: %v", n, keep, UnwrapPath(err)))
 		}
 	}
 }
@@ -532,7 +532,7 @@ func readLatest(state string) (int64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("reading %s: %w", filepath.Join(state, "latest"), unwrapPath(err))
+		return 0, fmt.Errorf("reading %s: %w", filepath.Join(state, "latest"), UnwrapPath(err))
 	}
 	n, err := strconv.ParseInt(filepath.Base(target), 10, 64)
 	if err != nil || n <= 0 {
@@ -546,11 +546,11 @@ func switchLatest(state string, n int64) error {
 	tmp := filepath.Join(state, "latest.tmp-"+strconv.Itoa(os.Getpid()))
 	os.Remove(tmp)
 	if err := os.Symlink(filepath.Join("v", fmt.Sprintf("%06d", n)), tmp); err != nil {
-		return fmt.Errorf("publishing version %d: %w", n, unwrapPath(err))
+		return fmt.Errorf("publishing version %d: %w", n, UnwrapPath(err))
 	}
 	if err := os.Rename(tmp, filepath.Join(state, "latest")); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("publishing version %d: %w", n, unwrapPath(err))
+		return fmt.Errorf("publishing version %d: %w", n, UnwrapPath(err))
 	}
 	return nil
 }
@@ -560,7 +560,7 @@ func switchLatest(state string, n int64) error {
 func syncTree(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, unwrapPath(err))
+		return fmt.Errorf("syncing %s: %w", dir, UnwrapPath(err))
 	}
 	defer d.Close()
 	if err := unix.Syncfs(int(d.Fd())); err != nil {
@@ -572,7 +572,7 @@ func syncTree(dir string) error {
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, unwrapPath(err))
+		return fmt.Errorf("syncing %s: %w", dir, UnwrapPath(err))
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil && !errors.Is(err, unix.EINVAL) {
@@ -581,7 +581,7 @@ func syncDir(dir string) error {
 	return nil
 }
 
-func unwrapPath(err error) error {
+func UnwrapPath(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		return pe.Err

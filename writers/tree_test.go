@@ -20,7 +20,7 @@ func stage(t *testing.T, tr *Tree, files map[string]string) {
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		sum, size, err := hashFile(p)
+		sum, size, err := fileSum(p)
 		if err != nil {
 			t.Fatal(err)
 		}

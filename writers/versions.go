@@ -183,7 +183,7 @@ func linkVersion(src, dst string, skip map[string]bool) error {
 		}
 		return os.Link(p, to)
 	})
-	return unwrapPath(err)
+	return UnwrapPath(err)
 }
 
 // CheckLinks checks that the top-level names of a versioned tree lead to
@@ -204,7 +204,7 @@ func CheckLinks(dir string) []string {
 	want := map[string]bool{}
 	entries, err := os.ReadDir(vdir)
 	if err != nil {
-		return []string{fmt.Sprintf("version %d: %v", latest, unwrapPath(err))}
+		return []string{fmt.Sprintf("version %d: %v", latest, UnwrapPath(err))}
 	}
 	for _, e := range entries {
 		want[e.Name()] = true

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/billcons/billcons/verify"
 	"github.com/billcons/billcons/writers"
 )
 
@@ -376,7 +377,7 @@ func TestKillAtEveryPoint(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, v := range vs {
-					if _, err := writers.VerifyContext(context.Background(), v.Dir); err != nil {
+					if _, err := verify.Tree(context.Background(), v.Dir); err != nil {
 						t.Fatalf("version %d unreadable after the rerun: %v", v.Number, err)
 					}
 				}

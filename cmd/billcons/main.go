@@ -34,6 +34,7 @@ import (
 	"github.com/billcons/billcons/rules"
 	"github.com/billcons/billcons/shards"
 	"github.com/billcons/billcons/storage"
+	"github.com/billcons/billcons/verify"
 	"github.com/billcons/billcons/writers"
 	"github.com/parquet-go/parquet-go"
 	"golang.org/x/term"
@@ -631,7 +632,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "billcons verify: %v\n", err)
 		return exitFailed
 	}
-	problems, err := writers.VerifyContext(ctx, dir)
+	problems, err := verify.Tree(ctx, dir)
 	err = signalled(err, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons verify: %v\n", err)

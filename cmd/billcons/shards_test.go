@@ -19,6 +19,7 @@ import (
 	"github.com/billcons/billcons/fixtures"
 	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/storage/s3fake"
+	"github.com/billcons/billcons/verify"
 	"github.com/billcons/billcons/writers"
 )
 
@@ -157,7 +158,7 @@ func published(t *testing.T, out string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	problems, err := writers.Verify(dir)
+	problems, err := verify.Dir(dir)
 	if err != nil || len(problems) > 0 {
 		t.Fatalf("verify %s: %v %v", out, err, problems)
 	}

@@ -1,6 +1,7 @@
-package writers
+package verify
 
 import (
+	"github.com/billcons/billcons/writers"
 	"path/filepath"
 	"strings"
 
@@ -25,7 +26,7 @@ type indexCheck struct {
 	// merged file's runs may meet with no change of payer between them.
 	starts map[[2]int64]bool
 	// index is the index as load read it, for check: read once.
-	index []IndexRow
+	index []writers.IndexRow
 	at    map[string]int // a bills file's place in the scan
 }
 
@@ -54,7 +55,7 @@ func (c *indexCheck) load(dir string, files []string) error {
 	for i, f := range files {
 		c.at[f] = i
 	}
-	return ReadIndex(filepath.Join(dir, filepath.FromSlash(IndexPath)), func(x *IndexRow) error {
+	return writers.ReadIndex(filepath.Join(dir, filepath.FromSlash(writers.IndexPath)), func(x *writers.IndexRow) error {
 		if i, ok := c.at[x.File]; ok {
 			c.starts[[2]int64{int64(i), x.FirstRow}] = true
 		}
@@ -97,27 +98,27 @@ func (c *indexCheck) check(files []string, bad func(string, ...any)) {
 		x := &c.index[k]
 		i, ok := c.at[x.File]
 		if !ok {
-			bad("%s: names %s, which is not a bills file of the tree", IndexPath, x.File)
+			bad("%s: names %s, which is not a bills file of the tree", writers.IndexPath, x.File)
 			continue
 		}
 		s := c.slices[sliceKey{i, x.Payer, x.Currency, x.FirstRow}]
 		switch {
 		case s == nil:
-			bad("%s: names %s's %s rows from row %d of %s, where no run of them starts", IndexPath, x.Payer, x.Currency, x.FirstRow, x.File)
+			bad("%s: names %s's %s rows from row %d of %s, where no run of them starts", writers.IndexPath, x.Payer, x.Currency, x.FirstRow, x.File)
 		case s.listed:
-			bad("%s: names %s's %s rows from row %d of %s twice", IndexPath, x.Payer, x.Currency, x.FirstRow, x.File)
+			bad("%s: names %s's %s rows from row %d of %s twice", writers.IndexPath, x.Payer, x.Currency, x.FirstRow, x.File)
 		default:
 			s.listed = true
 			if x.Rows != s.rows || x.LineCount != s.lines || x.ListAmount != s.list || x.Discount != s.discount || x.Effective != s.effective {
 				bad("%s: %s %s in %s from row %d: %d rows, %d lines, list %s, discount %s, effective %s; the file holds %d rows, %d lines, %s, %s, %s",
-					IndexPath, x.Payer, x.Currency, x.File, x.FirstRow, x.Rows, x.LineCount, x.ListAmount, x.Discount, x.Effective,
+					writers.IndexPath, x.Payer, x.Currency, x.File, x.FirstRow, x.Rows, x.LineCount, x.ListAmount, x.Discount, x.Effective,
 					s.rows, s.lines, s.list, s.discount, s.effective)
 			}
 		}
 	}
 	for k, s := range c.slices {
 		if !s.listed {
-			bad("%s: does not name %s's %s rows from row %d of %s", IndexPath, k.payer, k.currency, k.first, files[k.file])
+			bad("%s: does not name %s's %s rows from row %d of %s", writers.IndexPath, k.payer, k.currency, k.first, files[k.file])
 		}
 	}
 }

@@ -1,9 +1,10 @@
-package writers
+package verify
 
 import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/billcons/billcons/writers"
 	"path/filepath"
 	"strings"
 
@@ -14,7 +15,7 @@ import (
 // netCheck checks, per closed cycle the last run compared, payer and
 // currency, that what the bills hold of its lines (their closed rows plus
 // every correction made to them, net) is what that run recomputed from
-// its inputs plus the lines it carried as invoiced (RecomputedPath):
+// its inputs plus the lines it carried as invoiced (writers.RecomputedPath):
 // invoiced + corrections = the cycle recomputed (CONTRACT.md,
 // Corrections). The bills' side is summed per payer as the files give it
 // (a cycle's own rows come in payer order) and spilled with the run's
@@ -36,7 +37,7 @@ type netSum struct {
 // newNetCheck reads the run's side, or returns nil for a tree with none.
 func newNetCheck(dir, tmp string) (*netCheck, error) {
 	n := &netCheck{cycles: map[string]bool{}, sorted: spill.New(tmp, "net", verifySortBudget)}
-	err := ReadRecomputed(filepath.Join(dir, RecomputedPath), func(r *RecomputedRow) error {
+	err := writers.ReadRecomputed(filepath.Join(dir, writers.RecomputedPath), func(r *writers.RecomputedRow) error {
 		n.cycles[r.Cycle.String()] = true
 		return n.put(&netSum{r.Cycle.String(), r.Payer, r.Currency, r.Lines, r.List, r.Discount}, 0)
 	})

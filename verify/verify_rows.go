@@ -1,8 +1,9 @@
-package writers
+package verify
 
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/billcons/billcons/writers"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/spill"
@@ -92,7 +93,7 @@ func (r *statementRows) addApplied(g *statementRow, kind string, amount billing.
 	return r.add(g, rowIsApplied)
 }
 
-func (r *statementRows) addSummary(g *statementRow, row *SummaryRow) error {
+func (r *statementRows) addSummary(g *statementRow, row *writers.SummaryRow) error {
 	r.val = binary.AppendVarint(r.val[:0], row.LineCount)
 	for _, s := range [...]billing.Sum{row.ListAmount, row.Discount, row.Effective, row.Coupon, row.Voucher, row.StoredVal, row.Due} {
 		r.val = s.AppendBytes16(r.val)
@@ -113,7 +114,7 @@ type rowView struct {
 // rows; then of the row's end.
 type rowVisitor struct {
 	applied func(v *rowView, kind, credit string, amount billing.Amount)
-	summary func(v *rowView, s *SummaryRow)
+	summary func(v *rowView, s *writers.SummaryRow)
 	end     func(v *rowView) // after the row's last record
 }
 
@@ -206,8 +207,8 @@ func parseBills(p []byte, b *rowBills) error {
 
 // parseSummary parses a summary row's line count and sums; its key is the
 // statement row's.
-func parseSummary(p []byte) (SummaryRow, error) {
-	var s SummaryRow
+func parseSummary(p []byte) (writers.SummaryRow, error) {
+	var s writers.SummaryRow
 	n, w := binary.Varint(p)
 	if w <= 0 || len(p) != w+7*16 {
 		return s, errRowRecord

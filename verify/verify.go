@@ -1,4 +1,7 @@
-package writers
+// Package verify re-checks a finished output tree from its files alone:
+// one check per method of a verification, each on what the earlier ones
+// learned.
+package verify
 
 import (
 	"context"
@@ -7,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/billcons/billcons/writers"
 	"io"
 	"io/fs"
 	"os"
@@ -20,30 +24,30 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// Verify re-checks a finished tree from its files alone and returns what is
+// Dir re-checks a finished tree from its files alone and returns what is
 // wrong, or nothing. It checks that the files are exactly those the manifest
 // lists, byte for byte (SHA-256); that rows read = billed + rejected; that per
 // currency the amount read = billed + rejected to the last digit, and the
 // bills and rejects add up to the manifest's totals; that each line_id
 // appears once; and that the summary is the sum of the bills.
-func Verify(dir string) ([]string, error) { return VerifyContext(context.Background(), dir) }
+func Dir(dir string) ([]string, error) { return Tree(context.Background(), dir) }
 
-// VerifyContext is Verify, given up with ctx's error once ctx is done: a
+// Tree is Dir, given up with ctx's error once ctx is done: a
 // tree of tens of thousands of bills files takes minutes, and an operator's
 // Ctrl-C or a scheduler's SIGTERM must stop it. Each check is a method of
 // verification; what one check learns (the bills' sums, the statement
 // rows) the later ones compare against.
-func VerifyContext(ctx context.Context, dir string) ([]string, error) {
+func Tree(ctx context.Context, dir string) ([]string, error) {
 	// A versioned tree: its latest version, a folder like any tree.
-	dir, err := Resolve(dir, 0)
+	dir, err := writers.Resolve(dir, 0)
 	if err != nil {
 		return nil, err
 	}
-	m, err := ReadManifest(dir)
+	m, err := writers.ReadManifest(dir)
 	if err != nil {
 		return nil, err
 	}
-	vr := &verification{ctx: ctx, dir: dir, m: m, listed: map[string]Output{}, billed: map[string]*billing.Sum{}, settled: map[string]*curSums{}}
+	vr := &verification{ctx: ctx, dir: dir, m: m, listed: map[string]writers.Output{}, billed: map[string]*billing.Sum{}, settled: map[string]*curSums{}}
 	for _, o := range m.Outputs {
 		vr.listed[o.Path] = o
 	}
@@ -68,9 +72,9 @@ func VerifyContext(ctx context.Context, dir string) ([]string, error) {
 type verification struct {
 	ctx    context.Context
 	dir    string
-	m      *Manifest
-	listed map[string]Output // the manifest's outputs by path
-	calls  int               // rows seen, for stopped
+	m      *writers.Manifest
+	listed map[string]writers.Output // the manifest's outputs by path
+	calls  int                       // rows seen, for stopped
 
 	problems []string
 
@@ -188,19 +192,19 @@ func (vr *verification) checkBills() error {
 		return nil
 	}
 	var err error
-	vr.files, err = billFiles(vr.dir)
+	vr.files, err = writers.BillFiles(vr.dir)
 	if err != nil {
 		return err
 	}
 	var index *indexCheck // trees written before the index have none
-	if _, ok := vr.listed[IndexPath]; ok {
+	if _, ok := vr.listed[writers.IndexPath]; ok {
 		index = newIndexCheck()
 		if err := index.load(vr.dir, vr.files); err != nil {
 			return err
 		}
 	}
 	var net *netCheck // trees a run over closed cycles wrote
-	if _, ok := vr.listed[RecomputedPath]; ok {
+	if _, ok := vr.listed[writers.RecomputedPath]; ok {
 		if net, err = newNetCheck(vr.dir, vr.tmp); err != nil {
 			return err
 		}
@@ -245,10 +249,10 @@ func (vr *verification) checkBills() error {
 		// correction row; corrections change it, a withdrawal ends it. Per
 		// line_id they add up to one standing state at most.
 		switch {
-		case b.class == "", b.reason == ReasonLate:
+		case b.class == "", b.reason == writers.ReasonLate:
 			vr.live++
 			file[4] = 1
-		case b.reason == ReasonWithdrawn:
+		case b.reason == writers.ReasonWithdrawn:
 			vr.live--
 			file[4] = 0
 		default:
@@ -322,7 +326,7 @@ func (vr *verification) checkCredits() error {
 	perCredit := map[string]*billing.Sum{}
 	var appliedRows int64
 	if vr.hasSettlement {
-		err = ReadParquet(appliedPath, func(_ []string, v map[string]parquet.Value) error {
+		err = writers.ReadParquet(appliedPath, func(_ []string, v map[string]parquet.Value) error {
 			appliedRows++
 			g := statementRow{str(v["billing_cycle"]), str(v["payer_account_id"]), str(v["account_id"]), str(v["product_code"]), str(v["currency"])}
 			amt := billing.Amount(v["amount"].Int64())
@@ -341,7 +345,7 @@ func (vr *verification) checkCredits() error {
 		if err != nil {
 			return err
 		}
-		err = ReadParquet(filepath.Join(vr.dir, "credits", "balances.parquet"), func(_ []string, v map[string]parquet.Value) error {
+		err = writers.ReadParquet(filepath.Join(vr.dir, "credits", "balances.parquet"), func(_ []string, v map[string]parquet.Value) error {
 			id := str(v["credit_id"])
 			amount, applied, remaining := billing.Amount(v["amount"].Int64()), billing.Amount(v["applied"].Int64()), billing.Amount(v["remaining"].Int64())
 			var got billing.Sum
@@ -384,13 +388,13 @@ func (vr *verification) checkCredits() error {
 // credits applied to it.
 func (vr *verification) checkSummary() error {
 	var err error
-	err = ReadParquet(filepath.Join(vr.dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
+	err = writers.ReadParquet(filepath.Join(vr.dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
 		if err := vr.stopped(); err != nil {
 			return err
 		}
 		vr.summaryRows++
 		g := statementRow{str(v["billing_cycle"]), str(v["payer_account_id"]), str(v["account_id"]), str(v["product_code"]), str(v["currency"])}
-		row := SummaryRow{LineCount: v["line_count"].Int64(), ListAmount: billing.SumFromBytes16(v["list_amount"].ByteArray())}
+		row := writers.SummaryRow{LineCount: v["line_count"].Int64(), ListAmount: billing.SumFromBytes16(v["list_amount"].ByteArray())}
 		if vr.hasSettlement {
 			for _, x := range []struct {
 				name string
@@ -422,7 +426,7 @@ func (vr *verification) checkSummary() error {
 				r.sv.Add(amt)
 			}
 		},
-		summary: func(r *rowView, s *SummaryRow) {
+		summary: func(r *rowView, s *writers.SummaryRow) {
 			g, a := r.row, r.bills
 			switch {
 			case a == nil:
@@ -479,7 +483,7 @@ func (vr *verification) checkRejects() error {
 	fixedCurrency, _ := vr.m.Options["currency"].(string)
 	amountField, currencyField := readers.RecordAmountFields(profile)
 	vr.rejected = map[string]*billing.Sum{}
-	err = ReadParquet(filepath.Join(vr.dir, "rejects", "usage.parquet"), func(_ []string, v map[string]parquet.Value) error {
+	err = writers.ReadParquet(filepath.Join(vr.dir, "rejects", "usage.parquet"), func(_ []string, v map[string]parquet.Value) error {
 		vr.rejectRows++
 		var rec map[string]*string
 		if err := json.Unmarshal(v["record"].ByteArray(), &rec); err != nil {
@@ -681,7 +685,7 @@ func exists(p string) bool {
 func countParquet(p string) (int64, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", p, unwrapPath(err))
+		return 0, fmt.Errorf("%s: %w", p, writers.UnwrapPath(err))
 	}
 	defer f.Close()
 	st, err := f.Stat()
