@@ -85,19 +85,14 @@ func CheckGuards(ctx context.Context, g Guards, base string, baseVersion int64, 
 	if w := g.Withdrawn; len(w) > 0 {
 		lost("missing_lines", "line(s) invoiced in a closed cycle are rejected now (each would be withdrawn by a correction; rejects/usage.parquet says why)", int64(len(w)), w)
 	}
-	for _, k := range []struct{ name, path, col string }{
-		{"changes", "changes/accepted.parquet", "change_id"},
-		{"discounts", "settlement/discounts.parquet", "discount_id"},
-		{"enterprises", "settlement/enterprises.parquet", "enterprise_id"},
-		{"accounts", "settlement/accounts.parquet", "account_id"},
-		{"credits", "credits/balances.parquet", "credit_id"},
-	} {
-		ids, err := d.Lost(ctx, k.path, k.col)
+	for _, name := range []string{"changes", "discounts", "enterprises", "accounts", "credits"} { // the order they are told in
+		f := writers.GuardedFile(name)
+		ids, err := d.Lost(ctx, f.Path, f.Key)
 		if err != nil {
 			return nil, err
 		}
 		if len(ids) > 0 {
-			lost("missing_"+k.name, fmt.Sprintf("%s row(s) accepted in version %d are not accepted now", strings.TrimSuffix(k.name, "s"), baseVersion), int64(len(ids)), ids)
+			lost("missing_"+f.Guard, fmt.Sprintf("%s row(s) accepted in version %d are not accepted now", strings.TrimSuffix(f.Guard, "s"), baseVersion), int64(len(ids)), ids)
 		}
 	}
 	if old.Counts.BalancesAccepted > now.Counts.BalancesAccepted { // balances have no id

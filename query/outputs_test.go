@@ -325,3 +325,36 @@ func twos(b parquet.FixedLenByteArray) *big.Int {
 	}
 	return x
 }
+
+// TestTreeFilesRegistered: every file a run writes beside the bills, the
+// index and views.sql is in writers.TreeFiles, which views.sql, the guards
+// and the fixtures' renderer read, and every view of the registry is in
+// views.sql.
+func TestTreeFilesRegistered(t *testing.T) {
+	dir := demo(t)
+	m, err := writers.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range m.Outputs {
+		if strings.HasPrefix(o.Path, "bills/") || o.Path == writers.IndexPath || o.Path == "views.sql" || o.Path == writers.RecomputedPath {
+			continue
+		}
+		found := false
+		for _, f := range writers.TreeFiles {
+			found = found || f.Path == o.Path
+		}
+		if !found {
+			t.Errorf("%s is written but not in writers.TreeFiles", o.Path)
+		}
+	}
+	views, err := os.ReadFile(filepath.Join(dir, "views.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range writers.TreeFiles {
+		if !f.Optional && !strings.Contains(string(views), "VIEW "+f.View+" AS") {
+			t.Errorf("views.sql has no view %s", f.View)
+		}
+	}
+}

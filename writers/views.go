@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -90,25 +91,18 @@ SET VARIABLE billcons_dir = coalesce(getvariable('billcons_dir'), %[2]s);
 	if v.HasIndex {
 		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW payers AS SELECT * FROM read_parquet(%s);\n", path(IndexPath))
 	}
-	for _, t := range []struct{ view, rel string }{
-		{"summary", "summary/summary.parquet"},
-		{"changes", "changes/accepted.parquet"},
-		{"rejects_usage", "rejects/usage.parquet"},
-		{"rejects_changes", "rejects/changes.parquet"},
-		{"credits_applied", "credits/applied.parquet"},
-		{"credit_balances", "credits/balances.parquet"},
-		{"alerts", "alerts/alerts.parquet"},
-		{"discounts", "settlement/discounts.parquet"},
-		{"enterprises", "settlement/enterprises.parquet"},
-		{"accounts", "settlement/accounts.parquet"},
-	} {
-		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW %s AS SELECT * FROM read_parquet(%s);\n", t.view, path(t.rel))
+	for _, f := range TreeFiles {
+		if !f.Optional {
+			fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW %s AS SELECT * FROM read_parquet(%s);\n", f.View, path(f.Path))
+		}
 	}
-	for _, kind := range v.SettlementRejects {
-		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW rejects_%s AS SELECT * FROM read_parquet(%s);\n", kind, path("rejects/"+kind+".parquet"))
-	}
+	optional := v.SettlementRejects // the settlement inputs given, then the accounts
 	if v.HasAccounts {
-		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW rejects_accounts AS SELECT * FROM read_parquet(%s);\n", path("rejects/accounts.parquet"))
+		optional = append(slices.Clone(optional), "accounts")
+	}
+	for _, kind := range optional {
+		f := TreeFileOf("rejects_" + kind)
+		fmt.Fprintf(&b, "\nCREATE OR REPLACE VIEW %s AS SELECT * FROM read_parquet(%s);\n", f.View, path(f.Path))
 	}
 
 	// Billing periods: each cycle's first instant and the next cycle's, cut
