@@ -59,46 +59,17 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 	if err != nil {
 		return nil, err
 	}
-	shards := make([]*ShardRecord, p.Shards)
-	var missing []string
-	for j := range shards {
-		var r ShardRecord
-		ok, err := getJSON(ctx, s, shardKey(p.Run, j, false), &r)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			missing = append(missing, fmt.Sprint(j))
-			continue
-		}
-		shards[j] = &r
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: run %s: shard %s not finished; nothing published", ErrNotFinished, p.Run, strings.Join(missing, ", "))
+	shards, err := loadShards(ctx, s, p)
+	if err != nil {
+		return nil, err
 	}
 	out := &Committed{}
 	foreign, affected, err := crossShardIDs(ctx, s, shards)
 	if err != nil {
 		return nil, err
 	}
-	for _, j := range affected {
-		// A line id read in more than one shard: the shards that read it
-		// run again knowing the whole run's lines of it, so the first
-		// stays and the others are rejected, as in a single run.
-		var r ShardRecord
-		ok, err := getJSON(ctx, s, shardKey(p.Run, j, true), &r)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			rr, err := runShard(ctx, st, s, p, files, j, foreign)
-			if err != nil {
-				return nil, err
-			}
-			r = *rr
-		}
-		shards[j] = &r
-		out.Repaired = append(out.Repaired, j)
+	if out.Repaired, err = repairShards(ctx, st, s, p, files, shards, affected, foreign); err != nil {
+		return nil, err
 	}
 	// Nothing lost between the steps: every row a split step handed on was
 	// read by the shard it went to.
@@ -121,6 +92,102 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 	if err != nil {
 		return nil, err
 	}
+	ci, err := commitInput(ctx, st, s, p, files, shards, tmp, cfg)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(ci.Bills, func(a, b writers.Output) int { return strings.Compare(a.Path, b.Path) })
+	cfg.Commit = ci
+	cfg.ViewsDir = st.Out
+	if st.Base != nil && last != nil {
+		// The guards compare with the latest published version.
+		if cfg.GuardBase, err = st.Base(ctx, last.Seq); err != nil {
+			return nil, err
+		}
+		cfg.GuardBaseVersion = last.Seq
+	}
+	if st.Guard != nil {
+		guard := st.Guard(p.Options)
+		cfg.Guard = func(ctx context.Context, g *pipeline.GuardInput) error {
+			if err := fetchChanged(ctx, s, g); err != nil {
+				return err
+			}
+			return guard(ctx, g)
+		}
+	}
+	res, err := pipeline.Run(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	res.Manifest.Options["out"] = st.Out
+	res.Manifest.Options["shards"] = p.Shards
+	res.Manifest.Options["splits"] = p.Splits
+	res.Manifest.Options["run"] = p.Run
+	for k, v := range map[string][]string{"usage": p.Options.Usage, "changes": p.Options.Changes, "accounts": p.Options.Accounts,
+		"discounts": p.Options.Discounts, "credits": p.Options.Credits, "enterprises": p.Options.Enterprises, "balances": p.Options.Balances} {
+		res.Manifest.Options[k] = v
+	}
+	res.Manifest.Command = "commit"
+	ptr, published, err := publishTree(ctx, s, p.Run, cfg.Out, res.Manifest, last)
+	if err != nil {
+		return nil, err
+	}
+	out.Pointer, out.Published, out.Result = ptr, published, res
+	return out, nil
+}
+
+// loadShards reads every shard's record; a shard not finished stops the
+// commit.
+func loadShards(ctx context.Context, s *storage.Store, p *Plan) ([]*ShardRecord, error) {
+	shards := make([]*ShardRecord, p.Shards)
+	var missing []string
+	for j := range shards {
+		var r ShardRecord
+		ok, err := getJSON(ctx, s, shardKey(p.Run, j, false), &r)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			missing = append(missing, fmt.Sprint(j))
+			continue
+		}
+		shards[j] = &r
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: run %s: shard %s not finished; nothing published", ErrNotFinished, p.Run, strings.Join(missing, ", "))
+	}
+	return shards, nil
+}
+
+// repairShards runs again the shards that read a line id another shard
+// read too (affected), knowing the whole run's lines of each (foreign), so
+// that the first stays and the others are rejected, as in a single run; a
+// repair already recorded is reused. It returns the shards repaired.
+func repairShards(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []*SplitFile, shards []*ShardRecord, affected []int, foreign map[string][]uint64) ([]int, error) {
+	var repaired []int
+	for _, j := range affected {
+		var r ShardRecord
+		ok, err := getJSON(ctx, s, shardKey(p.Run, j, true), &r)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			rr, err := runShard(ctx, st, s, p, files, j, foreign)
+			if err != nil {
+				return nil, err
+			}
+			r = *rr
+		}
+		shards[j] = &r
+		repaired = append(repaired, j)
+	}
+	return repaired, nil
+}
+
+// commitInput gathers what the commit's run settles over: the split
+// files' inputs and extra columns, and each shard's summary, rejects,
+// bills and payer index (fetched into tmp), and the small inputs merged.
+func commitInput(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []*SplitFile, shards []*ShardRecord, tmp string, cfg pipeline.Config) (*pipeline.CommitInput, error) {
 	ci := &pipeline.CommitInput{Files: p.Usage}
 	var extras readers.ExtraColumns
 	for fi, f := range files {
@@ -164,44 +231,7 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 	if err := mergeSmall(ctx, st, s, p.Run, tmp, ci); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(ci.Bills, func(a, b writers.Output) int { return strings.Compare(a.Path, b.Path) })
-	cfg.Commit = ci
-	cfg.ViewsDir = st.Out
-	if st.Base != nil && last != nil {
-		// The guards compare with the latest published version.
-		if cfg.GuardBase, err = st.Base(ctx, last.Seq); err != nil {
-			return nil, err
-		}
-		cfg.GuardBaseVersion = last.Seq
-	}
-	if st.Guard != nil {
-		guard := st.Guard(p.Options)
-		cfg.Guard = func(ctx context.Context, g *pipeline.GuardInput) error {
-			if err := fetchChanged(ctx, s, g); err != nil {
-				return err
-			}
-			return guard(ctx, g)
-		}
-	}
-	res, err := pipeline.Run(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	res.Manifest.Options["out"] = st.Out
-	res.Manifest.Options["shards"] = p.Shards
-	res.Manifest.Options["splits"] = p.Splits
-	res.Manifest.Options["run"] = p.Run
-	for k, v := range map[string][]string{"usage": p.Options.Usage, "changes": p.Options.Changes, "accounts": p.Options.Accounts,
-		"discounts": p.Options.Discounts, "credits": p.Options.Credits, "enterprises": p.Options.Enterprises, "balances": p.Options.Balances} {
-		res.Manifest.Options[k] = v
-	}
-	res.Manifest.Command = "commit"
-	ptr, published, err := publishTree(ctx, s, p.Run, cfg.Out, res.Manifest, last)
-	if err != nil {
-		return nil, err
-	}
-	out.Pointer, out.Published, out.Result = ptr, published, res
-	return out, nil
+	return ci, nil
 }
 
 // publishTree publishes a finished local tree (its manifest m) as the
