@@ -160,8 +160,8 @@ func (r *run) rejectDuplicate(dups *spill.Sorter, id []byte, seq, firstSeq uint6
 	r.dups.add(file, row)
 	r.counts.UsageRejected++
 	x := writers.Reject{
-		SourceFile: r.usageFiles[file], SourceRow: row, Code: "duplicate_line_id",
-		Reason: fmt.Sprintf("line_id %s was already read at %s:%d; the first stays", id, r.usageFiles[firstFile], firstRow),
+		SourceFile: r.name(r.usageFiles[file]), SourceRow: row, Code: "duplicate_line_id",
+		Reason: fmt.Sprintf("line_id %s was already read at %s:%d; the first stays", id, r.name(r.usageFiles[firstFile]), firstRow),
 	}
 	return dups.Add(rejectKey(file, row), encodeReject(nil, &x))
 }

@@ -48,7 +48,7 @@ func (r *run) judgePrepaid(sp *lineSpills, plan *rules.Plan) error {
 			r.counts.UsageRejected++
 			r.total(line.Currency).rejected.Add(line.ListAmount)
 			file, row := placeOf(line.Seq)
-			x := writers.Reject{SourceFile: r.usageFiles[file], SourceRow: row, Code: rule.Code, Reason: why, Record: record}
+			x := writers.Reject{SourceFile: r.name(r.usageFiles[file]), SourceRow: row, Code: rule.Code, Reason: why, Record: record}
 			return sp.rejects.Add(rejectKey(file, row), encodeReject(nil, &x))
 		}
 		return r.bill(sp, plan, &line, &key, &payload)

@@ -175,7 +175,9 @@ func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *
 	var t readers.Table
 	var err error
 	if u.part != nil {
-		t, err = readers.OpenPart(path, *u.part)
+		if t, err = readers.OpenPart(path, *u.part); err == nil && r.name(path) != path {
+			t = readers.Renamed(t, r.name(path))
+		}
 	} else {
 		t, err = r.openUsage(fi, path)
 	}
@@ -302,7 +304,12 @@ func (r *run) openUsage(fi int, path string) (readers.Table, error) {
 	if r.cfg.Shard != nil {
 		return r.cfg.Shard.Open(fi)
 	}
-	return readers.Open(path)
+	t, err := readers.Open(path)
+	if err != nil || r.name(path) == path {
+		return t, err
+	}
+	// A file fetched from a bucket: its rejects name it by its URL.
+	return readers.Renamed(t, r.name(path)), nil
 }
 
 // usageUnchanged is unchanged for a usage file a run reads itself; a

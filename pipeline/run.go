@@ -322,15 +322,19 @@ func (r *run) resolveInputs() (*inputFiles, error) {
 	if err := inputsOutside(cfg.Out, given); err != nil {
 		return nil, err
 	}
-	usage, err := expandAll(cfg.Usage)
-	if err != nil {
-		return nil, err
-	}
+	// A shard or commit is given its usage files (zip members among
+	// them, archive.zip:member.csv) already expanded.
+	var usage []string
+	var err error
 	switch {
 	case cfg.Shard != nil:
 		usage = cfg.Shard.Files
 	case cfg.Commit != nil:
 		usage = cfg.Commit.Files
+	default:
+		if usage, err = expandAll(cfg.Usage); err != nil {
+			return nil, err
+		}
 	}
 	changes, err := expandAll(cfg.Changes)
 	if err != nil {

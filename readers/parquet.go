@@ -543,8 +543,8 @@ type Part struct {
 // that one large file, as DuckDB or Spark write one, is read by several
 // readers at once. Any other table, or a file of one part, gives nil.
 func Parts(t Table, minRows int64) []Part {
-	pt, ok := t.(*parquetTable)
-	if !ok {
+	pt := unwrapParquet(t) // a renamed table is cut as its file
+	if pt == nil {
 		return nil
 	}
 	var parts []Part

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/readers"
@@ -207,7 +208,11 @@ func fetchUsage(ctx context.Context, name, dir string) (string, error) {
 	if !storage.IsURL(name) {
 		return name, nil
 	}
-	archive := readers.ArchivePath(name)
+	path, query, _ := strings.Cut(name, "?") // the member is in the path, the store's options in the query
+	archive := readers.ArchivePath(path)
+	if query != "" {
+		archive += "?" + query
+	}
 	l, err := localize(ctx, []string{archive}, dir)
 	if err != nil {
 		return "", err

@@ -179,9 +179,22 @@ func (s *Store) wrap(key string, err error) error {
 	return fmt.Errorf("%s: %w", s.Name(key), err)
 }
 
-// Name is how messages name key: the store's URL and the key.
+// URLOf is the URL of key in the store, which Open opens again: the key
+// joins the URL's path, before its query (endpoint=…, use_path_style=…).
+func (s *Store) URLOf(key string) string {
+	base, query, _ := strings.Cut(s.url, "?")
+	u := strings.TrimSuffix(base, "/") + "/" + key
+	if query != "" {
+		u += "?" + query
+	}
+	return u
+}
+
+// Name is how messages name key: its URL without the query, whose
+// endpoint and options would make a line of hundreds of characters.
 func (s *Store) Name(key string) string {
-	return strings.TrimSuffix(s.url, "/") + "/" + key
+	base, _, _ := strings.Cut(s.url, "?")
+	return strings.TrimSuffix(base, "/") + "/" + key
 }
 
 // Put writes data under key, replacing what was there.

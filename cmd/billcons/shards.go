@@ -13,6 +13,7 @@ import (
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/pipeline"
+	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/rules"
 	"github.com/billcons/billcons/shards"
 	"github.com/billcons/billcons/storage"
@@ -248,7 +249,15 @@ func localizeInputs(ctx context.Context, cfg *pipeline.Config) (tmp string, err 
 		if err != nil {
 			return tmp, err
 		}
-		*list = files
+		// The run expands an archive into its members itself: it is given
+		// the archive; the names are its members'.
+		var local []string
+		for _, f := range files {
+			if a := readers.ArchivePath(f); !slices.Contains(local, a) {
+				local = append(local, a)
+			}
+		}
+		*list = local
 		if cfg.Names == nil {
 			cfg.Names = map[string]string{}
 		}

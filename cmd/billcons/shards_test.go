@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/csv"
@@ -323,5 +324,74 @@ func TestShardedEqualsSingle(t *testing.T) {
 	code, stderr := stepOut(t, &stdout, []string{"BILLCONS_CACHE=" + t.TempDir()}, "query", srv.URL("bills", "nightly"), "SELECT count(*) FROM bills")
 	if code != 0 || !strings.Contains(stdout.String(), "1720") {
 		t.Errorf("billcons query s3://…: exit %d\n%s%s", code, &stdout, stderr)
+	}
+}
+
+// TestShardedURLInputs: usage files given as an S3 prefix whose URL carries
+// the store's options in its query (?endpoint=…&use_path_style=true), a
+// zipped export among them, go through plan, split, shard and commit as
+// local files do: the plan names each file by a URL that opens again (its
+// key in the path, the query after it), and the committed run holds what
+// billcons run writes from the same URLs, rejects naming the same files.
+func TestShardedURLInputs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a dozen processes")
+	}
+	ctx := context.Background()
+	srv := s3env(t)
+	late := filepath.Join(t.TempDir(), "late.csv")
+	demoUsage, err := os.ReadFile(filepath.Join(demo, "usage.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(demoUsage), "\n")
+	os.WriteFile(late, []byte(lines[0]+strings.ReplaceAll(strings.Join(lines[1:40], ""), "\nL0", "\nZ0")), 0o644)
+	zipped := filepath.Join(t.TempDir(), "export.zip")
+	{
+		var b bytes.Buffer
+		z := zip.NewWriter(&b)
+		w, _ := z.Create("late-b.csv")
+		w.Write([]byte(lines[0] + strings.ReplaceAll(strings.Join(lines[40:80], ""), "\nL0", "\nY0")))
+		z.Close()
+		if err := os.WriteFile(zipped, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exports := srv.URL("bills", "exports")
+	s, err := storage.Open(ctx, exports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, p := range map[string]string{"usage-a.csv": filepath.Join(demo, "usage.csv"), "usage-b.csv": late, "usage-c.zip": zipped} {
+		if _, err := s.PutFile(ctx, key, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	rest := []string{"--changes", filepath.Join(demo, "changes.csv"), "--accounts", filepath.Join(demo, "accounts.csv"), "--max-reject-ratio", "1"}
+	single := filepath.Join(t.TempDir(), "single")
+	// billcons run from the same URLs: its rejects name the files by them too.
+	mustStep(t, nil, append([]string{"run", "--out", single, "--quiet", "--usage", exports}, rest...)...)
+	out := srv.URL("bills", "nightly")
+	sharded(t, out, 2, 2, append([]string{"--usage", exports}, rest...))
+	dir := published(t, out)
+	sameRun(t, single, dir)
+	m, err := writers.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usage := 0
+	for _, in := range m.Inputs {
+		if in.Kind != "usage" {
+			continue
+		}
+		usage++
+		base, query, _ := strings.Cut(in.Path, "?")
+		if !strings.HasPrefix(base, "s3://bills/exports/usage-") || !strings.HasPrefix(query, "endpoint=") || strings.Contains(query, "usage-") {
+			t.Errorf("usage input recorded as %q: want s3://bills/exports/KEY?endpoint=…", in.Path)
+		}
+	}
+	if usage != 3 {
+		t.Errorf("%d usage inputs recorded, want 3", usage)
 	}
 }
