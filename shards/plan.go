@@ -227,8 +227,11 @@ func stepConfig(ctx context.Context, st *Step, s *storage.Store, p *Plan, step s
 // loadPlan reads the newest plan.
 func loadPlan(ctx context.Context, s *storage.Store) (*Plan, error) {
 	b, err := s.Get(ctx, "_plan.json")
-	if err != nil {
-		return nil, fmt.Errorf("no plan (run billcons plan first): %w", err)
+	if isNotExist(err) {
+		return nil, fmt.Errorf("%s: no plan (run billcons plan first)", s.Name("_plan.json"))
+	}
+	if err != nil { // a 403, a missing bucket, an outage: said as it is
+		return nil, fmt.Errorf("reading the plan: %w", err)
 	}
 	var ptr struct{ Run string }
 	if err := json.Unmarshal(b, &ptr); err != nil || ptr.Run == "" {
