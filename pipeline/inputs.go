@@ -15,7 +15,9 @@ import (
 // again (relative to the current folder, as the run did) and compares the
 // files found, their sizes and SHA-256 with the manifest. It returns one
 // sentence per difference: a file changed, gone, or new since the run.
-func CheckInputs(m *writers.Manifest) ([]string, error) {
+// fetch makes an argument that is a URL local (files, and the URL each is
+// named by); nil reads only local arguments.
+func CheckInputs(m *writers.Manifest, fetch func(arg string) (files []string, names map[string]string, err error)) ([]string, error) {
 	var problems []string
 	recorded := map[string]writers.Input{}
 	for _, in := range m.Inputs {
@@ -47,7 +49,16 @@ func CheckInputs(m *writers.Manifest) ([]string, error) {
 			return nil, fmt.Errorf("manifest.json: options.%s: %w", kind, err)
 		}
 		for _, arg := range args {
-			files, err := expandAll([]string{at(arg)})
+			var files []string
+			var names map[string]string
+			if strings.Contains(arg, "://") && fetch != nil {
+				files, names, err = fetch(arg)
+				if errors.Is(err, fs.ErrNotExist) || (err != nil && strings.Contains(err.Error(), "not exist")) {
+					continue // each file the run read there is said to be gone, below
+				}
+			} else {
+				files, err = expandAll([]string{at(arg)})
+			}
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // each file the run read there is said to be gone, below
 			}
@@ -57,6 +68,9 @@ func CheckInputs(m *writers.Manifest) ([]string, error) {
 			}
 			for _, abs := range files {
 				f := named(arg, abs)
+				if n, ok := names[abs]; ok {
+					f = n // fetched from a bucket: named by its URL
+				}
 				key := kind + "\x00" + f
 				if seen[key] {
 					continue

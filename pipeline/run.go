@@ -126,6 +126,10 @@ type Config struct {
 	// manifest call them by: a file fetched from a bucket is named by its
 	// URL, not by where it was copied to.
 	Names map[string]string
+	// Given, when set, are the input arguments as the user gave them (URLs
+	// before they were fetched), recorded in the manifest's options in
+	// place of the local files, so that verify --inputs finds them again.
+	Given map[string][]string
 }
 
 // DefaultSpillBytes is the default in-memory budget of one line sort.
@@ -670,6 +674,9 @@ func (r *run) buildManifest(started time.Time, outputs []writers.Output) (*write
 		Outputs: outputs,
 		Counts:  r.counts,
 		Totals:  map[string]writers.Totals{},
+	}
+	for k, v := range cfg.Given {
+		m.Options[k] = v
 	}
 	m.Closed, m.Net = r.closedRecords()
 	// Input paths are recorded as given: where they were given from, so that

@@ -644,7 +644,17 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintf(stderr, "billcons verify: %v\n", err)
 			return exitFailed
 		}
-		stale, err := pipeline.CheckInputs(m)
+		tmp, err := os.MkdirTemp("", "billcons-verify-inputs-")
+		if err != nil {
+			fmt.Fprintf(stderr, "billcons verify: %v\n", err)
+			return exitFailed
+		}
+		defer os.RemoveAll(tmp)
+		n := 0
+		stale, err := pipeline.CheckInputs(m, func(arg string) ([]string, map[string]string, error) {
+			n++ // inputs given as URLs are fetched to be hashed again
+			return shards.Localize(ctx, []string{arg}, filepath.Join(tmp, strconv.Itoa(n)))
+		})
 		if err != nil {
 			fmt.Fprintf(stderr, "billcons verify: %s/%v\n", dir, err)
 			return exitFailed

@@ -240,6 +240,10 @@ func localizeInputs(ctx context.Context, cfg *pipeline.Config) (tmp string, err 
 		if !slices.ContainsFunc(*list, storage.IsURL) {
 			continue
 		}
+		if cfg.Given == nil {
+			cfg.Given = map[string][]string{}
+		}
+		cfg.Given[[]string{"usage", "changes", "accounts", "discounts", "credits", "enterprises", "balances"}[i]] = slices.Clone(*list)
 		if tmp == "" {
 			if tmp, err = os.MkdirTemp("", "billcons-inputs-"); err != nil {
 				return "", err

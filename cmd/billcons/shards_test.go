@@ -394,4 +394,22 @@ func TestShardedURLInputs(t *testing.T) {
 	if usage != 3 {
 		t.Errorf("%d usage inputs recorded, want 3", usage)
 	}
+
+	// verify --inputs fetches the URLs again: unchanged, then one changed.
+	var stdout bytes.Buffer
+	if code, stderr := stepOut(t, &stdout, nil, "verify", "--inputs", single); code != 0 || !strings.Contains(stdout.String(), "inputs are unchanged") {
+		t.Fatalf("verify --inputs of a run from URLs: exit %d, %s%s", code, stdout.String(), stderr)
+	}
+	s, err = storage.Open(ctx, exports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "usage-b.csv", []byte(lines[0]+lines[1])); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	code, stderr := step(t, nil, "verify", "--inputs", single)
+	if code != 1 || !strings.Contains(stderr, "s3://bills/exports/usage-b.csv?endpoint=") || !strings.Contains(stderr, "changed since the run") {
+		t.Errorf("verify --inputs after usage-b.csv changed in the bucket: exit %d\n%s", code, stderr)
+	}
 }
