@@ -190,12 +190,9 @@ func (s *Store) URLOf(key string) string {
 	return u
 }
 
-// Name is how messages name key: its URL without the query, whose
-// endpoint and options would make a line of hundreds of characters.
-func (s *Store) Name(key string) string {
-	base, _, _ := strings.Cut(s.url, "?")
-	return strings.TrimSuffix(base, "/") + "/" + key
-}
+// Name is how messages name key: its URL (URLOf), query included, so that
+// what a message names can be opened as it reads.
+func (s *Store) Name(key string) string { return s.URLOf(key) }
 
 // Put writes data under key, replacing what was there.
 func (s *Store) Put(ctx context.Context, key string, data []byte) error {
