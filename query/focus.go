@@ -50,11 +50,13 @@ var focusGapChecks = []struct {
 	{"SubAccountName", "account_name of the member (--accounts)", "SubAccountName IS NULL", true},
 }
 
-// FocusGaps lists the values FOCUS requires that the tree's input lacked.
+// FocusGaps lists the values FOCUS requires that the tree's input lacked:
+// one scan of the focus view per check, counting the rows and keeping the
+// first few ids.
 func (d *DB) FocusGaps(ctx context.Context) ([]FocusGap, error) {
 	var named int64
-	if err := d.scanOne(ctx, "SELECT count(account_name) FROM accounts", &named); err != nil {
-		return nil, err
+	if err := d.conn.QueryRowContext(ctx, "SELECT count(account_name) FROM accounts").Scan(&named); err != nil {
+		return nil, OneLine(err)
 	}
 	var gaps []FocusGap
 	for _, c := range focusGapChecks {
@@ -62,43 +64,21 @@ func (d *DB) FocusGaps(ctx context.Context) ([]FocusGap, error) {
 			continue
 		}
 		g := FocusGap{Column: c.column, From: c.from}
-		if err := d.scanOne(ctx, "SELECT count(*) FROM focus WHERE "+c.where, &g.Rows); err != nil {
-			return nil, err
+		var first any
+		q := "SELECT count(*), list_sort(list_distinct(min(id, 5))) FROM (SELECT coalesce(x_LineId, 'credit ' || x_CreditId, SubAccountId) AS id FROM focus WHERE " + c.where + ")"
+		if err := d.conn.QueryRowContext(ctx, q).Scan(&g.Rows, &first); err != nil {
+			return nil, OneLine(err)
 		}
 		if g.Rows == 0 {
 			continue
 		}
-		rows, err := d.Rows(ctx, "SELECT DISTINCT coalesce(x_LineId, 'credit '||x_CreditId, SubAccountId) AS id FROM focus WHERE "+c.where+" ORDER BY id LIMIT 5")
-		if err != nil {
-			return nil, err
+		ids, _ := first.([]any)
+		for _, id := range ids {
+			g.Lines = append(g.Lines, fmt.Sprint(id))
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			g.Lines = append(g.Lines, id)
-		}
-		rows.Close()
 		gaps = append(gaps, g)
 	}
 	return gaps, nil
-}
-
-func (d *DB) scanOne(ctx context.Context, q string, dst any) error {
-	rows, err := d.Rows(ctx, q)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return fmt.Errorf("%s: no row", q)
-	}
-	return rows.Scan(dst)
 }
 
 // ExportFOCUS writes the focus view to out as one Parquet file, ordered by
@@ -145,19 +125,11 @@ func (d *DB) ExportFOCUS(ctx context.Context, out string, lenient bool) (int64, 
 // REQUIRED, and returns the rows copied. A null in such a column is an
 // error: the view broke a promise.
 func requireColumns(src, dst string) (int64, error) {
-	f, err := os.Open(src)
+	pf, f, err := writers.OpenParquet(src)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return 0, err
-	}
 	notNull := map[string]bool{}
 	for _, c := range writers.FocusColumns {
 		notNull[c.Name] = !c.Nullable
@@ -199,42 +171,44 @@ func requireColumns(src, dst string) (int64, error) {
 		parquet.PageBufferSize(1<<20), parquet.MaxRowsPerRowGroup(1<<20))
 	var n int64
 	buf := make([]parquet.Row, 1024)
-	for _, rg := range pf.RowGroups() {
-		rows := rg.Rows()
+	out := make([]parquet.Row, len(buf)) // the rows of buf, as dst's schema has them
+	for i := range out {
+		out[i] = make(parquet.Row, len(fields))
+	}
+	copyGroup := func(rows parquet.Rows) error {
+		defer rows.Close()
 		for {
 			k, err := rows.ReadRows(buf)
-			for _, row := range buf[:k] {
-				out := make(parquet.Row, len(row))
+			for i, row := range buf[:k] {
 				for _, v := range row {
 					c := v.Column()
 					def := v.DefinitionLevel()
 					if required[c] {
 						if v.IsNull() {
-							rows.Close()
-							o.Close()
-							return 0, fmt.Errorf("row %d: %s is null, and FOCUS says it may not be", n+1, fields[c].Name())
+							return fmt.Errorf("row %d: %s is null, and FOCUS says it may not be", n+int64(i)+1, fields[c].Name())
 						}
 						def = 0
 					}
-					out[pos[c]] = v.Level(0, def, pos[c])
+					out[i][pos[c]] = v.Level(0, def, pos[c])
 				}
-				if _, err := w.WriteRows([]parquet.Row{out}); err != nil {
-					rows.Close()
-					o.Close()
-					return 0, err
-				}
-				n++
 			}
+			if _, werr := w.WriteRows(out[:k]); werr != nil {
+				return werr
+			}
+			n += int64(k)
 			if err == io.EOF {
-				break
+				return nil
 			}
 			if err != nil {
-				rows.Close()
-				o.Close()
-				return 0, err
+				return err
 			}
 		}
-		rows.Close()
+	}
+	for _, rg := range pf.RowGroups() {
+		if err := copyGroup(rg.Rows()); err != nil {
+			o.Close()
+			return 0, err
+		}
 	}
 	if err := w.Close(); err != nil {
 		o.Close()

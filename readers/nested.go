@@ -29,6 +29,15 @@ type nestedTable struct {
 	byCol  [][]parquet.Value
 	fields []parquet.Field
 	first  []int // by top-level field: the index of its first leaf column
+	// formats, by top-level field: how each of its leaves renders into
+	// JSON, found once when the file opens; nil for a flat one.
+	formats [][]leafFormat
+}
+
+// leafFormat is how a leaf of a nested column renders into JSON.
+type leafFormat struct {
+	render renderFunc
+	bare   bool // a number or boolean, written as is (else a JSON string)
 }
 
 func openNested(path string, f *os.File, pf *parquet.File) (Table, error) {
@@ -43,16 +52,35 @@ func openNested(path string, f *os.File, pf *parquet.File) (Table, error) {
 				return nil, fmt.Errorf("%s: column %s: %w", path, field.Name(), err)
 			}
 			t.kinds, t.render, t.leaf = append(t.kinds, kind), append(t.render, render), append(t.leaf, col)
+			t.formats = append(t.formats, nil)
 			col++
 			continue
 		}
 		t.kinds, t.render, t.leaf = append(t.kinds, KindNested), append(t.render, nil), append(t.leaf, -1)
-		col += countLeaves(field)
+		fmts := leafFormats(nil, field)
+		t.formats = append(t.formats, fmts)
+		col += len(fmts)
 	}
 	t.byCol = make([][]parquet.Value, col)
 	return t, nil
 }
 
+// leafFormats appends how each leaf of n, in schema order, renders.
+func leafFormats(dst []leafFormat, n parquet.Node) []leafFormat {
+	if !n.Leaf() {
+		for _, f := range n.Fields() {
+			dst = leafFormats(dst, f)
+		}
+		return dst
+	}
+	kind, render, err := parquetRenderer(n.Type(), nil)
+	if err != nil { // a type billcons cannot render (NULL): an error only if a value comes
+		render = func([]byte, parquet.Value) ([]byte, error) { return nil, err }
+	}
+	return append(dst, leafFormat{render: render, bare: kind == KindInteger || kind == KindFloat || n.Type().Kind() == parquet.Boolean})
+}
+
+// countLeaves is how many leaf columns n has.
 func countLeaves(n parquet.Node) int {
 	if n.Leaf() {
 		return 1
@@ -158,23 +186,17 @@ func (t *nestedTable) fill(r *Row, row parquet.Row) error {
 			continue
 		}
 		field := t.fields[i]
-		vals := t.byCol[t.first[i] : t.first[i]+countLeaves(field)]
-		if len(vals) == 0 || len(vals[0]) == 0 {
+		lc := leafCols{vals: t.byCol[t.first[i] : t.first[i]+len(t.formats[i])], fmts: t.formats[i]}
+		if len(lc.vals) == 0 || len(lc.vals[0]) == 0 {
 			t.setNull(r, i)
 			continue
 		}
-		def, rep := 0, 0
-		if field.Optional() || field.Repeated() {
-			def = 1
-		}
-		if field.Repeated() {
-			rep = 1
-		}
-		if !field.Repeated() && field.Optional() && vals[0][0].DefinitionLevel() < def {
+		def, rep := levelsOf(field, 0, 0)
+		if !field.Repeated() && field.Optional() && lc.vals[0][0].DefinitionLevel() < def {
 			t.setNull(r, i)
 			continue
 		}
-		b, err := appendJSON(nil, field, vals, def, rep)
+		b, err := appendJSON(nil, field, lc, def, rep)
 		if err != nil {
 			return fmt.Errorf("column %s: %v", t.header[i], err)
 		}
@@ -190,164 +212,139 @@ func (t *nestedTable) setNull(r *Row, i int) {
 	r.Null[i] = true
 }
 
-// appendJSON appends node's value as JSON, assembled from the values of
-// its leaf columns (vals, in schema order) that belong to this one instance
-// of it; def and rep are the definition and repetition levels at which the
-// node is present and repeats (Dremel record assembly). A repeated node is
-// a JSON array; a LIST group the array of its elements; a MAP group an
-// object keyed by the keys' text; any other group an object.
-func appendJSON(b []byte, node parquet.Node, vals [][]parquet.Value, def, rep int) ([]byte, error) {
-	if node.Repeated() {
-		if len(vals) == 0 || len(vals[0]) == 0 || vals[0][0].DefinitionLevel() < def {
-			return append(b, "[]"...), nil
-		}
-		b = append(b, '[')
-		elems := splitRepeated(vals, rep)
-		for e, ev := range elems {
-			if e > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendInstance(b, node, ev, def, rep); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
+// leafCols are the values of a node's leaf columns, in schema order, that
+// belong to one instance of it, and how each leaf renders.
+type leafCols struct {
+	vals [][]parquet.Value
+	fmts []leafFormat
+}
+
+// sub is the leaf columns [off, off+n).
+func (l leafCols) sub(off, n int) leafCols {
+	return leafCols{vals: l.vals[off : off+n], fmts: l.fmts[off : off+n]}
+}
+
+// present reports whether the instance has a value at definition level def.
+func (l leafCols) present(def int) bool {
+	return len(l.vals) > 0 && len(l.vals[0]) > 0 && l.vals[0][0].DefinitionLevel() >= def
+}
+
+// levelsOf returns the definition and repetition levels at which n is
+// present and repeats, under a parent's def and rep.
+func levelsOf(n parquet.Node, def, rep int) (int, int) {
+	if n.Optional() || n.Repeated() {
+		def++
 	}
-	return appendInstance(b, node, vals, def, rep)
+	if n.Repeated() {
+		rep++
+	}
+	return def, rep
+}
+
+// appendJSON appends node's value as JSON, assembled from the values of
+// its leaf columns (lc) that belong to this one instance of it; def and rep
+// are the definition and repetition levels at which the node is present
+// and repeats (Dremel record assembly). A repeated node is a JSON array; a
+// LIST group the array of its elements; a MAP group an object keyed by the
+// keys' text; any other group an object.
+func appendJSON(b []byte, node parquet.Node, lc leafCols, def, rep int) ([]byte, error) {
+	if !node.Repeated() {
+		return appendInstance(b, node, lc, def, rep)
+	}
+	if !lc.present(def) {
+		return append(b, "[]"...), nil
+	}
+	return appendElems(b, lc, rep, '[', ']', func(b []byte, ev leafCols) ([]byte, error) { return appendInstance(b, node, ev, def, rep) })
+}
+
+// appendElems appends the elements of a repeated node at rep, each by one,
+// between open and close.
+func appendElems(b []byte, lc leafCols, rep int, open, close byte, one func([]byte, leafCols) ([]byte, error)) ([]byte, error) {
+	b = append(b, open)
+	for e, ev := range splitRepeated(lc.vals, rep) {
+		if e > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = one(b, leafCols{vals: ev, fmts: lc.fmts}); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, close), nil
 }
 
 // appendInstance appends one (not repeated) instance of node.
-func appendInstance(b []byte, node parquet.Node, vals [][]parquet.Value, def, rep int) ([]byte, error) {
-	if len(vals) == 0 || len(vals[0]) == 0 {
-		return append(b, "null"...), nil
-	}
-	if node.Optional() && vals[0][0].DefinitionLevel() < def {
+func appendInstance(b []byte, node parquet.Node, lc leafCols, def, rep int) ([]byte, error) {
+	if len(lc.vals) == 0 || len(lc.vals[0]) == 0 || (node.Optional() && !lc.present(def)) {
 		return append(b, "null"...), nil
 	}
 	if node.Leaf() {
-		v := vals[0][0]
+		v := lc.vals[0][0]
 		if v.IsNull() {
 			return append(b, "null"...), nil
 		}
-		kind, render, err := parquetRenderer(node.Type(), nil)
+		f := lc.fmts[0]
+		text, err := f.render(nil, v)
 		if err != nil {
 			return nil, err
 		}
-		text, err := render(nil, v)
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case kind == KindInteger, kind == KindFloat && json.Valid(text):
-			return append(b, text...), nil
-		case node.Type().Kind() == parquet.Boolean:
+		if f.bare && json.Valid(text) { // NaN and Inf are not JSON numbers
 			return append(b, text...), nil
 		}
 		q, _ := json.Marshal(string(text))
 		return append(b, q...), nil
 	}
 	fields := node.Fields()
-	childVals := func(k int) [][]parquet.Value {
-		off := 0
-		for j := 0; j < k; j++ {
-			off += countLeaves(fields[j])
-		}
-		return vals[off : off+countLeaves(fields[k])]
-	}
-	childLevels := func(k int) (int, int) {
-		d, r := def, rep
-		if fields[k].Optional() || fields[k].Repeated() {
-			d++
-		}
-		if fields[k].Repeated() {
-			r++
-		}
-		return d, r
-	}
 	var logical string
 	if lt := node.Type().LogicalType(); lt != nil && lt.Value != nil {
 		logical = lt.Value.String()
 	}
-	switch {
-	case (logical == "LIST" || logical == "MAP") && len(fields) == 1 && fields[0].Repeated():
+	if (logical == "LIST" || logical == "MAP") && len(fields) == 1 && fields[0].Repeated() {
 		inner := fields[0]
-		d, r := childLevels(0)
-		v := childVals(0)
-		if len(v) == 0 || len(v[0]) == 0 || v[0][0].DefinitionLevel() < d {
-			if logical == "MAP" {
+		d, r := levelsOf(inner, def, rep)
+		switch {
+		case logical == "MAP" && !inner.Leaf() && len(inner.Fields()) == 2:
+			if !lc.present(d) {
 				return append(b, "{}"...), nil
 			}
-			return append(b, "[]"...), nil
-		}
-		elems := splitRepeated(v, r)
-		if logical == "MAP" && !inner.Leaf() && len(inner.Fields()) == 2 {
-			b = append(b, '{')
 			kv := inner.Fields()
 			nk := countLeaves(kv[0])
-			for e, ev := range elems {
-				if e > 0 {
-					b = append(b, ',')
-				}
-				kd, kr := d, r
-				if kv[0].Optional() {
-					kd++
-				}
-				key, err := appendInstance(nil, kv[0], ev[:nk], kd, kr)
+			return appendElems(b, lc, r, '{', '}', func(b []byte, ev leafCols) ([]byte, error) {
+				kd, kr := levelsOf(kv[0], d, r)
+				key, err := appendJSON(nil, kv[0], ev.sub(0, nk), kd, kr)
 				if err != nil {
 					return nil, err
 				}
 				if key[0] != '"' { // a key that is not text: its JSON as text
 					key, _ = json.Marshal(string(key))
 				}
-				b = append(append(b, key...), ':')
-				vd := d
-				if kv[1].Optional() {
-					vd++
-				}
-				if b, err = appendInstance(b, kv[1], ev[nk:], vd, r); err != nil {
-					return nil, err
-				}
-			}
-			return append(b, '}'), nil
+				vd, vr := levelsOf(kv[1], d, r)
+				return appendJSON(append(append(b, key...), ':'), kv[1], ev.sub(nk, len(ev.vals)-nk), vd, vr)
+			})
+		case !lc.present(d):
+			return append(b, "[]"...), nil
+		case !inner.Leaf() && len(inner.Fields()) == 1: // list { element }
+			el := inner.Fields()[0]
+			ed, er := levelsOf(el, d, r)
+			return appendElems(b, lc, r, '[', ']', func(b []byte, ev leafCols) ([]byte, error) { return appendJSON(b, el, ev, ed, er) })
 		}
-		b = append(b, '[')
-		for e, ev := range elems {
-			if e > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if !inner.Leaf() && len(inner.Fields()) == 1 { // list { element }
-				el := inner.Fields()[0]
-				ed, er := d, r
-				if el.Optional() || el.Repeated() {
-					ed++
-				}
-				if el.Repeated() {
-					er++
-				}
-				b, err = appendJSON(b, el, ev, ed, er)
-			} else {
-				b, err = appendInstance(b, inner, ev, d, r)
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendElems(b, lc, r, '[', ']', func(b []byte, ev leafCols) ([]byte, error) { return appendInstance(b, inner, ev, d, r) })
 	}
 	b = append(b, '{')
+	off := 0
 	for k, f := range fields {
 		if k > 0 {
 			b = append(b, ',')
 		}
 		name, _ := json.Marshal(f.Name())
 		b = append(append(b, name...), ':')
-		d, r := childLevels(k)
+		n := countLeaves(f)
+		d, r := levelsOf(f, def, rep)
 		var err error
-		if b, err = appendJSON(b, f, childVals(k), d, r); err != nil {
+		if b, err = appendJSON(b, f, lc.sub(off, n), d, r); err != nil {
 			return nil, err
 		}
+		off += n
 	}
 	return append(b, '}'), nil
 }

@@ -683,19 +683,11 @@ func exists(p string) bool {
 
 // countParquet returns the rows of a Parquet file, from its footer.
 func countParquet(p string) (int64, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", p, writers.UnwrapPath(err))
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	pf, f, err := writers.OpenParquet(p)
 	if err != nil {
 		return 0, err
 	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", p, err)
-	}
+	defer f.Close()
 	return pf.NumRows(), nil
 }
 

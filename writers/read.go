@@ -125,22 +125,31 @@ func ReadBills(dir string, fn func(*BillRecord) error) error {
 	return nil
 }
 
+// OpenParquet opens the Parquet file p, an output billcons wrote (or wrote
+// through a library); the caller closes f when done with pf. Errors name p.
+func OpenParquet(p string) (pf *parquet.File, f *os.File, err error) {
+	if f, err = os.Open(p); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", p, UnwrapPath(err))
+	}
+	st, err := f.Stat()
+	if err == nil {
+		pf, err = parquet.OpenFile(f, st.Size())
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return pf, f, nil
+}
+
 // ReadParquet calls fn for each row of a flat Parquet file with its values by
 // column name. The values are valid only during the call.
 func ReadParquet(p string, fn func(cols []string, vals map[string]parquet.Value) error) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return fmt.Errorf("%s: %w", p, UnwrapPath(err))
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	pf, f, err := OpenParquet(p)
 	if err != nil {
 		return err
 	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return fmt.Errorf("%s: %w", p, err)
-	}
+	defer f.Close()
 	var cols []string
 	for _, fld := range pf.Schema().Fields() {
 		cols = append(cols, fld.Name())
