@@ -53,9 +53,6 @@ func CheckInputs(m *writers.Manifest, fetch func(arg string) (files []string, na
 			var names map[string]string
 			if strings.Contains(arg, "://") && fetch != nil {
 				files, names, err = fetch(arg)
-				if errors.Is(err, fs.ErrNotExist) || (err != nil && strings.Contains(err.Error(), "not exist")) {
-					continue // each file the run read there is said to be gone, below
-				}
 			} else {
 				files, err = expandAll([]string{at(arg)})
 			}

@@ -2,10 +2,8 @@ package shards
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -197,8 +195,4 @@ func (sm *small) apply(cfg *pipeline.Config) {
 	for k, v := range sm.names {
 		cfg.Names[k] = v
 	}
-}
-
-func isNotExist(err error) bool {
-	return errors.Is(err, storage.ErrNotExist) || errors.Is(err, os.ErrNotExist)
 }

@@ -32,7 +32,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -227,7 +229,7 @@ func stepConfig(ctx context.Context, st *Step, s *storage.Store, p *Plan, step s
 // loadPlan reads the newest plan.
 func loadPlan(ctx context.Context, s *storage.Store) (*Plan, error) {
 	b, err := s.Get(ctx, "_plan.json")
-	if isNotExist(err) {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: no plan (run billcons plan first)", s.Name("_plan.json"))
 	}
 	if err != nil { // a 403, a missing bucket, an outage: said as it is
@@ -252,7 +254,7 @@ func loadPlan(ctx context.Context, s *storage.Store) (*Plan, error) {
 func getJSON(ctx context.Context, s *storage.Store, key string, v any) (bool, error) {
 	b, err := s.Get(ctx, key)
 	if err != nil {
-		if isNotExist(err) {
+		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil
 		}
 		return false, err

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -38,8 +39,10 @@ import (
 	"gocloud.dev/gcerrors"
 )
 
-// ErrNotExist is returned (wrapped) for a key that is not there.
-var ErrNotExist = errors.New("does not exist")
+// ErrNotExist is returned (wrapped) for a key that is not there. It is
+// fs.ErrNotExist, so that a missing file and a missing object are one
+// question for callers: errors.Is(err, fs.ErrNotExist).
+var ErrNotExist = fs.ErrNotExist
 
 // Store is one folder or bucket prefix.
 type Store struct {
