@@ -118,6 +118,24 @@ var FocusRegions = [][2]string{
 	{"eu-west-1", "UK (London)"},
 }
 
+// valuesView writes a view of rows of text, named view, its columns
+// named by alias: AS alias(col, ...).
+func valuesView(b *strings.Builder, view, alias string, rows [][]string) {
+	fmt.Fprintf(b, "\nCREATE OR REPLACE VIEW %s AS SELECT * FROM (VALUES\n", view)
+	for i, row := range rows {
+		quoted := make([]string, len(row))
+		for j, v := range row {
+			quoted[j] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		}
+		sep := ","
+		if i == len(rows)-1 {
+			sep = ""
+		}
+		fmt.Fprintf(b, "    (%s)%s\n", strings.Join(quoted, ", "), sep)
+	}
+	fmt.Fprintf(b, ") AS %s;\n", alias)
+}
+
 // focusSQL returns the focus view: FOCUS 1.2 over the bills and the credits
 // applied. A charge row per bill: ListCost the list amount, ContractedCost
 // the effective amount after its discount, EffectiveCost the same but 0 on
@@ -136,25 +154,17 @@ var FocusRegions = [][2]string{
 // the seeds describe.
 func focusSQL(extras []string) string {
 	var b strings.Builder
-	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-	b.WriteString("\n-- What FOCUS says of each product code (docs/output.md, FOCUS).\nCREATE OR REPLACE VIEW focus_products AS SELECT * FROM (VALUES\n")
+	products := make([][]string, len(FocusProducts))
 	for i, p := range FocusProducts {
-		sep := ","
-		if i == len(FocusProducts)-1 {
-			sep = ""
-		}
-		fmt.Fprintf(&b, "    (%s, %s, %s, %s, %s)%s\n", q(p.Code), q(p.Service), q(p.Category), q(p.Subcategory), q(p.ResourceType), sep)
+		products[i] = []string{p.Code, p.Service, p.Category, p.Subcategory, p.ResourceType}
 	}
-	b.WriteString(") AS p(product_code, service_name, service_category, service_subcategory, resource_type);\n")
-	b.WriteString("\nCREATE OR REPLACE VIEW focus_regions AS SELECT * FROM (VALUES\n")
+	b.WriteString("\n-- What FOCUS says of each product code (docs/output.md, FOCUS).")
+	valuesView(&b, "focus_products", "p(product_code, service_name, service_category, service_subcategory, resource_type)", products)
+	regions := make([][]string, len(FocusRegions))
 	for i, r := range FocusRegions {
-		sep := ","
-		if i == len(FocusRegions)-1 {
-			sep = ""
-		}
-		fmt.Fprintf(&b, "    (%s, %s)%s\n", q(r[0]), q(r[1]), sep)
+		regions[i] = r[:]
 	}
-	b.WriteString(") AS r(region_id, region_name);\n")
+	valuesView(&b, "focus_regions", "r(region_id, region_name)", regions)
 
 	// col is an optional usage column of the bills, or NULL when no input
 	// had it.
