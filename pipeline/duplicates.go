@@ -88,7 +88,7 @@ func (r *run) findDuplicates(sp *lineSpills, plan *rules.Plan) error {
 			repeat = 1
 			return accept(id, payload)
 		}
-		if r.profile().RepeatedIDs {
+		if r.prof.RepeatedIDs {
 			// An export repeats ids (one record split over several
 			// lines): the repeats become id.2, id.3... in input order
 			// (CONTRACT.md, Input profiles), accepted like the first.
@@ -126,20 +126,11 @@ func (r *run) foreignID(id []byte, seq uint64, all []uint64, accept func(id, pay
 	if n == 0 {
 		return accept(id, payload)
 	}
-	if r.profile().RepeatedIDs {
+	if r.prof.RepeatedIDs {
 		r.rename(seq, uint32(n+1))
 		return accept(id, payload)
 	}
 	return r.rejectDuplicate(dups, id, seq, all[0])
-}
-
-// profile is the run's input profile (the default when unknown: the
-// command line checked it).
-func (r *run) profile() *readers.Profile {
-	if p := readers.LookupProfile(r.cfg.Profile); p != nil {
-		return p
-	}
-	return readers.Profiles[0]
 }
 
 // rename makes the line read at seq the k-th of its id (id.k): an Alibaba

@@ -196,7 +196,8 @@ type run struct {
 	renames    map[uint64]uint32 // alibaba profile: seq -> n, for a line_id repeated n-1 times before
 	settle     *settlement       // the credits and alerts of pass D
 	cycleSums  map[cycleCurrency]*cycleSum
-	closed     *closedCycles // the closed cycles of the base version, or nil
+	closed     *closedCycles    // the closed cycles of the base version, or nil
+	prof       *readers.Profile // the usage files' input profile (cfg.Profile)
 	// accountNames: the accepted accounts' account_name, where given.
 	accountNames map[string]string
 }
@@ -253,7 +254,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.SpillBytes <= 0 {
 		cfg.SpillBytes = DefaultSpillBytes
 	}
-	r := &run{cfg: cfg, ctx: ctx, totals: map[string]*currencyTotals{}, stamps: map[string]stamp{}, mark: time.Now()}
+	r := &run{cfg: cfg, ctx: ctx, totals: map[string]*currencyTotals{}, stamps: map[string]stamp{}, mark: time.Now(),
+		prof: readers.LookupProfile(cfg.Profile)}
+	if r.prof == nil {
+		return nil, fmt.Errorf("%w: unknown profile %q", ErrUsage, cfg.Profile)
+	}
 	in, err := r.resolveInputs()
 	if err != nil {
 		return nil, err

@@ -236,20 +236,25 @@ func readable(ctx context.Context, dir string) (string, error) {
 // localizeInputs fetches the run's inputs given as URLs into a temporary
 // folder, which it returns ("" when every input is local).
 func localizeInputs(ctx context.Context, cfg *pipeline.Config) (tmp string, err error) {
-	for i, list := range []*[]string{&cfg.Usage, &cfg.Changes, &cfg.Accounts, &cfg.Discounts, &cfg.Credits, &cfg.Enterprises, &cfg.Balances} {
+	for _, in := range []struct {
+		kind string
+		list *[]string
+	}{{"usage", &cfg.Usage}, {"changes", &cfg.Changes}, {"accounts", &cfg.Accounts}, {"discounts", &cfg.Discounts},
+		{"credits", &cfg.Credits}, {"enterprises", &cfg.Enterprises}, {"balances", &cfg.Balances}} {
+		list := in.list
 		if !slices.ContainsFunc(*list, storage.IsURL) {
 			continue
 		}
 		if cfg.Given == nil {
 			cfg.Given = map[string][]string{}
 		}
-		cfg.Given[[]string{"usage", "changes", "accounts", "discounts", "credits", "enterprises", "balances"}[i]] = slices.Clone(*list)
+		cfg.Given[in.kind] = slices.Clone(*list)
 		if tmp == "" {
 			if tmp, err = os.MkdirTemp("", "billcons-inputs-"); err != nil {
 				return "", err
 			}
 		}
-		files, names, err := shards.Localize(ctx, *list, filepath.Join(tmp, strconv.Itoa(i)))
+		files, names, err := shards.Localize(ctx, *list, filepath.Join(tmp, in.kind))
 		if err != nil {
 			return tmp, err
 		}
