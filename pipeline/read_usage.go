@@ -175,9 +175,8 @@ func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *
 	var t readers.Table
 	var err error
 	if u.part != nil {
-		if t, err = readers.OpenPart(path, *u.part); err == nil && r.name(path) != path {
-			t = readers.Renamed(t, r.name(path))
-		}
+		t, err = readers.OpenPart(path, *u.part)
+		t, err = r.named(path, t, err)
 	} else {
 		t, err = r.openUsage(fi, path)
 	}
@@ -305,10 +304,15 @@ func (r *run) openUsage(fi int, path string) (readers.Table, error) {
 		return r.cfg.Shard.Open(fi)
 	}
 	t, err := readers.Open(path)
+	return r.named(path, t, err)
+}
+
+// named gives an opened usage file the name the run calls path by: a file
+// fetched from a bucket is named by its URL in its rejects.
+func (r *run) named(path string, t readers.Table, err error) (readers.Table, error) {
 	if err != nil || r.name(path) == path {
 		return t, err
 	}
-	// A file fetched from a bucket: its rejects name it by its URL.
 	return readers.Renamed(t, r.name(path)), nil
 }
 

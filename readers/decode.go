@@ -290,11 +290,7 @@ func (d *UsageDecoder) checkOptional(row *Row, line *billing.UsageLine) *billing
 		case billing.ColNameTags:
 			v.S, err = billing.ParseTags(v.S)
 			code = "invalid_tags"
-		default:
-			if !utf8.ValidString(v.S) {
-				err, code = fmt.Errorf("%s is not valid UTF-8", d.header[j]), "invalid_"+name
-			}
-		}
+		} // usage_unit, region, resource_name: any text (the readers refuse text that is not UTF-8)
 		if err != nil {
 			return &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: j + 1}, Field: d.header[j], Code: code, Err: err}
 		}

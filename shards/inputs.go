@@ -97,7 +97,7 @@ func localize(ctx context.Context, args []string, dir string) (*localFiles, erro
 			}
 			for _, f := range fs {
 				l.files = append(l.files, f)
-				l.names[f] = s.URLOf(k + strings.TrimPrefix(f, local)) // a zip member's name: URL/archive.zip:member.csv?query
+				l.names[f] = s.Name(k + strings.TrimPrefix(f, local)) // a zip member's name: URL/archive.zip:member.csv?query
 			}
 		}
 		s.Close()

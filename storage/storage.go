@@ -182,9 +182,10 @@ func (s *Store) wrap(key string, err error) error {
 	return fmt.Errorf("%s: %w", s.Name(key), err)
 }
 
-// URLOf is the URL of key in the store, which Open opens again: the key
-// joins the URL's path, before its query (endpoint=…, use_path_style=…).
-func (s *Store) URLOf(key string) string {
+// Name is the URL of key in the store, which Open opens again and which
+// messages, rejects and manifests name it by: the key joins the URL's path,
+// before its query (endpoint=…, use_path_style=…).
+func (s *Store) Name(key string) string {
 	base, query, _ := strings.Cut(s.url, "?")
 	u := strings.TrimSuffix(base, "/") + "/" + key
 	if query != "" {
@@ -192,10 +193,6 @@ func (s *Store) URLOf(key string) string {
 	}
 	return u
 }
-
-// Name is how messages name key: its URL (URLOf), query included, so that
-// what a message names can be opened as it reads.
-func (s *Store) Name(key string) string { return s.URLOf(key) }
 
 // Put writes data under key, replacing what was there.
 func (s *Store) Put(ctx context.Context, key string, data []byte) error {
