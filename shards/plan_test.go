@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/billcons/billcons/storage"
 )
@@ -25,7 +26,7 @@ func TestLoadPlanErrors(t *testing.T) {
 	// A store that does not answer: not "no plan".
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	down, err := storage.Open(ctx, "s3://bills/nightly?endpoint=http://127.0.0.1:1&region=us-east-1&use_path_style=true")
+	down, err := storage.Open(storage.WithRetry(ctx, storage.Retry{For: 300 * time.Millisecond}), "s3://bills/nightly?endpoint=http://127.0.0.1:1&region=us-east-1&use_path_style=true")
 	if err != nil {
 		t.Fatal(err)
 	}

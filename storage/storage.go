@@ -25,17 +25,20 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	gcaws "gocloud.dev/aws"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
 	"gocloud.dev/blob/memblob"
-	_ "gocloud.dev/blob/s3blob" // s3:// URLs
+	"gocloud.dev/blob/s3blob"
 	"gocloud.dev/gcerrors"
 )
 
@@ -53,7 +56,8 @@ type Store struct {
 	name   string     // the S3 bucket
 	prefix string     // the key prefix inside the S3 bucket, "" or ending in /
 	oss    atomic.Bool
-	shared bool // a mem:// bucket, kept open for the next Open
+	shared bool  // a mem:// bucket, kept open for the next Open
+	retry  Retry // how transient errors are retried (WithRetry)
 }
 
 // IsURL reports whether s names a store by URL (scheme://...) rather than a
@@ -97,7 +101,7 @@ func Open(ctx context.Context, u string) (*Store, error) {
 			}
 			mem.buckets[pu.Host] = b
 		}
-		return &Store{url: u, bucket: prefixed(b, pu.Path), shared: true}, nil
+		return &Store{url: u, bucket: prefixed(b, pu.Path), shared: true, retry: retryOf(ctx)}, nil
 	case "s3":
 		if pu.Host == "" {
 			return nil, fmt.Errorf("%s: no bucket (s3://bucket/prefix)", u)
@@ -112,15 +116,15 @@ func Open(ctx context.Context, u string) (*Store, error) {
 				}
 			}
 		}
-		b, err := blob.OpenBucket(ctx, "s3://"+pu.Host+"?"+q.Encode())
+		client, err := newS3Client(ctx, q)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", u, err)
 		}
-		s := &Store{url: u, name: pu.Host}
-		if !b.As(&s.s3) {
-			b.Close()
-			return nil, fmt.Errorf("%s: not an S3 bucket", u)
+		b, err := s3blob.OpenBucket(ctx, client, pu.Host, &s3blob.Options{RequestChecksumCalculation: client.Options().RequestChecksumCalculation})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", u, err)
 		}
+		s := &Store{url: u, name: pu.Host, s3: client, retry: retryOf(ctx)}
 		s.prefix = strings.Trim(pu.Path, "/")
 		if s.prefix != "" {
 			s.prefix += "/"
@@ -129,6 +133,42 @@ func Open(ctx context.Context, u string) (*Store, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("%s: unknown scheme %q (want a local path, file://, s3:// or mem://)", u, pu.Scheme)
+}
+
+// newS3Client is the S3 client of a store URL's query: gocloud.dev's
+// s3blob URL parameters (endpoint, region, use_path_style, disable_https,
+// profile, ...), with two changes: the SDK never prints "Response has no
+// supported checksum" (S3-compatible stores often send none, and it came
+// on every read), and the SDK's retryer is left as gocloud.dev sets it
+// (three quick attempts), because the store retries on top for as long as
+// --store-retry says.
+func newS3Client(ctx context.Context, q url.Values) (*s3.Client, error) {
+	var opts []func(*s3.Options)
+	for _, k := range []string{"use_path_style", "s3ForcePathStyle", "disable_https", "accelerate"} {
+		v := q.Get(k)
+		if v == "" {
+			continue
+		}
+		q.Del(k)
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("invalid value for %q: %w", k, err)
+		}
+		switch k {
+		case "disable_https":
+			opts = append(opts, func(o *s3.Options) { o.EndpointOptions.DisableHTTPS = on })
+		case "accelerate":
+			opts = append(opts, func(o *s3.Options) { o.UseAccelerate = on })
+		default:
+			opts = append(opts, func(o *s3.Options) { o.UsePathStyle = on })
+		}
+	}
+	cfg, err := gcaws.V2ConfigFromURLParams(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true })
+	return s3.NewFromConfig(cfg, opts...), nil
 }
 
 func prefixed(b *blob.Bucket, p string) *blob.Bucket {
@@ -196,7 +236,7 @@ func (s *Store) Name(key string) string {
 
 // Put writes data under key, replacing what was there.
 func (s *Store) Put(ctx context.Context, key string, data []byte) error {
-	return s.wrap(key, s.bucket.WriteAll(ctx, key, data, nil))
+	return s.wrap(key, s.do(ctx, key, func() error { return s.bucket.WriteAll(ctx, key, data, nil) }))
 }
 
 // PutFile copies the local file p to key.
@@ -206,16 +246,27 @@ func (s *Store) PutFile(ctx context.Context, key, p string) (int64, error) {
 		return 0, err
 	}
 	defer f.Close()
-	w, err := s.bucket.NewWriter(ctx, key, nil)
-	if err != nil {
-		return 0, s.wrap(key, err)
-	}
-	n, err := io.Copy(w, f)
-	if err != nil {
-		w.Close()
-		return n, s.wrap(key, err)
-	}
-	return n, s.wrap(key, w.Close())
+	var n int64
+	err = s.do(ctx, key, func() error {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		// A writer whose context ends aborts its upload instead of
+		// completing it with what it had.
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		w, err := s.bucket.NewWriter(wctx, key, nil)
+		if err != nil {
+			return err
+		}
+		if n, err = io.Copy(w, f); err != nil {
+			cancel()
+			w.Close()
+			return err
+		}
+		return w.Close()
+	})
+	return n, s.wrap(key, err)
 }
 
 // MoveFile puts the local file p at key and removes p. A local store
@@ -261,40 +312,52 @@ func plainKey(key string) bool {
 
 // Get reads key whole.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	b, err := s.bucket.ReadAll(ctx, key)
+	var b []byte
+	err := s.do(ctx, key, func() (err error) {
+		b, err = s.bucket.ReadAll(ctx, key)
+		return err
+	})
 	return b, s.wrap(key, err)
 }
 
 // GetFile copies key to the local file p, creating its folder.
 func (s *Store) GetFile(ctx context.Context, key, p string) (int64, error) {
-	r, err := s.bucket.NewReader(ctx, key, nil)
-	if err != nil {
-		return 0, s.wrap(key, err)
-	}
-	defer r.Close()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return 0, err
 	}
-	f, err := os.Create(p)
-	if err != nil {
-		return 0, err
-	}
-	n, err := io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	var n int64
+	err := s.do(ctx, key, func() error {
+		r, err := s.bucket.NewReader(ctx, key, nil)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		f, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		n, err = io.Copy(f, r)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
 	return n, s.wrap(key, err)
 }
 
 // Exists reports whether key is there.
 func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
-	ok, err := s.bucket.Exists(ctx, key)
+	var ok bool
+	err := s.do(ctx, key, func() (err error) {
+		ok, err = s.bucket.Exists(ctx, key)
+		return err
+	})
 	return ok, s.wrap(key, err)
 }
 
 // Delete removes key; a key that is not there is no error.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	err := s.bucket.Delete(ctx, key)
+	err := s.do(ctx, key, func() error { return s.bucket.Delete(ctx, key) })
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return nil
 	}
@@ -304,22 +367,45 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // List returns the keys under prefix, sorted. Readers of a run never list
 // its data files; List serves the published pointers and clean-up.
 func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
-	var keys []string
-	it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
-	for {
-		o, err := it.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, s.wrap(prefix, err)
-		}
-		if !o.IsDir {
-			keys = append(keys, o.Key)
-		}
+	objs, err := s.ListObjects(ctx, prefix)
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.Key
 	}
-	sort.Strings(keys)
-	return keys, nil
+	return keys, err
+}
+
+// Object is a key with its size and last modification.
+type Object struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+}
+
+// ListObjects returns the objects under prefix, sorted by key.
+func (s *Store) ListObjects(ctx context.Context, prefix string) ([]Object, error) {
+	var objs []Object
+	err := s.do(ctx, prefix, func() error {
+		objs = objs[:0]
+		it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
+		for {
+			o, err := it.Next(ctx)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if !o.IsDir {
+				objs = append(objs, Object{Key: o.Key, Size: o.Size, ModTime: o.ModTime})
+			}
+		}
+	})
+	if err != nil {
+		return nil, s.wrap(prefix, err)
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
+	return objs, nil
 }
 
 // Create writes data under key only if nothing is there: it reports false,
@@ -332,7 +418,12 @@ func (s *Store) Create(ctx context.Context, key string, data []byte) (bool, erro
 	case s.s3 != nil && s.oss.Load():
 		return s.createOSS(ctx, key, data)
 	}
-	err := s.bucket.WriteAll(ctx, key, data, &blob.WriterOptions{IfNotExist: true})
+	err := s.do(ctx, key, func() error {
+		return s.bucket.WriteAll(ctx, key, data, &blob.WriterOptions{IfNotExist: true})
+	})
+	// A retried create can find its own first attempt there (it was
+	// written, but the answer was lost): that reads as "taken", and every
+	// caller then reads what is there, as it does when another attempt won.
 	if err == nil {
 		return true, nil
 	}
@@ -350,10 +441,13 @@ func (s *Store) Create(ctx context.Context, key string, data []byte) (bool, erro
 // createOSS is Create on Alibaba OSS: x-oss-forbid-overwrite makes a PUT
 // fail with 409 FileAlreadyExists when the object exists.
 func (s *Store) createOSS(ctx context.Context, key string, data []byte) (bool, error) {
-	_, err := s.s3.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: &s.name, Key: ptr(s.prefix + key), Body: bytes.NewReader(data), ContentLength: ptr(int64(len(data))),
-	}, func(o *s3.Options) {
-		o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue("x-oss-forbid-overwrite", "true"))
+	err := s.do(ctx, key, func() error {
+		_, err := s.s3.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: &s.name, Key: ptr(s.prefix + key), Body: bytes.NewReader(data), ContentLength: ptr(int64(len(data))),
+		}, func(o *s3.Options) {
+			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue("x-oss-forbid-overwrite", "true"))
+		})
+		return err
 	})
 	switch {
 	case err == nil:
@@ -409,7 +503,11 @@ func (s *Store) createLocal(key string, data []byte) (bool, error) {
 
 // NewReader opens key for reading, streamed.
 func (s *Store) NewReader(ctx context.Context, key string) (io.ReadCloser, error) {
-	r, err := s.bucket.NewReader(ctx, key, nil)
+	var r io.ReadCloser
+	err := s.do(ctx, key, func() (err error) {
+		r, err = s.bucket.NewReader(ctx, key, nil)
+		return err
+	})
 	if err != nil {
 		return nil, s.wrap(key, err)
 	}

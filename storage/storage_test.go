@@ -11,31 +11,25 @@ import (
 
 	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/storage/s3fake"
+	"github.com/billcons/billcons/storage/s3server"
 )
 
 // stores opens one store of every kind the commit protocol runs on.
+// With a real S3 server installed (make s3-check), it is one of them.
 func stores(t *testing.T) map[string]string {
 	t.Helper()
-	srv, err := s3fake.Start("bills")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	oss, err := s3fake.Start("oss")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(oss.Close)
-	oss.SetOSS(true)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	return map[string]string{
+	oss := s3server.Fake(t, "oss")
+	oss.Fake.SetOSS(true)
+	all := map[string]string{
 		"local": t.TempDir(),
 		"file":  "file://" + filepath.ToSlash(t.TempDir()),
 		"mem":   "mem://" + t.Name(),
-		"s3":    srv.URL("bills", "runs/nightly"),
 		"oss":   oss.URL("oss", "runs"),
 	}
+	for _, srv := range s3server.All(t, "bills") {
+		all["s3-"+srv.Name] = srv.URL("bills", "runs/nightly")
+	}
+	return all
 }
 
 // TestCreateOnlyOnce: of many create-only writes of one key at once, on

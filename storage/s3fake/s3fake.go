@@ -25,6 +25,31 @@ type Server struct {
 	mu      sync.Mutex // serialises conditional writes
 	// Conditional counts the create-only writes answered, by header.
 	IfNoneMatch, ForbidOverwrite, NotImplemented atomic.Int64
+
+	faultMu sync.Mutex
+	faults  int                        // requests still to fail
+	match   func(r *http.Request) bool // which requests fail
+	// Failed counts the requests answered 503 by Fail.
+	Failed atomic.Int64
+}
+
+// Fail answers the next n requests that match (nil: any) with 503 SlowDown,
+// as a throttling or failing store does.
+func (s *Server) Fail(n int, match func(r *http.Request) bool) {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	s.faults, s.match = n, match
+}
+
+func (s *Server) fails(r *http.Request) bool {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	if s.faults == 0 || (s.match != nil && !s.match(r)) {
+		return false
+	}
+	s.faults--
+	s.Failed.Add(1)
+	return true
 }
 
 // Start starts a server with the named buckets.
@@ -52,6 +77,10 @@ func (s *Server) URL(bucket, prefix string) string {
 }
 
 func (s *Server) serve(inner http.Handler, w http.ResponseWriter, r *http.Request) {
+	if s.fails(r) {
+		writeError(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
+		return
+	}
 	inm := r.Header.Get("If-None-Match")
 	forbid := strings.EqualFold(r.Header.Get("x-oss-forbid-overwrite"), "true")
 	if r.Method != http.MethodPut || (inm == "" && !forbid) {
