@@ -34,7 +34,8 @@ func WithRetry(ctx context.Context, r Retry) context.Context {
 	return context.WithValue(ctx, retryKey{}, r)
 }
 
-func retryOf(ctx context.Context) Retry {
+// RetryOf is how the stores opened with ctx retry.
+func RetryOf(ctx context.Context) Retry {
 	if r, ok := ctx.Value(retryKey{}).(Retry); ok {
 		return r
 	}

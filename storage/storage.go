@@ -101,7 +101,7 @@ func Open(ctx context.Context, u string) (*Store, error) {
 			}
 			mem.buckets[pu.Host] = b
 		}
-		return &Store{url: u, bucket: prefixed(b, pu.Path), shared: true, retry: retryOf(ctx)}, nil
+		return &Store{url: u, bucket: prefixed(b, pu.Path), shared: true, retry: RetryOf(ctx)}, nil
 	case "s3":
 		if pu.Host == "" {
 			return nil, fmt.Errorf("%s: no bucket (s3://bucket/prefix)", u)
@@ -124,7 +124,7 @@ func Open(ctx context.Context, u string) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", u, err)
 		}
-		s := &Store{url: u, name: pu.Host, s3: client, retry: retryOf(ctx)}
+		s := &Store{url: u, name: pu.Host, s3: client, retry: RetryOf(ctx)}
 		s.prefix = strings.Trim(pu.Path, "/")
 		if s.prefix != "" {
 			s.prefix += "/"

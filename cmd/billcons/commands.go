@@ -34,7 +34,8 @@ func init() {
                [--balances PATH] [--profile billcons|alibaba] [--currency CODE]
                [--max-reject-ratio R] [--max-cycle-drop R] [--accept-missing]
                [--guard-report FILE] [--keep N] [--jobs N] [--wait[=DURATION]]
-               [--restate YYYY-MM] [--log-format text|json] [--quiet]`,
+               [--restate YYYY-MM] [--store-retry D] [--log-format text|json]
+               [--quiet]`,
 			summary: "read bill lines and trusteeship changes, decide who pays each line,\nand publish the result as a new version of the tree DIR",
 			body:    runBody, family: "", run: cmdRun},
 		{name: "verify", synopsis: `  billcons verify DIR [--inputs] [--version V]`,
@@ -68,13 +69,13 @@ func init() {
 		{name: "plan", synopsis: `  billcons plan   --out URL --shards N [--splits K] <the inputs and options of run>`,
 			summary: "plan a run as shards on many machines: its inputs, split among N\nshards, recorded under --out URL",
 			body:    shardsBody, family: "shards", run: cmdPlan},
-		{name: "split", synopsis: `  billcons split  --out URL [--index I]`,
+		{name: "split", synopsis: `  billcons split  --out URL [--index I] [--store-retry D]`,
 			summary: "cut the plan's inputs into the shards' parts (one split of K)",
 			body:    shardsBody, family: "shards", run: cmdSplit},
-		{name: "shard", synopsis: `  billcons shard  --out URL [--index I]`,
+		{name: "shard", synopsis: `  billcons shard  --out URL [--index I] [--store-retry D]`,
 			summary: "run one shard of the plan",
 			body:    shardsBody, family: "shards", run: cmdShard},
-		{name: "commit", synopsis: `  billcons commit --out URL`,
+		{name: "commit", synopsis: `  billcons commit --out URL [--store-retry D]`,
 			summary: "publish the shards' outputs as one version, as billcons run would",
 			body:    shardsBody, family: "shards", run: cmdCommit},
 		{name: "gen", synopsis: `  billcons gen --lines N --out DIR [--seed S] [--format parquet|csv]

@@ -173,6 +173,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		args[0] = "help"
 	}
 	if c := lookup(args[0]); c != nil {
+		// Every command that reads or writes a store retries it when it
+		// fails transiently, and says so; those that write take
+		// --store-retry.
+		ctx = storage.WithRetry(ctx, storage.Retry{For: storage.DefaultRetry, Log: func(line string) {
+			fmt.Fprintf(stderr, "billcons: %s\n", line)
+		}})
 		return c.run(ctx, args[1:], stdout, stderr)
 	}
 	if st, err := os.Stat(args[0]); err == nil && st.IsDir() && len(args) > 1 {
@@ -221,6 +227,7 @@ type runArgs struct {
 	quiet  bool
 	log    *slog.Logger
 	opts   shards.Options // the same, as a sharded run's plan records them
+	retry  time.Duration  // --store-retry
 }
 
 // parseRun parses run's flags (and plan's, which are run's): ok is false
@@ -258,6 +265,8 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	guardReport := fs.String("guard-report", "", "when a guard trips, write every id it names to this file (outside DIR)")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
 	logFormat := fs.String("log-format", "text", "text: one summary line on success (none with --quiet), one line on failure;\njson: one JSON event per stage with counts and durations, then \"done\" or \"failed\", for log collectors")
+	var retry time.Duration
+	storeRetryVar(fs, &retry)
 	var wait waitFlag
 	fs.Var(&wait, "wait", "when another run holds DIR, wait for it instead of failing: --wait waits as long as it takes,\n--wait=DURATION (like 30m) at most that long")
 	if err := fs.Parse(args); err != nil {
@@ -318,6 +327,9 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	if *jobs < 1 {
 		return usageErr("--jobs %d: want 1 or more", *jobs)
 	}
+	if retry < 0 {
+		return usageErr("--store-retry %s: want a duration from 0", retry)
+	}
 	var restated []billing.Cycle
 	for _, c := range restate {
 		cy, err := billing.ParseCycle(c)
@@ -352,7 +364,7 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	}
 	g := &guards{acceptMissing: *acceptMissing, maxCycleDrop: *maxCycleDrop, report: *guardReport, quiet: *quiet, log: log, stderr: stderr}
 	cfg.Guard = g.check
-	ra = &runArgs{cfg: cfg, guards: g, quiet: *quiet, log: log, opts: shards.Options{
+	ra = &runArgs{cfg: cfg, guards: g, quiet: *quiet, log: log, retry: retry, opts: shards.Options{
 		Usage: usage, Changes: changes, Accounts: accounts, Discounts: discounts, Credits: credits,
 		Enterprises: enterprises, Balances: balances, Timing: *timing, TZ: *tz, Profile: *profile,
 		Currency: *currency, MaxRejectRatio: ratio, AcceptMissing: *acceptMissing, MaxCycleDrop: *maxCycleDrop}}
@@ -365,6 +377,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	cfg, log, quiet, out := ra.cfg, ra.log, &ra.quiet, &ra.cfg.Out
+	ctx = withStoreRetry(ctx, ra.retry)
+	if log != nil {
+		r := storage.RetryOf(ctx)
+		r.Log = func(line string) { log.Warn("store_retry", "message", line) }
+		ctx = storage.WithRetry(ctx, r)
+	}
 	// --jobs N: the run's goroutines share N cores, the rest of the
 	// machine is left alone.
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.Jobs))

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/pipeline"
@@ -97,47 +98,59 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "billcons plan: --shards (from 1) is required and --splits is from 1; see billcons plan --help\n")
 		return exitUsage
 	}
-	if _, err := shards.PlanRun(ctx, newStep(ra.cfg.Out, stderr, ra.quiet), ra.opts, shardsN, splitsN); err != nil {
+	if _, err := shards.PlanRun(withStoreRetry(ctx, ra.retry), newStep(ra.cfg.Out, stderr, ra.quiet), ra.opts, shardsN, splitsN); err != nil {
 		return stepFailed("plan", err, stderr)
 	}
 	return exitOK
 }
 
-// parseStep parses the flags of split, shard and commit; index is -1 for
+// stepArgs are the flags of split, shard and commit; index is -1 for
 // commit, which has none.
-func parseStep(cmd string, args []string, indexed bool, stdout, stderr io.Writer) (out string, index int, quiet bool, code int, ok bool) {
+type stepArgs struct {
+	out   string
+	index int
+	quiet bool
+	retry time.Duration
+}
+
+// parseStep parses the flags of split, shard and commit: ok is false when
+// the command is done, with code its exit status.
+func parseStep(cmd string, args []string, indexed bool, stdout, stderr io.Writer) (a stepArgs, code int, ok bool) {
 	fs := flag.NewFlagSet("billcons "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&out, "out", "", "the run's store (required)")
-	fs.BoolVar(&quiet, "quiet", false, "print nothing but errors")
-	index = -1
+	fs.StringVar(&a.out, "out", "", "the run's store (required)")
+	fs.BoolVar(&a.quiet, "quiet", false, "print nothing but errors")
+	storeRetryVar(fs, &a.retry)
+	a.index = -1
 	if indexed {
-		fs.IntVar(&index, "index", -1, "which step (default $JOB_COMPLETION_INDEX, then $AWS_BATCH_JOB_ARRAY_INDEX)")
+		fs.IntVar(&a.index, "index", -1, "which step (default $JOB_COMPLETION_INDEX, then $AWS_BATCH_JOB_ARRAY_INDEX)")
 	}
-	fail := func(format string, a ...any) (string, int, bool, int, bool) {
-		fmt.Fprintf(stderr, "billcons "+cmd+": "+format+"; see billcons "+cmd+" --help\n", a...)
-		return "", 0, false, exitUsage, false
+	fail := func(format string, args ...any) (stepArgs, int, bool) {
+		fmt.Fprintf(stderr, "billcons "+cmd+": "+format+"; see billcons "+cmd+" --help\n", args...)
+		return stepArgs{}, exitUsage, false
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, commandHelp("plan"))
-			return "", 0, false, exitOK, false
+			return stepArgs{}, exitOK, false
 		}
 		return fail("%v", err)
 	}
 	switch {
 	case fs.NArg() > 0:
 		return fail("unexpected argument %q", fs.Arg(0))
-	case out == "":
+	case a.out == "":
 		return fail("--out is required")
+	case a.retry < 0:
+		return fail("--store-retry %s: want a duration from 0", a.retry)
 	}
 	given := false
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "index" })
-	if given && index < 0 {
-		return fail("--index %d: want a number from 0", index)
+	if given && a.index < 0 {
+		return fail("--index %d: want a number from 0", a.index)
 	}
 	if !indexed || given {
-		return out, index, quiet, exitOK, true
+		return a, exitOK, true
 	}
 	for _, env := range []string{"JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"} {
 		if v := os.Getenv(env); v != "" {
@@ -145,40 +158,56 @@ func parseStep(cmd string, args []string, indexed bool, stdout, stderr io.Writer
 			if err != nil || n < 0 {
 				return fail("$%s=%q: want a number from 0", env, v)
 			}
-			return out, n, quiet, exitOK, true
+			a.index = n
+			return a, exitOK, true
 		}
 	}
 	return fail("no --index, and neither $JOB_COMPLETION_INDEX nor $AWS_BATCH_JOB_ARRAY_INDEX is set")
 }
 
+// storeRetryVar is the --store-retry flag of the commands that write to a
+// store.
+func storeRetryVar(fs *flag.FlagSet, d *time.Duration) {
+	fs.DurationVar(d, "store-retry", storage.DefaultRetry, "how long to retry a store that does not answer, fails (5xx) or throttles, with backoff,\nbefore the step fails (like 30s or 10m)")
+}
+
+// withStoreRetry makes the stores opened with ctx retry for d, saying so
+// where ctx's retries do (Main: on stderr).
+func withStoreRetry(ctx context.Context, d time.Duration) context.Context {
+	r := storage.RetryOf(ctx)
+	r.For = d
+	return storage.WithRetry(ctx, r)
+}
+
 func cmdSplit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	out, index, quiet, code, ok := parseStep("split", args, true, stdout, stderr)
+	a, code, ok := parseStep("split", args, true, stdout, stderr)
 	if !ok {
 		return code
 	}
-	if err := shards.Split(ctx, newStep(out, stderr, quiet), index); err != nil {
+	if err := shards.Split(withStoreRetry(ctx, a.retry), newStep(a.out, stderr, a.quiet), a.index); err != nil {
 		return stepFailed("split", err, stderr)
 	}
 	return exitOK
 }
 
 func cmdShard(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	out, index, quiet, code, ok := parseStep("shard", args, true, stdout, stderr)
+	a, code, ok := parseStep("shard", args, true, stdout, stderr)
 	if !ok {
 		return code
 	}
-	if err := shards.Shard(ctx, newStep(out, stderr, quiet), index); err != nil {
+	if err := shards.Shard(withStoreRetry(ctx, a.retry), newStep(a.out, stderr, a.quiet), a.index); err != nil {
 		return stepFailed("shard", err, stderr)
 	}
 	return exitOK
 }
 
 func cmdCommit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	out, _, quiet, code, ok := parseStep("commit", args, false, stdout, stderr)
+	a, code, ok := parseStep("commit", args, false, stdout, stderr)
 	if !ok {
 		return code
 	}
-	c, err := shards.Commit(ctx, newStep(out, stderr, quiet))
+	out, quiet := a.out, a.quiet
+	c, err := shards.Commit(withStoreRetry(ctx, a.retry), newStep(out, stderr, quiet))
 	if err != nil {
 		return stepFailed("commit", err, stderr)
 	}
