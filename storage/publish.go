@@ -28,6 +28,9 @@ type Pointer struct {
 	PublishedAt string `json:"published_at"`
 }
 
+// PointerKey is the key of version seq's pointer.
+func PointerKey(seq int64) string { return pointerKey(seq) }
+
 func pointerKey(seq int64) string { return fmt.Sprintf("%s%020d.json", PublishedPrefix, seq) }
 
 // Latest returns the newest published run, or nil when none is.

@@ -513,3 +513,66 @@ func (s *Store) NewReader(ctx context.Context, key string) (io.ReadCloser, error
 	}
 	return r, nil
 }
+
+// Upload is a multipart upload begun and neither completed nor aborted:
+// what a writer killed mid-upload leaves, invisible to listings, and billed.
+type Upload struct {
+	Key       string // under the store's prefix
+	ID        string
+	Initiated time.Time
+}
+
+// Uploads returns the incomplete multipart uploads under prefix; none on a
+// store that is not S3-compatible (a folder has no such thing).
+func (s *Store) Uploads(ctx context.Context, prefix string) ([]Upload, error) {
+	if s.s3 == nil {
+		return nil, nil
+	}
+	var ups []Upload
+	in := &s3.ListMultipartUploadsInput{Bucket: &s.name, Prefix: ptr(s.prefix + prefix)}
+	for {
+		var out *s3.ListMultipartUploadsOutput
+		err := s.do(ctx, prefix, func() (err error) {
+			out, err = s.s3.ListMultipartUploads(ctx, in)
+			return err
+		})
+		if err != nil {
+			return nil, s.wrap(prefix, err)
+		}
+		for _, u := range out.Uploads {
+			if u.Key == nil || u.UploadId == nil {
+				continue
+			}
+			up := Upload{Key: strings.TrimPrefix(*u.Key, s.prefix), ID: *u.UploadId}
+			if u.Initiated != nil {
+				up.Initiated = *u.Initiated
+			}
+			ups = append(ups, up)
+		}
+		if out.IsTruncated == nil || !*out.IsTruncated {
+			return ups, nil
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+}
+
+// AbortUpload aborts an incomplete multipart upload, freeing its parts.
+func (s *Store) AbortUpload(ctx context.Context, up Upload) error {
+	return s.wrap(up.Key, s.do(ctx, up.Key, func() error {
+		_, err := s.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.name, Key: ptr(s.prefix + up.Key), UploadId: &up.ID})
+		return err
+	}))
+}
+
+// SizeText is n bytes for people: 1.4 MB.
+func SizeText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

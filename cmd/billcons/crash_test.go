@@ -65,12 +65,14 @@ func startChild(t *testing.T, env []string, args ...string) *child {
 func (c *child) waitPaused(t *testing.T, point string) {
 	t.Helper()
 	timeout := time.After(2 * time.Minute)
+	var seen []string
 	for {
 		select {
 		case l, ok := <-c.lines:
 			if !ok {
-				t.Fatalf("child exited before pausing at %s: %v", point, <-c.waited)
+				t.Fatalf("child exited before pausing at %s: %v\n%s", point, <-c.waited, strings.Join(seen, "\n"))
 			}
+			seen = append(seen, l)
 			if l == "billcons: paused at "+point {
 				c.waitStopped(t)
 				return
