@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/storage"
@@ -234,6 +236,9 @@ func commitInput(ctx context.Context, st *Step, s *storage.Store, p *Plan, files
 	return ci, nil
 }
 
+// Uploads is how many files a publish uploads at once.
+const Uploads = 8
+
 // publishTree publishes a finished local tree (its manifest m) as the
 // version after base (nil: the first) of the store: files whose bytes base
 // already holds are not uploaded again but referenced by base's keys, the
@@ -256,6 +261,11 @@ func publishTree(ctx context.Context, s *storage.Store, run, dir string, m *writ
 	}
 	m.TreeVersion, m.BaseVersion = baseSeq+1, baseSeq
 	prefix := fmt.Sprintf("%s/commit/%s/", runDir(run), newID())
+	// The files go up Uploads at a time: a store answers each request
+	// after a round trip, and a tree is a few large files (each a
+	// multipart upload of its own parts at once) and many small ones.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(Uploads)
 	for i := range m.Outputs {
 		o := &m.Outputs[i]
 		if o.Key != "" {
@@ -266,9 +276,13 @@ func publishTree(ctx context.Context, s *storage.Store, run, dir string, m *writ
 			continue
 		}
 		o.Key = prefix + o.Path
-		if _, err := s.PutFile(ctx, o.Key, filepath.Join(dir, filepath.FromSlash(o.Path))); err != nil {
-			return nil, false, err
-		}
+		g.Go(func() error {
+			_, err := s.PutFile(gctx, o.Key, filepath.Join(dir, filepath.FromSlash(o.Path)))
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, false, err
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

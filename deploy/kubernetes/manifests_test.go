@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -61,6 +62,20 @@ func TestJobs(t *testing.T) {
 			if err := strict(doc, &cm); err != nil {
 				t.Fatalf("ConfigMap: %v", err)
 			}
+			sameStore(t, "jobs.yaml", cm.Data["OUT"], cm.Data)
+		case "CronJob":
+			var cj batchv1.CronJob
+			if err := strict(doc, &cj); err != nil {
+				t.Fatalf("CronJob: %v", err)
+			}
+			c := cj.Spec.JobTemplate.Spec.Template.Spec.Containers
+			if len(c) != 1 || len(c[0].Args) < 2 || c[0].Args[0] != "gc" || c[0].Args[1] != "$(OUT)" {
+				t.Fatalf("cron job %s: want one container running billcons gc $(OUT)", cj.Name)
+			}
+			if cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+				t.Errorf("cron job %s: concurrencyPolicy %q; want Forbid", cj.Name, cj.Spec.ConcurrencyPolicy)
+			}
+			seen["gc"] = true
 		case "Job":
 			var job batchv1.Job
 			if err := strict(doc, &job); err != nil {
@@ -92,9 +107,35 @@ func TestJobs(t *testing.T) {
 			t.Fatalf("jobs.yaml: unexpected kind %q", meta.Kind)
 		}
 	}
-	for _, s := range steps {
+	for _, s := range append(slices.Clone(steps), "gc") {
 		if !seen[s] {
 			t.Errorf("no job runs %s", s)
+		}
+	}
+}
+
+// sameStore checks that every s3:// URL among values names its store's
+// endpoint and region as out does: an input URL without them is looked up
+// on AWS, not on the store the run writes to (OSS here).
+func sameStore(t *testing.T, file, out string, values map[string]string) {
+	t.Helper()
+	ou, err := url.Parse(out)
+	if err != nil || ou.Query().Get("endpoint") == "" {
+		t.Fatalf("%s: out %q names no endpoint", file, out)
+	}
+	for name, v := range values {
+		if !strings.HasPrefix(v, "s3://") {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil {
+			t.Errorf("%s: %s: %v", file, name, err)
+			continue
+		}
+		for _, k := range []string{"endpoint", "region"} {
+			if u.Query().Get(k) != ou.Query().Get(k) {
+				t.Errorf("%s: %s is %s: its %s is %q, out's %q", file, name, v, k, u.Query().Get(k), ou.Query().Get(k))
+			}
 		}
 	}
 }
@@ -157,6 +198,11 @@ func TestWorkflow(t *testing.T) {
 	if w.Kind != "Workflow" || w.APIVersion != "argoproj.io/v1alpha1" {
 		t.Fatalf("%s %s", w.APIVersion, w.Kind)
 	}
+	params := map[string]string{}
+	for _, p := range w.Spec.Arguments.Parameters {
+		params[p.Name] = p.Value
+	}
+	sameStore(t, "workflow.yaml", params["out"], params)
 	templates := map[string]*template{}
 	for i := range w.Spec.Templates {
 		templates[w.Spec.Templates[i].Name] = &w.Spec.Templates[i]
