@@ -135,6 +135,9 @@ func TestRetriesThrottling(t *testing.T) {
 // refused connection.
 func TestRetriesOutage(t *testing.T) {
 	srv := s3server.StartReal(t, "bills")
+	if !srv.Stoppable() {
+		t.Skip("an external store cannot be stopped")
+	}
 	var log retryLog
 	ctx := storage.WithRetry(context.Background(), storage.Retry{For: time.Minute, Log: log.log})
 	s, err := storage.Open(ctx, srv.URL("bills", "outage"))

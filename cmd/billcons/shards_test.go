@@ -363,6 +363,8 @@ func TestShardedURLInputs(t *testing.T) {
 			// which S3-compatible stores often do not send: the SDK then
 			// printed a warning on every read.
 			exports := srv.URL("bills", "exports") + "&response_checksum_validation=when_supported"
+			b, p := srv.Place("bills", "exports")
+			exportsBase := "s3://" + b + "/" + p
 			s, err := storage.Open(ctx, exports)
 			if err != nil {
 				t.Fatal(err)
@@ -394,8 +396,8 @@ func TestShardedURLInputs(t *testing.T) {
 				}
 				usage++
 				base, query, _ := strings.Cut(in.Path, "?")
-				if !strings.HasPrefix(base, "s3://bills/exports/usage-") || !strings.HasPrefix(query, "endpoint=") || strings.Contains(query, "usage-") {
-					t.Errorf("usage input recorded as %q: want s3://bills/exports/KEY?endpoint=…", in.Path)
+				if !strings.HasPrefix(base, exportsBase+"/usage-") || !strings.HasPrefix(query, "endpoint=") || strings.Contains(query, "usage-") {
+					t.Errorf("usage input recorded as %q: want %s/KEY?endpoint=…", in.Path, exportsBase)
 				}
 			}
 			if usage != 3 {
@@ -416,7 +418,7 @@ func TestShardedURLInputs(t *testing.T) {
 			}
 			s.Close()
 			code, stderr := step(t, nil, "verify", "--inputs", single)
-			if code != 1 || !strings.Contains(stderr, "s3://bills/exports/usage-b.csv?endpoint=") || !strings.Contains(stderr, "changed since the run") {
+			if code != 1 || !strings.Contains(stderr, exportsBase+"/usage-b.csv?endpoint=") || !strings.Contains(stderr, "changed since the run") {
 				t.Errorf("verify --inputs after usage-b.csv changed in the bucket: exit %d\n%s", code, stderr)
 			}
 		})

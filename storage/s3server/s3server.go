@@ -8,6 +8,13 @@
 // it). Without it the real-server cases are skipped with a line saying how
 // to run them, unless BILLCONS_S3_REQUIRE=1, which CI sets: then a missing
 // server fails the test instead of skipping it.
+//
+// BILLCONS_S3_ENDPOINT (with BILLCONS_S3_BUCKET, BILLCONS_S3_REGION or
+// AWS_REGION, BILLCONS_S3_QUERY for more URL options, and the credentials
+// in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) runs the same cases against a
+// store that is already there, such as a real S3 or OSS bucket: every test
+// writes under a prefix of its own in that bucket. Such a store cannot be
+// stopped, so the outage cases skip on it.
 package s3server
 
 import (
@@ -40,6 +47,7 @@ type Server struct {
 	Fake     *s3fake.Server
 
 	bin, root, port string
+	bucket, prefix  string // an external store's bucket and this test's prefix in it
 	mu              sync.Mutex
 	cmd             *exec.Cmd
 	log             *syncBuffer
@@ -66,14 +74,53 @@ func (b *syncBuffer) String() string {
 
 // URL is the s3:// URL of bucket/prefix on the server.
 func (s *Server) URL(bucket, prefix string) string {
+	bucket, prefix = s.Place(bucket, prefix)
+	if s.bucket != "" {
+		// An external store: its region comes from AWS_REGION, else
+		// BILLCONS_S3_REGION; BILLCONS_S3_QUERY adds to the URL's query
+		// (use_path_style=true for MinIO and most S3-compatible servers;
+		// OSS wants it left out).
+		u := fmt.Sprintf("s3://%s/%s?endpoint=%s&region=%s", bucket, prefix, s.Endpoint, region())
+		if q := os.Getenv("BILLCONS_S3_QUERY"); q != "" {
+			u += "&" + q
+		}
+		return u
+	}
 	return fmt.Sprintf("s3://%s/%s?endpoint=%s&region=us-east-1&use_path_style=true", bucket, strings.Trim(prefix, "/"), s.Endpoint)
+}
+
+// Place is where the bucket and prefix of a test are on this server: the
+// same, but on an external store, its bucket and the test's own prefix.
+func (s *Server) Place(bucket, prefix string) (string, string) {
+	prefix = strings.Trim(prefix, "/")
+	if s.bucket == "" {
+		return bucket, prefix
+	}
+	return s.bucket, s.prefix + "/" + bucket + "/" + prefix
 }
 
 // Real reports whether the server is a real one (not the fake).
 func (s *Server) Real() bool { return s.Fake == nil }
 
-// Env sets the credentials of the servers for the test (and its children).
+// Stoppable reports whether the test can stop and start the server (a
+// real server it started, not an external store).
+func (s *Server) Stoppable() bool { return s.bin != "" }
+
+func region() string {
+	for _, k := range []string{"AWS_REGION", "BILLCONS_S3_REGION"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return "us-east-1"
+}
+
+// Env sets the credentials of the servers for the test (and its children),
+// but those an external store was given (the fake takes any).
 func Env(t testing.TB) {
+	if os.Getenv("BILLCONS_S3_ENDPOINT") != "" {
+		return
+	}
 	t.Setenv("AWS_ACCESS_KEY_ID", AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", SecretKey)
 }
@@ -97,6 +144,14 @@ func Required() bool { return os.Getenv("BILLCONS_S3_REQUIRE") == "1" }
 // test (fails it, when Required) when none is installed.
 func StartReal(t testing.TB, buckets ...string) *Server {
 	t.Helper()
+	if ep := os.Getenv("BILLCONS_S3_ENDPOINT"); ep != "" {
+		b := os.Getenv("BILLCONS_S3_BUCKET")
+		if b == "" {
+			t.Fatal("BILLCONS_S3_ENDPOINT needs BILLCONS_S3_BUCKET, the bucket the tests write under")
+		}
+		return &Server{Name: "external", Endpoint: ep, bucket: b,
+			prefix: fmt.Sprintf("billcons-test/%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), time.Now().UnixNano())}
+	}
 	bin := os.Getenv("BILLCONS_S3_SERVER")
 	if bin == "" {
 		if Required() {
@@ -141,7 +196,7 @@ func StartReal(t testing.TB, buckets ...string) *Server {
 func All(t testing.TB, buckets ...string) []*Server {
 	t.Helper()
 	all := []*Server{Fake(t, buckets...)}
-	if os.Getenv("BILLCONS_S3_SERVER") != "" || Required() {
+	if os.Getenv("BILLCONS_S3_SERVER") != "" || os.Getenv("BILLCONS_S3_ENDPOINT") != "" || Required() {
 		all = append(all, StartReal(t, buckets...))
 	}
 	return all
@@ -152,7 +207,7 @@ func All(t testing.TB, buckets ...string) []*Server {
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.cmd != nil || s.bin == "" {
 		return nil
 	}
 	cmd := exec.Command(s.bin, "--port", s.port, "--quiet", "posix", s.root)
