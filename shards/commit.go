@@ -260,7 +260,7 @@ func publishTree(ctx context.Context, s *storage.Store, run, dir string, m *writ
 		}
 	}
 	m.TreeVersion, m.BaseVersion = baseSeq+1, baseSeq
-	prefix := fmt.Sprintf("%s/commit/%s/", runDir(run), newID())
+	prefix := fmt.Sprintf("%s/commit/%s/", dataDir(run), newID())
 	// The files go up Uploads at a time: a store answers each request
 	// after a round trip, and a tree is a few large files (each a
 	// multipart upload of its own parts at once) and many small ones.
@@ -510,7 +510,7 @@ func mergeSmall(ctx context.Context, st *Step, s *storage.Store, run, tmp string
 		first int64
 	}
 	into := map[string]place{} // a merged file's published name -> where its rows went
-	prefix := fmt.Sprintf("%s/merged/%s/", runDir(run), newID())
+	prefix := fmt.Sprintf("%s/merged/%s/", dataDir(run), newID())
 	var merged []writers.Output
 	for gi, g := range groups {
 		dir := filepath.Join(tmp, "merge", fmt.Sprint(gi))

@@ -34,27 +34,33 @@ type Collected struct {
 	Objects        int     // objects removed
 	Bytes          int64
 	Uploads        int // incomplete multipart uploads aborted
-	KeptObjects    int // objects left under _runs/
+	KeptObjects    int // objects left under _runs/ and _data/
 	KeptBytes      int64
 	UnderWayOrNew  int // runs left whole: under way, or published within Grace
 	PublishedTotal int // published versions before
 }
+
+// runPrefixes hold a store's runs: what their steps hand each other
+// (_runs/) and what versions reference (_data/; stores published before
+// there was a _data/ have those under _runs/ too).
+var runPrefixes = []string{"_runs/", "_data/"}
 
 // Collect removes from the store at u what its kept versions and its runs
 // under way do not need:
 //
 //   - the published pointers of versions beyond Keep, first, so that no
 //     reader resolves a version whose files go next;
-//   - under _runs/, every object that no kept version's manifest
+//   - under _runs/ and _data/, every object that no kept version's manifest
 //     references, of runs published (as any version) more than Grace ago
 //     and of runs never published whose newest object is older than
 //     Grace (abandoned): split and shard intermediates, attempts that
 //     lost, files only versions beyond Keep used;
-//   - incomplete multipart uploads under _runs/ begun more than Grace ago.
+//   - incomplete multipart uploads under _runs/ and _data/ begun more than
+//     Grace ago.
 //
 // A kept version's files, wherever they are (closed cycles' bills are
 // referenced by every later version, a rollback references another run's
-// files), are never removed; nor is anything outside _runs/ and
+// files), are never removed; nor is anything outside _runs/, _data/ and
 // _published/, nor _plan.json.
 func Collect(ctx context.Context, u string, gc GC) (*Collected, error) {
 	if gc.Keep < 1 {
@@ -106,18 +112,20 @@ func Collect(ctx context.Context, u string, gc GC) (*Collected, error) {
 			published[p.Run] = t
 		}
 	}
-	objs, err := s.ListObjects(ctx, "_runs/")
-	if err != nil {
-		return nil, err
-	}
 	runs := map[string][]storage.Object{}
 	var order []string
-	for _, o := range objs {
-		run, _, _ := strings.Cut(strings.TrimPrefix(o.Key, "_runs/"), "/")
-		if runs[run] == nil {
-			order = append(order, run)
+	for _, prefix := range runPrefixes {
+		objs, err := s.ListObjects(ctx, prefix)
+		if err != nil {
+			return nil, err
 		}
-		runs[run] = append(runs[run], o)
+		for _, o := range objs {
+			run, _, _ := strings.Cut(strings.TrimPrefix(o.Key, prefix), "/")
+			if runs[run] == nil {
+				order = append(order, run)
+			}
+			runs[run] = append(runs[run], o)
+		}
 	}
 	// Pointers first: from here on no reader finds these versions.
 	for _, p := range dropped {
@@ -173,9 +181,13 @@ func Collect(ctx context.Context, u string, gc GC) (*Collected, error) {
 		c.Objects += n
 		c.Bytes += bytes
 	}
-	uploads, err := s.Uploads(ctx, "_runs/")
-	if err != nil {
-		return c, err
+	var uploads []storage.Upload
+	for _, prefix := range runPrefixes {
+		ups, err := s.Uploads(ctx, prefix)
+		if err != nil {
+			return c, err
+		}
+		uploads = append(uploads, ups...)
 	}
 	for _, up := range uploads {
 		if now.Sub(up.Initiated) < gc.Grace {

@@ -14,11 +14,18 @@
 //	_runs/RUN/inputs/KIND/N/NAME    copies of the small inputs
 //	_runs/RUN/splits/I/ATTEMPT/...  split I's rows per (file, shard)
 //	_runs/RUN/splits/I.json         split I's record: the attempt that counts
-//	_runs/RUN/shards/J/ATTEMPT/...  shard J's bills, summary, rejects, ids
+//	_runs/RUN/shards/J/ATTEMPT/...  shard J's summary, rejects, index, ids
 //	_runs/RUN/shards/J.json         shard J's record
-//	_runs/RUN/commit/ATTEMPT/...    the settled summary, credits, alerts,
+//	_data/RUN/shards/J/ATTEMPT/...  shard J's bills
+//	_data/RUN/merged/ATTEMPT/...    the bills commit merged from small ones
+//	_data/RUN/commit/ATTEMPT/...    the settled summary, credits, alerts,
 //	                                rejects, views and manifest
 //	_published/SEQ.json             the published runs, newest last
+//
+// What a published version may reference is under _data/; _runs/ holds only
+// what the steps hand each other, which no reader needs once the run is
+// committed: a bucket lifecycle rule may expire _runs/ after some days,
+// and billcons gc removes what no kept version references in both.
 //
 // Every step writes its files under a name of its own attempt, then
 // records them with a create-only write: of attempts of one step run at
@@ -110,6 +117,9 @@ func (s *Step) logf(format string, args ...any) {
 }
 
 func runDir(run string) string { return "_runs/" + run }
+
+// dataDir is where a run's files that a version may reference go.
+func dataDir(run string) string { return "_data/" + run }
 
 // newID is a name for a run or an attempt: sortable by time, unique.
 func newID() string {

@@ -167,6 +167,8 @@ func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []
 	}
 	attempt := newID()
 	prefix := fmt.Sprintf("%s/shards/%d/%s/", runDir(p.Run), j, attempt)
+	// The bills are what the published version references: under _data/.
+	billsPrefix := fmt.Sprintf("%s/shards/%d/%s/", dataDir(p.Run), j, attempt)
 	rec := &ShardRecord{Index: j, Attempt: attempt, Repair: foreign != nil, Counts: res.Manifest.Counts, Totals: res.Manifest.Totals}
 	var written []string
 	put := func(key, local string) error {
@@ -179,7 +181,7 @@ func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []
 		switch {
 		case strings.HasPrefix(o.Path, "bills/"):
 			o.Path = ShardBillPath(j, o.Path)
-			o.Key = prefix + o.Path
+			o.Key = billsPrefix + o.Path
 			rec.Bills = append(rec.Bills, o)
 		case o.Path == writers.IndexPath:
 			rec.PayerIndex = prefix + o.Path

@@ -16,15 +16,16 @@ const gcBody = `Removes what the kept versions of a tree or store no longer need
 
 In a store (s3://…, or a folder a sharded run or run --out URL publishes
 to): the versions beyond --keep (their pointers first, so no reader finds
-them), then under _runs/ every object no kept version references, of runs
+them); then, under _runs/ (what steps hand each other) and _data/ (what
+versions reference), every object no kept version references, of runs
 published more than --grace ago and of runs never published whose newest
 object is older than --grace (abandoned): split and shard intermediates,
-attempts that lost, files only dropped versions used. Then incomplete
-multipart uploads under _runs/ begun more than --grace ago. A kept
-version's files are never removed, wherever they are (a closed cycle's
-bills are referenced by every later version), nor anything outside
-_runs/ and _published/. --grace must be longer than a run takes: a run
-under way writes as it goes, and its files are younger than that.
+attempts that lost, files only dropped versions used; then incomplete
+multipart uploads there begun more than --grace ago. A kept version's
+files are never removed, wherever they are (a closed cycle's bills are
+referenced by every later version), nor anything outside _runs/, _data/
+and _published/, nor _plan.json. --grace must be longer than a run takes:
+a run under way writes as it goes, so its files are younger than that.
 
 In a tree (DIR): the versions beyond --keep, and what a killed run left
 (its staging folder, a version it never published), under the tree's
@@ -72,7 +73,7 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "billcons gc: %v\n", signalled(err, ""))
 			return exitFailed
 		}
-		fmt.Fprintf(stderr, "billcons gc: %s: kept %s; %s%d %s, %d %s (%s), %d incomplete %s; left under _runs/: %d %s (%s)%s\n",
+		fmt.Fprintf(stderr, "billcons gc: %s: kept %s; %s%d %s, %d %s (%s), %d incomplete %s; left under _runs/ and _data/: %d %s (%s)%s\n",
 			dir, versionsText(c.Kept), would, c.Versions, plural(c.Versions, "version"), c.Objects, plural(c.Objects, "object"), storage.SizeText(c.Bytes),
 			c.Uploads, plural(c.Uploads, "upload"), c.KeptObjects, plural(c.KeptObjects, "object"), storage.SizeText(c.KeptBytes), underWay(c.UnderWayOrNew, *grace))
 		return exitOK

@@ -216,7 +216,7 @@ func TestGC(t *testing.T) {
 			mustStep(t, nil, append([]string{"plan", "--out", out, "--shards", "2"}, late...)...)
 			mustStep(t, indexEnv(0), "split", "--out", out)
 			bucket, prefix := srv.Place("bills", "gc")
-			incompleteUpload(t, srv, bucket, prefix+"/_runs/killed/commit/x/bills/part-00000.parquet")
+			incompleteUpload(t, srv, bucket, prefix+"/_data/killed/commit/x/bills/part-00000.parquet")
 			objects, objBytes := storeObjects(t, out, "")
 			var q bytes.Buffer
 			stepOut(t, &q, []string{"BILLCONS_CACHE=" + t.TempDir()}, "query", out, "SELECT count(*) AS n, sum(list_amount) AS s FROM bills")
