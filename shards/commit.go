@@ -121,7 +121,7 @@ func Commit(ctx context.Context, st *Step) (*Committed, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Manifest.Options["out"] = st.Out
+	res.Manifest.Options["out"] = storage.RedactURL(st.Out)
 	res.Manifest.Options["shards"] = p.Shards
 	res.Manifest.Options["splits"] = p.Splits
 	res.Manifest.Options["run"] = p.Run
@@ -312,7 +312,7 @@ func PublishRun(ctx context.Context, u, dir string, base *storage.Pointer) (*sto
 	if err != nil {
 		return nil, err
 	}
-	m.Options["out"] = u
+	m.Options["out"] = storage.RedactURL(u)
 	ptr, _, err := publishTree(ctx, s, newID(), dir, m, base)
 	return ptr, err
 }

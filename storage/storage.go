@@ -225,13 +225,50 @@ func (s *Store) wrap(key string, err error) error {
 // Name is the URL of key in the store, which Open opens again and which
 // messages, rejects and manifests name it by: the key joins the URL's path,
 // before its query (endpoint=…, use_path_style=…).
+//
+// A query parameter that carries a secret (a key, token, signature,
+// credential or password, by its name) is left out: names go into rejects,
+// manifests and logs, and credentials come from the environment anyway.
 func (s *Store) Name(key string) string {
 	base, query, _ := strings.Cut(s.url, "?")
 	u := strings.TrimSuffix(base, "/") + "/" + key
-	if query != "" {
+	if query = Redact(query); query != "" {
 		u += "?" + query
 	}
 	return u
+}
+
+// RedactURL is u without the query parameters that carry secrets.
+func RedactURL(u string) string {
+	base, query, ok := strings.Cut(u, "?")
+	if !ok || !IsURL(u) {
+		return u
+	}
+	if query = Redact(query); query != "" {
+		return base + "?" + query
+	}
+	return base
+}
+
+// Redact is a URL query without the parameters that carry secrets, the
+// others as they were.
+func Redact(query string) string {
+	if query == "" {
+		return ""
+	}
+	var kept []string
+	for _, kv := range strings.Split(query, "&") {
+		k, _, _ := strings.Cut(kv, "=")
+		k = strings.ToLower(k)
+		secret := false
+		for _, w := range []string{"secret", "token", "signature", "credential", "password", "access_key", "accesskey"} {
+			secret = secret || strings.Contains(k, w)
+		}
+		if !secret {
+			kept = append(kept, kv)
+		}
+	}
+	return strings.Join(kept, "&")
 }
 
 // Put writes data under key, replacing what was there.

@@ -309,3 +309,16 @@ func TestLargeObjects(t *testing.T) {
 		})
 	}
 }
+
+// TestNameRedactsSecrets: an object's name keeps the store's options and
+// drops any query parameter that carries a secret.
+func TestNameRedactsSecrets(t *testing.T) {
+	s, err := storage.Open(context.Background(), "mem://redact?endpoint=http://h:9&region=r&X-Amz-Signature=abc&x-amz-security-token=t&secret_access_key=s&use_path_style=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Name("_runs/r/plan.json")
+	if want := "mem://redact/_runs/r/plan.json?endpoint=http://h:9&region=r&use_path_style=true"; got != want {
+		t.Errorf("Name = %s; want %s", got, want)
+	}
+}

@@ -262,6 +262,16 @@ func readable(ctx context.Context, dir string) (string, error) {
 	return storage.Materialize(ctx, dir, cacheDir())
 }
 
+// redacted is the input arguments as recorded: URLs without secrets in
+// their queries.
+func redacted(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = storage.RedactURL(a)
+	}
+	return out
+}
+
 // localizeInputs fetches the run's inputs given as URLs into a temporary
 // folder, which it returns ("" when every input is local).
 func localizeInputs(ctx context.Context, cfg *pipeline.Config) (tmp string, err error) {
@@ -277,7 +287,7 @@ func localizeInputs(ctx context.Context, cfg *pipeline.Config) (tmp string, err 
 		if cfg.Given == nil {
 			cfg.Given = map[string][]string{}
 		}
-		cfg.Given[in.kind] = slices.Clone(*list)
+		cfg.Given[in.kind] = redacted(*list)
 		if tmp == "" {
 			if tmp, err = os.MkdirTemp("", "billcons-inputs-"); err != nil {
 				return "", err
