@@ -66,6 +66,10 @@ func TestShardedFaults(t *testing.T) {
 			prev := append(slices.Clone(inputs[:2]), inputs[6:]...)
 			mustStep(t, nil, append([]string{"run", "--out", out, "--quiet"}, prev...)...)
 			before := latestRun(t, out)
+			// Its files (small ones: no multipart parts) went up at once.
+			if srv.Fake != nil && srv.Fake.MaxPuts.Load() < 2 {
+				t.Errorf("run --out s3://… uploaded its files one at a time")
+			}
 
 			mustStep(t, nil, append([]string{"plan", "--out", out, "--shards", "3", "--quiet"}, inputs...)...)
 			// The store fails under the split (throttling on the fake; down

@@ -31,6 +31,10 @@ type Server struct {
 	match   func(r *http.Request) bool // which requests fail
 	// Failed counts the requests answered 503 by Fail.
 	Failed atomic.Int64
+
+	puts atomic.Int64 // PUTs being answered now
+	// MaxPuts is the most PUTs (objects or parts) answered at once.
+	MaxPuts atomic.Int64
 }
 
 // Fail answers the next n requests that match (nil: any) with 503 SlowDown,
@@ -77,6 +81,12 @@ func (s *Server) URL(bucket, prefix string) string {
 }
 
 func (s *Server) serve(inner http.Handler, w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut {
+		n := s.puts.Add(1)
+		defer s.puts.Add(-1)
+		for m := s.MaxPuts.Load(); n > m && !s.MaxPuts.CompareAndSwap(m, n); m = s.MaxPuts.Load() {
+		}
+	}
 	if s.fails(r) {
 		writeError(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
 		return
