@@ -60,6 +60,12 @@ type Store struct {
 	retry  Retry // how transient errors are retried (WithRetry)
 }
 
+// errNoBucket is a missing bucket: a missing thing, as [ErrNotExist] says.
+type errNoBucket struct{}
+
+func (errNoBucket) Error() string        { return "no such bucket" }
+func (errNoBucket) Is(target error) bool { return target == ErrNotExist }
+
 // IsURL reports whether s names a store by URL (scheme://...) rather than a
 // local path.
 func IsURL(s string) bool {
@@ -438,6 +444,10 @@ func (s *Store) ListObjects(ctx context.Context, prefix string) ([]Object, error
 			}
 		}
 	})
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		// Listing finds no key missing: what is missing is the bucket.
+		return nil, fmt.Errorf("%s: %w", s.Name(prefix), errNoBucket{})
+	}
 	if err != nil {
 		return nil, s.wrap(prefix, err)
 	}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
+	"io/fs"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -320,5 +323,20 @@ func TestNameRedactsSecrets(t *testing.T) {
 	got := s.Name("_runs/r/plan.json")
 	if want := "mem://redact/_runs/r/plan.json?endpoint=http://h:9&region=r&use_path_style=true"; got != want {
 		t.Errorf("Name = %s; want %s", got, want)
+	}
+}
+
+// TestMissingBucket: listing a bucket that is not there says so, and is a
+// missing thing (fs.ErrNotExist) to callers.
+func TestMissingBucket(t *testing.T) {
+	srv := s3server.Fake(t, "bills")
+	s, err := storage.Open(context.Background(), srv.URL("nobucket", "p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.List(context.Background(), "_published/")
+	if !errors.Is(err, fs.ErrNotExist) || !strings.HasSuffix(err.Error(), ": no such bucket") {
+		t.Errorf("listing a missing bucket: %v", err)
 	}
 }

@@ -28,6 +28,9 @@ func CollectTree(ctx context.Context, dir string, keep int, dryRun bool, wait ti
 	if keep < 1 {
 		return nil, fmt.Errorf("keep %d: keep at least the latest version", keep)
 	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, UnwrapPath(err))
+	}
 	if !IsTree(dir) {
 		return nil, fmt.Errorf("%s: %w", dir, ErrNotOurs)
 	}
