@@ -130,7 +130,8 @@ func TestRetriesThrottling(t *testing.T) {
 }
 
 // TestRetriesOutage: the real server is down when an upload starts and
-// comes back 6 s later (longer than the SDK's own attempts wait); the upload waits for it and completes. Down for
+// comes back 12 s later (longer than the SDK's own three attempts can
+// wait, about 6 s with their jitter); the upload waits for it and completes. Down for
 // longer than --store-retry, the step fails naming the object and the
 // refused connection.
 func TestRetriesOutage(t *testing.T) {
@@ -148,7 +149,7 @@ func TestRetriesOutage(t *testing.T) {
 	if err := s.Put(ctx, "before.json", []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
-	up := srv.Outage(ctx, 6*time.Second)
+	up := srv.Outage(ctx, 12*time.Second)
 	start := time.Now()
 	if ok, err := s.Create(ctx, "records/0.json", []byte("{}")); err != nil || !ok {
 		t.Fatalf("create during an outage: %v, %v", ok, err)
@@ -156,7 +157,7 @@ func TestRetriesOutage(t *testing.T) {
 	if err := <-up; err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(start); took < 6*time.Second {
+	if took := time.Since(start); took < 12*time.Second {
 		t.Errorf("the write returned after %s, before the store was back", took)
 	}
 	if !strings.Contains(log.String(), "connection refused") {

@@ -73,13 +73,16 @@ func TestShardedFaults(t *testing.T) {
 
 			mustStep(t, nil, append([]string{"plan", "--out", out, "--shards", "3", "--quiet"}, inputs...)...)
 			// The store fails under the split (throttling on the fake; down
-			// for 5 s on the real server): the step waits it out.
+			// for 12 s on the real server): the step waits it out.
 			faults := true
 			switch {
 			case srv.Fake != nil:
 				srv.Fake.Fail(12, nil)
 			case srv.Stoppable():
-				up := srv.Outage(context.Background(), 5*time.Second)
+				// Longer than the SDK's own three attempts can wait (up to
+				// about 6 s with its jitter), so that billcons' retries are
+				// what carries the step over.
+				up := srv.Outage(context.Background(), 12*time.Second)
 				defer func() { <-up }()
 			default:
 				faults = false // an external store: no faults to make
