@@ -3,6 +3,7 @@ package writers
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/billcons/billcons/parquetio"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -114,7 +115,7 @@ func manyFiles(b *testing.B, ls []billing.UsageLine, payers int) ([]string, [][]
 		if data[i], err = os.ReadFile(filepath.Join(src, o.Path)); err != nil {
 			b.Fatal(err)
 		}
-		if paged[i], err = floor.CutPages(data[i], PageCodec); err != nil {
+		if paged[i], err = floor.CutPages(data[i], parquetio.PageCodec); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package writers
 
 import (
 	"fmt"
+	"github.com/billcons/billcons/parquetio"
 	"path"
 	"slices"
 	"strings"
@@ -9,7 +10,6 @@ import (
 	"sync/atomic"
 
 	"github.com/billcons/billcons/billing"
-	"github.com/parquet-go/parquet-go/compress"
 )
 
 // BillColumns are the columns of every bills file, before the extra columns.
@@ -64,21 +64,21 @@ var maxRowsPerFile = MaxRowsPerFile
 // own goroutine. Each file's bytes are what one writer alone would write.
 type Bills struct {
 	root   string
-	cols   []flatColumn
+	cols   []parquetio.Column
 	nExtra int
 	cur    *billPart
 	cycle  billing.Cycle
 	part   int
 	seen   map[billing.Cycle]bool
-	index  *flatWriter
+	index  *parquetio.Writer
 	slice  payerSlice // the current payer's rows in the current part
 	// oneFile keeps a cycle in one file however many rows it has: a
 	// closed cycle's file rewritten as it was.
 	oneFile bool
 
-	sem     chan struct{}     // one token per part being written
-	files   [2]chan *flatFile // closed files of large and small parts, to write the next parts with
-	groups  chan *flatGroup   // row groups written, to fill again
+	sem     chan struct{}           // one token per part being written
+	files   [2]chan *parquetio.File // closed files of large and small parts, to write the next parts with
+	groups  chan *parquetio.Group   // row groups written, to fill again
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	outputs []Output // by part, in the order parts were started
@@ -99,26 +99,26 @@ const billSmall = 4096
 type billPart struct {
 	rel   string
 	rows  int
-	group *flatGroup
-	ch    chan *flatGroup
+	group *parquetio.Group
+	ch    chan *parquetio.Group
 }
 
 // NewBills returns a writer of bills under root/bills with the given extra
 // columns (all optional text), and of root/index/payers.parquet.
 func NewBills(root string, extras []string) (*Bills, error) {
-	cols := []flatColumn{
-		{"payer_account_id", flatText, false},
-		{"line_id", flatText, false}, {"account_id", flatText, false}, {"product_code", flatText, false},
-		{"subscription_type", flatText, false}, {"usage_start", flatTimestamp, false}, {"usage_end", flatTimestamp, false},
-		{"list_amount", flatAmount, false}, {"currency", flatText, false}, {"payment_status", flatText, false},
-		{"issued_at", flatTimestamp, false}, {"settled_at", flatTimestamp, true}, {"decided_by", flatText, true}, {"held_by", flatText, true},
-		{"charge_type", flatText, false}, {"resource_id", flatText, true}, {"discount_owner", flatText, false}, {"discount_rule", flatText, false},
-		{"discount_id", flatText, true}, {"discount_amount", flatAmount, false}, {"effective_amount", flatAmount, false},
-		{"invoice_id", flatText, true}, {"charge_class", flatText, true}, {"correction_reason", flatText, true}, {"corrects_cycle", flatText, true},
-		{"correction_sign", flatCount, true},
+	cols := []parquetio.Column{
+		{Name: "payer_account_id", Kind: parquetio.Text},
+		{Name: "line_id", Kind: parquetio.Text}, {Name: "account_id", Kind: parquetio.Text}, {Name: "product_code", Kind: parquetio.Text},
+		{Name: "subscription_type", Kind: parquetio.Text}, {Name: "usage_start", Kind: parquetio.Timestamp}, {Name: "usage_end", Kind: parquetio.Timestamp},
+		{Name: "list_amount", Kind: parquetio.Amount}, {Name: "currency", Kind: parquetio.Text}, {Name: "payment_status", Kind: parquetio.Text},
+		{Name: "issued_at", Kind: parquetio.Timestamp}, {Name: "settled_at", Kind: parquetio.Timestamp, Optional: true}, {Name: "decided_by", Kind: parquetio.Text, Optional: true}, {Name: "held_by", Kind: parquetio.Text, Optional: true},
+		{Name: "charge_type", Kind: parquetio.Text}, {Name: "resource_id", Kind: parquetio.Text, Optional: true}, {Name: "discount_owner", Kind: parquetio.Text}, {Name: "discount_rule", Kind: parquetio.Text},
+		{Name: "discount_id", Kind: parquetio.Text, Optional: true}, {Name: "discount_amount", Kind: parquetio.Amount}, {Name: "effective_amount", Kind: parquetio.Amount},
+		{Name: "invoice_id", Kind: parquetio.Text, Optional: true}, {Name: "charge_class", Kind: parquetio.Text, Optional: true}, {Name: "correction_reason", Kind: parquetio.Text, Optional: true}, {Name: "corrects_cycle", Kind: parquetio.Text, Optional: true},
+		{Name: "correction_sign", Kind: parquetio.Count, Optional: true},
 	}
 	for _, x := range extras {
-		cols = append(cols, flatColumn{x, flatText, true})
+		cols = append(cols, parquetio.Column{Name: x, Kind: parquetio.Text, Optional: true})
 	}
 	index, err := NewIndex(root)
 	if err != nil {
@@ -135,8 +135,8 @@ func NewBills(root string, extras []string) (*Bills, error) {
 func (w *Bills) SetWriters(n int) {
 	n = max(n, 1)
 	w.sem = make(chan struct{}, n)
-	w.files = [2]chan *flatFile{make(chan *flatFile, n), make(chan *flatFile, n)}
-	w.groups = make(chan *flatGroup, 2*n+2)
+	w.files = [2]chan *parquetio.File{make(chan *parquetio.File, n), make(chan *parquetio.File, n)}
+	w.groups = make(chan *parquetio.Group, 2*n+2)
 }
 
 // Carry writes index rows of bills files the writer did not write (a
@@ -188,43 +188,43 @@ func (w *Bills) Write(l *billing.UsageLine, d *Decided) error {
 	}
 	w.slice.add(l, d)
 	g := p.group
-	c := g.cols[:len(w.cols)]
-	c[0].text(payer)
-	c[1].text(l.LineID)
-	c[2].text(l.AccountID)
-	c[3].text(l.ProductCode)
-	c[4].text(l.SubscriptionType.String())
-	c[5].int64(int64(l.UsageStart))
-	c[6].int64(int64(l.UsageEnd))
-	c[7].int64(int64(l.ListAmount))
-	c[8].text(l.Currency)
-	c[9].text(l.PaymentStatus.String())
-	c[10].int64(int64(l.IssuedAt))
-	c[11].optInt64(int64(l.SettledAt), l.HasSettledAt)
-	c[12].optText(d.DecidedBy, d.DecidedBy != "")
-	c[13].optText(d.HeldBy, d.HeldBy != "")
-	c[14].text(l.ChargeType.String())
-	c[15].optText(l.ResourceID, l.ResourceID != "")
-	c[16].text(d.DiscountOwner)
-	c[17].text(d.DiscountRule)
-	c[18].optText(d.DiscountID, d.DiscountID != "")
-	c[19].int64(int64(d.DiscountAmount))
-	c[20].int64(int64(l.ListAmount - d.DiscountAmount))
-	c[21].optText(d.InvoiceID, d.InvoiceID != "")
-	c[22].optText(d.ChargeClass, d.ChargeClass != "")
-	c[23].optText(d.CorrectionReason, d.CorrectionReason != "")
-	c[24].optText(d.CorrectsCycle, d.CorrectsCycle != "")
-	c[25].optInt64(int64(d.CorrectionSign), d.CorrectionSign != 0)
+	c := g.Cols[:len(w.cols)]
+	c[0].Text(payer)
+	c[1].Text(l.LineID)
+	c[2].Text(l.AccountID)
+	c[3].Text(l.ProductCode)
+	c[4].Text(l.SubscriptionType.String())
+	c[5].Int64(int64(l.UsageStart))
+	c[6].Int64(int64(l.UsageEnd))
+	c[7].Int64(int64(l.ListAmount))
+	c[8].Text(l.Currency)
+	c[9].Text(l.PaymentStatus.String())
+	c[10].Int64(int64(l.IssuedAt))
+	c[11].OptInt64(int64(l.SettledAt), l.HasSettledAt)
+	c[12].OptText(d.DecidedBy, d.DecidedBy != "")
+	c[13].OptText(d.HeldBy, d.HeldBy != "")
+	c[14].Text(l.ChargeType.String())
+	c[15].OptText(l.ResourceID, l.ResourceID != "")
+	c[16].Text(d.DiscountOwner)
+	c[17].Text(d.DiscountRule)
+	c[18].OptText(d.DiscountID, d.DiscountID != "")
+	c[19].Int64(int64(d.DiscountAmount))
+	c[20].Int64(int64(l.ListAmount - d.DiscountAmount))
+	c[21].OptText(d.InvoiceID, d.InvoiceID != "")
+	c[22].OptText(d.ChargeClass, d.ChargeClass != "")
+	c[23].OptText(d.CorrectionReason, d.CorrectionReason != "")
+	c[24].OptText(d.CorrectsCycle, d.CorrectsCycle != "")
+	c[25].OptInt64(int64(d.CorrectionSign), d.CorrectionSign != 0)
 	for i := 0; i < w.nExtra; i++ {
 		var x billing.NullString
 		if i < len(l.Extra) {
 			x = l.Extra[i]
 		}
-		c[26+i].optText(x.S, x.Valid)
+		c[26+i].OptText(x.S, x.Valid)
 	}
-	g.rows++
+	g.Rows++
 	p.rows++
-	if g.full() {
+	if g.Full() {
 		p.ch <- g
 		p.group = w.group()
 	}
@@ -288,19 +288,19 @@ func (s *payerSlice) add(l *billing.UsageLine, d *Decided) {
 }
 
 // group returns an empty row group: one written before, or a new one.
-func (w *Bills) group() *flatGroup {
+func (w *Bills) group() *parquetio.Group {
 	select {
 	case g := <-w.groups:
-		g.reset()
+		g.Reset()
 		return g
 	default:
-		return newFlatGroup(len(w.cols))
+		return parquetio.NewGroup(len(w.cols))
 	}
 }
 
 // giveBack returns a written row group to be filled again; one too many is
 // left to the collector.
-func (w *Bills) giveBack(g *flatGroup) {
+func (w *Bills) giveBack(g *parquetio.Group) {
 	select {
 	case w.groups <- g:
 	default:
@@ -315,7 +315,7 @@ func (w *Bills) startPart(rel string, newDir bool) {
 	idx := len(w.outputs)
 	w.outputs = append(w.outputs, Output{})
 	w.mu.Unlock()
-	p := &billPart{rel: rel, group: w.group(), ch: make(chan *flatGroup, 1)}
+	p := &billPart{rel: rel, group: w.group(), ch: make(chan *parquetio.Group, 1)}
 	w.cur = p
 	w.wg.Add(1)
 	go func() {
@@ -325,11 +325,11 @@ func (w *Bills) startPart(rel string, newDir bool) {
 		// group of at most billSmall rows is the whole part: a small part,
 		// known small before its file is made.
 		first := <-p.ch
-		small := first.rows <= billSmall
+		small := first.Rows <= billSmall
 		f, err := w.file(rel, newDir, small)
-		write := func(g *flatGroup) {
+		write := func(g *parquetio.Group) {
 			if err == nil {
-				err = f.writeGroup(g)
+				err = f.WriteGroup(g)
 			}
 			w.giveBack(g)
 		}
@@ -339,12 +339,12 @@ func (w *Bills) startPart(rel string, newDir bool) {
 		}
 		var out Output
 		if err == nil {
-			out, err = f.close()
+			out, err = output(f.Close())
 			if err == nil {
 				w.files[b2i(small)] <- f // at most as many parts run as the channel holds: never blocks
 			}
 		} else if f != nil {
-			f.abort()
+			f.Abort()
 		}
 		w.mu.Lock()
 		w.outputs[idx] = out
@@ -361,18 +361,18 @@ func (w *Bills) startPart(rel string, newDir bool) {
 
 // file opens a part file with the buffers a finished part of the same size
 // class left behind, or new ones.
-func (w *Bills) file(rel string, newDir, small bool) (*flatFile, error) {
-	var f *flatFile
+func (w *Bills) file(rel string, newDir, small bool) (*parquetio.File, error) {
+	var f *parquetio.File
 	select {
 	case f = <-w.files[b2i(small)]:
 	default:
-		codec := compress.Codec(&zstdFastest)
+		codec := parquetio.Zstd
 		if small {
-			codec = &snappyCodec
+			codec = parquetio.Snappy
 		}
-		f = newFlatFile("bill", w.cols, codec)
+		f = parquetio.NewFile("bill", w.cols, codec, createdBy)
 	}
-	if err := f.open(w.root, rel, newDir); err != nil {
+	if err := f.Open(w.root, rel, newDir); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -388,7 +388,7 @@ func b2i(b bool) int {
 // finishPart sends the current part its last rows and lets it close.
 func (w *Bills) finishPart() {
 	if p := w.cur; p != nil {
-		if p.group.rows > 0 || p.rows == 0 {
+		if p.group.Rows > 0 || p.rows == 0 {
 			p.ch <- p.group
 		} else {
 			w.giveBack(p.group)
@@ -411,14 +411,14 @@ func (w *Bills) Close() ([]Output, error) {
 	w.finishPart()
 	w.wg.Wait()
 	if err := w.firstError(); err != nil {
-		w.index.f.abort()
+		w.index.Abort()
 		return nil, err
 	}
 	if serr != nil {
-		w.index.f.abort()
+		w.index.Abort()
 		return nil, serr
 	}
-	idx, err := w.index.close()
+	idx, err := output(w.index.Close())
 	if err != nil {
 		return nil, err
 	}
@@ -454,17 +454,17 @@ var SummaryColumns = []string{"billing_cycle", "payer_account_id", "account_id",
 
 // Summary writes DIR/summary/summary.parquet.
 type Summary struct {
-	f *flatWriter
+	f *parquetio.Writer
 }
 
 // NewSummary creates the summary file under root.
 func NewSummary(root string) (*Summary, error) {
-	f, err := createFlat(root, "summary/summary.parquet", "summary", []flatColumn{
-		{"billing_cycle", flatText, false}, {"payer_account_id", flatText, false}, {"account_id", flatText, false},
-		{"product_code", flatText, false}, {"currency", flatText, false}, {"line_count", flatCount, false}, {"list_amount", flatSum, false},
-		{"discount_amount", flatSum, false}, {"effective_amount", flatSum, false}, {"coupon_amount", flatSum, false},
-		{"voucher_amount", flatSum, false}, {"stored_value_amount", flatSum, false}, {"due_amount", flatSum, false},
-		{"correction_amount", flatSum, false}, {"invoice_id", flatText, true},
+	f, err := createFlat(root, "summary/summary.parquet", "summary", []parquetio.Column{
+		{Name: "billing_cycle", Kind: parquetio.Text}, {Name: "payer_account_id", Kind: parquetio.Text}, {Name: "account_id", Kind: parquetio.Text},
+		{Name: "product_code", Kind: parquetio.Text}, {Name: "currency", Kind: parquetio.Text}, {Name: "line_count", Kind: parquetio.Count}, {Name: "list_amount", Kind: parquetio.Sum},
+		{Name: "discount_amount", Kind: parquetio.Sum}, {Name: "effective_amount", Kind: parquetio.Sum}, {Name: "coupon_amount", Kind: parquetio.Sum},
+		{Name: "voucher_amount", Kind: parquetio.Sum}, {Name: "stored_value_amount", Kind: parquetio.Sum}, {Name: "due_amount", Kind: parquetio.Sum},
+		{Name: "correction_amount", Kind: parquetio.Sum}, {Name: "invoice_id", Kind: parquetio.Text, Optional: true},
 	})
 	if err != nil {
 		return nil, err
@@ -475,21 +475,21 @@ func NewSummary(root string) (*Summary, error) {
 // Write appends one row.
 func (s *Summary) Write(r *SummaryRow) error {
 	f := s.f
-	f.text(r.Cycle.String())
-	f.text(r.Payer)
-	f.text(r.AccountID)
-	f.text(r.Product)
-	f.text(r.Currency)
-	f.int64(r.LineCount)
+	f.Text(r.Cycle.String())
+	f.Text(r.Payer)
+	f.Text(r.AccountID)
+	f.Text(r.Product)
+	f.Text(r.Currency)
+	f.Int64(r.LineCount)
 	for _, x := range []billing.Sum{r.ListAmount, r.Discount, r.Effective, r.Coupon, r.Voucher, r.StoredVal, r.Due, r.Correction} {
-		f.sum(x)
+		f.Sum(x)
 	}
-	f.optText(r.InvoiceID, r.InvoiceID != "")
-	return f.endRow()
+	f.OptText(r.InvoiceID, r.InvoiceID != "")
+	return f.EndRow()
 }
 
 // Close writes the footer.
-func (s *Summary) Close() (Output, error) { return s.f.close() }
+func (s *Summary) Close() (Output, error) { return output(s.f.Close()) }
 
 // Reject is one rejected input row.
 type Reject struct {
@@ -505,14 +505,14 @@ var RejectColumns = []string{"source_file", "source_row", "reason_code", "reason
 
 // Rejects writes one rejects file.
 type Rejects struct {
-	f *flatWriter
+	f *parquetio.Writer
 }
 
 // NewRejects creates DIR/rejects/NAME.parquet under root.
 func NewRejects(root, name string) (*Rejects, error) {
-	f, err := createFlat(root, "rejects/"+name+".parquet", "reject", []flatColumn{
-		{"source_file", flatText, false}, {"source_row", flatCount, false}, {"reason_code", flatText, false},
-		{"reason", flatText, false}, {"record", flatJSON, false},
+	f, err := createFlat(root, "rejects/"+name+".parquet", "reject", []parquetio.Column{
+		{Name: "source_file", Kind: parquetio.Text}, {Name: "source_row", Kind: parquetio.Count}, {Name: "reason_code", Kind: parquetio.Text},
+		{Name: "reason", Kind: parquetio.Text}, {Name: "record", Kind: parquetio.JSON},
 	})
 	if err != nil {
 		return nil, err
@@ -523,13 +523,13 @@ func NewRejects(root, name string) (*Rejects, error) {
 // Write appends one reject.
 func (r *Rejects) Write(x *Reject) error {
 	f := r.f
-	f.text(x.SourceFile)
-	f.int64(x.SourceRow)
-	f.text(x.Code)
-	f.text(x.Reason)
-	f.text(x.Record)
-	return f.endRow()
+	f.Text(x.SourceFile)
+	f.Int64(x.SourceRow)
+	f.Text(x.Code)
+	f.Text(x.Reason)
+	f.Text(x.Record)
+	return f.EndRow()
 }
 
 // Close writes the footer.
-func (r *Rejects) Close() (Output, error) { return r.f.close() }
+func (r *Rejects) Close() (Output, error) { return output(r.f.Close()) }

@@ -1,6 +1,7 @@
 package writers
 
 import (
+	"github.com/billcons/billcons/parquetio"
 	"time"
 
 	"github.com/billcons/billcons/billing"
@@ -12,28 +13,28 @@ import (
 // The bills' decided_by and held_by name these changes; the file is what
 // "billcons invoice" and analysts join them to, to say why a line moved.
 func WriteAcceptedChanges(root string, changes []billing.Change, loc *time.Location) (Output, error) {
-	f, err := createFlat(root, "changes/accepted.parquet", "change", []flatColumn{
-		{"change_id", flatText, false}, {"account_id", flatText, false}, {"policy", flatText, false},
-		{"management_account_id", flatText, true}, {"changed_at", flatTimestamp, false}, {"billing_cycle", flatText, false},
-		{"payer_account_id", flatText, false}, {"source_file", flatText, false}, {"source_row", flatCount, false},
+	f, err := createFlat(root, "changes/accepted.parquet", "change", []parquetio.Column{
+		{Name: "change_id", Kind: parquetio.Text}, {Name: "account_id", Kind: parquetio.Text}, {Name: "policy", Kind: parquetio.Text},
+		{Name: "management_account_id", Kind: parquetio.Text, Optional: true}, {Name: "changed_at", Kind: parquetio.Timestamp}, {Name: "billing_cycle", Kind: parquetio.Text},
+		{Name: "payer_account_id", Kind: parquetio.Text}, {Name: "source_file", Kind: parquetio.Text}, {Name: "source_row", Kind: parquetio.Count},
 	})
 	if err != nil {
 		return Output{}, err
 	}
 	for i := range changes {
 		c := &changes[i]
-		f.text(c.ChangeID)
-		f.text(c.AccountID)
-		f.text(c.Policy.String())
-		f.optText(c.ManagementAccountID, c.Policy == billing.PolicyTrusteeship)
-		f.int64(int64(c.ChangedAt))
-		f.text(billing.CycleOf(c.ChangedAt, loc).String())
-		f.text(c.Payer())
-		f.text(c.Pos.File)
-		f.int64(c.Pos.Row)
-		if err := f.endRow(); err != nil {
+		f.Text(c.ChangeID)
+		f.Text(c.AccountID)
+		f.Text(c.Policy.String())
+		f.OptText(c.ManagementAccountID, c.Policy == billing.PolicyTrusteeship)
+		f.Int64(int64(c.ChangedAt))
+		f.Text(billing.CycleOf(c.ChangedAt, loc).String())
+		f.Text(c.Payer())
+		f.Text(c.Pos.File)
+		f.Int64(c.Pos.Row)
+		if err := f.EndRow(); err != nil {
 			return Output{}, err
 		}
 	}
-	return f.close()
+	return output(f.Close())
 }

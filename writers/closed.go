@@ -3,6 +3,7 @@ package writers
 import (
 	"cmp"
 	"fmt"
+	"github.com/billcons/billcons/parquetio"
 	"io"
 	"maps"
 	"slices"
@@ -400,13 +401,13 @@ type RecomputedRow struct {
 }
 
 // Recomputed writes RecomputedPath.
-type Recomputed struct{ f *flatWriter }
+type Recomputed struct{ f *parquetio.Writer }
 
 // NewRecomputed creates RecomputedPath under root.
 func NewRecomputed(root string) (*Recomputed, error) {
-	f, err := createFlat(root, RecomputedPath, "recomputed", []flatColumn{
-		{"billing_cycle", flatText, false}, {"payer_account_id", flatText, false}, {"currency", flatText, false},
-		{"kind", flatText, false}, {"line_count", flatCount, false}, {"list_amount", flatSum, false}, {"discount_amount", flatSum, false},
+	f, err := createFlat(root, RecomputedPath, "recomputed", []parquetio.Column{
+		{Name: "billing_cycle", Kind: parquetio.Text}, {Name: "payer_account_id", Kind: parquetio.Text}, {Name: "currency", Kind: parquetio.Text},
+		{Name: "kind", Kind: parquetio.Text}, {Name: "line_count", Kind: parquetio.Count}, {Name: "list_amount", Kind: parquetio.Sum}, {Name: "discount_amount", Kind: parquetio.Sum},
 	})
 	if err != nil {
 		return nil, err
@@ -417,18 +418,18 @@ func NewRecomputed(root string) (*Recomputed, error) {
 // Write appends one row.
 func (w *Recomputed) Write(r *RecomputedRow) error {
 	f := w.f
-	f.text(r.Cycle.String())
-	f.text(r.Payer)
-	f.text(r.Currency)
-	f.text(r.Kind)
-	f.int64(r.Lines)
-	f.sum(r.List)
-	f.sum(r.Discount)
-	return f.endRow()
+	f.Text(r.Cycle.String())
+	f.Text(r.Payer)
+	f.Text(r.Currency)
+	f.Text(r.Kind)
+	f.Int64(r.Lines)
+	f.Sum(r.List)
+	f.Sum(r.Discount)
+	return f.EndRow()
 }
 
 // Close writes the footer.
-func (w *Recomputed) Close() (Output, error) { return w.f.close() }
+func (w *Recomputed) Close() (Output, error) { return output(w.f.Close()) }
 
 // ReadRecomputed calls fn for each row of a RecomputedPath file.
 func ReadRecomputed(p string, fn func(*RecomputedRow) error) error {

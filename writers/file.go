@@ -1,17 +1,9 @@
 package writers
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
-	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress"
-	"github.com/parquet-go/parquet-go/compress/snappy"
-	"github.com/parquet-go/parquet-go/compress/zstd"
-	"github.com/parquet-go/parquet-go/format"
+	"github.com/billcons/billcons/parquetio"
 )
 
 // Output describes one file of the tree, for the manifest.
@@ -42,51 +34,13 @@ var (
 	FormatBuild   = fmt.Sprintf("billcons-tree-%d", TreeFormatVersion)
 )
 
-// createFile creates root/rel, a new file, and its folders. With newDir,
-// rel's folder is known not to exist yet while its parent does (a new bills
-// partition): one mkdir instead of MkdirAll's walk.
-func createFile(root, rel string, newDir bool) (*os.File, error) {
-	path := filepath.Join(root, filepath.FromSlash(rel))
-	dir := filepath.Dir(path)
-	var err error
-	if newDir {
-		if err = os.Mkdir(dir, 0o755); errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist) {
-			err = os.MkdirAll(dir, 0o755)
-		}
-	} else {
-		err = os.MkdirAll(dir, 0o755)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", rel, err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", rel, err)
-	}
-	return f, nil
+// createFlat creates root/rel, a Parquet file of the given columns, with
+// billcons' created_by.
+func createFlat(root, rel, name string, cols []parquetio.Column) (*parquetio.Writer, error) {
+	return parquetio.Create(root, rel, name, cols, createdBy)
 }
 
-// zstdFastest compresses every Parquet file billcons writes: it costs
-// about half the CPU of zstd's default level for files a fifth larger,
-// which DuckDB reads as fast (docs/performance.md).
-var zstdFastest = zstd.Codec{Level: zstd.SpeedFastest}
-
-// PageCodec is the codec billcons compresses a page of codec c with (nil
-// for none): what the benchmarks' codec floor compresses pages again with.
-func PageCodec(c format.CompressionCodec) (compress.Codec, error) {
-	switch c {
-	case format.Uncompressed:
-		return nil, nil
-	case format.Zstd:
-		return &zstdFastest, nil
-	case format.Snappy:
-		return &snappyCodec, nil
-	}
-	if codec := parquet.LookupCompressionCodec(c); codec != nil {
-		return codec, nil
-	}
-	return nil, fmt.Errorf("codec %s", c)
+// output is a file parquetio wrote, as the manifest lists it.
+func output(o parquetio.Output, err error) (Output, error) {
+	return Output{Path: o.Path, Rows: o.Rows, Bytes: o.Bytes, SHA256: o.SHA256}, err
 }
-
-// snappyCodec compresses the bills files of at most billSmall rows.
-var snappyCodec = snappy.Codec{}

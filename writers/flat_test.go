@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/billcons/billcons/parquetio"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -23,7 +24,7 @@ type flatCase struct {
 	name  string
 	rows  int
 	nulls float64 // the share of null optional values
-	long  bool    // some extra values longer than flatStatsMax
+	long  bool    // some extra values longer than parquetio.StatsMax
 }
 
 // flatLines makes n lines of a part: text of varied lengths (empty,
@@ -66,7 +67,7 @@ func flatLines(c flatCase, part int) ([]billing.UsageLine, []Decided) {
 		}
 		x := billing.NullString{S: text(i), Valid: !null()}
 		if c.long && i%1000 == 999 {
-			x = billing.NullString{S: strings.Repeat("z", flatStatsMax+1), Valid: true}
+			x = billing.NullString{S: strings.Repeat("z", parquetio.StatsMax+1), Valid: true}
 		}
 		l.Extra = []billing.NullString{x}
 		d := Decided{Payer: fmt.Sprintf("P%d", part), DiscountOwner: text(i), DiscountRule: "member", DiscountAmount: billing.Amount(r.Int64N(1e9))}
@@ -84,8 +85,8 @@ func flatLines(c flatCase, part int) ([]billing.UsageLine, []Decided) {
 	return ls, ds
 }
 
-// TestFlatFileRead: the bills files billcons writes itself (flat.go, issue
-// 13) read back through parquet-go, an independent reader of the format,
+// TestFlatFileRead: the bills files billcons writes itself (package
+// parquetio) read back through parquet-go, an independent reader of the format,
 // with the schema, values, nulls and row-group statistics the lines give.
 // Parts of one row, of a few, of all nulls, past a row group (32,768 rows),
 // and with text values too long for statistics.
@@ -254,7 +255,7 @@ func checkFlatStats(t *testing.T, pf *parquet.File, rows [][]string) {
 			if st.NullCount != nulls {
 				t.Errorf("row group %d, %s: null count %d, want %d", g, md.PathInSchema[0], st.NullCount, nulls)
 			}
-			if len(lo) > flatStatsMax || len(hi) > flatStatsMax {
+			if len(lo) > parquetio.StatsMax || len(hi) > parquetio.StatsMax {
 				lo, hi = nil, nil
 			}
 			if !bytes.Equal(st.MinValue, lo) || !bytes.Equal(st.MaxValue, hi) {
@@ -287,14 +288,14 @@ func less(typ format.Type, a, b []byte) bool {
 // values, nulls and statistics: decimals of 16 bytes ordered as signed
 // numbers, JSON text, counts; row groups written behind the rows.
 func TestFlatSchemas(t *testing.T) {
-	nodes := map[flatKind]parquet.Node{flatText: textNode, flatJSON: parquet.JSON(), flatTimestamp: tsNode,
-		flatAmount: amountNode, flatCount: countNode, flatSum: sumNode}
-	var cols []flatColumn
+	nodes := map[parquetio.Kind]parquet.Node{parquetio.Text: textNode, parquetio.JSON: parquet.JSON(), parquetio.Timestamp: tsNode,
+		parquetio.Amount: amountNode, parquetio.Count: countNode, parquetio.Sum: sumNode}
+	var cols []parquetio.Column
 	var ref []column
-	for k := flatText; k <= flatSum; k++ {
+	for k := parquetio.Text; k <= parquetio.Sum; k++ {
 		for _, opt := range []bool{false, true} {
 			name := fmt.Sprintf("k%d_%v", k, opt)
-			cols = append(cols, flatColumn{name, k, opt})
+			cols = append(cols, parquetio.Column{Name: name, Kind: k, Optional: opt})
 			n := nodes[k]
 			if opt {
 				n = parquet.Optional(n)
@@ -312,21 +313,21 @@ func TestFlatSchemas(t *testing.T) {
 	for i := 0; i < 70000; i++ { // past two row groups: written behind the rows
 		var row []string
 		for _, c := range cols {
-			if c.optional && r.IntN(3) == 0 {
+			if c.Optional && r.IntN(3) == 0 {
 				row = append(row, "null")
-				w.next().present(false)
+				w.Next().Present(false)
 				continue
 			}
-			switch c.kind {
-			case flatText, flatJSON:
+			switch c.Kind {
+			case parquetio.Text, parquetio.JSON:
 				s := fmt.Sprintf(`{"n":%d}`, r.IntN(500))
 				row = append(row, "s:"+s)
-				if c.optional {
-					w.optText(s, true)
+				if c.Optional {
+					w.OptText(s, true)
 				} else {
-					w.text(s)
+					w.Text(s)
 				}
-			case flatSum:
+			case parquetio.Sum:
 				var sum billing.Sum
 				sum.Add(billing.Amount(r.Int64N(1<<62) - 1<<61))
 				if r.IntN(2) == 0 {
@@ -334,27 +335,27 @@ func TestFlatSchemas(t *testing.T) {
 					sum.Add(billing.Amount(math.MaxInt64))
 				}
 				row = append(row, "b:"+string(sum.Bytes16()))
-				ch := w.next()
-				if c.optional {
-					ch.present(true)
+				ch := w.Next()
+				if c.Optional {
+					ch.Present(true)
 				}
-				ch.sum(sum)
+				ch.Sum(sum)
 			default:
 				v := r.Int64() - math.MaxInt64/2
 				row = append(row, fmt.Sprint("i:", v))
-				if c.optional {
-					w.optInt64(v, true)
+				if c.Optional {
+					w.OptInt64(v, true)
 				} else {
-					w.int64(v)
+					w.Int64(v)
 				}
 			}
 		}
-		if err := w.endRow(); err != nil {
+		if err := w.EndRow(); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, row)
 	}
-	if _, err := w.close(); err != nil {
+	if _, err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "x/all.parquet")

@@ -2,6 +2,7 @@ package writers
 
 import (
 	"fmt"
+	"github.com/billcons/billcons/parquetio"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/parquet-go/parquet-go"
@@ -34,15 +35,15 @@ var IndexColumns = []string{"billing_cycle", "payer_account_id", "currency", "fi
 // Index writes index/payers.parquet. A run writes it with the bills
 // ([Bills] does); a sharded run's commit merges the shards' indexes.
 type Index struct {
-	f *flatWriter
+	f *parquetio.Writer
 }
 
 // NewIndex creates root/index/payers.parquet.
 func NewIndex(root string) (*Index, error) {
-	f, err := createFlat(root, IndexPath, "payer_index", []flatColumn{
-		{"billing_cycle", flatText, false}, {"payer_account_id", flatText, false}, {"currency", flatText, false},
-		{"file", flatText, false}, {"first_row", flatCount, false}, {"rows", flatCount, false}, {"line_count", flatCount, false},
-		{"list_amount", flatSum, false}, {"discount_amount", flatSum, false}, {"effective_amount", flatSum, false},
+	f, err := createFlat(root, IndexPath, "payer_index", []parquetio.Column{
+		{Name: "billing_cycle", Kind: parquetio.Text}, {Name: "payer_account_id", Kind: parquetio.Text}, {Name: "currency", Kind: parquetio.Text},
+		{Name: "file", Kind: parquetio.Text}, {Name: "first_row", Kind: parquetio.Count}, {Name: "rows", Kind: parquetio.Count}, {Name: "line_count", Kind: parquetio.Count},
+		{Name: "list_amount", Kind: parquetio.Sum}, {Name: "discount_amount", Kind: parquetio.Sum}, {Name: "effective_amount", Kind: parquetio.Sum},
 	})
 	if err != nil {
 		return nil, err
@@ -54,20 +55,20 @@ func NewIndex(root string) (*Index, error) {
 func (x *Index) Write(r *IndexRow) error { return writeIndexRow(x.f, r) }
 
 // Close writes the footer.
-func (x *Index) Close() (Output, error) { return x.f.close() }
+func (x *Index) Close() (Output, error) { return output(x.f.Close()) }
 
-func writeIndexRow(f *flatWriter, r *IndexRow) error {
-	f.text(r.Cycle.String())
-	f.text(r.Payer)
-	f.text(r.Currency)
-	f.text(r.File)
-	f.int64(r.FirstRow)
-	f.int64(r.Rows)
-	f.int64(r.LineCount)
-	f.sum(r.ListAmount)
-	f.sum(r.Discount)
-	f.sum(r.Effective)
-	return f.endRow()
+func writeIndexRow(f *parquetio.Writer, r *IndexRow) error {
+	f.Text(r.Cycle.String())
+	f.Text(r.Payer)
+	f.Text(r.Currency)
+	f.Text(r.File)
+	f.Int64(r.FirstRow)
+	f.Int64(r.Rows)
+	f.Int64(r.LineCount)
+	f.Sum(r.ListAmount)
+	f.Sum(r.Discount)
+	f.Sum(r.Effective)
+	return f.EndRow()
 }
 
 // ReadIndex calls fn for each row of an index file written by [Index].

@@ -1,7 +1,7 @@
 package writers
 
 // The parquet-go schemas of the outputs as parquet-go wrote them, before
-// billcons wrote its files itself (flat.go): the reference TestFlatSchemas
+// billcons wrote its files itself (package parquetio): the reference TestFlatSchemas
 // holds the files' schemas to.
 
 import (

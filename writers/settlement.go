@@ -1,6 +1,7 @@
 package writers
 
 import (
+	"github.com/billcons/billcons/parquetio"
 	"maps"
 	"slices"
 
@@ -11,7 +12,7 @@ import (
 // Applied writes DIR/credits/applied.parquet: one row per credit applied to
 // a statement row, in settlement order.
 type Applied struct {
-	f *flatWriter
+	f *parquetio.Writer
 }
 
 // AppliedColumns are the columns of credits/applied.parquet.
@@ -20,10 +21,10 @@ var AppliedColumns = []string{"billing_cycle", "payer_account_id", "account_id",
 
 // NewApplied creates credits/applied.parquet under root.
 func NewApplied(root string) (*Applied, error) {
-	f, err := createFlat(root, "credits/applied.parquet", "applied", []flatColumn{
-		{"billing_cycle", flatText, false}, {"payer_account_id", flatText, false}, {"account_id", flatText, false},
-		{"product_code", flatText, false}, {"currency", flatText, false}, {"credit_id", flatText, false}, {"kind", flatText, false},
-		{"owner_account_id", flatText, false}, {"amount", flatAmount, false}, {"returned_from_cycle", flatText, true},
+	f, err := createFlat(root, "credits/applied.parquet", "applied", []parquetio.Column{
+		{Name: "billing_cycle", Kind: parquetio.Text}, {Name: "payer_account_id", Kind: parquetio.Text}, {Name: "account_id", Kind: parquetio.Text},
+		{Name: "product_code", Kind: parquetio.Text}, {Name: "currency", Kind: parquetio.Text}, {Name: "credit_id", Kind: parquetio.Text}, {Name: "kind", Kind: parquetio.Text},
+		{Name: "owner_account_id", Kind: parquetio.Text}, {Name: "amount", Kind: parquetio.Amount}, {Name: "returned_from_cycle", Kind: parquetio.Text, Optional: true},
 	})
 	if err != nil {
 		return nil, err
@@ -46,45 +47,45 @@ func (w *Applied) WriteReturn(row *rules.StatementRow, a *rules.Application, fro
 
 func (w *Applied) write(row *rules.StatementRow, a *rules.Application, from string) error {
 	f := w.f
-	f.text(row.Cycle.String())
-	f.text(row.Payer)
-	f.text(row.Member)
-	f.text(row.Product)
-	f.text(row.Currency)
-	f.text(a.CreditID)
-	f.text(a.Kind.String())
-	f.text(a.Owner)
-	f.int64(int64(a.Amount))
-	f.optText(from, from != "")
-	return f.endRow()
+	f.Text(row.Cycle.String())
+	f.Text(row.Payer)
+	f.Text(row.Member)
+	f.Text(row.Product)
+	f.Text(row.Currency)
+	f.Text(a.CreditID)
+	f.Text(a.Kind.String())
+	f.Text(a.Owner)
+	f.Int64(int64(a.Amount))
+	f.OptText(from, from != "")
+	return f.EndRow()
 }
 
 // Close writes the footer.
-func (w *Applied) Close() (Output, error) { return w.f.close() }
+func (w *Applied) Close() (Output, error) { return output(w.f.Close()) }
 
 // WriteCreditBalances writes DIR/credits/balances.parquet: one row per
 // accepted credit, by credit_id.
 func WriteCreditBalances(root string, credits []*rules.CreditBalance) (Output, error) {
-	f, err := createFlat(root, "credits/balances.parquet", "balance", []flatColumn{
-		{"credit_id", flatText, false}, {"owner_account_id", flatText, false}, {"kind", flatText, false}, {"currency", flatText, false},
-		{"amount", flatAmount, false}, {"applied", flatAmount, false}, {"remaining", flatAmount, false},
+	f, err := createFlat(root, "credits/balances.parquet", "balance", []parquetio.Column{
+		{Name: "credit_id", Kind: parquetio.Text}, {Name: "owner_account_id", Kind: parquetio.Text}, {Name: "kind", Kind: parquetio.Text}, {Name: "currency", Kind: parquetio.Text},
+		{Name: "amount", Kind: parquetio.Amount}, {Name: "applied", Kind: parquetio.Amount}, {Name: "remaining", Kind: parquetio.Amount},
 	})
 	if err != nil {
 		return Output{}, err
 	}
 	for _, c := range credits {
-		f.text(c.CreditID)
-		f.text(c.Owner)
-		f.text(c.Kind.String())
-		f.text(c.Currency)
-		f.int64(int64(c.Amount))
-		f.int64(int64(c.Applied))
-		f.int64(int64(c.Remaining()))
-		if err := f.endRow(); err != nil {
+		f.Text(c.CreditID)
+		f.Text(c.Owner)
+		f.Text(c.Kind.String())
+		f.Text(c.Currency)
+		f.Int64(int64(c.Amount))
+		f.Int64(int64(c.Applied))
+		f.Int64(int64(c.Remaining()))
+		if err := f.EndRow(); err != nil {
 			return Output{}, err
 		}
 	}
-	return f.close()
+	return output(f.Close())
 }
 
 // AlertColumns are the columns of alerts/alerts.parquet.
@@ -92,26 +93,26 @@ var AlertColumns = []string{"kind", "billing_cycle", "payer_account_id", "curren
 
 // WriteAlerts writes DIR/alerts/alerts.parquet: one row per alert.
 func WriteAlerts(root string, alerts []rules.Alert) (Output, error) {
-	f, err := createFlat(root, "alerts/alerts.parquet", "alert", []flatColumn{
-		{"kind", flatText, false}, {"billing_cycle", flatText, false}, {"payer_account_id", flatText, false}, {"currency", flatText, false},
-		{"amount_due", flatSum, false}, {"limit", flatAmount, false}, {"members", flatCount, false},
+	f, err := createFlat(root, "alerts/alerts.parquet", "alert", []parquetio.Column{
+		{Name: "kind", Kind: parquetio.Text}, {Name: "billing_cycle", Kind: parquetio.Text}, {Name: "payer_account_id", Kind: parquetio.Text}, {Name: "currency", Kind: parquetio.Text},
+		{Name: "amount_due", Kind: parquetio.Sum}, {Name: "limit", Kind: parquetio.Amount}, {Name: "members", Kind: parquetio.Count},
 	})
 	if err != nil {
 		return Output{}, err
 	}
 	for _, a := range alerts {
-		f.text(a.Rule.Code)
-		f.text(a.Cycle.String())
-		f.text(a.Payer)
-		f.text(a.Currency)
-		f.sum(a.AmountDue)
-		f.int64(int64(a.Limit))
-		f.int64(a.Members)
-		if err := f.endRow(); err != nil {
+		f.Text(a.Rule.Code)
+		f.Text(a.Cycle.String())
+		f.Text(a.Payer)
+		f.Text(a.Currency)
+		f.Sum(a.AmountDue)
+		f.Int64(int64(a.Limit))
+		f.Int64(a.Members)
+		if err := f.EndRow(); err != nil {
 			return Output{}, err
 		}
 	}
-	return f.close()
+	return output(f.Close())
 }
 
 // WriteAcceptedSettlement writes the accepted discounts, enterprises and
@@ -122,65 +123,65 @@ func WriteAlerts(root string, alerts []rules.Alert) (Output, error) {
 // names holds the accounts' account_name, where the input gave one.
 func WriteAcceptedSettlement(root string, discounts []billing.Discount, enterprises []billing.Enterprise, accounts, names map[string]string) ([]Output, error) {
 	var outs []Output
-	f, err := createFlat(root, "settlement/discounts.parquet", "discount", []flatColumn{
-		{"discount_id", flatText, false}, {"account_id", flatText, false}, {"product_code", flatText, false}, {"rate", flatAmount, false},
-		{"valid_from", flatTimestamp, false}, {"valid_to", flatTimestamp, true},
+	f, err := createFlat(root, "settlement/discounts.parquet", "discount", []parquetio.Column{
+		{Name: "discount_id", Kind: parquetio.Text}, {Name: "account_id", Kind: parquetio.Text}, {Name: "product_code", Kind: parquetio.Text}, {Name: "rate", Kind: parquetio.Amount},
+		{Name: "valid_from", Kind: parquetio.Timestamp}, {Name: "valid_to", Kind: parquetio.Timestamp, Optional: true},
 	})
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range discounts {
-		f.text(d.DiscountID)
-		f.text(d.AccountID)
-		f.text(d.ProductCode)
-		f.int64(int64(d.Rate))
-		f.int64(int64(d.ValidFrom))
-		f.optInt64(int64(d.ValidTo), d.ValidTo != billing.MaxTime)
-		if err := f.endRow(); err != nil {
+		f.Text(d.DiscountID)
+		f.Text(d.AccountID)
+		f.Text(d.ProductCode)
+		f.Int64(int64(d.Rate))
+		f.Int64(int64(d.ValidFrom))
+		f.OptInt64(int64(d.ValidTo), d.ValidTo != billing.MaxTime)
+		if err := f.EndRow(); err != nil {
 			return nil, err
 		}
 	}
-	o, err := f.close()
+	o, err := output(f.Close())
 	if err != nil {
 		return nil, err
 	}
 	outs = append(outs, o)
 
-	f, err = createFlat(root, "settlement/enterprises.parquet", "enterprise", []flatColumn{
-		{"enterprise_id", flatText, false}, {"upgraded_at", flatTimestamp, false}, {"entity_discounts_from", flatTimestamp, true},
+	f, err = createFlat(root, "settlement/enterprises.parquet", "enterprise", []parquetio.Column{
+		{Name: "enterprise_id", Kind: parquetio.Text}, {Name: "upgraded_at", Kind: parquetio.Timestamp}, {Name: "entity_discounts_from", Kind: parquetio.Timestamp, Optional: true},
 	})
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range enterprises {
-		f.text(e.EnterpriseID)
-		f.int64(int64(e.UpgradedAt))
-		f.optInt64(int64(e.EntityDiscountsFrom), e.EntityDiscountsFrom != billing.MaxTime)
-		if err := f.endRow(); err != nil {
+		f.Text(e.EnterpriseID)
+		f.Int64(int64(e.UpgradedAt))
+		f.OptInt64(int64(e.EntityDiscountsFrom), e.EntityDiscountsFrom != billing.MaxTime)
+		if err := f.EndRow(); err != nil {
 			return nil, err
 		}
 	}
-	if o, err = f.close(); err != nil {
+	if o, err = output(f.Close()); err != nil {
 		return nil, err
 	}
 	outs = append(outs, o)
 
-	f, err = createFlat(root, "settlement/accounts.parquet", "account", []flatColumn{
-		{"account_id", flatText, false}, {"enterprise_id", flatText, false}, {"account_name", flatText, true},
+	f, err = createFlat(root, "settlement/accounts.parquet", "account", []parquetio.Column{
+		{Name: "account_id", Kind: parquetio.Text}, {Name: "enterprise_id", Kind: parquetio.Text}, {Name: "account_name", Kind: parquetio.Text, Optional: true},
 	})
 	if err != nil {
 		return nil, err
 	}
 	for _, id := range slices.Sorted(maps.Keys(accounts)) {
-		f.text(id)
-		f.text(accounts[id])
+		f.Text(id)
+		f.Text(accounts[id])
 		name, ok := names[id]
-		f.optText(name, ok)
-		if err := f.endRow(); err != nil {
+		f.OptText(name, ok)
+		if err := f.EndRow(); err != nil {
 			return nil, err
 		}
 	}
-	if o, err = f.close(); err != nil {
+	if o, err = output(f.Close()); err != nil {
 		return nil, err
 	}
 	return append(outs, o), nil

@@ -1,4 +1,4 @@
-package writers
+package parquetio
 
 import (
 	"encoding/binary"
@@ -18,16 +18,16 @@ import (
 // mostly distinct (line ids) stays PLAIN: the dictionary is given up as
 // soon as that shows, and whenever it would not be smaller.
 
-// flatDictScan is how many entries are searched one by one before a value
+// dictScan is how many entries are searched one by one before a value
 // is looked up in a map.
-const flatDictScan = 16
+const dictScan = 16
 
-// flatDict is the dictionary of the text column chunk being written.
-type flatDict struct {
+// dict is the dictionary of the text column chunk being written.
+type dict struct {
 	vals  []byte            // the chunk's PLAIN values: a 4-byte length, then the bytes
 	ents  []dictEntry       // the distinct values in order of first appearance
 	idx   []uint32          // each value's entry
-	index map[string]uint32 // the entries, once there are more than flatDictScan
+	index map[string]uint32 // the entries, once there are more than dictScan
 	page  []byte            // the dictionary page's values: the entries PLAIN
 	out   []byte            // the data page's values: bit width and indexes
 }
@@ -35,14 +35,14 @@ type flatDict struct {
 // dictEntry is a distinct value: vals[off : off+n].
 type dictEntry struct{ off, n int32 }
 
-func (d *flatDict) entry(e uint32) []byte {
+func (d *dict) entry(e uint32) []byte {
 	x := d.ents[e]
 	return d.vals[x.off : x.off+x.n]
 }
 
 // build makes the dictionary of a chunk's n PLAIN text values and reports
 // whether the chunk is to be written with it.
-func (d *flatDict) build(vals []byte, n int) bool {
+func (d *dict) build(vals []byte, n int) bool {
 	if n < 2 {
 		return false
 	}
@@ -66,12 +66,12 @@ func (d *flatDict) build(vals []byte, n int) bool {
 		if !ok {
 			e = uint32(len(d.ents))
 			d.ents = append(d.ents, dictEntry{off, l})
-			if len(d.ents) > flatDictScan {
-				if len(d.ents) == flatDictScan+1 {
+			if len(d.ents) > dictScan {
+				if len(d.ents) == dictScan+1 {
 					if d.index == nil {
 						d.index = make(map[string]uint32)
 					}
-					for i := range d.ents[:flatDictScan] {
+					for i := range d.ents[:dictScan] {
 						d.index[d.key(d.entry(uint32(i)))] = uint32(i)
 					}
 				}
@@ -103,7 +103,7 @@ func (d *flatDict) build(vals []byte, n int) bool {
 
 // key is v as a map key, without a copy: the map is cleared before vals
 // is filled again.
-func (d *flatDict) key(v []byte) string {
+func (d *dict) key(v []byte) string {
 	if len(v) == 0 {
 		return ""
 	}
@@ -111,8 +111,8 @@ func (d *flatDict) key(v []byte) string {
 }
 
 // find returns v's entry, if it has one.
-func (d *flatDict) find(v []byte) (uint32, bool) {
-	if len(d.ents) > flatDictScan {
+func (d *dict) find(v []byte) (uint32, bool) {
+	if len(d.ents) > dictScan {
 		e, ok := d.index[d.key(v)]
 		return e, ok
 	}
@@ -125,11 +125,11 @@ func (d *flatDict) find(v []byte) (uint32, bool) {
 }
 
 // width is the indexes' bit width: at least 1.
-func (d *flatDict) width() int { return max(1, bits.Len32(uint32(len(d.ents)-1))) }
+func (d *dict) width() int { return max(1, bits.Len32(uint32(len(d.ents)-1))) }
 
 // encodeIndexes returns the data page's values: the bit width, then the
 // indexes in the RLE/bit-packing hybrid.
-func (d *flatDict) encodeIndexes() []byte {
+func (d *dict) encodeIndexes() []byte {
 	w := d.width()
 	d.out = append(d.out[:0], byte(w))
 	d.out = appendHybrid(d.out, d.idx, w)
@@ -138,7 +138,7 @@ func (d *flatDict) encodeIndexes() []byte {
 
 // stats sets m's minimum and maximum from the dictionary's entries: every
 // value of the chunk is one of them.
-func (d *flatDict) stats(f *flatFile, m *flatChunkMeta) {
+func (d *dict) stats(f *File, m *chunkMeta) {
 	lo := d.entry(0)
 	hi := lo
 	for i := 1; i < len(d.ents); i++ {

@@ -1,4 +1,4 @@
-package writers
+package parquetio
 
 import (
 	"bytes"
@@ -13,78 +13,64 @@ import (
 	"github.com/parquet-go/parquet-go/compress"
 )
 
-// This file writes every Parquet file of the output tree. The bills are
-// tens of thousands of files when members pay for themselves (one per payer
-// and cycle), and parquet-go's writer spent most of a small file's cost on
-// its general machinery: every value boxed, column and offset indexes, a
-// reflection-driven thrift encoder for the footer. The outputs'
-// schemas are flat (text, 64-bit integers, 16-byte decimals, required or
-// optional), so billcons writes them itself: values are appended column by
-// column as rows arrive, each row group is written one data page (v2,
-// PLAIN) per column chunk, and the footer is encoded by hand. What is
-// written follows the format's own definitions (parquet-format's
-// parquet.thrift and Encodings.md); TestFlatFileRead and TestFlatSchemas
-// read the files back with parquet-go, and DuckDB reads them in every
-// query test.
-
-// flatKind is what a flat column holds.
-type flatKind uint8
+// Kind is what a flat column holds.
+type Kind uint8
 
 const (
-	flatText      flatKind = iota // BYTE_ARRAY, logical type STRING
-	flatJSON                      // BYTE_ARRAY, JSON
-	flatTimestamp                 // INT64, TIMESTAMP(isAdjustedToUTC, MICROS)
-	flatAmount                    // INT64, DECIMAL(18, 9): billing.Amount
-	flatCount                     // INT64, INTEGER(64, signed)
-	flatSum                       // FIXED_LEN_BYTE_ARRAY(16), DECIMAL(38, 9): billing.Sum
+	Text      Kind = iota // BYTE_ARRAY, logical type STRING
+	JSON                  // BYTE_ARRAY, JSON
+	Timestamp             // INT64, TIMESTAMP(isAdjustedToUTC, MICROS)
+	Amount                // INT64, DECIMAL(18, 9): billing.Amount
+	Count                 // INT64, INTEGER(64, signed)
+	Sum                   // FIXED_LEN_BYTE_ARRAY(16), DECIMAL(38, 9): billing.Sum
 )
 
 // physical is the kind's Parquet type (parquet.thrift's Type).
-func (k flatKind) physical() int32 {
+func (k Kind) physical() int32 {
 	switch k {
-	case flatText, flatJSON:
+	case Text, JSON:
 		return 6 // BYTE_ARRAY
-	case flatSum:
+	case Sum:
 		return 7 // FIXED_LEN_BYTE_ARRAY
 	}
 	return 2 // INT64
 }
 
 // width is the bytes of one PLAIN value of a fixed-width kind, 0 for text.
-func (k flatKind) width() int {
+func (k Kind) width() int {
 	switch k {
-	case flatText, flatJSON:
+	case Text, JSON:
 		return 0
-	case flatSum:
+	case Sum:
 		return 16
 	}
 	return 8
 }
 
-// flatColumn is one column of a flat schema.
-type flatColumn struct {
-	name     string
-	kind     flatKind
-	optional bool
+// Column is one column of a flat schema.
+type Column struct {
+	Name     string
+	Kind     Kind
+	Optional bool
 }
 
-// flatChunk is one column's values in the row group being filled: PLAIN
+// Chunk is one column's values in the row group being filled: PLAIN
 // encoded (a text value as its 4-byte length and bytes, an integer as 8
 // bytes, both little-endian), and for an optional column one definition
 // level per row (1 present, 0 null).
-type flatChunk struct {
+type Chunk struct {
 	vals  []byte
 	defs  []byte
 	nulls int
 }
 
-func (c *flatChunk) text(s string) {
+func (c *Chunk) Text(s string) {
 	c.vals = binary.LittleEndian.AppendUint32(c.vals, uint32(len(s)))
 	c.vals = append(c.vals, s...)
 }
 
 // present records, in an optional column, whether a value follows.
-func (c *flatChunk) present(valid bool) bool {
+func (c *Chunk) Present(valid bool) bool {
 	if valid {
 		c.defs = append(c.defs, 1)
 	} else {
@@ -94,47 +80,48 @@ func (c *flatChunk) present(valid bool) bool {
 	return valid
 }
 
-func (c *flatChunk) int64(v int64) {
+func (c *Chunk) Int64(v int64) {
 	c.vals = binary.LittleEndian.AppendUint64(c.vals, uint64(v))
 }
 
 // sum appends a 128-bit sum as its FIXED_LEN_BYTE_ARRAY(16): big-endian
 // two's complement.
-func (c *flatChunk) sum(s billing.Sum) { c.vals = s.AppendBytes16(c.vals) }
+func (c *Chunk) Sum(s billing.Sum) { c.vals = s.AppendBytes16(c.vals) }
 
-func (c *flatChunk) optText(s string, valid bool) {
-	if c.present(valid) {
-		c.text(s)
+func (c *Chunk) OptText(s string, valid bool) {
+	if c.Present(valid) {
+		c.Text(s)
 	}
 }
 
-func (c *flatChunk) optInt64(v int64, valid bool) {
-	if c.present(valid) {
-		c.int64(v)
+func (c *Chunk) OptInt64(v int64, valid bool) {
+	if c.Present(valid) {
+		c.Int64(v)
 	}
 }
 
-// flatGroup is a row group being filled, column by column.
-type flatGroup struct {
-	rows int
-	cols []flatChunk
+// Group is a row group being filled, column by column.
+type Group struct {
+	Rows int
+	Cols []Chunk
 }
 
-func newFlatGroup(width int) *flatGroup { return &flatGroup{cols: make([]flatChunk, width)} }
+// NewGroup is an empty row group of width columns.
+func NewGroup(width int) *Group { return &Group{Cols: make([]Chunk, width)} }
 
 // size is the bytes of values the group holds.
-func (g *flatGroup) size() int {
+func (g *Group) Size() int {
 	n := 0
-	for i := range g.cols {
-		n += len(g.cols[i].vals) + len(g.cols[i].defs)
+	for i := range g.Cols {
+		n += len(g.Cols[i].vals) + len(g.Cols[i].defs)
 	}
 	return n
 }
 
-func (g *flatGroup) reset() {
-	g.rows = 0
-	for i := range g.cols {
-		c := &g.cols[i]
+func (g *Group) Reset() {
+	g.Rows = 0
+	for i := range g.Cols {
+		c := &g.Cols[i]
 		c.vals, c.defs, c.nulls = c.vals[:0], c.defs[:0], 0
 	}
 }
@@ -148,104 +135,107 @@ const (
 )
 
 // full reports whether the group is to be written before another row.
-func (g *flatGroup) full() bool {
-	return g.rows == flatGroupRows || g.rows%8 == 0 && g.size() >= flatGroupBytes
+func (g *Group) Full() bool {
+	return g.Rows == flatGroupRows || g.Rows%8 == 0 && g.Size() >= flatGroupBytes
 }
 
-// flatWriter writes one file a row at a time, value by value in its
+// Writer writes one file a row at a time, value by value in its
 // columns' order, from one goroutine: the outputs other than the bills. A
 // full row group is compressed and written by a goroutine of its own while
 // the next one fills (the summary is written by the goroutine that feeds
 // the bills, so it must not wait on the disk).
-type flatWriter struct {
-	f     *flatFile
-	g     *flatGroup
-	spare *flatGroup // the group being written, or written and reset
+type Writer struct {
+	f     *File
+	g     *Group
+	spare *Group     // the group being written, or written and reset
 	done  chan error // the write of spare, while it runs
 	col   int
 }
 
-// createFlat creates root/rel, a Parquet file of the given columns
-// compressed with zstd.
-func createFlat(root, rel, name string, cols []flatColumn) (*flatWriter, error) {
-	f := newFlatFile(name, cols, &zstdFastest)
-	if err := f.open(root, rel, false); err != nil {
+// Create creates root/rel, a Parquet file of the given columns
+// compressed with zstd, whose footer names createdBy as its writer.
+func Create(root, rel, name string, cols []Column, createdBy string) (*Writer, error) {
+	f := NewFile(name, cols, Zstd, createdBy)
+	if err := f.Open(root, rel, false); err != nil {
 		return nil, err
 	}
-	return &flatWriter{f: f, g: newFlatGroup(len(cols))}, nil
+	return &Writer{f: f, g: NewGroup(len(cols))}, nil
 }
 
-func (w *flatWriter) next() *flatChunk {
-	c := &w.g.cols[w.col]
+func (w *Writer) Next() *Chunk {
+	c := &w.g.Cols[w.col]
 	w.col++
 	return c
 }
 
-func (w *flatWriter) text(s string)                { w.next().text(s) }
-func (w *flatWriter) optText(s string, valid bool) { w.next().optText(s, valid) }
-func (w *flatWriter) int64(v int64)                { w.next().int64(v) }
-func (w *flatWriter) optInt64(v int64, valid bool) { w.next().optInt64(v, valid) }
-func (w *flatWriter) sum(s billing.Sum)            { w.next().sum(s) }
+func (w *Writer) Text(s string)                { w.Next().Text(s) }
+func (w *Writer) OptText(s string, valid bool) { w.Next().OptText(s, valid) }
+func (w *Writer) Int64(v int64)                { w.Next().Int64(v) }
+func (w *Writer) OptInt64(v int64, valid bool) { w.Next().OptInt64(v, valid) }
+func (w *Writer) Sum(s billing.Sum)            { w.Next().Sum(s) }
 
 // endRow ends a row whose every column was given a value.
-func (w *flatWriter) endRow() error {
+func (w *Writer) EndRow() error {
 	if w.col != len(w.f.cols) {
 		panic(fmt.Sprintf("writers: a row of %s has %d values for %d columns", w.f.rel, w.col, len(w.f.cols)))
 	}
 	w.col = 0
-	w.g.rows++
-	if !w.g.full() {
+	w.g.Rows++
+	if !w.g.Full() {
 		return nil
 	}
-	if err := w.wait(); err != nil {
+	if err := w.Wait(); err != nil {
 		return err
 	}
 	g := w.g
 	w.g, w.spare = w.spare, g
 	if w.g == nil {
-		w.g = newFlatGroup(len(w.f.cols))
+		w.g = NewGroup(len(w.f.cols))
 	}
 	w.done = make(chan error, 1)
 	go func() {
-		err := w.f.writeGroup(g)
-		g.reset()
+		err := w.f.WriteGroup(g)
+		g.Reset()
 		w.done <- err
 	}()
 	return nil
 }
 
 // wait waits for the group being written.
-func (w *flatWriter) wait() error {
+func (w *Writer) Wait() error {
 	if w.done == nil {
 		return nil
 	}
 	err := <-w.done
 	w.done = nil
 	if err != nil {
-		w.f.abort()
+		w.f.Abort()
 	}
 	return err
 }
 
 // close writes the last row group and the footer.
-func (w *flatWriter) close() (Output, error) {
-	if err := w.wait(); err != nil {
+// Abort closes and removes the file unfinished.
+func (w *Writer) Abort() { w.f.Abort() }
+
+func (w *Writer) Close() (Output, error) {
+	if err := w.Wait(); err != nil {
 		return Output{}, err
 	}
-	if err := w.f.writeGroup(w.g); err != nil {
-		w.f.abort()
+	if err := w.f.WriteGroup(w.g); err != nil {
+		w.f.Abort()
 		return Output{}, err
 	}
-	return w.f.close()
+	return w.f.Close()
 }
 
-// flatStatsMax is the longest text value a chunk's min and max statistics
+// StatsMax is the longest text value a chunk's min and max statistics
 // carry: a chunk with a longer minimum or maximum has none (its null count
 // is still written), as a footer should not grow with a free-text column.
-const flatStatsMax = 256
+const StatsMax = 256
 
-// flatChunkMeta is what the footer says of one written column chunk.
-type flatChunkMeta struct {
+// chunkMeta is what the footer says of one written column chunk.
+type chunkMeta struct {
 	offset       int64 // of its first page's header: the dictionary's, if any
 	data         int64 // of its data page's header
 	dict         bool  // dictionary encoded: a dictionary page, then indexes
@@ -257,13 +247,14 @@ type flatChunkMeta struct {
 	min, max     []byte
 }
 
-// flatFile is one Parquet file being written, hashed as it goes. A file
+// File is one Parquet file being written, hashed as it goes. A file
 // closed can be opened again for the next file of the same schema: it keeps
 // its buffers.
-type flatFile struct {
-	cols  []flatColumn
-	name  string // the schema's root
-	codec compress.Codec
+type File struct {
+	cols      []Column
+	name      string // the schema's root
+	codec     compress.Codec
+	createdBy string
 
 	rel    string
 	f      *os.File
@@ -271,25 +262,28 @@ type flatFile struct {
 	n      int64  // bytes written or buffered
 	buf    []byte // bytes not yet written
 	rows   int64
-	groups [][]flatChunkMeta
+	groups [][]chunkMeta
 	arena  []byte // the text statistics' bytes
 	comp   []byte // a page's values compressed
 	levels []byte // a page's definition levels
 	hdr    []byte // a page header, or the footer
 	th     thriftWriter
-	dict   flatDict
+	dict   dict
 }
 
-// flatFlush is how many bytes a file buffers before writing: a small bills
+// flushSize is how many bytes a file buffers before writing: a small bills
 // file is written with one call.
-const flatFlush = 1 << 20
+const flushSize = 1 << 20
 
-func newFlatFile(name string, cols []flatColumn, codec compress.Codec) *flatFile {
-	return &flatFile{name: name, cols: cols, codec: codec, h: sha256.New()}
+// NewFile is a Parquet file of the given columns (its schema's root
+// named name) compressed with codec, whose footer names createdBy as its
+// writer; Open creates it.
+func NewFile(name string, cols []Column, codec compress.Codec, createdBy string) *File {
+	return &File{name: name, cols: cols, codec: codec, createdBy: createdBy, h: sha256.New()}
 }
 
 // open creates root/rel for f, closed or new.
-func (f *flatFile) open(root, rel string, newDir bool) error {
+func (f *File) Open(root, rel string, newDir bool) error {
 	file, err := createFile(root, rel, newDir)
 	if err != nil {
 		return err
@@ -308,21 +302,21 @@ func (f *flatFile) open(root, rel string, newDir bool) error {
 }
 
 // writeGroup writes g's columns as one row group.
-func (f *flatFile) writeGroup(g *flatGroup) error {
-	if g.rows == 0 {
+func (f *File) WriteGroup(g *Group) error {
+	if g.Rows == 0 {
 		return nil
 	}
 	// The metadata slice of a file written before with this many groups
 	// is filled again.
-	var metas []flatChunkMeta
+	var metas []chunkMeta
 	if len(f.groups) < cap(f.groups) {
 		metas = f.groups[:len(f.groups)+1][len(f.groups)][:0]
 	}
 	for i := range f.cols {
-		col, c := &f.cols[i], &g.cols[i]
-		m := flatChunkMeta{offset: f.n, values: int64(g.rows), nulls: int64(c.nulls)}
+		col, c := &f.cols[i], &g.Cols[i]
+		m := chunkMeta{offset: f.n, values: int64(g.Rows), nulls: int64(c.nulls)}
 		vals, encoding := c.vals, int32(0) // PLAIN
-		if col.kind == flatText && f.dict.build(c.vals, g.rows-c.nulls) {
+		if col.Kind == Text && f.dict.build(c.vals, g.Rows-c.nulls) {
 			// The dictionary page, then the data page's values are the
 			// entries' indexes.
 			err := f.page(col, 2, nil, f.dict.page, &m, func(th *thriftWriter) {
@@ -340,14 +334,14 @@ func (f *flatFile) writeGroup(g *flatGroup) error {
 		m.data = f.n
 		// A v2 page: its header, the levels uncompressed, then the values.
 		f.levels = f.levels[:0]
-		if col.optional {
+		if col.Optional {
 			f.levels = appendLevels(f.levels, c.defs, c.nulls)
 		}
 		err := f.page(col, 3, f.levels, vals, &m, func(th *thriftWriter) {
 			th.begin(8) // data_page_header_v2
-			th.i32(1, int32(g.rows))
+			th.i32(1, int32(g.Rows))
 			th.i32(2, int32(c.nulls))
-			th.i32(3, int32(g.rows))
+			th.i32(3, int32(g.Rows))
 			th.i32(4, encoding)
 			th.i32(5, int32(len(f.levels)))
 			th.i32(6, 0)
@@ -364,8 +358,8 @@ func (f *flatFile) writeGroup(g *flatGroup) error {
 		metas = append(metas, m)
 	}
 	f.groups = append(f.groups, metas)
-	f.rows += int64(g.rows)
-	if len(f.buf) >= flatFlush {
+	f.rows += int64(g.Rows)
+	if len(f.buf) >= flushSize {
 		return f.flush()
 	}
 	return nil
@@ -374,11 +368,11 @@ func (f *flatFile) writeGroup(g *flatGroup) error {
 // page appends one page of type typ (2 DICTIONARY_PAGE, 3 DATA_PAGE_V2):
 // its header, whose type-specific struct header writes, the levels as they
 // are, and vals compressed; and counts its bytes into m.
-func (f *flatFile) page(col *flatColumn, typ int32, levels, vals []byte, m *flatChunkMeta, header func(th *thriftWriter)) error {
+func (f *File) page(col *Column, typ int32, levels, vals []byte, m *chunkMeta, header func(th *thriftWriter)) error {
 	var err error
 	f.comp, err = f.codec.Encode(f.comp[:0], vals)
 	if err != nil {
-		return fmt.Errorf("writing %s: compressing %s: %w", f.rel, col.name, err)
+		return fmt.Errorf("writing %s: compressing %s: %w", f.rel, col.Name, err)
 	}
 	th := &f.th
 	th.reset(f.hdr[:0])
@@ -401,13 +395,13 @@ func (f *flatFile) page(col *flatColumn, typ int32, levels, vals []byte, m *flat
 // stats sets m's minimum and maximum from the chunk's values, in each
 // type's TYPE_DEFINED_ORDER: signed for INT64, bytewise for text, signed
 // two's complement for the big-endian 16-byte decimals.
-func (f *flatFile) stats(col *flatColumn, c *flatChunk, m *flatChunkMeta) {
+func (f *File) stats(col *Column, c *Chunk, m *chunkMeta) {
 	v := c.vals
 	if len(v) == 0 {
 		return
 	}
 	var lo, hi []byte
-	switch col.kind.width() {
+	switch col.Kind.width() {
 	case 8:
 		l := int64(binary.LittleEndian.Uint64(v))
 		h := l
@@ -463,9 +457,9 @@ func widen(lo, hi, x []byte) ([]byte, []byte) {
 }
 
 // setStats keeps copies of a chunk's bounds as m's statistics, unless one
-// is text longer than flatStatsMax.
-func (f *flatFile) setStats(lo, hi []byte, m *flatChunkMeta) {
-	if len(lo) > flatStatsMax || len(hi) > flatStatsMax {
+// is text longer than StatsMax.
+func (f *File) setStats(lo, hi []byte, m *chunkMeta) {
+	if len(lo) > StatsMax || len(hi) > StatsMax {
 		return
 	}
 	start := len(f.arena)
@@ -507,12 +501,12 @@ func appendLevels(dst, defs []byte, nulls int) []byte {
 	return dst
 }
 
-func (f *flatFile) flush() error {
+func (f *File) flush() error {
 	if len(f.buf) == 0 {
 		return nil
 	}
 	if _, err := f.f.Write(f.buf); err != nil {
-		return fmt.Errorf("writing %s: %w", f.rel, UnwrapPath(err))
+		return fmt.Errorf("writing %s: %w", f.rel, unwrapPath(err))
 	}
 	f.h.Write(f.buf)
 	f.buf = f.buf[:0]
@@ -520,7 +514,7 @@ func (f *flatFile) flush() error {
 }
 
 // close writes the footer and closes the file.
-func (f *flatFile) close() (Output, error) {
+func (f *File) Close() (Output, error) {
 	footer := f.footer()
 	f.buf = append(f.buf, footer...)
 	f.buf = binary.LittleEndian.AppendUint32(f.buf, uint32(len(footer)))
@@ -531,20 +525,20 @@ func (f *flatFile) close() (Output, error) {
 		return Output{}, err
 	}
 	if err := f.f.Close(); err != nil {
-		return Output{}, fmt.Errorf("writing %s: %w", f.rel, UnwrapPath(err))
+		return Output{}, fmt.Errorf("writing %s: %w", f.rel, unwrapPath(err))
 	}
 	return Output{Path: f.rel, Rows: f.rows, Bytes: f.n, SHA256: hex.EncodeToString(f.h.Sum(nil))}, nil
 }
 
 // abort closes the file after a failure.
-func (f *flatFile) abort() {
+func (f *File) Abort() {
 	if f.f != nil {
 		f.f.Close()
 	}
 }
 
 // footer encodes the FileMetaData (parquet.thrift) of what was written.
-func (f *flatFile) footer() []byte {
+func (f *File) footer() []byte {
 	th := &f.th
 	th.reset(f.hdr[:0])
 	th.i32(1, 2) // version
@@ -555,20 +549,20 @@ func (f *flatFile) footer() []byte {
 	th.end()
 	for _, c := range f.cols {
 		th.elem()
-		th.i32(1, c.kind.physical())
-		if c.kind == flatSum {
+		th.i32(1, c.Kind.physical())
+		if c.Kind == Sum {
 			th.i32(2, 16) // type_length
 		}
-		th.i32(3, int32(b2i(c.optional))) // REQUIRED or OPTIONAL
-		th.binary(4, c.name)
-		switch c.kind {
-		case flatText:
+		th.i32(3, int32(b2i(c.Optional))) // REQUIRED or OPTIONAL
+		th.binary(4, c.Name)
+		switch c.Kind {
+		case Text:
 			th.i32(6, 0) // UTF8
 			th.begin(10)
 			th.begin(1) // STRING
 			th.end()
 			th.end()
-		case flatTimestamp:
+		case Timestamp:
 			th.i32(6, 10) // TIMESTAMP_MICROS
 			th.begin(10)
 			th.begin(8) // TIMESTAMP
@@ -579,15 +573,15 @@ func (f *flatFile) footer() []byte {
 			th.end()
 			th.end()
 			th.end()
-		case flatJSON:
+		case JSON:
 			th.i32(6, 19) // JSON
 			th.begin(10)
 			th.begin(12) // JSON
 			th.end()
 			th.end()
-		case flatAmount, flatSum:
+		case Amount, Sum:
 			precision := int32(18)
-			if c.kind == flatSum {
+			if c.Kind == Sum {
 				precision = 38
 			}
 			th.i32(6, 5) // DECIMAL
@@ -599,7 +593,7 @@ func (f *flatFile) footer() []byte {
 			th.i32(2, precision)
 			th.end()
 			th.end()
-		case flatCount:
+		case Count:
 			th.i32(6, 18) // INT_64
 			th.begin(10)
 			th.begin(10) // INTEGER
@@ -623,19 +617,19 @@ func (f *flatFile) footer() []byte {
 			th.elem()
 			th.i64(2, m.offset)
 			th.begin(3) // meta_data
-			th.i32(1, c.kind.physical())
+			th.i32(1, c.Kind.physical())
 			// PLAIN (the values, or the dictionary's), RLE (levels),
 			// RLE_DICTIONARY (indexes).
-			th.list(2, thriftI32, 1+b2i(c.optional)+b2i(m.dict))
+			th.list(2, thriftI32, 1+b2i(c.Optional)+b2i(m.dict))
 			th.b = appendZigzag(th.b, 0)
-			if c.optional {
+			if c.Optional {
 				th.b = appendZigzag(th.b, 3)
 			}
 			if m.dict {
 				th.b = appendZigzag(th.b, 8)
 			}
 			th.list(3, thriftBinary, 1)
-			th.b = appendBinary(th.b, c.name)
+			th.b = appendBinary(th.b, c.Name)
 			th.i32(4, int32(f.codec.CompressionCodec()))
 			th.i64(5, m.values)
 			th.i64(6, m.uncompressed)
@@ -661,7 +655,7 @@ func (f *flatFile) footer() []byte {
 		th.i16(7, int16(gi))
 		th.end()
 	}
-	th.binary(6, createdBy)
+	th.binary(6, f.createdBy)
 	th.list(7, thriftStruct, len(f.cols))
 	for range f.cols {
 		th.elem()
