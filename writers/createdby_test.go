@@ -1,6 +1,7 @@
 package writers
 
 import (
+	"github.com/billcons/billcons/parquetio/parquettest"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -31,7 +32,7 @@ func TestCreatedByParquetJava(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, o := range outs { // a bills file and the index
-		got := openParquet(t, filepath.Join(dir, o.Path)).Metadata().CreatedBy
+		got := parquettest.Open(t, filepath.Join(dir, o.Path)).Metadata().CreatedBy
 		m := parquetJavaVersion.FindStringSubmatch(got)
 		if m == nil || m[1] != "billcons" || !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(m[2]) || m[3] == "" {
 			t.Errorf("%s: created_by %q: parquet-java would not parse it as APP version SEMVER (build B)", o.Path, got)

@@ -2,6 +2,8 @@ package writers
 
 import (
 	"fmt"
+	"github.com/billcons/billcons/parquetio"
+	"github.com/billcons/billcons/parquetio/parquettest"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -38,7 +40,7 @@ func TestDictionaryChosen(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, outs[0].Path)
-	pf := openParquet(t, path)
+	pf := parquettest.Open(t, path)
 	dict := map[string]bool{}
 	for _, cc := range pf.Metadata().RowGroups[0].Columns {
 		md := cc.MetaData
@@ -53,11 +55,11 @@ func TestDictionaryChosen(t *testing.T) {
 			t.Errorf("%s: dictionary encoded %v, want %v", col, dict[col], want)
 		}
 	}
-	got := readRendered(t, path)
+	got := parquettest.Rows(t, path)
 	for i := range ls {
 		if w := fmt.Sprint(billRow(&ls[i], &ds[i])); fmt.Sprint(got[i]) != w {
 			t.Fatalf("row %d:\n got %q\nwant %q", i, got[i], w)
 		}
 	}
-	checkFlatStats(t, pf, got)
+	parquettest.CheckStats(t, pf, got, parquetio.StatsMax)
 }

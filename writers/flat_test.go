@@ -2,9 +2,9 @@ package writers
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"github.com/billcons/billcons/parquetio"
+	"github.com/billcons/billcons/parquetio/parquettest"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -15,7 +15,6 @@ import (
 
 	"github.com/billcons/billcons/billing"
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/format"
 )
 
 // flatCase is a bills part written for TestFlatFileRead: its rows and the
@@ -143,7 +142,7 @@ func TestFlatFileRead(t *testing.T) {
 			}
 			payer := fmt.Sprintf("P%d", p)
 			ls, ds := lines[payer], decided[payer]
-			got := readRendered(t, path)
+			got := parquettest.Rows(t, path)
 			if len(got) != c.rows {
 				t.Fatalf("read %d rows, want %d", len(got), c.rows)
 			}
@@ -152,7 +151,7 @@ func TestFlatFileRead(t *testing.T) {
 					t.Fatalf("row %d:\n got %q\nwant %q", i, got[i], w)
 				}
 			}
-			checkFlatStats(t, pf, got)
+			parquettest.CheckStats(t, pf, got, parquetio.StatsMax)
 		})
 	}
 }
@@ -187,191 +186,6 @@ func billRow(l *billing.UsageLine, d *Decided) []string {
 	return row
 }
 
-// readRendered reads a Parquet file's rows with parquet-go, each value
-// rendered by renderValue.
-func readRendered(t *testing.T, path string) [][]string {
-	t.Helper()
-	var got [][]string
-	err := ReadParquet(path, func(cols []string, v map[string]parquet.Value) error {
-		row := make([]string, len(cols))
-		for i, c := range cols {
-			row[i] = renderValue(v[c])
-		}
-		got = append(got, row)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
-func renderValue(v parquet.Value) string {
-	switch {
-	case v.IsNull():
-		return "null"
-	case v.Kind() == parquet.ByteArray:
-		return "s:" + string(v.ByteArray())
-	case v.Kind() == parquet.FixedLenByteArray:
-		return "b:" + string(v.ByteArray())
-	default:
-		return fmt.Sprint("i:", v.Int64())
-	}
-}
-
-// checkFlatStats checks each column chunk's null count, minimum and
-// maximum against the rows read back (rendered by renderValue).
-func checkFlatStats(t *testing.T, pf *parquet.File, rows [][]string) {
-	t.Helper()
-	first := 0
-	for g, rg := range pf.Metadata().RowGroups {
-		n := int(rg.NumRows)
-		for c, cc := range rg.Columns {
-			md := cc.MetaData
-			var nulls int64
-			var lo, hi []byte
-			for _, row := range rows[first : first+n] {
-				v := row[c]
-				if v == "null" {
-					nulls++
-					continue
-				}
-				var b []byte
-				if strings.HasPrefix(v, "s:") || strings.HasPrefix(v, "b:") {
-					b = []byte(v[2:])
-				} else {
-					var x int64
-					fmt.Sscan(v[2:], &x)
-					b = binary.LittleEndian.AppendUint64(nil, uint64(x))
-				}
-				if lo == nil || less(md.Type, b, lo) {
-					lo = b
-				}
-				if hi == nil || less(md.Type, hi, b) {
-					hi = b
-				}
-			}
-			st := md.Statistics
-			if st.NullCount != nulls {
-				t.Errorf("row group %d, %s: null count %d, want %d", g, md.PathInSchema[0], st.NullCount, nulls)
-			}
-			if len(lo) > parquetio.StatsMax || len(hi) > parquetio.StatsMax {
-				lo, hi = nil, nil
-			}
-			if !bytes.Equal(st.MinValue, lo) || !bytes.Equal(st.MaxValue, hi) {
-				t.Errorf("row group %d, %s: min %q max %q, want %q %q", g, md.PathInSchema[0], st.MinValue, st.MaxValue, lo, hi)
-			}
-		}
-		first += n
-	}
-	if first != len(rows) {
-		t.Errorf("row groups hold %d rows, want %d", first, len(rows))
-	}
-}
-
-func less(typ format.Type, a, b []byte) bool {
-	switch typ {
-	case format.Int64:
-		return int64(binary.LittleEndian.Uint64(a)) < int64(binary.LittleEndian.Uint64(b))
-	case format.FixedLenByteArray:
-		// big-endian two's complement: the sign byte signed, the rest not
-		if a[0] != b[0] {
-			return int8(a[0]) < int8(b[0])
-		}
-	}
-	return bytes.Compare(a, b) < 0
-}
-
-// TestFlatSchemas: a column of every kind billcons writes, required and
-// optional, is read back by parquet-go with the type parquet-go itself
-// gave it when it wrote billcons' outputs (schema_test.go), with its
-// values, nulls and statistics: decimals of 16 bytes ordered as signed
-// numbers, JSON text, counts; row groups written behind the rows.
-func TestFlatSchemas(t *testing.T) {
-	nodes := map[parquetio.Kind]parquet.Node{parquetio.Text: textNode, parquetio.JSON: parquet.JSON(), parquetio.Timestamp: tsNode,
-		parquetio.Amount: amountNode, parquetio.Count: countNode, parquetio.Sum: sumNode}
-	var cols []parquetio.Column
-	var ref []column
-	for k := parquetio.Text; k <= parquetio.Sum; k++ {
-		for _, opt := range []bool{false, true} {
-			name := fmt.Sprintf("k%d_%v", k, opt)
-			cols = append(cols, parquetio.Column{Name: name, Kind: k, Optional: opt})
-			n := nodes[k]
-			if opt {
-				n = parquet.Optional(n)
-			}
-			ref = append(ref, column{name, n})
-		}
-	}
-	dir := t.TempDir()
-	w, err := createFlat(dir, "x/all.parquet", "all", cols)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(3, 4))
-	var want [][]string
-	for i := 0; i < 70000; i++ { // past two row groups: written behind the rows
-		var row []string
-		for _, c := range cols {
-			if c.Optional && r.IntN(3) == 0 {
-				row = append(row, "null")
-				w.Next().Present(false)
-				continue
-			}
-			switch c.Kind {
-			case parquetio.Text, parquetio.JSON:
-				s := fmt.Sprintf(`{"n":%d}`, r.IntN(500))
-				row = append(row, "s:"+s)
-				if c.Optional {
-					w.OptText(s, true)
-				} else {
-					w.Text(s)
-				}
-			case parquetio.Sum:
-				var sum billing.Sum
-				sum.Add(billing.Amount(r.Int64N(1<<62) - 1<<61))
-				if r.IntN(2) == 0 {
-					sum.Add(billing.Amount(math.MaxInt64))
-					sum.Add(billing.Amount(math.MaxInt64))
-				}
-				row = append(row, "b:"+string(sum.Bytes16()))
-				ch := w.Next()
-				if c.Optional {
-					ch.Present(true)
-				}
-				ch.Sum(sum)
-			default:
-				v := r.Int64() - math.MaxInt64/2
-				row = append(row, fmt.Sprint("i:", v))
-				if c.Optional {
-					w.OptInt64(v, true)
-				} else {
-					w.Int64(v)
-				}
-			}
-		}
-		if err := w.EndRow(); err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, row)
-	}
-	if _, err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "x/all.parquet")
-	pf := openParquet(t, path)
-	if got, want := pf.Schema().String(), newSchema("all", ref).String(); got != want {
-		t.Errorf("schema:\n%s\nwant\n%s", got, want)
-	}
-	got := readRendered(t, path)
-	for i := range want {
-		if strings.Join(got[i], "|") != strings.Join(want[i], "|") {
-			t.Fatalf("row %d:\n got %q\nwant %q", i, got[i], want[i])
-		}
-	}
-	checkFlatStats(t, pf, got)
-}
-
 // parquetBillsSchema is the schema parquet-go wrote the bills with before
 // billcons wrote them itself: the same columns, types and annotations.
 func parquetBillsSchema(extras []string) *parquet.Schema {
@@ -389,18 +203,4 @@ func parquetBillsSchema(extras []string) *parquet.Schema {
 		cols = append(cols, column{x, optText})
 	}
 	return newSchema("bill", cols)
-}
-
-// openParquet opens a Parquet file with parquet-go.
-func openParquet(t *testing.T, path string) *parquet.File {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pf
 }

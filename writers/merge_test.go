@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/billcons/billcons/parquetio/parquettest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,7 +83,7 @@ func TestConcatBills(t *testing.T) {
 		t.Errorf("merged rows:\n%v\nwant\n%v", got, want)
 	}
 	// DuckDB prunes by the row groups' statistics: they came along.
-	pf := openParquet(t, filepath.Join(root, rel))
+	pf := parquettest.Open(t, filepath.Join(root, rel))
 	for _, rg := range pf.Metadata().RowGroups {
 		if st := rg.Columns[0].MetaData.Statistics; len(st.MinValue) == 0 || len(st.MaxValue) == 0 {
 			t.Errorf("a row group lost its payer statistics: %+v", st)
