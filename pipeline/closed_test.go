@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"github.com/billcons/billcons/storage"
 	"os"
 	"path/filepath"
 	"slices"
@@ -319,7 +320,7 @@ func TestVerifyNetAgainstRecomputed(t *testing.T) {
 	c.run()
 	c.verify()
 
-	dir, err := writers.Resolve(c.out, 0)
+	dir, err := storage.Resolve(c.out, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/billcons/billcons/storage"
 	"slices"
 	"strings"
 	"sync"
@@ -13,7 +14,6 @@ import (
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/rules"
-	"github.com/billcons/billcons/writers"
 )
 
 // usageTally is one reader's counts and totals, added to the run's at the
@@ -200,7 +200,7 @@ func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *
 		if n := read.Add(1); n%1024 == 0 {
 			r.cfg.Progress.add(1024)
 			if n == 1024 {
-				writers.Checkpoint("reading")
+				storage.Checkpoint("reading")
 			}
 		}
 		if e := dec.Decode(row, &line); e != nil {

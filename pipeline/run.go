@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/billcons/billcons/storage"
 	"io"
 	"log/slog"
 	"maps"
@@ -61,7 +62,7 @@ type Config struct {
 	MaxRejectRatio float64
 
 	// Keep is how many versions of Out stay after the run publishes one;
-	// zero means writers.DefaultKeep.
+	// zero means storage.DefaultKeep.
 	Keep int
 
 	// ViewsDir is the folder views.sql names by default (readers set their
@@ -178,7 +179,7 @@ type run struct {
 	cfg        Config
 	mark       time.Time // when the current stage began
 	ctx        context.Context
-	tree       *writers.Tree
+	tree       *storage.Tree
 	spillDir   string
 	inputs     []writers.Input
 	rowsSet    []bool // by input: setRows has set its rows
@@ -263,7 +264,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	tree, err := writers.BeginWait(ctx, cfg.Out, cfg.Wait, cfg.Waiting)
+	tree, err := storage.BeginWait(ctx, cfg.Out, cfg.Wait, cfg.Waiting)
 	if err != nil {
 		return nil, err
 	}
@@ -445,7 +446,7 @@ func (r *run) hashInputs(in *inputFiles) error {
 		inBytes += in.Bytes
 	}
 	r.stage("hash_inputs", slog.Int("files", len(r.inputs)), slog.Int64("bytes", inBytes))
-	writers.Checkpoint("hashed")
+	storage.Checkpoint("hashed")
 
 	return nil
 }
@@ -660,8 +661,8 @@ func (r *run) buildManifest(started time.Time, outputs []writers.Output) (*write
 		return nil, fmt.Errorf("internal error: %d usage rows read but %d billed and %d rejected", r.counts.UsageRead, r.counts.UsageBilled, r.counts.UsageRejected)
 	}
 	m := &writers.Manifest{
-		Format:        writers.TreeFormat,
-		FormatVersion: writers.TreeFormatVersion,
+		Format:        storage.TreeFormat,
+		FormatVersion: storage.TreeFormatVersion,
 		TreeVersion:   tree.Next(),
 		BaseVersion:   tree.BaseVersion(),
 		Command:       "run",

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"cmp"
 	"fmt"
+	"github.com/billcons/billcons/storage"
 	"maps"
 	"os"
 	"path/filepath"
@@ -77,7 +78,7 @@ func (r *run) allCycleTotals() []writers.CycleTotals {
 func inputsOutside(out string, paths map[string][]string) error {
 	for _, opt := range slices.Sorted(maps.Keys(paths)) {
 		for _, p := range paths[opt] {
-			if !strings.Contains(p, "://") && writers.Within(out, p) {
+			if !strings.Contains(p, "://") && storage.Within(out, p) {
 				return fmt.Errorf("%w: %s %s is inside --out %s, which the run replaces; keep inputs outside the output tree", ErrUsage, opt, p, out)
 			}
 		}

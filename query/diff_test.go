@@ -3,6 +3,7 @@ package query
 import (
 	"bytes"
 	"context"
+	"github.com/billcons/billcons/storage"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,8 +28,8 @@ func TestDiffMovedAndShared(t *testing.T) {
 	// 1000000000000014 pays for itself in the demo; it joins
 	// 2000000000000002 on 2024-03-01.
 	run(late("late-01,1000000000000014,trusteeship,2000000000000002,2024-03-01T00:00:00+08:00"))
-	v1, _ := writers.Resolve(out, 1)
-	v2, _ := writers.Resolve(out, 2)
+	v1, _ := storage.Resolve(out, 1)
+	v2, _ := storage.Resolve(out, 2)
 
 	d, err := OpenDiff(context.Background(), v1, v2, t.TempDir())
 	if err != nil {
@@ -95,8 +96,8 @@ func TestDiffCorrections(t *testing.T) {
 	run(changes) // version 3
 	run(changes) // version 4: the same
 	diff := func(from, to int64) string {
-		a, _ := writers.Resolve(out, from)
-		b, _ := writers.Resolve(out, to)
+		a, _ := storage.Resolve(out, from)
+		b, _ := storage.Resolve(out, to)
 		d, err := OpenDiff(context.Background(), a, b, t.TempDir())
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"github.com/billcons/billcons/storage"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -456,7 +457,7 @@ func TestDuckDBSeesStatistics(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("bills files: %v %v", files, err)
 	}
-	real, err := writers.Resolve(dir, 0)
+	real, err := storage.Resolve(dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/billcons/billcons/storage"
 	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/duckdb/duckdb-go/v2"
 
-	"github.com/billcons/billcons/writers"
 )
 
 // ErrWrites is a statement refused because it would write files or reach
@@ -57,7 +57,7 @@ func (d *DB) CheckWrites(ctx context.Context, stmt string, allowed bool) error {
 		if !filepath.IsAbs(target) {
 			target = filepath.Join(".", target)
 		}
-		if tree := writers.TreeAround(target); tree != "" {
+		if tree := storage.TreeAround(target); tree != "" {
 			return fmt.Errorf("%w: COPY … TO %s writes inside the billcons tree %s, whose files only billcons writes; write it outside the tree", ErrWrites, target, tree)
 		}
 		what = "COPY … TO writes " + target

@@ -291,10 +291,10 @@ func publishTree(ctx context.Context, s *storage.Store, run, dir string, m *writ
 	if err := s.Put(ctx, prefix+"manifest.json", append(b, '\n')); err != nil {
 		return nil, false, err
 	}
-	writers.Checkpoint("commit_publishing") // for the tests that kill a commit
+	storage.Checkpoint("commit_publishing") // for the tests that kill a commit
 	p, ok, err := storage.PublishOn(ctx, s, run, prefix+"manifest.json", baseSeq)
 	if err == nil {
-		writers.Checkpoint("commit_published")
+		storage.Checkpoint("commit_published")
 	}
 	return p, ok, err
 }
@@ -366,7 +366,7 @@ func Rollback(ctx context.Context, u string, v int64) (*writers.Manifest, error)
 	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	m.StartedAt, m.EndedAt, m.Command, m.RolledBackTo, m.Accepted = now, now, "rollback", v, nil
-	m.Format, m.FormatVersion = writers.TreeFormat, writers.TreeFormatVersion
+	m.Format, m.FormatVersion = storage.TreeFormat, storage.TreeFormatVersion
 	if _, _, err := publishTree(ctx, s, newID(), "", m, last); err != nil {
 		return nil, err
 	}

@@ -200,7 +200,7 @@ func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []
 			return nil, err
 		}
 	}
-	writers.Checkpoint("shard_uploaded") // for the tests that kill a shard mid-write
+	storage.Checkpoint("shard_uploaded") // for the tests that kill a shard mid-write
 	rec.IDs = prefix + "ids"
 	if err := put(rec.IDs, idsPath); err != nil {
 		removeAll(ctx, s, written)

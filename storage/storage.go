@@ -1,9 +1,15 @@
-// Package storage is where a sharded run's files live: a local folder or a
-// bucket (S3 and S3-compatible stores such as Alibaba OSS), behind one
-// interface (gocloud.dev/blob). It offers what the commit protocol needs
-// and nothing more: plain writes of data files under unique names,
-// create-only writes for the records that decide which attempt counts, and
-// a published pointer, written last, that readers resolve a run through.
+// Package storage is where billcons' files live, the ground floor every
+// other room stands on. A local tree (tree.go, links.go, treegc.go): DIR
+// and its kept versions, the lock a run holds, the staging folder it
+// writes, the one rename that publishes a version, unchanged files shared
+// by hard links, and gc of old versions. A store (this file, publish.go,
+// retry.go): a local folder or a bucket (S3 and S3-compatible stores such
+// as Alibaba OSS) behind one interface (gocloud.dev/blob), offering what
+// the commit protocol needs and nothing more: plain writes of data files
+// under unique names, create-only writes for the records that decide which
+// attempt counts, a published pointer, written last, that readers resolve
+// a run through, and retries while the store fails. It knows a manifest
+// only as the list of files a version holds.
 //
 // Create-only writes use If-None-Match: * (S3, GCS, Azure). Alibaba OSS
 // answers that header with 501 Not Implemented and wants

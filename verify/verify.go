@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/writers"
 	"io"
 	"io/fs"
@@ -39,7 +40,7 @@ func Dir(dir string) ([]string, error) { return Tree(context.Background(), dir) 
 // rows) the later ones compare against.
 func Tree(ctx context.Context, dir string) ([]string, error) {
 	// A versioned tree: its latest version, a folder like any tree.
-	dir, err := writers.Resolve(dir, 0)
+	dir, err := storage.Resolve(dir, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package writers
 import (
 	"fmt"
 	"github.com/billcons/billcons/parquetio"
+	"github.com/billcons/billcons/storage"
 	"path"
 	"slices"
 	"strings"
@@ -354,7 +355,7 @@ func (w *Bills) startPart(rel string, newDir bool) {
 		}
 		w.mu.Unlock()
 		if err == nil && w.written.Add(1) == 1 {
-			Checkpoint("writing")
+			storage.Checkpoint("writing")
 		}
 	}()
 }

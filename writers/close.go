@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/billcons/billcons/storage"
 	"maps"
 	"os"
 	"path"
@@ -25,12 +26,12 @@ var ErrCloseOrder = errors.New("cycles close in order")
 // cycle's bills files and their SHA-256 in the manifest. Every earlier
 // cycle that has lines must be closed already. Nothing else changes: the
 // other files are the latest version's, by hard link.
-func CloseCycle(ctx context.Context, dir string, c billing.Cycle, keep int, wait time.Duration) (*Manifest, *Tree, error) {
-	return republish(ctx, dir, keep, wait, func(t *Tree) (*Manifest, error) { return closeCycle(ctx, t, c) })
+func CloseCycle(ctx context.Context, dir string, c billing.Cycle, keep int, wait time.Duration) (*Manifest, *storage.Tree, error) {
+	return republish(ctx, dir, keep, wait, func(t *storage.Tree) (*Manifest, error) { return closeCycle(ctx, t, c) })
 }
 
 // closeCycle stages the version CloseCycle publishes.
-func closeCycle(ctx context.Context, t *Tree, c billing.Cycle) (*Manifest, error) {
+func closeCycle(ctx context.Context, t *storage.Tree, c billing.Cycle) (*Manifest, error) {
 	src := t.BaseDir()
 	m, err := ReadManifest(src)
 	if err != nil {
@@ -61,7 +62,7 @@ func closeCycle(ctx context.Context, t *Tree, c billing.Cycle) (*Manifest, error
 			files = append(files, o)
 		}
 	}
-	if err := linkVersion(src, t.Dir(), rewritten); err != nil {
+	if err := storage.LinkVersion(src, t.Dir(), rewritten); err != nil {
 		return nil, fmt.Errorf("copying version %d: %w", m.TreeVersion, err)
 	}
 
@@ -193,7 +194,7 @@ func invoiceFile(src, root, rel string, c billing.Cycle, each func(l *billing.Us
 	}
 	wrote := outs[0].Path
 	if err := os.Rename(filepath.Join(tmp, wrote), filepath.Join(root, rel)); err != nil {
-		return nil, Output{}, fmt.Errorf("%s: %w", rel, UnwrapPath(err))
+		return nil, Output{}, fmt.Errorf("%s: %w", rel, storage.UnwrapPath(err))
 	}
 	out := outs[0]
 	out.Path = rel

@@ -8,7 +8,7 @@
 //	DIR/views.sql
 //	DIR/manifest.json
 //
-// [Begin] stages a new tree beside DIR under a lock and [Tree.Commit] swaps
+// [storage.Begin] stages a new tree beside DIR under a lock and [storage.Tree.Commit] swaps
 // it in atomically, so DIR always holds a complete tree. [Bills] writes the
 // bills of each cycle in large files, from lines sorted as they are stored,
 // and the payers' index beside them; [WriteViews] writes views.sql for DuckDB; [Close] methods

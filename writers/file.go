@@ -2,6 +2,7 @@ package writers
 
 import (
 	"fmt"
+	"github.com/billcons/billcons/storage"
 
 	"github.com/billcons/billcons/parquetio"
 )
@@ -30,8 +31,8 @@ var createdBy = fmt.Sprintf("billcons version %s (build %s)", FormatVersion, For
 // a semantic version, and its build name. Files billcons writes through a
 // library (the FOCUS export) say the same.
 var (
-	FormatVersion = fmt.Sprintf("%d.0.0", TreeFormatVersion)
-	FormatBuild   = fmt.Sprintf("billcons-tree-%d", TreeFormatVersion)
+	FormatVersion = fmt.Sprintf("%d.0.0", storage.TreeFormatVersion)
+	FormatBuild   = fmt.Sprintf("billcons-tree-%d", storage.TreeFormatVersion)
 )
 
 // createFlat creates root/rel, a Parquet file of the given columns, with

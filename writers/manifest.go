@@ -3,6 +3,7 @@ package writers
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/billcons/billcons/storage"
 	"os"
 	"path/filepath"
 )
@@ -11,7 +12,7 @@ import (
 // totals that [Verify] re-checks.
 type Manifest struct {
 	// Format and FormatVersion say that the folder is a billcons tree
-	// ([TreeFormat]); a run replaces only such a folder.
+	// ([storage.TreeFormat]); a run replaces only such a folder.
 	Format        string `json:"format"`
 	FormatVersion int    `json:"format_version"`
 	// TreeVersion is the number this version of the tree was published
@@ -134,11 +135,11 @@ func WriteManifest(root string, m *Manifest) error {
 	path := filepath.Join(root, "manifest.json")
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("writing manifest.json: %w", UnwrapPath(err))
+		return fmt.Errorf("writing manifest.json: %w", storage.UnwrapPath(err))
 	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
 		f.Close()
-		return fmt.Errorf("writing manifest.json: %w", UnwrapPath(err))
+		return fmt.Errorf("writing manifest.json: %w", storage.UnwrapPath(err))
 	}
 	return f.Close()
 }
@@ -147,7 +148,7 @@ func WriteManifest(root string, m *Manifest) error {
 func ReadManifest(dir string) (*Manifest, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "manifest.json"), UnwrapPath(err))
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "manifest.json"), storage.UnwrapPath(err))
 	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {

@@ -2,6 +2,7 @@ package writers
 
 import (
 	"fmt"
+	"github.com/billcons/billcons/storage"
 	"io"
 	"io/fs"
 	"os"
@@ -34,7 +35,7 @@ type BillRecord struct {
 // BillFiles lists the bills files of a tree in path order, relative to dir.
 // On a versioned tree they are the latest version's.
 func BillFiles(dir string) ([]string, error) {
-	dir, err := Resolve(dir, 0)
+	dir, err := storage.Resolve(dir, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +83,7 @@ func PartitionOf(rel string) (cycle, payer string, err error) {
 // ReadBills calls fn for every bill in the tree at dir, file by file in path
 // order and row by row within a file.
 func ReadBills(dir string, fn func(*BillRecord) error) error {
-	dir, err := Resolve(dir, 0) // a versioned tree: its latest version
+	dir, err := storage.Resolve(dir, 0) // a versioned tree: its latest version
 	if err != nil {
 		return err
 	}
@@ -129,7 +130,7 @@ func ReadBills(dir string, fn func(*BillRecord) error) error {
 // through a library); the caller closes f when done with pf. Errors name p.
 func OpenParquet(p string) (pf *parquet.File, f *os.File, err error) {
 	if f, err = os.Open(p); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", p, UnwrapPath(err))
+		return nil, nil, fmt.Errorf("%s: %w", p, storage.UnwrapPath(err))
 	}
 	st, err := f.Stat()
 	if err == nil {

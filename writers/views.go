@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/billcons/billcons/storage"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,14 +135,14 @@ SET VARIABLE billcons_dir = coalesce(getvariable('billcons_dir'), %[2]s);
 func writeText(root, rel string, data []byte) (Output, error) {
 	f, err := os.OpenFile(filepath.Join(root, filepath.FromSlash(rel)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
-		return Output{}, fmt.Errorf("writing %s: %w", rel, UnwrapPath(err))
+		return Output{}, fmt.Errorf("writing %s: %w", rel, storage.UnwrapPath(err))
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return Output{}, fmt.Errorf("writing %s: %w", rel, UnwrapPath(err))
+		return Output{}, fmt.Errorf("writing %s: %w", rel, storage.UnwrapPath(err))
 	}
 	if err := f.Close(); err != nil {
-		return Output{}, fmt.Errorf("writing %s: %w", rel, UnwrapPath(err))
+		return Output{}, fmt.Errorf("writing %s: %w", rel, storage.UnwrapPath(err))
 	}
 	sum := sha256.Sum256(data)
 	return Output{Path: rel, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}, nil

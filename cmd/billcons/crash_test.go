@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/billcons/billcons/storage"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +22,7 @@ import (
 
 // The crash tests run billcons as a child process (this test binary, started
 // with BILLCONS_TEST_MAIN=1) and kill it with SIGKILL at the named points of
-// writers.Checkpoint. They check the promise of CONTRACT.md, Command line:
+// storage.Checkpoint. They check the promise of CONTRACT.md, Command line:
 // until a new tree is complete DIR holds the previous one, and a run that
 // fails or is killed leaves it untouched.
 
@@ -168,12 +169,12 @@ func inputs(t *testing.T, dir string, more bool) []string {
 func snapshot(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
-	if _, err := os.Stat(filepath.Join(dir, writers.StateDir)); err == nil {
-		if _, err := os.Stat(filepath.Join(dir, writers.StateDir, "latest")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, storage.StateDir)); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, storage.StateDir, "latest")); err != nil {
 			return files // a tree with no version published
 		}
 	}
-	dir, err := writers.Resolve(dir, 0)
+	dir, err := storage.Resolve(dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,10 +287,10 @@ func strays(t *testing.T, parent string) []string {
 		}
 	}
 	// Inside DIR: a run's staging folder or half-made link.
-	inside, _ := os.ReadDir(filepath.Join(parent, "out", writers.StateDir))
+	inside, _ := os.ReadDir(filepath.Join(parent, "out", storage.StateDir))
 	for _, e := range inside {
 		if strings.HasPrefix(e.Name(), "staging-") || strings.HasPrefix(e.Name(), "latest.tmp-") {
-			s = append(s, filepath.Join("out", writers.StateDir, e.Name()))
+			s = append(s, filepath.Join("out", storage.StateDir, e.Name()))
 		}
 	}
 	return s

@@ -9,7 +9,6 @@ import (
 
 	"github.com/billcons/billcons/shards"
 	"github.com/billcons/billcons/storage"
-	"github.com/billcons/billcons/writers"
 )
 
 const gcBody = `Removes what the kept versions of a tree or store no longer need.
@@ -37,7 +36,7 @@ lock, so never while a run writes it.
 func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("billcons gc", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	keep := fs.Int("keep", writers.DefaultKeep, "how many of the newest versions stay readable")
+	keep := fs.Int("keep", storage.DefaultKeep, "how many of the newest versions stay readable")
 	grace := fs.Duration("grace", 24*time.Hour, "in a store, how long a run's files stay after it was published, or after its newest file\nwhen it never was (like 24h or 30m)")
 	dry := fs.Bool("dry-run", false, "print what would be removed, remove nothing")
 	var retry time.Duration
@@ -78,7 +77,7 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			c.Uploads, plural(c.Uploads, "upload"), c.KeptObjects, plural(c.KeptObjects, "object"), storage.SizeText(c.KeptBytes), underWay(c.UnderWayOrNew, *grace))
 		return exitOK
 	}
-	c, err := writers.CollectTree(ctx, dir, *keep, *dry, time.Duration(wait), logf)
+	c, err := storage.CollectTree(ctx, dir, *keep, *dry, time.Duration(wait), logf)
 	if err != nil {
 		fmt.Fprintf(stderr, "billcons gc: %v\n", signalled(err, ""))
 		return exitFailed

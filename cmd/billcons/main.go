@@ -153,7 +153,7 @@ func main() {
 	trace.Stop()
 	pprof.StopCPUProfile()
 	stop()
-	writers.Checkpoint("exit") // for tests that read the peak memory
+	storage.Checkpoint("exit") // for tests that read the peak memory
 	os.Exit(code)
 }
 
@@ -256,7 +256,7 @@ func parseRun(cmd string, args []string, stdout, stderr io.Writer, extra func(*f
 	timing := fs.String("timing", "end-time", "end-time: a line is the new payer's when its usage_end is at or after the change; next-period: when its usage_start is after the change")
 	tz := fs.String("tz", "+08:00", "the billing time zone cycles are cut in: an offset like +08:00 or an IANA name")
 	maxReject := fs.Float64("max-reject-ratio", 0.01, "guard: fail with exit 3, keeping DIR, when more than this share (0 to 1) of usage rows is rejected; 1 turns it off")
-	keep := fs.Int("keep", writers.DefaultKeep, "how many versions of DIR to keep, the new one included")
+	keep := fs.Int("keep", storage.DefaultKeep, "how many versions of DIR to keep, the new one included")
 	var restate paths
 	fs.Var(&restate, "restate", "a closed cycle whose inputs are whole: an invoiced line of it that the inputs lack is withdrawn\n(a correction) instead of carried as invoiced (repeatable)")
 	jobs := fs.Int("jobs", runtime.NumCPU(), "how many cores the run uses: usage files read at once, bills files written at once\n(the outputs are the same bytes whatever it is)")
@@ -682,7 +682,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	if *ver == 0 {
-		problems = append(problems, writers.CheckLinks(given)...)
+		problems = append(problems, storage.CheckLinks(given)...)
 	}
 	if len(problems) > 0 {
 		for _, p := range problems {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/billcons/billcons/storage"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -226,7 +227,7 @@ func TestFiveNights(t *testing.T) {
 
 func mustResolve(t *testing.T, dir string, v int64) string {
 	t.Helper()
-	d, err := writers.Resolve(dir, v)
+	d, err := storage.Resolve(dir, v)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -317,7 +317,7 @@ func TestGCTree(t *testing.T) {
 	}
 	// A run killed while writing leaves its staging folder.
 	killAt(t, "writing", nil, append([]string{"run"}, in...)...)
-	stagings, _ := filepath.Glob(filepath.Join(dir, writers.StateDir, "staging-*"))
+	stagings, _ := filepath.Glob(filepath.Join(dir, storage.StateDir, "staging-*"))
 	if len(stagings) != 1 {
 		t.Fatalf("staging folders after a kill: %v", stagings)
 	}
@@ -330,7 +330,7 @@ func TestGCTree(t *testing.T) {
 	if err != nil || len(vs) != 1 || vs[0].Number != 3 {
 		t.Fatalf("versions after gc --keep 1: %+v, %v", vs, err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, writers.StateDir, "staging-*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, storage.StateDir, "staging-*")); len(left) != 0 {
 		t.Errorf("left after gc: %v", left)
 	}
 	if out := billcons(t, 0, "verify", dir); !strings.Contains(out, "ok") {

@@ -55,7 +55,7 @@ func readableAt(ctx context.Context, dir string, v int64) (string, error) {
 	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("%s: not a billcons output tree (no manifest.json: not written by billcons run, or its first run has not finished)", dir)
 	}
-	return writers.Resolve(dir, v)
+	return storage.Resolve(dir, v)
 }
 
 // isStore reports whether dir names a store (a URL, or a local folder of
@@ -98,7 +98,7 @@ func versionsOf(ctx context.Context, dir string) ([]writers.Version, error) {
 // a billcons tree: the tree is what billcons publishes, and a file written
 // into it would replace or sit beside the published files.
 func outsideTrees(opt, p string) error {
-	if tree := writers.TreeAround(p); tree != "" {
+	if tree := storage.TreeAround(p); tree != "" {
 		return fmt.Errorf("%s %s is inside the billcons tree %s; write it outside the tree", opt, p, tree)
 	}
 	return nil
@@ -202,7 +202,7 @@ the latest close, or another command holds DIR, 2 for a usage error.
 func cmdRollback(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("billcons rollback", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	keep := fs.Int("keep", writers.DefaultKeep, "versions to keep, the new one included")
+	keep := fs.Int("keep", storage.DefaultKeep, "versions to keep, the new one included")
 	var wait waitFlag
 	fs.Var(&wait, "wait", "when another command holds DIR, wait for it")
 	dir, rest, code := dirFirst("rollback", fs, args, stdout, stderr, commandHelp("rollback"))
@@ -226,7 +226,7 @@ func cmdRollback(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if isStore(dir) {
 		m, err = shards.Rollback(ctx, dir, v)
 	} else {
-		var t *writers.Tree
+		var t *storage.Tree
 		if m, t, err = writers.Rollback(ctx, dir, v, *keep, time.Duration(wait)); err == nil {
 			for _, w := range t.Warnings {
 				fmt.Fprintf(stderr, "billcons rollback: warning: %s\n", w)
@@ -419,7 +419,7 @@ func cmdClose(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("billcons close", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cycle := fs.String("cycle", "", "the billing cycle to close, YYYY-MM")
-	keep := fs.Int("keep", writers.DefaultKeep, "versions to keep, the new one included")
+	keep := fs.Int("keep", storage.DefaultKeep, "versions to keep, the new one included")
 	var wait waitFlag
 	fs.Var(&wait, "wait", "when another command holds DIR, wait for it")
 	dir, code := dirOnly("close", fs, args, stdout, stderr, commandHelp("close"))

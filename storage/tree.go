@@ -1,4 +1,4 @@
-package writers
+package storage
 
 import (
 	"context"
@@ -377,11 +377,11 @@ func (t *Tree) share() {
 		return
 	}
 	baseDir := versionDir(t.state, t.base)
-	old, err := ReadManifest(baseDir)
+	old, err := outputsIn(baseDir)
 	if err != nil {
 		return
 	}
-	now, err := ReadManifest(t.staging)
+	now, err := outputsIn(t.staging)
 	if err != nil {
 		return
 	}
@@ -591,4 +591,26 @@ func UnwrapPath(err error) error {
 		return le.Err
 	}
 	return err
+}
+
+// treeOutputs is what a version's manifest.json says of its files.
+type treeOutputs struct {
+	Outputs []struct {
+		Path   string `json:"path"`
+		Bytes  int64  `json:"bytes"`
+		SHA256 string `json:"sha256"`
+	} `json:"outputs"`
+}
+
+// outputsIn reads the files of the version in dir from its manifest.
+func outputsIn(dir string) (*treeOutputs, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return nil, err
+	}
+	var m treeOutputs
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "manifest.json"), err)
+	}
+	return &m, nil
 }
