@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/duckdb/duckdb-go/v2"
-
 )
 
 // ErrWrites is a statement refused because it would write files or reach
