@@ -3,7 +3,6 @@ package shards
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -66,14 +65,8 @@ func Collect(ctx context.Context, u string, gc GC) (*Collected, error) {
 	if gc.Keep < 1 {
 		return nil, fmt.Errorf("keep %d: keep at least the latest version", gc.Keep)
 	}
-	now := gc.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	logf := func(format string, args ...any) {
-		if gc.Log != nil {
-			gc.Log(format, args...)
-		}
+	if gc.Now.IsZero() {
+		gc.Now = time.Now()
 	}
 	s, err := storage.Open(ctx, u)
 	if err != nil {
@@ -84,25 +77,71 @@ func Collect(ctx context.Context, u string, gc GC) (*Collected, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Collected{PublishedTotal: len(ptrs)}
+	k := &collector{GC: gc, s: s, c: &Collected{PublishedTotal: len(ptrs)}}
 	cut := max(0, len(ptrs)-gc.Keep)
 	kept, dropped := ptrs[cut:], ptrs[:cut]
-	needed := map[string]bool{}
-	for _, p := range kept {
-		c.Kept = append(c.Kept, p.Seq)
-		m, _, err := storage.ManifestOf[writers.Manifest](ctx, s, &p)
-		if err != nil {
-			return nil, fmt.Errorf("version %d: %w", p.Seq, err)
-		}
-		needed[p.Manifest] = true
-		for _, o := range m.Outputs {
-			if o.Key == "" {
-				return nil, fmt.Errorf("version %d: output %s has no key; nothing removed", p.Seq, o.Path)
-			}
-			needed[o.Key] = true
+	if err := k.keepReferenced(ctx, kept); err != nil {
+		return nil, err
+	}
+	published, err := publishedAt(ptrs)
+	if err != nil {
+		return nil, err
+	}
+	runs, order, err := k.runs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Pointers first: from here on no reader finds these versions.
+	if err := k.dropVersions(ctx, dropped); err != nil {
+		return k.c, err
+	}
+	for _, run := range order {
+		since, ok := published[run]
+		if err := k.sweepRun(ctx, run, runs[run], since, ok); err != nil {
+			return k.c, err
 		}
 	}
-	published := map[string]time.Time{} // run -> when it was (last) published
+	return k.c, k.abortUploads(ctx)
+}
+
+// collector is one collection under way.
+type collector struct {
+	GC
+	s      *storage.Store
+	c      *Collected
+	needed map[string]bool // the keys kept versions reference
+}
+
+func (k *collector) logf(format string, args ...any) {
+	if k.Log != nil {
+		k.Log(format, args...)
+	}
+}
+
+// keepReferenced records the kept versions and every key they reference:
+// their manifests and their files.
+func (k *collector) keepReferenced(ctx context.Context, kept []storage.Pointer) error {
+	k.needed = map[string]bool{}
+	for _, p := range kept {
+		k.c.Kept = append(k.c.Kept, p.Seq)
+		m, _, err := storage.ManifestOf[writers.Manifest](ctx, k.s, &p)
+		if err != nil {
+			return fmt.Errorf("version %d: %w", p.Seq, err)
+		}
+		k.needed[p.Manifest] = true
+		for _, o := range m.Outputs {
+			if o.Key == "" {
+				return fmt.Errorf("version %d: output %s has no key; nothing removed", p.Seq, o.Path)
+			}
+			k.needed[o.Key] = true
+		}
+	}
+	return nil
+}
+
+// publishedAt is when each run was last published.
+func publishedAt(ptrs []storage.Pointer) (map[string]time.Time, error) {
+	published := map[string]time.Time{}
 	for _, p := range ptrs {
 		t, err := time.Parse(time.RFC3339Nano, p.PublishedAt)
 		if err != nil {
@@ -112,12 +151,18 @@ func Collect(ctx context.Context, u string, gc GC) (*Collected, error) {
 			published[p.Run] = t
 		}
 	}
+	return published, nil
+}
+
+// runs lists the store's objects under _runs/ and _data/ by run, and the
+// runs in the order they were found.
+func (k *collector) runs(ctx context.Context) (map[string][]storage.Object, []string, error) {
 	runs := map[string][]storage.Object{}
 	var order []string
 	for _, prefix := range runPrefixes {
-		objs, err := s.ListObjects(ctx, prefix)
+		objs, err := k.s.ListObjects(ctx, prefix)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, o := range objs {
 			run, _, _ := strings.Cut(strings.TrimPrefix(o.Key, prefix), "/")
@@ -127,80 +172,90 @@ func Collect(ctx context.Context, u string, gc GC) (*Collected, error) {
 			runs[run] = append(runs[run], o)
 		}
 	}
-	// Pointers first: from here on no reader finds these versions.
+	return runs, order, nil
+}
+
+// dropVersions removes the pointers of the versions beyond Keep.
+func (k *collector) dropVersions(ctx context.Context, dropped []storage.Pointer) error {
 	for _, p := range dropped {
-		logf("version %d (run %s, published %s): beyond --keep %d", p.Seq, p.Run, p.PublishedAt, gc.Keep)
-		if !gc.DryRun {
-			if err := s.Delete(ctx, storage.PointerKey(p.Seq)); err != nil {
-				return c, err
+		k.logf("version %d (run %s, published %s): beyond --keep %d", p.Seq, p.Run, p.PublishedAt, k.Keep)
+		if !k.DryRun {
+			if err := k.s.Delete(ctx, storage.PointerKey(p.Seq)); err != nil {
+				return err
 			}
 		}
-		c.Versions++
+		k.c.Versions++
 	}
-	for _, run := range order {
-		files := runs[run]
-		since, ok := published[run]
-		if !ok { // never published: abandoned once its newest file is old
-			for _, o := range files {
-				if o.ModTime.After(since) {
-					since = o.ModTime
-				}
+	return nil
+}
+
+// sweepRun removes the files of one run that no kept version references,
+// once the run was published (at since, when published) or abandoned
+// (its newest file older than Grace) more than Grace ago.
+func (k *collector) sweepRun(ctx context.Context, run string, files []storage.Object, since time.Time, published bool) error {
+	if !published { // abandoned once its newest file is old
+		for _, o := range files {
+			if o.ModTime.After(since) {
+				since = o.ModTime
 			}
 		}
-		if now.Sub(since) < gc.Grace {
-			c.UnderWayOrNew++
-			for _, o := range files {
-				c.KeptObjects++
-				c.KeptBytes += o.Size
-			}
+	}
+	if k.Now.Sub(since) < k.Grace {
+		k.c.UnderWayOrNew++
+		for _, o := range files {
+			k.c.KeptObjects++
+			k.c.KeptBytes += o.Size
+		}
+		return nil
+	}
+	var n int
+	var bytes int64
+	for _, o := range files {
+		if k.needed[o.Key] {
+			k.c.KeptObjects++
+			k.c.KeptBytes += o.Size
 			continue
 		}
-		var n int
-		var bytes int64
-		for _, o := range files {
-			if needed[o.Key] {
-				c.KeptObjects++
-				c.KeptBytes += o.Size
+		if !k.DryRun {
+			if err := k.s.Delete(ctx, o.Key); err != nil {
+				return err
+			}
+		}
+		n++
+		bytes += o.Size
+	}
+	if n > 0 {
+		what := "never published"
+		if published {
+			what = "published " + since.UTC().Format(time.RFC3339)
+		}
+		k.logf("run %s (%s): %d objects, %s, no kept version needs", run, what, n, storage.SizeText(bytes))
+	}
+	k.c.Objects += n
+	k.c.Bytes += bytes
+	return nil
+}
+
+// abortUploads aborts the incomplete multipart uploads under _runs/ and
+// _data/ begun more than Grace ago.
+func (k *collector) abortUploads(ctx context.Context) error {
+	for _, prefix := range runPrefixes {
+		ups, err := k.s.Uploads(ctx, prefix)
+		if err != nil {
+			return err
+		}
+		for _, up := range ups {
+			if k.Now.Sub(up.Initiated) < k.Grace {
 				continue
 			}
-			if !gc.DryRun {
-				if err := s.Delete(ctx, o.Key); err != nil {
-					return c, err
+			k.logf("incomplete upload of %s, begun %s", up.Key, up.Initiated.UTC().Format(time.RFC3339))
+			if !k.DryRun {
+				if err := k.s.AbortUpload(ctx, up); err != nil {
+					return err
 				}
 			}
-			n++
-			bytes += o.Size
+			k.c.Uploads++
 		}
-		if n > 0 {
-			what := "never published"
-			if ok {
-				what = "published " + since.UTC().Format(time.RFC3339)
-			}
-			logf("run %s (%s): %d objects, %s, no kept version needs", run, what, n, storage.SizeText(bytes))
-		}
-		c.Objects += n
-		c.Bytes += bytes
 	}
-	var uploads []storage.Upload
-	for _, prefix := range runPrefixes {
-		ups, err := s.Uploads(ctx, prefix)
-		if err != nil {
-			return c, err
-		}
-		uploads = append(uploads, ups...)
-	}
-	for _, up := range uploads {
-		if now.Sub(up.Initiated) < gc.Grace {
-			continue
-		}
-		logf("incomplete upload of %s, begun %s", up.Key, up.Initiated.UTC().Format(time.RFC3339))
-		if !gc.DryRun {
-			if err := s.AbortUpload(ctx, up); err != nil {
-				return c, err
-			}
-		}
-		c.Uploads++
-	}
-	sort.Slice(c.Kept, func(i, j int) bool { return c.Kept[i] < c.Kept[j] })
-	return c, nil
+	return nil
 }
