@@ -819,11 +819,10 @@ func (r *run) correct() error {
 	if err := cc.drainUnaligned(); err != nil {
 		return err
 	}
-	inv := cc.inv
-	defer inv.Remove()
+	defer cc.inv.Remove()
 	defer cc.recomputed.Remove()
 	defer cc.rejected.Remove()
-	its, err := inv.Merge()
+	its, err := cc.inv.Merge()
 	if err != nil {
 		return err
 	}
@@ -838,11 +837,28 @@ func (r *run) correct() error {
 		return err
 	}
 	defer rej.Close()
+	if err := cc.compare(its, rec, rej); err != nil {
+		return err
+	}
+	if err := cc.carryUnread(); err != nil {
+		return err
+	}
+	if err := cc.writeCarried(); err != nil {
+		return err
+	}
+	cc.orderCorrections()
+	return r.returnCredits()
+}
 
-	// Each row is decoded from its own copy of the record, in a buffer
-	// reused from line to line: an iterator's record lasts only until its
-	// next one. The rows' strings are views of those buffers; add clones
-	// what a correction keeps.
+// compare meets, by line id, the invoiced rows of closed cycles (its), the
+// lines recomputed from the inputs (rec) and the ids rejected now (rej),
+// and judges each line (judge).
+//
+// Each row is decoded from its own copy of the record, in a buffer reused
+// from line to line: an iterator's record lasts only until its next one.
+// The rows' strings are views of those buffers; add clones what a
+// correction keeps.
+func (cc *closedCycles) compare(its, rec, rej *spill.Iter) error {
 	var bufs [][]byte
 	var nowBuf, id []byte
 	var rows []invoicedRow
@@ -850,14 +866,6 @@ func (r *run) correct() error {
 	iK, iV, iOK := its.Next()
 	rK, rV, rOK := rec.Next()
 	jK, _, jOK := rej.Next()
-	corrects := func(x *invoicedRow) billing.Cycle {
-		if x.d.CorrectsCycle != "" {
-			if c, err := billing.ParseCycle(x.d.CorrectsCycle); err == nil {
-				return c
-			}
-		}
-		return x.line.Cycle
-	}
 	for iOK || rOK {
 		switch {
 		case !iOK:
@@ -891,45 +899,67 @@ func (r *run) correct() error {
 			jK, _, jOK = rej.Next()
 		}
 		rejected := jOK && bytes.Equal(jK, id)
-		net, invoiced := netState(rows)
-		switch {
-		case !haveNow && !invoiced:
-			// Withdrawn in a closed cycle and still not in the inputs.
-		case !haveNow:
-			if rejected || cc.restate[corrects(net)] || cc.moved[string(id)] {
-				cc.add(net, corrects(net), writers.ReasonWithdrawn, true)
-				if rejected {
-					cc.withdrawnRejected = append(cc.withdrawnRejected, string(id))
-				}
-				continue
+		var nowRow *invoicedRow
+		if haveNow {
+			nowRow = &now
+		}
+		cc.judge(id, rows, nowRow, rejected)
+	}
+	return cmp.Or(its.Err(), rec.Err(), rej.Err())
+}
+
+// judge gives one line its correction, if any: rows are its invoiced
+// rows in closed cycles, now its recomputation from the inputs (nil when
+// the inputs lack it), rejected whether the inputs have it rejected.
+func (cc *closedCycles) judge(id []byte, rows []invoicedRow, now *invoicedRow, rejected bool) {
+	net, invoiced := netState(rows)
+	switch {
+	case now == nil && !invoiced:
+		// Withdrawn in a closed cycle and still not in the inputs.
+	case now == nil:
+		if rejected || cc.restate[correctsCycle(net)] || cc.moved[string(id)] {
+			cc.add(net, correctsCycle(net), writers.ReasonWithdrawn, true)
+			if rejected {
+				cc.withdrawnRejected = append(cc.withdrawnRejected, string(id))
 			}
-			cc.carried++
-			cc.carryLine(net, corrects(net))
-			sum := cc.carriedBy[net.line.Currency]
-			if sum == nil {
-				sum = &billing.Sum{}
-				cc.carriedBy[strings.Clone(net.line.Currency)] = sum
-			}
-			sum.Add(net.line.ListAmount)
+			return
+		}
+		cc.carried++
+		cc.carryLine(net, correctsCycle(net))
+		sum := cc.carriedBy[net.line.Currency]
+		if sum == nil {
+			sum = &billing.Sum{}
+			cc.carriedBy[strings.Clone(net.line.Currency)] = sum
+		}
+		sum.Add(net.line.ListAmount)
+	default:
+		switch why := reason(net, now); why {
+		case "":
+		case writers.ReasonLate:
+			cc.add(now, now.line.Cycle, why, false)
 		default:
-			switch why := reason(net, &now); why {
-			case "":
-			case writers.ReasonLate:
-				cc.add(&now, now.line.Cycle, why, false)
-			default:
-				// The line keeps the status its cycle invoiced it with.
-				now.line.PaymentStatus, now.line.SettledAt, now.line.HasSettledAt = net.line.PaymentStatus, net.line.SettledAt, net.line.HasSettledAt
-				cc.add(net, corrects(net), why, true)
-				cc.add(&now, now.line.Cycle, why, false)
-			}
+			// The line keeps the status its cycle invoiced it with.
+			now.line.PaymentStatus, now.line.SettledAt, now.line.HasSettledAt = net.line.PaymentStatus, net.line.SettledAt, net.line.HasSettledAt
+			cc.add(net, correctsCycle(net), why, true)
+			cc.add(now, now.line.Cycle, why, false)
 		}
 	}
-	if err := cmp.Or(its.Err(), rec.Err(), rej.Err()); err != nil {
-		return err
+}
+
+// correctsCycle is the closed cycle a row belongs to: its own, or, for a
+// correction row, the cycle it corrects.
+func correctsCycle(x *invoicedRow) billing.Cycle {
+	if x.d.CorrectsCycle != "" {
+		if c, err := billing.ParseCycle(x.d.CorrectsCycle); err == nil {
+			return c
+		}
 	}
-	if err := cc.carryUnread(); err != nil {
-		return err
-	}
+	return x.line.Cycle
+}
+
+// writeCarried writes the recomputation rows of what was carried as
+// invoiced, in cycle, payer and currency order.
+func (cc *closedCycles) writeCarried() error {
 	carried := slices.SortedFunc(maps.Values(cc.carriedAt), func(a, b *writers.RecomputedRow) int {
 		return cmp.Or(cmp.Compare(a.Cycle, b.Cycle), strings.Compare(a.Payer, b.Payer), strings.Compare(a.Currency, b.Currency))
 	})
@@ -938,6 +968,13 @@ func (r *run) correct() error {
 			return err
 		}
 	}
+	return nil
+}
+
+// orderCorrections sorts the correction rows as the open cycle's bills
+// hold them (payer, corrected cycle, line id, − before +) and sums them
+// per statement row.
+func (cc *closedCycles) orderCorrections() {
 	slices.SortStableFunc(cc.rows, func(a, b correction) int {
 		return cmp.Or(strings.Compare(a.d.Payer, b.d.Payer), strings.Compare(a.d.CorrectsCycle, b.d.CorrectsCycle),
 			strings.Compare(a.line.LineID, b.line.LineID), -cmp.Compare(b2i(a.minus), b2i(b.minus)))
@@ -959,7 +996,6 @@ func (r *run) correct() error {
 		cc.stmts = append(cc.stmts, *a)
 	}
 	slices.SortFunc(cc.stmts, func(a, b stmtCorrection) int { return a.key.compare(b.key) })
-	return r.returnCredits()
 }
 
 // invoicedStatus gives the lines of closed cycles that pass B observes
