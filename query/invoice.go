@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/billcons/billcons/billing"
-	"github.com/billcons/billcons/writers"
 )
 
 // Invoice is the consolidated statement of one paying account for one
@@ -204,18 +203,9 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 	if err != nil {
 		return nil, err
 	}
-	loc := time.UTC
-	if m, err := writers.ReadManifest(d.Dir); err == nil {
-		if tz, ok := m.Options["tz"].(string); ok {
-			if l, err := billing.ParseZone(tz); err == nil {
-				loc = l
-			}
-		}
-	}
+	_, loc := d.runZone()
 	inv := &Invoice{Payer: payer, Cycle: cycle,
 		PeriodStart: c.Start(loc).Format(time.RFC3339), PeriodEnd: (c + 1).Start(loc).Format(time.RFC3339)}
-	at := func(t time.Time) string { return t.In(loc).Format(time.RFC3339) }
-
 	cycles, err := d.PayerBills(ctx, payer, cycle)
 	if err != nil {
 		return nil, err
@@ -227,43 +217,15 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 		CREATE OR REPLACE TEMP TABLE statement_members AS SELECT DISTINCT account_id FROM statement_bills`); err != nil {
 		return nil, err
 	}
-	const amounts = `list_amount::VARCHAR, discount_amount::VARCHAR, effective_amount::VARCHAR, coupon_amount::VARCHAR,
-		voucher_amount::VARCHAR, stored_value_amount::VARCHAR, due_amount::VARCHAR`
-	scanAmounts := func(a *Amounts) []any {
-		return []any{&a.ListAmount, &a.Discount, &a.Effective, &a.Coupon, &a.Voucher, &a.StoredValue, &a.Due}
-	}
-	inv.Items, err = scanAll(ctx, d, func(it *InvoiceItem) []any {
-		return append([]any{&it.AccountID, &it.Product, &it.Currency, &it.Lines}, scanAmounts(&it.Amounts)...)
-	}, `SELECT account_id, product_code, currency, line_count, `+amounts+`
-		FROM summary WHERE payer_account_id = ? AND billing_cycle = ? ORDER BY account_id, product_code, currency`, payer, cycle)
-	if err != nil {
+	if err := d.invoiceItems(ctx, inv, cycles); err != nil {
 		return nil, err
-	}
-	if len(inv.Items) == 0 {
-		e := &NoStatementError{Account: payer, Cycle: cycle, Cycles: cycles}
-		if e.PaidBy, err = d.paidBy(ctx, payer, cycle, payer); err != nil {
-			return nil, err
-		}
-		return nil, e
-	}
-	// Only an account with lines of its own here can have had others pay
-	// the rest (a management account's statement holds no line of its own).
-	for _, it := range inv.Items {
-		if it.AccountID == payer {
-			if inv.PaidByOthers, err = d.paidBy(ctx, payer, cycle, payer); err != nil {
-				return nil, err
-			}
-			break
-		}
 	}
 	if inv.Rejected, err = d.rejectedNaming(ctx, payer, inv.PeriodStart, inv.PeriodEnd); err != nil {
 		return nil, err
 	}
-
 	if inv.Totals, err = totalsOf(inv.Items); err != nil {
 		return nil, err
 	}
-
 	inv.Credits, err = scanAll(ctx, d, func(c *InvoiceCredit) []any {
 		return []any{&c.CreditID, &c.Kind, &c.Owner, &c.AccountID, &c.Product, &c.Currency, &c.Amount}
 	}, `SELECT credit_id, kind, owner_account_id, account_id, product_code, currency, amount::VARCHAR
@@ -271,64 +233,124 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 	if err != nil {
 		return nil, err
 	}
-	// Every change of the statement's members, and every change into or
-	// out of the payer's trusteeship, in one read: the discounts, the
-	// changes of the cycle and the reasons below name them.
+	ch, err := d.invoiceChanges(ctx, inv, loc)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.explainDiscounts(ctx, inv, loc, ch.of); err != nil {
+		return nil, err
+	}
+	if err := d.invoiceReasons(ctx, inv, ch.what); err != nil {
+		return nil, err
+	}
+	if err := d.corrections(ctx, inv); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// invoiceItems reads the statement's rows from the summary, or says why
+// there are none (who paid the account's lines instead); a member that
+// paid part of the cycle itself learns who paid the rest.
+func (d *DB) invoiceItems(ctx context.Context, inv *Invoice, cycles []string) error {
+	const amounts = `list_amount::VARCHAR, discount_amount::VARCHAR, effective_amount::VARCHAR, coupon_amount::VARCHAR,
+		voucher_amount::VARCHAR, stored_value_amount::VARCHAR, due_amount::VARCHAR`
+	var err error
+	inv.Items, err = scanAll(ctx, d, func(it *InvoiceItem) []any {
+		a := &it.Amounts
+		return []any{&it.AccountID, &it.Product, &it.Currency, &it.Lines,
+			&a.ListAmount, &a.Discount, &a.Effective, &a.Coupon, &a.Voucher, &a.StoredValue, &a.Due}
+	}, `SELECT account_id, product_code, currency, line_count, `+amounts+`
+		FROM summary WHERE payer_account_id = ? AND billing_cycle = ? ORDER BY account_id, product_code, currency`, inv.Payer, inv.Cycle)
+	if err != nil {
+		return err
+	}
+	if len(inv.Items) == 0 {
+		e := &NoStatementError{Account: inv.Payer, Cycle: inv.Cycle, Cycles: cycles}
+		if e.PaidBy, err = d.paidBy(ctx, inv.Payer, inv.Cycle, inv.Payer); err != nil {
+			return err
+		}
+		return e
+	}
+	// Only an account with lines of its own here can have had others pay
+	// the rest (a management account's statement holds no line of its own).
+	for _, it := range inv.Items {
+		if it.AccountID == inv.Payer {
+			inv.PaidByOthers, err = d.paidBy(ctx, inv.Payer, inv.Cycle, inv.Payer)
+			return err
+		}
+	}
+	return nil
+}
+
+// invoiceChangeSet is every change of a statement's members, and every
+// change into or out of its payer's trusteeship: of, each member's
+// changes; what, a change id in words.
+type invoiceChangeSet struct {
+	of   map[string][]memberChange
+	what func(id string) string
+}
+
+// invoiceChanges reads those changes in one query, and lists on the
+// statement the ones made in its cycle.
+func (d *DB) invoiceChanges(ctx context.Context, inv *Invoice, loc *time.Location) (*invoiceChangeSet, error) {
+	at := func(t time.Time) string { return t.In(loc).Format(time.RFC3339) }
 	type change struct {
 		memberChange
 		member string
 	}
 	byID := map[string]change{}
-	changesOf := map[string][]memberChange{}
+	set := &invoiceChangeSet{of: map[string][]memberChange{}}
 	rows, err := d.Rows(ctx, `SELECT change_id, account_id, policy, coalesce(management_account_id, ''), changed_at,
 			coalesce(billing_cycle = ?, false) AS listed, account_id IN (SELECT account_id FROM statement_members) AS member
 		FROM changes WHERE account_id IN (SELECT account_id FROM statement_members) OR management_account_id = ? OR account_id = ?
-		ORDER BY changed_at, change_id`, cycle, payer, payer)
+		ORDER BY changed_at, change_id`, inv.Cycle, inv.Payer, inv.Payer)
 	if err != nil {
 		return nil, err
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var ch change
 		var listed, member bool
 		if err := rows.Scan(&ch.id, &ch.member, &ch.policy, &ch.mgmt, &ch.at, &listed, &member); err != nil {
-			rows.Close()
 			return nil, OneLine(err)
 		}
 		byID[ch.id] = ch
 		if member {
-			changesOf[ch.member] = append(changesOf[ch.member], ch.memberChange)
+			set.of[ch.member] = append(set.of[ch.member], ch.memberChange)
 		}
 		if listed { // made in the cycle
 			inv.Changes = append(inv.Changes, InvoiceChange{ChangeID: ch.id, AccountID: ch.member, Policy: ch.policy,
 				Management: ch.mgmt, ChangedAt: at(ch.at), Words: describeChange(ch.member, ch.policy, ch.mgmt)})
 		}
 	}
-	rows.Close()
-	if err := d.explainDiscounts(ctx, inv, loc, changesOf); err != nil {
-		return nil, err
-	}
-	what := func(id string) string {
+	set.what = func(id string) string {
 		ch, ok := byID[id]
 		if !ok {
 			return id
 		}
 		return fmt.Sprintf("%s (%s, %s)", id, at(ch.at), describeChange(ch.member, ch.policy, ch.mgmt))
 	}
+	return set, nil
+}
 
-	rows, err = d.Rows(ctx, `SELECT account_id, coalesce(decided_by, ''), coalesce(held_by, ''), count(*)
+// invoiceReasons says, per member and the changes that decided and held
+// its lines, why those lines are on the statement.
+func (d *DB) invoiceReasons(ctx context.Context, inv *Invoice, what func(id string) string) error {
+	rows, err := d.Rows(ctx, `SELECT account_id, coalesce(decided_by, ''), coalesce(held_by, ''), count(*)
 		FROM statement_bills GROUP BY ALL ORDER BY ALL`)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var r InvoiceReason
 		if err := rows.Scan(&r.AccountID, &r.DecidedBy, &r.HeldBy, &r.Lines); err != nil {
-			rows.Close()
-			return nil, OneLine(err)
+			return OneLine(err)
 		}
 		var words string
 		switch {
-		case r.DecidedBy == "" && r.AccountID == payer:
+		case r.DecidedBy == "" && r.AccountID == inv.Payer:
 			words = fmt.Sprintf("%s pays for itself: these lines fall after none of its accepted changes", r.AccountID)
 		case r.DecidedBy == "":
 			words = fmt.Sprintf("%s's lines fall after none of its changes", r.AccountID)
@@ -341,14 +363,7 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 		r.Words = words
 		inv.Reasons = append(inv.Reasons, r)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, OneLine(err)
-	}
-	if err := d.corrections(ctx, inv); err != nil {
-		return nil, err
-	}
-	return inv, nil
+	return OneLine(rows.Err())
 }
 
 func describeChange(member, policy, mgmt string) string {

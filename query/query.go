@@ -179,18 +179,26 @@ func (d *DB) PayerBills(ctx context.Context, payer, cycle string) ([]string, err
 	return cycles, d.Exec(ctx, q)
 }
 
+// runZone is the billing time zone of the tree's run (its --tz) and its
+// name; UTC and "" when the manifest does not say.
+func (d *DB) runZone() (string, *time.Location) {
+	if m, err := writers.ReadManifest(d.Dir); err == nil {
+		if tz, ok := m.Options["tz"].(string); ok && tz != "" {
+			if loc, err := billing.ParseZone(tz); err == nil {
+				return tz, loc
+			}
+		}
+	}
+	return "", time.UTC
+}
+
 // useRunZone makes the run's --tz the session's time zone, so that
 // timestamps print as the billing cycles are cut. DuckDB names zones as
 // IANA does: a whole-hour offset is Etc/GMT with the sign turned; another
 // offset leaves DuckDB in UTC, and Print shows times at the offset itself.
 func (d *DB) useRunZone(ctx context.Context) {
-	m, err := writers.ReadManifest(d.Dir)
-	if err != nil {
-		return
-	}
-	tz, _ := m.Options["tz"].(string)
-	loc, err := billing.ParseZone(tz)
-	if tz == "" || err != nil {
+	tz, loc := d.runZone()
+	if tz == "" {
 		return
 	}
 	name := tz
