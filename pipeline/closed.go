@@ -220,7 +220,7 @@ func (cc *closedCycles) keepIndex() ([]writers.IndexRow, error) {
 // ones left.
 func (r *run) keepSettlement(summary *writers.Summary) error {
 	cc := r.closed
-	err := writers.ReadSummary(filepath.Join(cc.base, "summary/summary.parquet"), func(row *writers.SummaryRow) error {
+	err := writers.ReadSummary(filepath.Join(cc.base, writers.PathOf("summary")), func(row *writers.SummaryRow) error {
 		if row.Cycle > cc.last {
 			return nil
 		}
@@ -235,7 +235,7 @@ func (r *run) keepSettlement(summary *writers.Summary) error {
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(cc.base, "credits/applied.parquet")
+	p := filepath.Join(cc.base, writers.PathOf("credits_applied"))
 	if _, err := os.Stat(p); err != nil {
 		return nil
 	}
@@ -285,7 +285,7 @@ type returned struct {
 
 // keepAlerts are the base version's alerts of the closed cycles.
 func (cc *closedCycles) keepAlerts() ([]rules.Alert, error) {
-	p := filepath.Join(cc.base, "alerts/alerts.parquet")
+	p := filepath.Join(cc.base, writers.PathOf("alerts"))
 	if _, err := os.Stat(p); err != nil {
 		return nil, nil
 	}

@@ -186,7 +186,7 @@ func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []
 		case o.Path == writers.IndexPath:
 			rec.PayerIndex = prefix + o.Path
 			o.Key = rec.PayerIndex
-		case o.Path == "summary/summary.parquet":
+		case o.Path == writers.PathOf("summary"):
 			rec.Summary = prefix + o.Path
 			o.Key = rec.Summary
 		case o.Path == "rejects/usage.parquet":

@@ -95,6 +95,12 @@ type verification struct {
 	changeRejects int64
 }
 
+// file is the path of the tree's file whose view is view (the registry,
+// writers.TreeFiles).
+func (vr *verification) file(view string) string {
+	return filepath.Join(vr.dir, filepath.FromSlash(writers.PathOf(view)))
+}
+
 type curSums struct{ disc, eff, coupon, voucher, sv, due billing.Sum }
 
 // bad records a problem.
@@ -322,7 +328,7 @@ func (vr *verification) checkLineIDs() error {
 // manifest; the applications kept for checkSummary.
 func (vr *verification) checkCredits() error {
 	var err error
-	appliedPath := filepath.Join(vr.dir, "credits", "applied.parquet")
+	appliedPath := vr.file("credits_applied")
 	vr.hasSettlement = exists(appliedPath) // older trees lack it
 	perCredit := map[string]*billing.Sum{}
 	var appliedRows int64
@@ -346,7 +352,7 @@ func (vr *verification) checkCredits() error {
 		if err != nil {
 			return err
 		}
-		err = writers.ReadParquet(filepath.Join(vr.dir, "credits", "balances.parquet"), func(_ []string, v map[string]parquet.Value) error {
+		err = writers.ReadParquet(vr.file("credit_balances"), func(_ []string, v map[string]parquet.Value) error {
 			id := str(v["credit_id"])
 			amount, applied, remaining := billing.Amount(v["amount"].Int64()), billing.Amount(v["applied"].Int64()), billing.Amount(v["remaining"].Int64())
 			var got billing.Sum
@@ -373,7 +379,7 @@ func (vr *verification) checkCredits() error {
 		if appliedRows != vr.m.Counts.CreditsApplied {
 			vr.bad("credits/applied.parquet holds %d rows; manifest says %d", appliedRows, vr.m.Counts.CreditsApplied)
 		}
-		alerts, err := countParquet(filepath.Join(vr.dir, "alerts", "alerts.parquet"))
+		alerts, err := countParquet(vr.file("alerts"))
 		if err != nil {
 			return err
 		}
@@ -389,7 +395,7 @@ func (vr *verification) checkCredits() error {
 // credits applied to it.
 func (vr *verification) checkSummary() error {
 	var err error
-	err = writers.ReadParquet(filepath.Join(vr.dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
+	err = writers.ReadParquet(vr.file("summary"), func(_ []string, v map[string]parquet.Value) error {
 		if err := vr.stopped(); err != nil {
 			return err
 		}
@@ -484,7 +490,7 @@ func (vr *verification) checkRejects() error {
 	fixedCurrency, _ := vr.m.Options["currency"].(string)
 	amountField, currencyField := readers.RecordAmountFields(profile)
 	vr.rejected = map[string]*billing.Sum{}
-	err = writers.ReadParquet(filepath.Join(vr.dir, "rejects", "usage.parquet"), func(_ []string, v map[string]parquet.Value) error {
+	err = writers.ReadParquet(vr.file("rejects_usage"), func(_ []string, v map[string]parquet.Value) error {
 		vr.rejectRows++
 		var rec map[string]*string
 		if err := json.Unmarshal(v["record"].ByteArray(), &rec); err != nil {
@@ -508,12 +514,12 @@ func (vr *verification) checkRejects() error {
 	if err != nil {
 		return err
 	}
-	vr.changeRejects, err = countParquet(filepath.Join(vr.dir, "rejects", "changes.parquet"))
+	vr.changeRejects, err = countParquet(vr.file("rejects_changes"))
 	if err != nil {
 		return err
 	}
 
-	acceptedPath := filepath.Join(vr.dir, "changes", "accepted.parquet")
+	acceptedPath := vr.file("changes")
 	if exists(acceptedPath) { // older trees lack it
 		accepted, err := countParquet(acceptedPath)
 		if err != nil {
@@ -543,7 +549,7 @@ func (vr *verification) checkCounts() error {
 		if in.read != in.accepted+in.rejected {
 			vr.bad("manifest: %d %s rows read but %d accepted + %d rejected", in.read, in.name, in.accepted, in.rejected)
 		}
-		p := filepath.Join(vr.dir, "rejects", in.name+".parquet")
+		p := vr.file("rejects_" + in.name)
 		if !exists(p) {
 			continue
 		}

@@ -460,7 +460,7 @@ type Summary struct {
 
 // NewSummary creates the summary file under root.
 func NewSummary(root string) (*Summary, error) {
-	f, err := createFlat(root, "summary/summary.parquet", "summary", []parquetio.Column{
+	f, err := createFlat(root, PathOf("summary"), "summary", []parquetio.Column{
 		{Name: "billing_cycle", Kind: parquetio.Text}, {Name: "payer_account_id", Kind: parquetio.Text}, {Name: "account_id", Kind: parquetio.Text},
 		{Name: "product_code", Kind: parquetio.Text}, {Name: "currency", Kind: parquetio.Text}, {Name: "line_count", Kind: parquetio.Count}, {Name: "list_amount", Kind: parquetio.Sum},
 		{Name: "discount_amount", Kind: parquetio.Sum}, {Name: "effective_amount", Kind: parquetio.Sum}, {Name: "coupon_amount", Kind: parquetio.Sum},
@@ -511,7 +511,7 @@ type Rejects struct {
 
 // NewRejects creates DIR/rejects/NAME.parquet under root.
 func NewRejects(root, name string) (*Rejects, error) {
-	f, err := createFlat(root, "rejects/"+name+".parquet", "reject", []parquetio.Column{
+	f, err := createFlat(root, PathOf("rejects_"+name), "reject", []parquetio.Column{
 		{Name: "source_file", Kind: parquetio.Text}, {Name: "source_row", Kind: parquetio.Count}, {Name: "reason_code", Kind: parquetio.Text},
 		{Name: "reason", Kind: parquetio.Text}, {Name: "record", Kind: parquetio.JSON},
 	})

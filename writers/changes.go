@@ -13,7 +13,7 @@ import (
 // The bills' decided_by and held_by name these changes; the file is what
 // "billcons invoice" and analysts join them to, to say why a line moved.
 func WriteAcceptedChanges(root string, changes []billing.Change, loc *time.Location) (Output, error) {
-	f, err := createFlat(root, "changes/accepted.parquet", "change", []parquetio.Column{
+	f, err := createFlat(root, PathOf("changes"), "change", []parquetio.Column{
 		{Name: "change_id", Kind: parquetio.Text}, {Name: "account_id", Kind: parquetio.Text}, {Name: "policy", Kind: parquetio.Text},
 		{Name: "management_account_id", Kind: parquetio.Text, Optional: true}, {Name: "changed_at", Kind: parquetio.Timestamp}, {Name: "billing_cycle", Kind: parquetio.Text},
 		{Name: "payer_account_id", Kind: parquetio.Text}, {Name: "source_file", Kind: parquetio.Text}, {Name: "source_row", Kind: parquetio.Count},

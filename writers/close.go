@@ -54,7 +54,7 @@ func closeCycle(ctx context.Context, t *storage.Tree, c billing.Cycle) (*Manifes
 	// Everything but the cycle's bills files, the summary, the index and
 	// the manifest is the latest version's.
 	cycleDir := CycleDir(c)
-	rewritten := map[string]bool{"manifest.json": true, "summary/summary.parquet": true, IndexPath: true}
+	rewritten := map[string]bool{"manifest.json": true, PathOf("summary"): true, IndexPath: true}
 	var files []Output
 	for _, o := range m.Outputs {
 		if path.Dir(o.Path) == cycleDir {
@@ -131,7 +131,7 @@ func closeCycle(ctx context.Context, t *storage.Tree, c billing.Cycle) (*Manifes
 	if err != nil {
 		return nil, err
 	}
-	if err := ReadSummary(filepath.Join(src, "summary/summary.parquet"), func(r *SummaryRow) error {
+	if err := ReadSummary(filepath.Join(src, PathOf("summary")), func(r *SummaryRow) error {
 		if r.Cycle == c {
 			r.InvoiceID = InvoiceID(c, r.Payer, r.Currency)
 		}
@@ -140,7 +140,7 @@ func closeCycle(ctx context.Context, t *storage.Tree, c billing.Cycle) (*Manifes
 		sum.Close()
 		return nil, err
 	}
-	if outs["summary/summary.parquet"], err = sum.Close(); err != nil {
+	if outs[PathOf("summary")], err = sum.Close(); err != nil {
 		return nil, err
 	}
 

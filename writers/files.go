@@ -44,6 +44,17 @@ func TreeFileOf(view string) *TreeFile {
 	return nil
 }
 
+// PathOf is the path of the file whose view is view: the one name every
+// writer and reader of a file uses. An unknown view is a mistake in
+// billcons, not in its input, and panics.
+func PathOf(view string) string {
+	f := TreeFileOf(view)
+	if f == nil {
+		panic("writers: no tree file has the view " + view)
+	}
+	return f.Path
+}
+
 // GuardedFile returns the file whose lost rows trip missing_<guard>, or nil.
 func GuardedFile(guard string) *TreeFile {
 	for i := range TreeFiles {

@@ -21,7 +21,7 @@ var AppliedColumns = []string{"billing_cycle", "payer_account_id", "account_id",
 
 // NewApplied creates credits/applied.parquet under root.
 func NewApplied(root string) (*Applied, error) {
-	f, err := createFlat(root, "credits/applied.parquet", "applied", []parquetio.Column{
+	f, err := createFlat(root, PathOf("credits_applied"), "applied", []parquetio.Column{
 		{Name: "billing_cycle", Kind: parquetio.Text}, {Name: "payer_account_id", Kind: parquetio.Text}, {Name: "account_id", Kind: parquetio.Text},
 		{Name: "product_code", Kind: parquetio.Text}, {Name: "currency", Kind: parquetio.Text}, {Name: "credit_id", Kind: parquetio.Text}, {Name: "kind", Kind: parquetio.Text},
 		{Name: "owner_account_id", Kind: parquetio.Text}, {Name: "amount", Kind: parquetio.Amount}, {Name: "returned_from_cycle", Kind: parquetio.Text, Optional: true},
@@ -66,7 +66,7 @@ func (w *Applied) Close() (Output, error) { return output(w.f.Close()) }
 // WriteCreditBalances writes DIR/credits/balances.parquet: one row per
 // accepted credit, by credit_id.
 func WriteCreditBalances(root string, credits []*rules.CreditBalance) (Output, error) {
-	f, err := createFlat(root, "credits/balances.parquet", "balance", []parquetio.Column{
+	f, err := createFlat(root, PathOf("credit_balances"), "balance", []parquetio.Column{
 		{Name: "credit_id", Kind: parquetio.Text}, {Name: "owner_account_id", Kind: parquetio.Text}, {Name: "kind", Kind: parquetio.Text}, {Name: "currency", Kind: parquetio.Text},
 		{Name: "amount", Kind: parquetio.Amount}, {Name: "applied", Kind: parquetio.Amount}, {Name: "remaining", Kind: parquetio.Amount},
 	})
@@ -93,7 +93,7 @@ var AlertColumns = []string{"kind", "billing_cycle", "payer_account_id", "curren
 
 // WriteAlerts writes DIR/alerts/alerts.parquet: one row per alert.
 func WriteAlerts(root string, alerts []rules.Alert) (Output, error) {
-	f, err := createFlat(root, "alerts/alerts.parquet", "alert", []parquetio.Column{
+	f, err := createFlat(root, PathOf("alerts"), "alert", []parquetio.Column{
 		{Name: "kind", Kind: parquetio.Text}, {Name: "billing_cycle", Kind: parquetio.Text}, {Name: "payer_account_id", Kind: parquetio.Text}, {Name: "currency", Kind: parquetio.Text},
 		{Name: "amount_due", Kind: parquetio.Sum}, {Name: "limit", Kind: parquetio.Amount}, {Name: "members", Kind: parquetio.Count},
 	})
@@ -123,7 +123,7 @@ func WriteAlerts(root string, alerts []rules.Alert) (Output, error) {
 // names holds the accounts' account_name, where the input gave one.
 func WriteAcceptedSettlement(root string, discounts []billing.Discount, enterprises []billing.Enterprise, accounts, names map[string]string) ([]Output, error) {
 	var outs []Output
-	f, err := createFlat(root, "settlement/discounts.parquet", "discount", []parquetio.Column{
+	f, err := createFlat(root, PathOf("discounts"), "discount", []parquetio.Column{
 		{Name: "discount_id", Kind: parquetio.Text}, {Name: "account_id", Kind: parquetio.Text}, {Name: "product_code", Kind: parquetio.Text}, {Name: "rate", Kind: parquetio.Amount},
 		{Name: "valid_from", Kind: parquetio.Timestamp}, {Name: "valid_to", Kind: parquetio.Timestamp, Optional: true},
 	})
@@ -147,7 +147,7 @@ func WriteAcceptedSettlement(root string, discounts []billing.Discount, enterpri
 	}
 	outs = append(outs, o)
 
-	f, err = createFlat(root, "settlement/enterprises.parquet", "enterprise", []parquetio.Column{
+	f, err = createFlat(root, PathOf("enterprises"), "enterprise", []parquetio.Column{
 		{Name: "enterprise_id", Kind: parquetio.Text}, {Name: "upgraded_at", Kind: parquetio.Timestamp}, {Name: "entity_discounts_from", Kind: parquetio.Timestamp, Optional: true},
 	})
 	if err != nil {
@@ -166,7 +166,7 @@ func WriteAcceptedSettlement(root string, discounts []billing.Discount, enterpri
 	}
 	outs = append(outs, o)
 
-	f, err = createFlat(root, "settlement/accounts.parquet", "account", []parquetio.Column{
+	f, err = createFlat(root, PathOf("accounts"), "account", []parquetio.Column{
 		{Name: "account_id", Kind: parquetio.Text}, {Name: "enterprise_id", Kind: parquetio.Text}, {Name: "account_name", Kind: parquetio.Text, Optional: true},
 	})
 	if err != nil {
