@@ -439,35 +439,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	res, err := pipeline.Run(ctx, cfg)
 	stopProgress()
 	if err != nil {
-		code := exitFailed
-		switch {
-		case errors.Is(err, pipeline.ErrUsage):
-			code = exitUsage
-			err = errors.New(strings.TrimPrefix(err.Error(), pipeline.ErrUsage.Error()+": "))
-		case errors.Is(err, pipeline.ErrDataQuality):
-			code = exitDataQuality
-			var ge *guardError
-			if errors.As(err, &ge) {
-				// One line per guard that tripped, then what was kept.
-				for _, l := range ge.lines {
-					if log != nil {
-						log.Error("guard", "message", l)
-					} else {
-						fmt.Fprintf(stderr, "billcons run: guard tripped: %s\n", l)
-					}
-				}
-				err = fmt.Errorf("%d guard(s) tripped; nothing published", len(ge.lines))
-			}
-		case errors.Is(err, readers.ErrNeedCurrency):
-			code = exitUsage // the export needs --currency: the command line is short of an option
-		}
-		err = signalled(err, "; "+*out+" is unchanged")
-		if log != nil {
-			log.Error("failed", "error", err.Error(), "exit", code, "seconds", time.Since(started).Seconds())
-		} else {
-			fmt.Fprintf(stderr, "billcons run: %v\n", err)
-		}
-		return code
+		return runFailed(err, *out, log, started, stderr)
 	}
 	if publishTo != "" {
 		ptr, err := shards.PublishRun(ctx, publishTo, cfg.Out, base)
@@ -477,13 +449,56 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		*out, res.Version = publishTo, ptr.Seq
 	}
+	ra.report(res, *out, started, stderr)
+	return exitOK
+}
+
+// runFailed says why a run failed, in one line per guard that tripped and
+// one for the failure (or JSON events), and returns its exit status.
+func runFailed(err error, out string, log *slog.Logger, started time.Time, stderr io.Writer) int {
+	code := exitFailed
+	switch {
+	case errors.Is(err, pipeline.ErrUsage):
+		code = exitUsage
+		err = errors.New(strings.TrimPrefix(err.Error(), pipeline.ErrUsage.Error()+": "))
+	case errors.Is(err, pipeline.ErrDataQuality):
+		code = exitDataQuality
+		var ge *guardError
+		if errors.As(err, &ge) {
+			// One line per guard that tripped, then what was kept.
+			for _, l := range ge.lines {
+				if log != nil {
+					log.Error("guard", "message", l)
+				} else {
+					fmt.Fprintf(stderr, "billcons run: guard tripped: %s\n", l)
+				}
+			}
+			err = fmt.Errorf("%d guard(s) tripped; nothing published", len(ge.lines))
+		}
+	case errors.Is(err, readers.ErrNeedCurrency):
+		code = exitUsage // the export needs --currency: the command line is short of an option
+	}
+	err = signalled(err, "; "+out+" is unchanged")
+	if log != nil {
+		log.Error("failed", "error", err.Error(), "exit", code, "seconds", time.Since(started).Seconds())
+	} else {
+		fmt.Fprintf(stderr, "billcons run: %v\n", err)
+	}
+	return code
+}
+
+// report prints what a finished run did: its alerts, its warnings, the
+// counts and where the rejected rows are, and what changed against the
+// version before (one line each, or JSON events).
+func (ra *runArgs) report(res *pipeline.Result, out string, started time.Time, stderr io.Writer) {
+	log := ra.log
 	// Alerts never fail a run: each is one event or line, for a scheduler to
 	// page someone with (CONTRACT.md, alerts).
 	for _, a := range res.Alerts {
 		if log != nil {
 			log.Warn("alert", "kind", a.Rule.Code, "billing_cycle", a.Cycle.String(), "payer_account_id", a.Payer,
 				"currency", a.Currency, "amount_due", a.AmountDue.String(), "limit", a.Limit.String(), "members", a.Members)
-		} else if !*quiet {
+		} else if !ra.quiet {
 			fmt.Fprintf(stderr, "billcons run: alert: %s\n", alertText(&a))
 		}
 	}
@@ -495,18 +510,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if log != nil {
-		ra.guards.summarize(res, stderr, log, *quiet)
+		ra.guards.summarize(res, stderr, log, ra.quiet)
 		c := res.Manifest.Counts
-		log.Info("done", "exit", exitOK, "seconds", time.Since(started).Seconds(), "out", *out, "version", res.Version, "shared_bytes", res.Shared,
+		log.Info("done", "exit", exitOK, "seconds", time.Since(started).Seconds(), "out", out, "version", res.Version, "shared_bytes", res.Shared,
 			"usage_read", c.UsageRead, "usage_billed", c.UsageBilled, "usage_rejected", c.UsageRejected,
 			"changes_read", c.ChangesRead, "changes_accepted", c.ChangesAccepted, "bill_files", c.BillFiles)
-		return exitOK
+		return
 	}
-	if !*quiet {
+	if !ra.quiet {
 		c := res.Manifest.Counts
 		fmt.Fprintf(stderr, "billcons: %s read: %d billed in %s, %d rejected; %d of %s accepted; wrote %s (version %d)\n",
 			query.Plural(c.UsageRead, "usage row"), c.UsageBilled, query.Plural(c.BillFiles, "file"), c.UsageRejected,
-			c.ChangesAccepted, query.Plural(c.ChangesRead, "change"), *out, res.Version)
+			c.ChangesAccepted, query.Plural(c.ChangesRead, "change"), out, res.Version)
 		// Where the rejected rows are, and how to read why.
 		for _, x := range []struct {
 			n          int64
@@ -514,12 +529,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}{{c.UsageRejected, "usage row", "usage"}, {c.ChangesRejected, "change", "changes"}} {
 			if x.n > 0 {
 				fmt.Fprintf(stderr, "billcons: %s rejected, each with its reason, in %s: billcons query %s \"SELECT source_file, source_row, reason FROM rejects_%s\"\n",
-					query.Plural(x.n, x.noun), filepath.Join(*out, "rejects", x.file+".parquet"), *out, x.file)
+					query.Plural(x.n, x.noun), filepath.Join(out, writers.PathOf("rejects_"+x.file)), out, x.file)
 			}
 		}
 	}
-	ra.guards.summarize(res, stderr, log, *quiet)
-	return exitOK
+	ra.guards.summarize(res, stderr, log, ra.quiet)
 }
 
 // showProgress redraws one status line on the terminal every half second,
