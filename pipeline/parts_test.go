@@ -15,7 +15,7 @@ import (
 )
 
 // TestPartsSameTree: a Parquet usage file read in parts of whole row groups
-// by several readers at once (issue 13: one file as DuckDB writes it) gives
+// by several readers at once (one file as DuckDB writes it) gives
 // the tree it gives read whole, byte for byte: every line's place in the
 // read order is its file and row, whichever reader read it.
 func TestPartsSameTree(t *testing.T) {

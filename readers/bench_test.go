@@ -33,7 +33,7 @@ func BenchmarkReadParquet(b *testing.B) { benchRead(b, "parquet") }
 // BenchmarkReadProfile reads the same lines as the billcons profile writes
 // them and as an Alibaba Cloud export writes them (field names, timestamps
 // without an offset, Status and Item vocabularies), both as CSV, so that
-// benchstat shows what --profile alibaba costs (issue 11: at most 15%).
+// benchstat shows what --profile alibaba costs (the target: at most 15%).
 func BenchmarkReadProfile(b *testing.B) {
 	dir := b.TempDir()
 	const lines = 200_000

@@ -16,7 +16,7 @@ import (
 )
 
 // BenchmarkReadParquetTyped compares ways of reading the same Parquet file
-// (gen's, 200,000 lines) for issue 13's typed columnar reads:
+// (gen's, 200,000 lines) for the typed columnar reads:
 //
 //   - billcons: what a run does, the column reader (columns.go, pages.go)
 //     with the timestamps and list_amount typed, decoded into a

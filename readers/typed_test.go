@@ -318,7 +318,7 @@ func readAll(t *testing.T, path string, typed bool) (*UsageDecoder, []Row, map[s
 // TestColumnReaderSameRows checks the column reader, with and without typed
 // columns, against parquet-go's row reader (the path it replaced) on files
 // of every variant: the same fields, nulls and errors, the same records,
-// and the same decoded lines or rejects (issue 13: a typed path must still
+// and the same decoded lines or rejects (a typed path must still
 // reproduce the record of a rejected row).
 func TestColumnReaderSameRows(t *testing.T) {
 	for vi, v := range typedVariants {

@@ -46,7 +46,7 @@ func BenchmarkAssign(b *testing.B) {
 // BenchmarkPlanMemory reports what a run keeps per accepted change, with
 // ids as long as billcons gen's and a hold on one product: the accepted
 // changes (with their strings) and the plan indexing them, the per-change
-// state a run holds besides its line sorts (issue 13: under 500 bytes).
+// state a run holds besides its line sorts (the target: under 500 bytes).
 // B/change is all of it; plan-B/change the plan alone.
 func BenchmarkPlanMemory(b *testing.B) {
 	loc := time.FixedZone("+08:00", 8*3600)

@@ -15,7 +15,7 @@ import (
 	"github.com/billcons/billcons/fixtures/bench/floor"
 )
 
-// manyPayersLines is the many-payers shape of issue 13 in small: 200,000
+// manyPayersLines is the many-payers shape in small: 200,000
 // lines over 2,000 payers in one cycle, 100 lines to a bills file, as gen
 // --members 100000 makes them (about 140 lines a file at 10M lines).
 const (
@@ -182,7 +182,7 @@ func cpuOf(f func()) time.Duration {
 }
 
 // BenchmarkStatePerFile is the memory a run keeps for each bills file it
-// writes (issue 13: state per bills file): the live heap after writing
+// writes (state per bills file): the live heap after writing
 // 20,000 one-payer files and after 5,000, with the writer closed and its
 // outputs kept for the manifest, over the 15,000 more files (B/file); and
 // the manifest's bytes per file (manifest-B/file), marshalled whole when

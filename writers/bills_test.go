@@ -9,7 +9,7 @@ import (
 )
 
 // TestReusedWriterSameBytes: a bills part written with the file buffers and
-// row groups an earlier part left behind (Bills reuses them, issue 13) has
+// row groups an earlier part left behind (Bills reuses them) has
 // the bytes a new writer gives the same rows. Parts of 1 to 70,000 rows: past a row
 // group (32,768 rows), past a batch (4,096), with nulls in some parts and
 // not in others, so that state left over from any of them would show.
