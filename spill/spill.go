@@ -120,7 +120,7 @@ func (s *Sorter) sort() { sortFrom(s.arena, s.recs, 0) }
 // long start, as bills keys do (a cycle, then payer ids of one form, then
 // the member's), are told apart by integers, each key's bytes read once a
 // level, where a comparison sort compared whole keys from their start for
-// most of its comparisons (6 s of CPU at 10M lines over 100,000 members).
+// most of its comparisons (docs/performance.md has what that cost).
 func sortFrom(arena []byte, recs []record, depth int) {
 	for i := range recs {
 		r := &recs[i]
