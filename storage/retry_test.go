@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -174,5 +175,42 @@ func TestRetriesOutage(t *testing.T) {
 	_, err = short.Get(context.Background(), "before.json")
 	if err == nil || !strings.Contains(err.Error(), "outage/before.json") || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("a store down past --store-retry: %v", err)
+	}
+}
+
+// TestCreateAnswerLost: a create-only write that the store did but whose
+// answer was lost (503 after the write) is tried again, finds the object
+// there, and reads it back: it is this write's, so the create reports it
+// won (a step that took its own record for another attempt's would remove
+// the files the record names). Another writer's bytes there still lose.
+// On S3 (If-None-Match) and OSS (x-oss-forbid-overwrite) alike.
+func TestCreateAnswerLost(t *testing.T) {
+	srv := s3server.Fake(t, "bills")
+	for _, oss := range []bool{false, true} {
+		srv.Fake.SetOSS(oss)
+		ctx := storage.WithRetry(context.Background(), storage.Retry{For: time.Minute})
+		s, err := storage.Open(ctx, srv.URL("bills", fmt.Sprintf("lost-%v", oss)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A first create, for the store to find out how the server
+		// creates (OSS answers If-None-Match with 501).
+		if ok, err := s.Create(ctx, "plan.json", []byte("{}")); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		put := func(r *http.Request) bool { return r.Method == http.MethodPut }
+		srv.Fake.FailAfter(1, put)
+		ok, err := s.Create(ctx, "shards/0.json", []byte(`{"attempt":"a"}`))
+		if err != nil || !ok {
+			t.Errorf("oss=%v: a create whose answer was lost: %v, %v; want true", oss, ok, err)
+		}
+		if got, _ := s.Get(ctx, "shards/0.json"); string(got) != `{"attempt":"a"}` {
+			t.Errorf("oss=%v: the record holds %s", oss, got)
+		}
+		srv.Fake.FailAfter(1, put)
+		if ok, err := s.Create(ctx, "shards/0.json", []byte(`{"attempt":"b"}`)); err != nil || ok {
+			t.Errorf("oss=%v: another attempt's create: %v, %v; want false", oss, ok, err)
+		}
+		s.Close()
 	}
 }

@@ -474,14 +474,11 @@ func (s *Store) Create(ctx context.Context, key string, data []byte) (bool, erro
 	err := s.do(ctx, key, func() error {
 		return s.bucket.WriteAll(ctx, key, data, &blob.WriterOptions{IfNotExist: true})
 	})
-	// A retried create can find its own first attempt there (it was
-	// written, but the answer was lost): that reads as "taken", and every
-	// caller then reads what is there, as it does when another attempt won.
 	if err == nil {
 		return true, nil
 	}
 	if gcerrors.Code(err) == gcerrors.FailedPrecondition || httpStatus(err) == http.StatusPreconditionFailed {
-		return false, nil
+		return s.ours(ctx, key, data)
 	}
 	if s.s3 != nil && httpStatus(err) == http.StatusNotImplemented {
 		// Alibaba OSS: If-None-Match is not implemented there.
@@ -489,6 +486,22 @@ func (s *Store) Create(ctx context.Context, key string, data []byte) (bool, erro
 		return s.createOSS(ctx, key, data)
 	}
 	return false, s.wrap(key, err)
+}
+
+// ours reports whether the object a create-only write found at key is the
+// one it meant to write. A write whose answer is lost (the connection
+// drops after the store wrote it) is tried again, by the SDK or by the
+// store's retries, and the retry finds the object there: taken, but by
+// this very write. Every record and pointer holds something unique to its
+// writer (an attempt's id, a publish time), so the same bytes mean the
+// same writer; reading them back keeps a step from taking its own record
+// for another attempt's and removing the files it names.
+func (s *Store) ours(ctx context.Context, key string, data []byte) (bool, error) {
+	b, err := s.Get(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(b, data), nil
 }
 
 // createOSS is Create on Alibaba OSS: x-oss-forbid-overwrite makes a PUT
@@ -506,7 +519,7 @@ func (s *Store) createOSS(ctx context.Context, key string, data []byte) (bool, e
 	case err == nil:
 		return true, nil
 	case httpStatus(err) == http.StatusConflict:
-		return false, nil
+		return s.ours(ctx, key, data)
 	}
 	return false, s.wrap(key, err)
 }

@@ -29,6 +29,7 @@ type Server struct {
 	faultMu sync.Mutex
 	faults  int                        // requests still to fail
 	match   func(r *http.Request) bool // which requests fail
+	after   bool                       // fail them after doing them
 	// Failed counts the requests answered 503 by Fail.
 	Failed atomic.Int64
 
@@ -42,18 +43,27 @@ type Server struct {
 func (s *Server) Fail(n int, match func(r *http.Request) bool) {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
-	s.faults, s.match = n, match
+	s.faults, s.match, s.after = n, match, false
 }
 
-func (s *Server) fails(r *http.Request) bool {
+// FailAfter does the next n requests that match (nil: any), then answers
+// them 503 instead of with their result: a write whose answer is lost.
+func (s *Server) FailAfter(n int, match func(r *http.Request) bool) {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	s.faults, s.match, s.after = n, match, true
+}
+
+// fails reports whether r is to fail, and whether after being done.
+func (s *Server) fails(r *http.Request) (fail, after bool) {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
 	if s.faults == 0 || (s.match != nil && !s.match(r)) {
-		return false
+		return false, false
 	}
 	s.faults--
 	s.Failed.Add(1)
-	return true
+	return true, s.after
 }
 
 // Start starts a server with the named buckets.
@@ -87,10 +97,19 @@ func (s *Server) serve(inner http.Handler, w http.ResponseWriter, r *http.Reques
 		for m := s.MaxPuts.Load(); n > m && !s.MaxPuts.CompareAndSwap(m, n); m = s.MaxPuts.Load() {
 		}
 	}
-	if s.fails(r) {
+	if fail, after := s.fails(r); fail {
+		if after {
+			s.serveConditional(inner, httptest.NewRecorder(), r)
+		}
 		writeError(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
 		return
 	}
+	s.serveConditional(inner, w, r)
+}
+
+// serveConditional answers r, making create-only writes atomic (and, in
+// OSS mode, speaking as OSS does).
+func (s *Server) serveConditional(inner http.Handler, w http.ResponseWriter, r *http.Request) {
 	inm := r.Header.Get("If-None-Match")
 	forbid := strings.EqualFold(r.Header.Get("x-oss-forbid-overwrite"), "true")
 	if r.Method != http.MethodPut || (inm == "" && !forbid) {
