@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -35,8 +36,13 @@ type Server struct {
 
 	puts atomic.Int64 // PUTs being answered now
 	// MaxPuts is the most PUTs (objects or parts) answered at once.
-	MaxPuts atomic.Int64
+	MaxPuts  atomic.Int64
+	putDelay atomic.Int64 // how long each PUT is held, in nanoseconds
 }
+
+// SetPutDelay holds every PUT for d before answering it, as a store far
+// away does: uploads made at once then overlap whatever the machine's load.
+func (s *Server) SetPutDelay(d time.Duration) { s.putDelay.Store(int64(d)) }
 
 // Fail answers the next n requests that match (nil: any) with 503 SlowDown,
 // as a throttling or failing store does.
@@ -95,6 +101,9 @@ func (s *Server) serve(inner http.Handler, w http.ResponseWriter, r *http.Reques
 		n := s.puts.Add(1)
 		defer s.puts.Add(-1)
 		for m := s.MaxPuts.Load(); n > m && !s.MaxPuts.CompareAndSwap(m, n); m = s.MaxPuts.Load() {
+		}
+		if d := s.putDelay.Load(); d > 0 {
+			time.Sleep(time.Duration(d))
 		}
 	}
 	if fail, after := s.fails(r); fail {
