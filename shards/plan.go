@@ -142,6 +142,9 @@ func PlanRun(ctx context.Context, st *Step, o Options, shards, splits int) (*Pla
 	if err != nil {
 		return nil, err
 	}
+	if err := storage.CheckStoreFolder(st.Out); err != nil {
+		return nil, err
+	}
 	tmp, err := os.MkdirTemp("", "billcons-plan-")
 	if err != nil {
 		return nil, err

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -173,6 +175,41 @@ func Publish(ctx context.Context, s *Store, run, manifestKey string) (*Pointer, 
 		}
 		// Another run published seq first: look again.
 	}
+}
+
+// storeNames are the names a store folder holds at its top.
+var storeNames = map[string]bool{"_plan.json": true, "_runs": true, "_data": true, strings.TrimSuffix(PublishedPrefix, "/"): true}
+
+// CheckStoreFolder reports whether u may become a store that runs publish
+// to: a URL (a bucket prefix is written under _runs/, _data/ and
+// _published/ only), an absent or empty folder, or a folder that is a
+// store already. A billcons tree (billcons run --out DIR) is refused, as
+// is a folder holding anything else: billcons never mixes its files into
+// someone else's.
+func CheckStoreFolder(u string) error {
+	if IsURL(u) {
+		pu, err := url.Parse(u)
+		if err != nil || pu.Scheme != "file" {
+			return nil
+		}
+		u = pu.Path
+	}
+	entries, err := os.ReadDir(u)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", u, UnwrapPath(err))
+	}
+	if IsTree(u) {
+		return fmt.Errorf("--out %s: %w: it is a billcons tree (written by billcons run --out), and a sharded run publishes to a store; give an empty folder or a bucket URL", u, ErrNotOurs)
+	}
+	for _, e := range entries {
+		if !storeNames[e.Name()] {
+			return fmt.Errorf("--out %s: %w: the folder holds %s, not a store's files; give an empty folder or a bucket URL", u, ErrNotOurs, e.Name())
+		}
+	}
+	return nil
 }
 
 // IsPublished reports whether dir is a local folder that holds published

@@ -390,6 +390,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// is written here and then published there (storage).
 	publishTo := ""
 	if storage.IsURL(cfg.Out) || storage.IsPublished(cfg.Out) {
+		if err := storage.CheckStoreFolder(cfg.Out); err != nil {
+			fmt.Fprintf(stderr, "billcons run: %v\n", err)
+			return exitFailed
+		}
 		tmp, err := os.MkdirTemp("", "billcons-run-")
 		if err != nil {
 			fmt.Fprintf(stderr, "billcons run: %v\n", err)

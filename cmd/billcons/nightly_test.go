@@ -79,6 +79,25 @@ func TestNeverSomeoneElsesData(t *testing.T) {
 	billcons(t, 0, "verify", "out")
 	billcons(t, 0, "export", "--focus", "out", "focus.parquet")
 
+	// A sharded run's store is never a tree, nor a folder of someone
+	// else's files: plan refuses both, and so does run --out file://.
+	for dir, want := range map[string]string{"out": "it is a billcons tree", "target": "the folder holds manifest.json"} {
+		before := snapshot(t, dir)
+		msg := billcons(t, exitFailed, append([]string{"plan", "--out", dir, "--shards", "2"}, args[1:]...)...)
+		if !strings.Contains(msg, want) {
+			t.Errorf("plan --out %s said %q; want %q", dir, msg, want)
+		}
+		abs, _ := filepath.Abs(dir)
+		msg = billcons(t, exitFailed, append(args, "--out", "file://"+abs)...)
+		if !strings.Contains(msg, want) {
+			t.Errorf("run --out file://%s said %q; want %q", abs, msg, want)
+		}
+		if d := sameTree(snapshot(t, dir), before); d != "" {
+			t.Errorf("%s changed: %s", dir, d)
+		}
+	}
+	billcons(t, 0, "verify", "out")
+
 	// No lock or temporary file beside the tree, after any of it.
 	for _, n := range mustReadDir(t, ".") {
 		if strings.HasPrefix(n, ".") {
