@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/storage"
@@ -176,6 +178,9 @@ func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []
 		_, err := s.MoveFile(ctx, key, local)
 		return err
 	}
+	// The files go up Uploads at a time, all before the ids and the record.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(Uploads)
 	for _, o := range res.Manifest.Outputs {
 		local := filepath.Join(cfg.Out, filepath.FromSlash(o.Path))
 		switch {
@@ -195,10 +200,15 @@ func runShard(ctx context.Context, st *Step, s *storage.Store, p *Plan, files []
 		default:
 			continue
 		}
-		if err := put(o.Key, local); err != nil {
-			removeAll(ctx, s, written)
-			return nil, err
-		}
+		written = append(written, o.Key)
+		g.Go(func() error {
+			_, err := s.MoveFile(gctx, o.Key, local)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		removeAll(ctx, s, written)
+		return nil, err
 	}
 	storage.Checkpoint("shard_uploaded") // for the tests that kill a shard mid-write
 	rec.IDs = prefix + "ids"

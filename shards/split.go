@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/storage"
@@ -182,6 +184,10 @@ func splitFile(ctx context.Context, s *storage.Store, p *Plan, opts readers.Usag
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
+	// The shards' files go up Uploads at a time (a split of many shards
+	// writes one per shard).
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(Uploads)
 	for j, o := range outs {
 		if o == nil {
 			continue
@@ -193,11 +199,17 @@ func splitFile(ctx context.Context, s *storage.Store, p *Plan, opts readers.Usag
 			return nil, keys, err
 		}
 		keys = append(keys, o.key)
-		n, err := s.MoveFile(ctx, o.key, o.f.Name())
-		if err != nil {
-			return nil, keys, err
-		}
-		sf.Shards[j] = SplitBucket{Key: o.key, Rows: o.w.rows, Bytes: n}
+		g.Go(func() error {
+			n, err := s.MoveFile(gctx, o.key, o.f.Name())
+			if err != nil {
+				return err
+			}
+			sf.Shards[j] = SplitBucket{Key: o.key, Rows: o.w.rows, Bytes: n}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, keys, err
 	}
 	sf.Input = in
 	return sf, keys, nil
