@@ -210,9 +210,6 @@ func openLocal(u, dir string) (*Store, error) {
 	return &Store{url: u, bucket: b, local: abs}, nil
 }
 
-// URL is the store's URL, as opened.
-func (s *Store) URL() string { return s.url }
-
 // Local is the store's folder when it is local, else "".
 func (s *Store) Local() string { return s.local }
 

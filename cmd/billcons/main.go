@@ -635,14 +635,6 @@ func (w *waitFlag) Set(v string) error {
 	return nil
 }
 
-func oneDir(name string, args []string, stderr io.Writer) (string, bool) {
-	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintf(stderr, "billcons %s: want exactly one output folder: billcons %s DIR\n", name, name)
-		return "", false
-	}
-	return args[0], true
-}
-
 // signalled gives a cancelled command's error as its user reads it: in
 // billcons a cancellation is always main's signal handler, so the error is
 // "interrupted by a signal" and what after says of the outputs.

@@ -256,12 +256,6 @@ func storeBase(ctx context.Context, u string) (*storage.Pointer, string, error) 
 	return p, dir, err
 }
 
-// readable makes the tree at dir (a folder, or a store's newest published
-// run) a local tree to read.
-func readable(ctx context.Context, dir string) (string, error) {
-	return storage.Materialize(ctx, dir, cacheDir())
-}
-
 // redacted is the input arguments as recorded: URLs without secrets in
 // their queries.
 func redacted(args []string) []string {

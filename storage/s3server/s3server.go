@@ -99,9 +99,6 @@ func (s *Server) Place(bucket, prefix string) (string, string) {
 	return s.bucket, s.prefix + "/" + bucket + "/" + prefix
 }
 
-// Real reports whether the server is a real one (not the fake).
-func (s *Server) Real() bool { return s.Fake == nil }
-
 // Stoppable reports whether the test can stop and start the server (a
 // real server it started, not an external store).
 func (s *Server) Stoppable() bool { return s.bin != "" }
