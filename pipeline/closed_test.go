@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"github.com/billcons/billcons/storage"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/rules"
+	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/verify"
 	"github.com/billcons/billcons/writers"
 )

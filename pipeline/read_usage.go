@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/billcons/billcons/storage"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/rules"
+	"github.com/billcons/billcons/storage"
 )
 
 // usageTally is one reader's counts and totals, added to the run's at the

@@ -16,7 +16,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/billcons/billcons/storage"
 	"io"
 	"log/slog"
 	"maps"
@@ -30,6 +29,7 @@ import (
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/rules"
 	"github.com/billcons/billcons/spill"
+	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/writers"
 )
 

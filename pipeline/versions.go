@@ -3,7 +3,6 @@ package pipeline
 import (
 	"cmp"
 	"fmt"
-	"github.com/billcons/billcons/storage"
 	"maps"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/readers"
+	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/writers"
 )
 

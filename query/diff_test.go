@@ -3,7 +3,6 @@ package query
 import (
 	"bytes"
 	"context"
-	"github.com/billcons/billcons/storage"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/pipeline"
+	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/writers"
 )
 

@@ -17,10 +17,10 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/writers"
-
-	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
 )
 
 // DB is DuckDB with a tree's views. It holds one connection: the tree's

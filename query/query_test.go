@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"github.com/billcons/billcons/storage"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/billcons/billcons/pipeline"
+	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/writers"
 )
 

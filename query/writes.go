@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/billcons/billcons/storage"
 	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/billcons/billcons/storage"
 )
 
 // ErrWrites is a statement refused because it would write files or reach

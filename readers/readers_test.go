@@ -1,17 +1,16 @@
 package readers
 
 import (
-	"math"
-	"math/big"
-	"slices"
-	"time"
-
 	"bytes"
 	"compress/gzip"
 	"context"
+	"math"
+	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 

@@ -2,10 +2,6 @@ package readers
 
 import (
 	"context"
-	"runtime"
-	"slices"
-	"strconv"
-
 	"fmt"
 	"io"
 	"math"
@@ -13,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"

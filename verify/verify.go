@@ -10,8 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/billcons/billcons/storage"
-	"github.com/billcons/billcons/writers"
 	"io"
 	"io/fs"
 	"os"
@@ -22,6 +20,8 @@ import (
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/spill"
+	"github.com/billcons/billcons/storage"
+	"github.com/billcons/billcons/writers"
 	"github.com/parquet-go/parquet-go"
 )
 

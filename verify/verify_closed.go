@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"github.com/billcons/billcons/writers"
 	"path/filepath"
 	"strings"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/spill"
+	"github.com/billcons/billcons/writers"
 )
 
 // netCheck checks, per closed cycle the last run compared, payer and

@@ -1,11 +1,11 @@
 package verify
 
 import (
-	"github.com/billcons/billcons/writers"
 	"path/filepath"
 	"strings"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/writers"
 )
 
 // indexCheck is verify's check of index/payers.parquet: that the index

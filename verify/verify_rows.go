@@ -3,10 +3,10 @@ package verify
 import (
 	"encoding/binary"
 	"errors"
-	"github.com/billcons/billcons/writers"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/spill"
+	"github.com/billcons/billcons/writers"
 )
 
 // statementRow is the key of a summary row: what its bills share.

@@ -3,7 +3,6 @@ package writers
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/billcons/billcons/parquetio"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/billcons/billcons/billing"
 	"github.com/billcons/billcons/fixtures/bench/floor"
+	"github.com/billcons/billcons/parquetio"
 )
 
 // manyPayersLines is the many-payers shape in small: 200,000

@@ -2,8 +2,6 @@ package writers
 
 import (
 	"fmt"
-	"github.com/billcons/billcons/parquetio"
-	"github.com/billcons/billcons/storage"
 	"path"
 	"slices"
 	"strings"
@@ -11,6 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio"
+	"github.com/billcons/billcons/storage"
 )
 
 // BillColumns are the columns of every bills file, before the extra columns.

@@ -1,10 +1,10 @@
 package writers
 
 import (
-	"github.com/billcons/billcons/parquetio"
 	"time"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio"
 )
 
 // WriteAcceptedChanges writes DIR/changes/accepted.parquet: every accepted

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/billcons/billcons/storage"
 	"maps"
 	"os"
 	"path"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/storage"
 )
 
 // ErrCloseOrder is returned when a close would leave an earlier cycle

@@ -3,13 +3,13 @@ package writers
 import (
 	"cmp"
 	"fmt"
-	"github.com/billcons/billcons/parquetio"
 	"io"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/rules"
 	"github.com/parquet-go/parquet-go"

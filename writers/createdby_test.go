@@ -1,12 +1,12 @@
 package writers
 
 import (
-	"github.com/billcons/billcons/parquetio/parquettest"
 	"path/filepath"
 	"regexp"
 	"testing"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio/parquettest"
 )
 
 // parquetJavaVersion is parquet-java's VersionParser pattern

@@ -2,13 +2,13 @@ package writers
 
 import (
 	"fmt"
-	"github.com/billcons/billcons/parquetio"
-	"github.com/billcons/billcons/parquetio/parquettest"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio"
+	"github.com/billcons/billcons/parquetio/parquettest"
 	"github.com/parquet-go/parquet-go/format"
 )
 

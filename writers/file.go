@@ -2,9 +2,9 @@ package writers
 
 import (
 	"fmt"
-	"github.com/billcons/billcons/storage"
 
 	"github.com/billcons/billcons/parquetio"
+	"github.com/billcons/billcons/storage"
 )
 
 // Output describes one file of the tree, for the manifest.

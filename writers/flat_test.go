@@ -3,8 +3,6 @@ package writers
 import (
 	"bytes"
 	"fmt"
-	"github.com/billcons/billcons/parquetio"
-	"github.com/billcons/billcons/parquetio/parquettest"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio"
+	"github.com/billcons/billcons/parquetio/parquettest"
 	"github.com/parquet-go/parquet-go"
 )
 

@@ -2,9 +2,9 @@ package writers
 
 import (
 	"fmt"
-	"github.com/billcons/billcons/parquetio"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio"
 	"github.com/parquet-go/parquet-go"
 )
 

@@ -3,9 +3,10 @@ package writers
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/billcons/billcons/storage"
 	"os"
 	"path/filepath"
+
+	"github.com/billcons/billcons/storage"
 )
 
 // Manifest is DIR/manifest.json: what a run read, what it wrote, and the

@@ -1,10 +1,11 @@
 package writers
 
 import (
-	"github.com/billcons/billcons/parquetio"
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/billcons/billcons/parquetio"
 )
 
 // ConcatBills writes root/rel, one bills file holding the row groups of

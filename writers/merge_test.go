@@ -4,13 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/billcons/billcons/parquetio/parquettest"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio/parquettest"
 )
 
 // TestConcatBills writes the same cycle's lines as two shards would

@@ -2,7 +2,6 @@ package writers
 
 import (
 	"fmt"
-	"github.com/billcons/billcons/storage"
 	"io"
 	"io/fs"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/storage"
 	"github.com/parquet-go/parquet-go"
 )
 

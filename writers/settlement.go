@@ -1,11 +1,11 @@
 package writers
 
 import (
-	"github.com/billcons/billcons/parquetio"
 	"maps"
 	"slices"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio"
 	"github.com/billcons/billcons/rules"
 )
 

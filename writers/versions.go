@@ -3,8 +3,9 @@ package writers
 import (
 	"context"
 	"fmt"
-	"github.com/billcons/billcons/storage"
 	"time"
+
+	"github.com/billcons/billcons/storage"
 )
 
 // Version is one kept version of a tree.

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/billcons/billcons/storage"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/storage"
 )
 
 // Views describes what DIR/views.sql needs to know about a tree.

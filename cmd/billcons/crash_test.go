@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/billcons/billcons/storage"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/verify"
 	"github.com/billcons/billcons/writers"
 )

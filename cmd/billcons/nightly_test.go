@@ -2,13 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/billcons/billcons/storage"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/writers"
 )
 
