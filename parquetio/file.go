@@ -73,16 +73,6 @@ func PageCodec(c format.CompressionCodec) (compress.Codec, error) {
 	return nil, fmt.Errorf("codec %s", c)
 }
 
-// unwrapPath is err without the path an *os.PathError adds: messages here
-// name the file relative to the tree instead.
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
 func b2i(b bool) int {
 	if b {
 		return 1

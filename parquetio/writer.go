@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/storage"
 	"github.com/parquet-go/parquet-go/compress"
 )
 
@@ -506,7 +507,7 @@ func (f *File) flush() error {
 		return nil
 	}
 	if _, err := f.f.Write(f.buf); err != nil {
-		return fmt.Errorf("writing %s: %w", f.rel, unwrapPath(err))
+		return fmt.Errorf("writing %s: %w", f.rel, storage.UnwrapPath(err))
 	}
 	f.h.Write(f.buf)
 	f.buf = f.buf[:0]
@@ -525,7 +526,7 @@ func (f *File) Close() (Output, error) {
 		return Output{}, err
 	}
 	if err := f.f.Close(); err != nil {
-		return Output{}, fmt.Errorf("writing %s: %w", f.rel, unwrapPath(err))
+		return Output{}, fmt.Errorf("writing %s: %w", f.rel, storage.UnwrapPath(err))
 	}
 	return Output{Path: f.rel, Rows: f.rows, Bytes: f.n, SHA256: hex.EncodeToString(f.h.Sum(nil))}, nil
 }

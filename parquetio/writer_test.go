@@ -1,4 +1,4 @@
-package parquetio
+package parquetio_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio"
 	"github.com/billcons/billcons/parquetio/parquettest"
 	"github.com/parquet-go/parquet-go"
 )
@@ -26,14 +27,14 @@ import (
 // bytes ordered as signed numbers, JSON text, counts; row groups written
 // behind the rows), and by arrow-go with the same values.
 func TestWriterKinds(t *testing.T) {
-	nodes := map[Kind]parquet.Node{Text: parquettest.Text, JSON: parquet.JSON(), Timestamp: parquettest.TS,
-		Amount: parquettest.Amount, Count: parquettest.Count, Sum: parquettest.Sum}
-	var cols []Column
+	nodes := map[parquetio.Kind]parquet.Node{parquetio.Text: parquettest.Text, parquetio.JSON: parquet.JSON(), parquetio.Timestamp: parquettest.TS,
+		parquetio.Amount: parquettest.Amount, parquetio.Count: parquettest.Count, parquetio.Sum: parquettest.Sum}
+	var cols []parquetio.Column
 	var ref []parquettest.Column
-	for k := Text; k <= Sum; k++ {
+	for k := parquetio.Text; k <= parquetio.Sum; k++ {
 		for _, opt := range []bool{false, true} {
 			name := fmt.Sprintf("k%d_%v", k, opt)
-			cols = append(cols, Column{Name: name, Kind: k, Optional: opt})
+			cols = append(cols, parquetio.Column{Name: name, Kind: k, Optional: opt})
 			n := nodes[k]
 			if opt {
 				n = parquet.Optional(n)
@@ -42,7 +43,7 @@ func TestWriterKinds(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	w, err := Create(dir, "x/all.parquet", "all", cols, "parquetio test")
+	w, err := parquetio.Create(dir, "x/all.parquet", "all", cols, "parquetio test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestWriterKinds(t *testing.T) {
 				continue
 			}
 			switch c.Kind {
-			case Text, JSON:
+			case parquetio.Text, parquetio.JSON:
 				s := fmt.Sprintf(`{"n":%d}`, r.IntN(500))
 				row = append(row, "s:"+s)
 				if c.Optional {
@@ -65,7 +66,7 @@ func TestWriterKinds(t *testing.T) {
 				} else {
 					w.Text(s)
 				}
-			case Sum:
+			case parquetio.Sum:
 				var sum billing.Sum
 				sum.Add(billing.Amount(r.Int64N(1<<62) - 1<<61))
 				if r.IntN(2) == 0 {
@@ -107,7 +108,7 @@ func TestWriterKinds(t *testing.T) {
 			t.Fatalf("row %d:\n got %q\nwant %q", i, got[i], want[i])
 		}
 	}
-	parquettest.CheckStats(t, pf, got, StatsMax)
+	parquettest.CheckStats(t, pf, got, parquetio.StatsMax)
 	arrow := arrowRows(t, path)
 	if len(arrow) != len(got) {
 		t.Fatalf("arrow-go read %d rows, parquet-go %d", len(arrow), len(got))

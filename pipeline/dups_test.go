@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/billcons/billcons/parquetio"
 	"github.com/billcons/billcons/verify"
 	"github.com/billcons/billcons/writers"
 	"github.com/google/go-cmp/cmp"
@@ -61,7 +62,7 @@ func TestDuplicatesAcrossFiles(t *testing.T) {
 			t.Fatalf("spill %d: Run() = %v", spill, err)
 		}
 		var got []reject
-		err = writers.ReadParquet(filepath.Join(out, "rejects/usage.parquet"), func(cols []string, v map[string]parquet.Value) error {
+		err = parquetio.Read(filepath.Join(out, "rejects/usage.parquet"), func(cols []string, v map[string]parquet.Value) error {
 			x := reject{File: v["source_file"].String(), Row: v["source_row"].String(), Code: v["reason_code"].String()}
 			if x.Code == "duplicate_line_id" {
 				x.Reason, x.Record = v["reason"].String(), v["record"].String()

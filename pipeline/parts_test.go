@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/billcons/billcons/parquetio"
 	"github.com/billcons/billcons/verify"
 	"github.com/billcons/billcons/writers"
 	"github.com/parquet-go/parquet-go"
@@ -97,7 +98,7 @@ func TestPartsSameTree(t *testing.T) {
 		}
 	}
 	var rejects []string
-	err = writers.ReadParquet(filepath.Join(dir, "parts", "rejects/usage.parquet"), func(cols []string, v map[string]parquet.Value) error {
+	err = parquetio.Read(filepath.Join(dir, "parts", "rejects/usage.parquet"), func(cols []string, v map[string]parquet.Value) error {
 		rejects = append(rejects, v["source_row"].String()+" "+v["reason_code"].String())
 		return nil
 	})

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/billcons/billcons/writers"
+	"github.com/billcons/billcons/parquetio"
 	"github.com/google/go-cmp/cmp"
 	"github.com/parquet-go/parquet-go"
 )
@@ -49,7 +49,7 @@ func TestChangeRejectsReadAgain(t *testing.T) {
 	}
 	type reject struct{ File, Row, Code, Record string }
 	var got []reject
-	err := writers.ReadParquet(filepath.Join(out, "rejects/changes.parquet"), func(cols []string, v map[string]parquet.Value) error {
+	err := parquetio.Read(filepath.Join(out, "rejects/changes.parquet"), func(cols []string, v map[string]parquet.Value) error {
 		got = append(got, reject{v["source_file"].String(), v["source_row"].String(), v["reason_code"].String(), v["record"].String()})
 		return nil
 	})

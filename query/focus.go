@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/billcons/billcons/parquetio"
 	"github.com/billcons/billcons/writers"
 	"github.com/parquet-go/parquet-go"
 )
@@ -125,7 +126,7 @@ func (d *DB) ExportFOCUS(ctx context.Context, out string, lenient bool) (int64, 
 // REQUIRED, and returns the rows copied. A null in such a column is an
 // error: the view broke a promise.
 func requireColumns(src, dst string) (int64, error) {
-	pf, f, err := writers.OpenParquet(src)
+	pf, f, err := parquetio.Open(src)
 	if err != nil {
 		return 0, err
 	}

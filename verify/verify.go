@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio"
 	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/spill"
 	"github.com/billcons/billcons/storage"
@@ -333,7 +334,7 @@ func (vr *verification) checkCredits() error {
 	perCredit := map[string]*billing.Sum{}
 	var appliedRows int64
 	if vr.hasSettlement {
-		err = writers.ReadParquet(appliedPath, func(_ []string, v map[string]parquet.Value) error {
+		err = parquetio.Read(appliedPath, func(_ []string, v map[string]parquet.Value) error {
 			appliedRows++
 			g := statementRow{str(v["billing_cycle"]), str(v["payer_account_id"]), str(v["account_id"]), str(v["product_code"]), str(v["currency"])}
 			amt := billing.Amount(v["amount"].Int64())
@@ -352,7 +353,7 @@ func (vr *verification) checkCredits() error {
 		if err != nil {
 			return err
 		}
-		err = writers.ReadParquet(vr.file("credit_balances"), func(_ []string, v map[string]parquet.Value) error {
+		err = parquetio.Read(vr.file("credit_balances"), func(_ []string, v map[string]parquet.Value) error {
 			id := str(v["credit_id"])
 			amount, applied, remaining := billing.Amount(v["amount"].Int64()), billing.Amount(v["applied"].Int64()), billing.Amount(v["remaining"].Int64())
 			var got billing.Sum
@@ -395,7 +396,7 @@ func (vr *verification) checkCredits() error {
 // credits applied to it.
 func (vr *verification) checkSummary() error {
 	var err error
-	err = writers.ReadParquet(vr.file("summary"), func(_ []string, v map[string]parquet.Value) error {
+	err = parquetio.Read(vr.file("summary"), func(_ []string, v map[string]parquet.Value) error {
 		if err := vr.stopped(); err != nil {
 			return err
 		}
@@ -490,7 +491,7 @@ func (vr *verification) checkRejects() error {
 	fixedCurrency, _ := vr.m.Options["currency"].(string)
 	amountField, currencyField := readers.RecordAmountFields(profile)
 	vr.rejected = map[string]*billing.Sum{}
-	err = writers.ReadParquet(vr.file("rejects_usage"), func(_ []string, v map[string]parquet.Value) error {
+	err = parquetio.Read(vr.file("rejects_usage"), func(_ []string, v map[string]parquet.Value) error {
 		vr.rejectRows++
 		var rec map[string]*string
 		if err := json.Unmarshal(v["record"].ByteArray(), &rec); err != nil {
@@ -690,7 +691,7 @@ func exists(p string) bool {
 
 // countParquet returns the rows of a Parquet file, from its footer.
 func countParquet(p string) (int64, error) {
-	pf, f, err := writers.OpenParquet(p)
+	pf, f, err := parquetio.Open(p)
 	if err != nil {
 		return 0, err
 	}

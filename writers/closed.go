@@ -164,7 +164,7 @@ func ReadBillRows(p string, cycle billing.Cycle, fn func(l *billing.UsageLine, d
 }
 
 // BillRows reads the rows of a bills file one by one ([OpenBillRows]), by
-// the column reader verify uses (a map per row, as [ReadParquet] gives,
+// the column reader verify uses (a map per row, as [parquetio.Read] gives,
 // made a run over eleven closed months of 100,000 lines each 3.7 times
 // slower).
 type BillRows struct {
@@ -338,7 +338,7 @@ func (r *BillRows) Next() (*billing.UsageLine, *Decided, bool, error) {
 func ReadApplied(p string, fn func(row *rules.StatementRow, a *rules.Application, from string) error) error {
 	var row rules.StatementRow
 	var a rules.Application
-	return ReadParquet(p, func(_ []string, v map[string]parquet.Value) error {
+	return parquetio.Read(p, func(_ []string, v map[string]parquet.Value) error {
 		c, err := billing.ParseCycle(v["billing_cycle"].String())
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
@@ -362,7 +362,7 @@ func ReadApplied(p string, fn func(row *rules.StatementRow, a *rules.Application
 // ReadAlerts returns the rows of an alerts/alerts.parquet file.
 func ReadAlerts(p string) ([]rules.Alert, error) {
 	var out []rules.Alert
-	err := ReadParquet(p, func(_ []string, v map[string]parquet.Value) error {
+	err := parquetio.Read(p, func(_ []string, v map[string]parquet.Value) error {
 		c, err := billing.ParseCycle(v["billing_cycle"].String())
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
@@ -434,7 +434,7 @@ func (w *Recomputed) Close() (Output, error) { return output(w.f.Close()) }
 // ReadRecomputed calls fn for each row of a RecomputedPath file.
 func ReadRecomputed(p string, fn func(*RecomputedRow) error) error {
 	var row RecomputedRow
-	return ReadParquet(p, func(_ []string, v map[string]parquet.Value) error {
+	return parquetio.Read(p, func(_ []string, v map[string]parquet.Value) error {
 		c, err := billing.ParseCycle(v["billing_cycle"].String())
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)

@@ -74,7 +74,7 @@ func writeIndexRow(f *parquetio.Writer, r *IndexRow) error {
 // ReadIndex calls fn for each row of an index file written by [Index].
 func ReadIndex(p string, fn func(*IndexRow) error) error {
 	var row IndexRow
-	return ReadParquet(p, func(_ []string, v map[string]parquet.Value) error {
+	return parquetio.Read(p, func(_ []string, v map[string]parquet.Value) error {
 		c, err := billing.ParseCycle(v["billing_cycle"].String())
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)

@@ -2,7 +2,6 @@ package writers
 
 import (
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio"
 	"github.com/billcons/billcons/storage"
 	"github.com/parquet-go/parquet-go"
 )
@@ -96,7 +96,7 @@ func ReadBills(dir string, fn func(*BillRecord) error) error {
 		if err != nil {
 			return err
 		}
-		err = ReadParquet(filepath.Join(dir, filepath.FromSlash(rel)), func(cols []string, vals map[string]parquet.Value) error {
+		err = parquetio.Read(filepath.Join(dir, filepath.FromSlash(rel)), func(cols []string, vals map[string]parquet.Value) error {
 			rec := &BillRecord{File: rel, Cycle: cycle, Payer: payer, Values: vals, Columns: cols}
 			if v, ok := vals["payer_account_id"]; ok {
 				rec.Payer = string(v.ByteArray())
@@ -126,70 +126,10 @@ func ReadBills(dir string, fn func(*BillRecord) error) error {
 	return nil
 }
 
-// OpenParquet opens the Parquet file p, an output billcons wrote (or wrote
-// through a library); the caller closes f when done with pf. Errors name p.
-func OpenParquet(p string) (pf *parquet.File, f *os.File, err error) {
-	if f, err = os.Open(p); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", p, storage.UnwrapPath(err))
-	}
-	st, err := f.Stat()
-	if err == nil {
-		pf, err = parquet.OpenFile(f, st.Size())
-	}
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s: %w", p, err)
-	}
-	return pf, f, nil
-}
-
-// ReadParquet calls fn for each row of a flat Parquet file with its values by
-// column name. The values are valid only during the call.
-func ReadParquet(p string, fn func(cols []string, vals map[string]parquet.Value) error) error {
-	pf, f, err := OpenParquet(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var cols []string
-	for _, fld := range pf.Schema().Fields() {
-		cols = append(cols, fld.Name())
-	}
-	vals := make(map[string]parquet.Value, len(cols))
-	buf := make([]parquet.Row, 256)
-	for _, rg := range pf.RowGroups() {
-		rows := rg.Rows()
-		for {
-			n, err := rows.ReadRows(buf)
-			for _, row := range buf[:n] {
-				clear(vals)
-				for _, v := range row {
-					if c := v.Column(); c >= 0 && c < len(cols) {
-						vals[cols[c]] = v
-					}
-				}
-				if ferr := fn(cols, vals); ferr != nil {
-					rows.Close()
-					return ferr
-				}
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("%s: %w", p, err)
-			}
-		}
-		rows.Close()
-	}
-	return nil
-}
-
 // ReadSummary calls fn for each row of a summary file written by [Summary].
 func ReadSummary(p string, fn func(*SummaryRow) error) error {
 	var row SummaryRow
-	return ReadParquet(p, func(_ []string, v map[string]parquet.Value) error {
+	return parquetio.Read(p, func(_ []string, v map[string]parquet.Value) error {
 		c, err := billing.ParseCycle(v["billing_cycle"].String())
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
@@ -212,7 +152,7 @@ func ReadSummary(p string, fn func(*SummaryRow) error) error {
 // ReadRejects calls fn for each row of a rejects file written by [Rejects].
 func ReadRejects(p string, fn func(*Reject) error) error {
 	var x Reject
-	return ReadParquet(p, func(_ []string, v map[string]parquet.Value) error {
+	return parquetio.Read(p, func(_ []string, v map[string]parquet.Value) error {
 		x = Reject{SourceFile: v["source_file"].String(), SourceRow: v["source_row"].Int64(), Code: v["reason_code"].String(),
 			Reason: v["reason"].String(), Record: v["record"].String()}
 		return fn(&x)

@@ -28,6 +28,7 @@ import (
 	_ "time/tzdata" // IANA zones for --tz on machines without a zoneinfo database
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio"
 	"github.com/billcons/billcons/pipeline"
 	"github.com/billcons/billcons/query"
 	"github.com/billcons/billcons/readers"
@@ -761,7 +762,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	groups := map[key]*agg{}
 	rows := 0
-	err = writers.ReadParquet(filepath.Join(dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
+	err = parquetio.Read(filepath.Join(dir, "summary", "summary.parquet"), func(_ []string, v map[string]parquet.Value) error {
 		if rows++; rows%4096 == 1 { // a summary of millions of rows takes a while: a signal stops it
 			if err := ctx.Err(); err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/billcons/billcons/billing"
+	"github.com/billcons/billcons/parquetio"
 	"github.com/billcons/billcons/rules"
 	"github.com/billcons/billcons/writers"
 	"github.com/parquet-go/parquet-go"
@@ -102,7 +103,7 @@ func TestVerifyCatchesSettlementDamage(t *testing.T) {
 	billcons(t, 0, "verify", "out")
 
 	var credits []*rules.CreditBalance
-	err := writers.ReadParquet("out/credits/balances.parquet", func(_ []string, v map[string]parquet.Value) error {
+	err := parquetio.Read("out/credits/balances.parquet", func(_ []string, v map[string]parquet.Value) error {
 		c := &rules.CreditBalance{}
 		c.CreditID, c.Owner, c.Currency = string(v["credit_id"].ByteArray()), string(v["owner_account_id"].ByteArray()), string(v["currency"].ByteArray())
 		c.Kind, _ = billing.ParseCreditKind(string(v["kind"].ByteArray()))

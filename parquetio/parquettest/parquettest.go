@@ -9,57 +9,41 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/billcons/billcons/parquetio"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 )
 
-// Open opens a Parquet file with parquet-go.
+// Open opens a Parquet file with parquet-go (parquetio.Open), closed when
+// the test ends.
 func Open(t testing.TB, path string) *parquet.File {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	pf, f, err := parquetio.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { f.Close() })
 	return pf
 }
 
-// Rows reads a flat Parquet file's rows, each value rendered by Render,
-// in the schema's column order.
+// Rows reads a flat Parquet file's rows (parquetio.Read), each value
+// rendered by Render, in the schema's column order.
 func Rows(t testing.TB, path string) [][]string {
 	t.Helper()
-	pf := Open(t, path)
-	width := len(pf.Schema().Columns())
 	var got [][]string
-	buf := make([]parquet.Row, 256)
-	for _, rg := range pf.RowGroups() {
-		rows := rg.Rows()
-		for {
-			n, err := rows.ReadRows(buf)
-			for _, r := range buf[:n] {
-				row := make([]string, width)
-				for _, v := range r {
-					row[v.Column()] = Render(v)
-				}
-				got = append(got, row)
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				rows.Close()
-				t.Fatal(err)
-			}
+	err := parquetio.Read(path, func(cols []string, v map[string]parquet.Value) error {
+		row := make([]string, len(cols))
+		for i, c := range cols {
+			row[i] = Render(v[c])
 		}
-		rows.Close()
+		got = append(got, row)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return got
 }
