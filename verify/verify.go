@@ -102,6 +102,19 @@ func (vr *verification) file(view string) string {
 	return filepath.Join(vr.dir, filepath.FromSlash(writers.PathOf(view)))
 }
 
+// rowsAre checks that the tree's file of view holds want rows, as the
+// manifest counts them (what: how it counts them, " rejected").
+func (vr *verification) rowsAre(view string, want int64, what string) error {
+	n, err := countParquet(vr.file(view))
+	if err != nil {
+		return err
+	}
+	if n != want {
+		vr.bad("%s holds %d rows; manifest says %d%s", writers.PathOf(view), n, want, what)
+	}
+	return nil
+}
+
 type curSums struct{ disc, eff, coupon, voucher, sv, due billing.Sum }
 
 // bad records a problem.
@@ -380,12 +393,8 @@ func (vr *verification) checkCredits() error {
 		if appliedRows != vr.m.Counts.CreditsApplied {
 			vr.bad("credits/applied.parquet holds %d rows; manifest says %d", appliedRows, vr.m.Counts.CreditsApplied)
 		}
-		alerts, err := countParquet(vr.file("alerts"))
-		if err != nil {
+		if err := vr.rowsAre("alerts", vr.m.Counts.Alerts, ""); err != nil {
 			return err
-		}
-		if alerts != vr.m.Counts.Alerts {
-			vr.bad("alerts/alerts.parquet holds %d rows; manifest says %d", alerts, vr.m.Counts.Alerts)
 		}
 	}
 
@@ -520,17 +529,9 @@ func (vr *verification) checkRejects() error {
 		return err
 	}
 
-	acceptedPath := vr.file("changes")
-	if exists(acceptedPath) { // older trees lack it
-		accepted, err := countParquet(acceptedPath)
-		if err != nil {
-			return err
-		}
-		if accepted != vr.m.Counts.ChangesAccepted {
-			vr.bad("changes/accepted.parquet holds %d rows; manifest says %d accepted", accepted, vr.m.Counts.ChangesAccepted)
-		}
+	if exists(vr.file("changes")) { // older trees lack it
+		return vr.rowsAre("changes", vr.m.Counts.ChangesAccepted, " accepted")
 	}
-
 	return nil
 }
 
@@ -550,16 +551,11 @@ func (vr *verification) checkCounts() error {
 		if in.read != in.accepted+in.rejected {
 			vr.bad("manifest: %d %s rows read but %d accepted + %d rejected", in.read, in.name, in.accepted, in.rejected)
 		}
-		p := vr.file("rejects_" + in.name)
-		if !exists(p) {
+		if !exists(vr.file("rejects_" + in.name)) {
 			continue
 		}
-		n, err := countParquet(p)
-		if err != nil {
+		if err := vr.rowsAre("rejects_"+in.name, in.rejected, " rejected"); err != nil {
 			return err
-		}
-		if n != in.rejected {
-			vr.bad("rejects/%s.parquet holds %d rows; manifest says %d rejected", in.name, n, in.rejected)
 		}
 	}
 	if c.UsageRead != c.UsageBilled+c.UsageRejected {
