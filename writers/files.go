@@ -36,8 +36,13 @@ var TreeFiles = []TreeFile{
 
 // TreeFileOf returns the file whose view is view, or nil.
 func TreeFileOf(view string) *TreeFile {
+	return treeFile(func(f *TreeFile) bool { return f.View == view })
+}
+
+// treeFile returns the first file that is, or nil.
+func treeFile(is func(*TreeFile) bool) *TreeFile {
 	for i := range TreeFiles {
-		if TreeFiles[i].View == view {
+		if is(&TreeFiles[i]) {
 			return &TreeFiles[i]
 		}
 	}
@@ -57,10 +62,5 @@ func PathOf(view string) string {
 
 // GuardedFile returns the file whose lost rows trip missing_<guard>, or nil.
 func GuardedFile(guard string) *TreeFile {
-	for i := range TreeFiles {
-		if TreeFiles[i].Guard == guard {
-			return &TreeFiles[i]
-		}
-	}
-	return nil
+	return treeFile(func(f *TreeFile) bool { return f.Guard == guard })
 }
