@@ -188,6 +188,7 @@ func splitFile(ctx context.Context, s *storage.Store, p *Plan, opts readers.Usag
 	// writes one per shard).
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(Uploads)
+	sizes := make([]int64, len(outs)) // each upload writes its own
 	for j, o := range outs {
 		if o == nil {
 			continue
@@ -200,16 +201,18 @@ func splitFile(ctx context.Context, s *storage.Store, p *Plan, opts readers.Usag
 		}
 		keys = append(keys, o.key)
 		g.Go(func() error {
-			n, err := s.MoveFile(gctx, o.key, o.f.Name())
-			if err != nil {
-				return err
-			}
-			sf.Shards[j] = SplitBucket{Key: o.key, Rows: o.w.rows, Bytes: n}
-			return nil
+			var err error
+			sizes[j], err = s.MoveFile(gctx, o.key, o.f.Name())
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, keys, err
+	}
+	for j, o := range outs {
+		if o != nil {
+			sf.Shards[j] = SplitBucket{Key: o.key, Rows: o.w.rows, Bytes: sizes[j]}
+		}
 	}
 	sf.Input = in
 	return sf, keys, nil
