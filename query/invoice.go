@@ -203,7 +203,7 @@ func (d *DB) Invoice(ctx context.Context, payer, cycle string) (*Invoice, error)
 	if err != nil {
 		return nil, err
 	}
-	_, loc := d.runZone()
+	loc := d.runZone
 	inv := &Invoice{Payer: payer, Cycle: cycle,
 		PeriodStart: c.Start(loc).Format(time.RFC3339), PeriodEnd: (c + 1).Start(loc).Format(time.RFC3339)}
 	cycles, err := d.PayerBills(ctx, payer, cycle)

@@ -32,6 +32,10 @@ type DB struct {
 	// zone is where Print shows TIMESTAMPTZ values: the session's TimeZone,
 	// the run's --tz until a statement sets another.
 	zone *time.Location
+	// runTZ is the run's --tz as it gave it ("" when the manifest does not
+	// say), runZone that zone (UTC then): where billing cycles are cut.
+	runTZ   string
+	runZone *time.Location
 }
 
 // Open opens an in-memory DuckDB over the output tree in dir and runs its
@@ -58,6 +62,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		return nil, err
 	}
 	d := &DB{db: db, conn: conn, Dir: abs, zone: time.UTC}
+	d.runTZ, d.runZone = runZoneOf(abs)
 	if _, err := conn.ExecContext(ctx, "SET VARIABLE billcons_dir = "+Literal(abs)); err != nil {
 		d.Close()
 		return nil, OneLine(err)
@@ -179,10 +184,10 @@ func (d *DB) PayerBills(ctx context.Context, payer, cycle string) ([]string, err
 	return cycles, d.Exec(ctx, q)
 }
 
-// runZone is the billing time zone of the tree's run (its --tz) and its
-// name; UTC and "" when the manifest does not say.
-func (d *DB) runZone() (string, *time.Location) {
-	if m, err := writers.ReadManifest(d.Dir); err == nil {
+// runZoneOf is the billing time zone of the run that wrote the tree in dir
+// (its --tz) and its name; UTC and "" when the manifest does not say.
+func runZoneOf(dir string) (string, *time.Location) {
+	if m, err := writers.ReadManifest(dir); err == nil {
 		if tz, ok := m.Options["tz"].(string); ok && tz != "" {
 			if loc, err := billing.ParseZone(tz); err == nil {
 				return tz, loc
@@ -197,7 +202,7 @@ func (d *DB) runZone() (string, *time.Location) {
 // IANA does: a whole-hour offset is Etc/GMT with the sign turned; another
 // offset leaves DuckDB in UTC, and Print shows times at the offset itself.
 func (d *DB) useRunZone(ctx context.Context) {
-	tz, loc := d.runZone()
+	tz, loc := d.runTZ, d.runZone
 	if tz == "" {
 		return
 	}
