@@ -28,15 +28,14 @@ type GC struct {
 
 // Collected is what a collection removed (or, dry, would remove) and kept.
 type Collected struct {
-	Kept           []int64 // the versions kept
-	Versions       int     // published versions removed (their pointers)
-	Objects        int     // objects removed
-	Bytes          int64
-	Uploads        int // incomplete multipart uploads aborted
-	KeptObjects    int // objects left under _runs/ and _data/
-	KeptBytes      int64
-	UnderWayOrNew  int // runs left whole: under way, or published within Grace
-	PublishedTotal int // published versions before
+	Kept          []int64 // the versions kept
+	Versions      int     // published versions removed (their pointers)
+	Objects       int     // objects removed
+	Bytes         int64
+	Uploads       int // incomplete multipart uploads aborted
+	KeptObjects   int // objects left under _runs/ and _data/
+	KeptBytes     int64
+	UnderWayOrNew int // runs left whole: under way, or published within Grace
 }
 
 // runPrefixes hold a store's runs: what their steps hand each other
@@ -77,7 +76,7 @@ func Collect(ctx context.Context, u string, gc GC) (*Collected, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &collector{GC: gc, s: s, c: &Collected{PublishedTotal: len(ptrs)}}
+	k := &collector{GC: gc, s: s, c: &Collected{}}
 	cut := max(0, len(ptrs)-gc.Keep)
 	kept, dropped := ptrs[cut:], ptrs[:cut]
 	if err := k.keepReferenced(ctx, kept); err != nil {

@@ -8,11 +8,9 @@ import (
 	"github.com/billcons/billcons/storage"
 )
 
-// Version is one kept version of a tree.
+// Version is one kept version of a tree, with its manifest.
 type Version struct {
-	Number   int64
-	Latest   bool
-	Dir      string // its folder
+	storage.KeptVersion
 	Manifest *Manifest
 }
 
@@ -29,7 +27,7 @@ func Versions(dir string) ([]Version, error) {
 		if err != nil {
 			return nil, err
 		}
-		vs[i] = Version{Number: k.Number, Latest: k.Latest, Dir: k.Dir, Manifest: m}
+		vs[i] = Version{KeptVersion: k, Manifest: m}
 	}
 	return vs, nil
 }

@@ -89,7 +89,7 @@ func versionsOf(ctx context.Context, dir string) ([]writers.Version, error) {
 		if m.EndedAt == "" || m.TreeVersion == 0 { // a run published before versions
 			m.EndedAt = p.PublishedAt
 		}
-		vs = append(vs, writers.Version{Number: p.Seq, Latest: i == len(ps)-1, Manifest: m})
+		vs = append(vs, writers.Version{KeptVersion: storage.KeptVersion{Number: p.Seq, Latest: i == len(ps)-1}, Manifest: m})
 	}
 	return vs, nil
 }
