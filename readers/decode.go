@@ -310,6 +310,15 @@ func (d *UsageDecoder) Account(row *Row) string {
 	return ""
 }
 
+// bad is row's error in column c.
+func (d *UsageDecoder) bad(row *Row, c int, code string, err error) *billing.RowError {
+	field := billing.UsageColumns[c]
+	if j := d.col[c]; j >= 0 {
+		field = d.header[j] // the column as the input names it (an export's own name)
+	}
+	return &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: d.col[c] + 1}, Field: field, Code: code, Err: err}
+}
+
 // Decode parses row into line. On a bad row it returns a *billing.RowError
 // whose Field names the first bad column and whose Code is the reason_code;
 // line is then partly filled and must not be used. Line.Extra is sized to
@@ -339,13 +348,7 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 		}
 		return row.Fields[j], nil
 	}
-	bad := func(c int, code string, err error) *billing.RowError {
-		field := billing.UsageColumns[c]
-		if j := d.col[c]; j >= 0 {
-			field = d.header[j] // the column as the input names it (an export's own name)
-		}
-		return &billing.RowError{Pos: billing.Pos{File: d.file, Row: row.N, Col: d.col[c] + 1}, Field: field, Code: code, Err: err}
-	}
+	bad := func(c int, code string, err error) *billing.RowError { return d.bad(row, c, code, err) }
 	var vals [billing.NumUsageColumns]string
 	var typed [billing.NumUsageColumns]bool // delivered as integers (DeliverTyped)
 	for c := range vals {
@@ -386,9 +389,14 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 	}
 	if d.vocabulary != nil {
 		parseTime = d.clock.Parse
-		if rerr := d.vocabulary(&vals, bad); rerr != nil {
+		// Translated in a copy: handed to a function value, vals would
+		// move to the heap for every row of every profile.
+		v := new([billing.NumUsageColumns]string)
+		*v = vals
+		if rerr := d.vocabulary(v, func(c int, code string, err error) *billing.RowError { return d.bad(row, c, code, err) }); rerr != nil {
 			return rerr
 		}
+		vals = *v
 	}
 	var err error
 	if line.LineID, err = billing.ParseID(vals[billing.ColLineID]); err != nil {

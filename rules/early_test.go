@@ -132,3 +132,41 @@ func sortedChanges(cs []billing.Change) []billing.Change {
 	slices.SortFunc(out, func(a, b billing.Change) int { return Before(&a, &b) })
 	return out
 }
+
+// TestPrefetch: the members Prefetch looks up for a batch of lines answer
+// every question as the plan's own lookup does ([LatestChange],
+// [UnsettledHold]), members with no change included.
+func TestPrefetch(t *testing.T) {
+	var asked, without int
+	for seed := uint64(0); seed < 100; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 99))
+		changes, lines := randomHistory(t, rng)
+		p := NewPlan(changes, cst, TimingEndTime)
+		accounts := []string{"no-such-account"}
+		for i := range lines {
+			accounts = append(accounts, lines[i].AccountID)
+		}
+		ms := p.Prefetch(accounts, nil)
+		if len(ms) != len(accounts) {
+			t.Fatalf("seed %d: %d members for %d accounts", seed, len(ms), len(accounts))
+		}
+		if len(ms[0].steps) != 0 {
+			without++
+		}
+		for i := range lines {
+			m := ms[i+1]
+			if m.Holds(&lines[i]) != p.Holds(&lines[i]) {
+				t.Fatalf("seed %d: line %s: the prefetched member's Holds differs", seed, lines[i].LineID)
+			}
+			want, wantOK := p.Member(lines[i].AccountID).AssignEarly(&lines[i])
+			got, ok := m.AssignEarly(&lines[i])
+			if ok != wantOK || !cmp.Equal(want, got) {
+				t.Fatalf("seed %d: line %s: the prefetched member decides %+v (%v), the plan's %+v (%v)", seed, lines[i].LineID, got, ok, want, wantOK)
+			}
+			asked++
+		}
+	}
+	if without != 0 || asked == 0 {
+		t.Fatalf("an absent account got changes in %d histories; %d lines asked", without, asked)
+	}
+}

@@ -60,6 +60,9 @@ type record struct {
 // keyPrefix packs up to 8 bytes of key so that comparing prefixes as
 // numbers orders keys as bytes.Compare does, as far as the prefix goes.
 func keyPrefix(key []byte) uint64 {
+	if len(key) >= 8 {
+		return binary.BigEndian.Uint64(key)
+	}
 	var b [8]byte
 	copy(b[:], key)
 	return binary.BigEndian.Uint64(b[:])
