@@ -137,9 +137,10 @@ type Config struct {
 //
 // It is small on purpose: every page of fresh memory costs a page fault,
 // and a larger budget spends more time in the kernel and more memory than
-// it saves in merging (docs/performance.md gives the measurements). Package
+// it saves in merging, and a sort over a buffer that fits the processor's
+// caches is quicker (docs/performance.md gives the measurements). Package
 // spill doubles it every 256 runs, so files stay few on large inputs.
-const DefaultSpillBytes = 16 << 20
+const DefaultSpillBytes = 8 << 20
 
 // ErrDataQuality is returned when a limit set by the operator (such as
 // Config.MaxRejectRatio) was crossed. The previous output is kept.
