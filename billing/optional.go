@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The optional usage columns FOCUS and analysts use (docs/inputs.md). They
@@ -79,65 +81,100 @@ func ParseTags(s string) (string, error) {
 	if !utf8.ValidString(t) {
 		return "", fmt.Errorf("tags are not valid UTF-8: %s", quoteShort(s))
 	}
-	var keys, vals []string
 	if t[0] == '{' {
-		dec := json.NewDecoder(strings.NewReader(t))
-		dec.UseNumber()
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-			return "", fmt.Errorf("tags %s: not a JSON object", quoteShort(s))
-		}
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return "", fmt.Errorf("tags %s: not a JSON object: %v", quoteShort(s), err)
-			}
-			v, err := dec.Token()
-			if err != nil {
-				return "", fmt.Errorf("tags %s: not a JSON object: %v", quoteShort(s), err)
-			}
-			vs, ok := v.(string)
-			if !ok {
-				return "", fmt.Errorf("tags %s: the value of %q is not a string", quoteShort(s), k)
-			}
-			keys, vals = append(keys, k.(string)), append(vals, vs)
-		}
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-			return "", fmt.Errorf("tags %s: not a JSON object", quoteShort(s))
-		}
-		if int(dec.InputOffset()) != len(t) {
-			return "", fmt.Errorf("tags %s: text after the JSON object", quoteShort(s))
-		}
-	} else {
-		for _, pair := range strings.Split(t, ";") {
-			pair = strings.TrimSpace(pair)
-			if pair == "" {
-				continue
-			}
-			var k, v string
-			if rest, ok := strings.CutPrefix(pair, "key:"); ok && strings.Contains(rest, " value:") {
-				k, v, _ = strings.Cut(rest, " value:")
-			} else if k, v, ok = strings.Cut(pair, ":"); !ok {
-				return "", fmt.Errorf("tags %s: %s is not key:value", quoteShort(s), quoteShort(pair))
-			}
-			keys, vals = append(keys, strings.TrimSpace(k)), append(vals, strings.TrimSpace(v))
-		}
+		return parseJSONTags(s, t)
 	}
+	// Every line carries its tags: read them without allocating but for
+	// the result (a reference reading checks this one: TestParseTagsSame).
+	var kbuf, vbuf [8]string
+	keys, vals := kbuf[:0], vbuf[:0]
+	for rest := t; rest != ""; {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, ";")
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		var k, v string
+		if r, ok := strings.CutPrefix(pair, "key:"); ok && strings.Contains(r, " value:") {
+			k, v, _ = strings.Cut(r, " value:")
+		} else if k, v, ok = strings.Cut(pair, ":"); !ok {
+			return "", fmt.Errorf("tags %s: %s is not key:value", quoteShort(s), quoteShort(pair))
+		}
+		keys, vals = append(keys, strings.TrimSpace(k)), append(vals, strings.TrimSpace(v))
+	}
+	return tagsJSON(s, keys, vals)
+}
+
+// parseJSONTags reads tags t given as a JSON object of strings.
+func parseJSONTags(s, t string) (string, error) {
+	var keys, vals []string
+	dec := json.NewDecoder(strings.NewReader(t))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", fmt.Errorf("tags %s: not a JSON object", quoteShort(s))
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return "", fmt.Errorf("tags %s: not a JSON object: %v", quoteShort(s), err)
+		}
+		v, err := dec.Token()
+		if err != nil {
+			return "", fmt.Errorf("tags %s: not a JSON object: %v", quoteShort(s), err)
+		}
+		vs, ok := v.(string)
+		if !ok {
+			return "", fmt.Errorf("tags %s: the value of %q is not a string", quoteShort(s), k)
+		}
+		keys, vals = append(keys, k.(string)), append(vals, vs)
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return "", fmt.Errorf("tags %s: not a JSON object", quoteShort(s))
+	}
+	if int(dec.InputOffset()) != len(t) {
+		return "", fmt.Errorf("tags %s: text after the JSON object", quoteShort(s))
+	}
+	return tagsJSON(s, keys, vals)
+}
+
+// tagsJSON checks tags s read as keys and vals, and writes them as one
+// JSON object.
+func tagsJSON(s string, keys, vals []string) (string, error) {
 	if len(keys) > MaxTags {
 		return "", fmt.Errorf("tags %s: %d tags; at most %d are allowed", quoteShort(s), len(keys), MaxTags)
 	}
-	seen := make(map[string]bool, len(keys))
+	// A repeated key is looked for one by one among a line's few tags, by
+	// a set among up to MaxTags.
+	var seen map[string]bool
+	if len(keys) > 16 {
+		seen = make(map[string]bool, len(keys))
+	}
+	n := 2
 	for i, k := range keys {
 		if k == "" {
 			return "", errors.New("tags " + quoteShort(s) + ": a tag has an empty key")
 		}
-		if seen[k] {
+		if seen != nil && seen[k] || seen == nil && slices.Contains(keys[:i], k) {
 			return "", fmt.Errorf("tags %s: the key %q repeats", quoteShort(s), k)
 		}
-		seen[k] = true
+		if seen != nil {
+			seen[k] = true
+		}
 		if utf8.RuneCountInString(k) > MaxTagText || utf8.RuneCountInString(vals[i]) > MaxTagText {
 			return "", fmt.Errorf("tags %s: a key or value is longer than %d characters", quoteShort(s), MaxTagText)
 		}
+		n += len(k) + len(vals[i]) + 6
 	}
-	b, err := AppendJSONObject(nil, len(keys), func(i int) (string, any) { return keys[i], vals[i] })
-	return string(b), err
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(AppendJSONString(b, k), ':')
+		b = AppendJSONString(b, vals[i])
+	}
+	b = append(b, '}')
+	return unsafe.String(unsafe.SliceData(b), len(b)), nil // b is not written again
 }
