@@ -179,4 +179,3 @@ func referenceParseTags(s string) (string, error) {
 	b, err := marshalObject(keys, vals)
 	return string(b), err
 }
-
