@@ -194,18 +194,7 @@ func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *
 	var idKey, idPayload, key, payload []byte
 	var line billing.UsageLine
 	var rows int64
-	// Each row's member, looked up for the whole batch first
-	// (rules.Plan.Prefetch).
-	var accounts []string
-	var members []rules.Member
-	member := func(i int, account string) rules.Member {
-		if accounts[i] == account {
-			return members[i]
-		}
-		return plan.Member(account)
-	}
-	var i int
-	each := func(row *readers.Row) error {
+	err = readers.Each(ctx, t, func(row *readers.Row) error {
 		rows++
 		tally.read++
 		if n := read.Add(1); n%1024 == 0 {
@@ -250,7 +239,7 @@ func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *
 		adjRejected := plan.RejectsAdjustment(&line)
 		prepaid := adjRejected || plan.NeedsPurchases(&line)
 		idPayload = idPayload[:0]
-		member := member(i, line.AccountID) // one lookup for both questions
+		member := plan.Member(line.AccountID) // one lookup for both questions
 		holds := member.Holds(&line)
 		if cc := r.closed; cc != nil && line.Cycle <= cc.last {
 			if !slices.Contains(tally.closed, line.Cycle) {
@@ -295,19 +284,6 @@ func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *
 			return sp.bills.Add(key, payload)
 		}
 		return sp.pending.Add(key, payload)
-	}
-	err = readers.EachBatch(ctx, t, func(batch []readers.Row) error {
-		accounts = accounts[:0]
-		for i := range batch {
-			accounts = append(accounts, dec.Account(&batch[i]))
-		}
-		members = plan.Prefetch(accounts, members[:0])
-		for i = range batch {
-			if err := each(&batch[i]); err != nil {
-				return err
-			}
-		}
-		return nil
 	})
 	if err != nil {
 		return err

@@ -157,29 +157,14 @@ func unwrapPath(err error) error {
 // Each reads t to the end in batches, calling fn for each row, and stops at
 // the first error from fn or the table, or when ctx is done.
 func Each(ctx context.Context, t Table, fn func(*Row) error) error {
-	return EachBatch(ctx, t, func(rows []Row) error {
-		for i := range rows {
-			if err := fn(&rows[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// EachBatch is [Each] a batch of rows at a time, for a reader that looks
-// something up for every row of a batch before it handles any: lookups in
-// a loop of their own wait for memory side by side, where one per row,
-// between the row's other work, waits alone.
-func EachBatch(ctx context.Context, t Table, fn func([]Row) error) error {
 	buf := make([]Row, 1024)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		n, err := t.Read(buf)
-		if n > 0 {
-			if ferr := fn(buf[:n]); ferr != nil {
+		for i := range buf[:n] {
+			if ferr := fn(&buf[i]); ferr != nil {
 				return ferr
 			}
 		}

@@ -139,36 +139,10 @@ func (p *Plan) Holds(line *billing.UsageLine) bool { return p.Member(line.Accoun
 type Member struct {
 	p     *Plan
 	steps []step
-	warm  byte // what Prefetch read of the changes, so that it reads them
 }
 
 // Member returns account's changes.
-func (p *Plan) Member(account string) Member { return Member{p: p, steps: p.members[account]} }
-
-// Prefetch appends to ms the members of accounts, and reads what the
-// questions asked of a line read of them (each change, the ids of the
-// payers and changes a decision names): over 100,000 members each is a
-// wait for memory, and waits in a loop of their own overlap, where one per
-// line, between the line's other work, waits alone (about half of the
-// lookups' time at 10M lines: docs/performance.md). Ask the questions soon
-// after, before other work pushes them out of the cache.
-func (p *Plan) Prefetch(accounts []string, ms []Member) []Member {
-	for _, a := range accounts {
-		m := Member{p: p, steps: p.members[a]}
-		for i := range m.steps {
-			s := &m.steps[i]
-			m.warm += byte(s.cycle) + byte(s.at)
-			if len(s.mgmt) > 0 {
-				m.warm += s.mgmt[0]
-			}
-			if len(s.changeID) > 0 {
-				m.warm += s.changeID[0]
-			}
-		}
-		ms = append(ms, m)
-	}
-	return ms
-}
+func (p *Plan) Member(account string) Member { return Member{p, p.members[account]} }
 
 // Holds is [Plan.Holds] for a line of m.
 func (m Member) Holds(line *billing.UsageLine) bool {

@@ -43,14 +43,11 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	storeRetryVar(fs, &retry)
 	var wait waitFlag
 	fs.Var(&wait, "wait", "in a tree, when a run holds DIR, wait for it")
-	dir, rest, code := dirFirst("gc", fs, args, stdout, stderr, commandHelp("gc"))
+	dir, code := dirOnly("gc", fs, args, stdout, stderr, commandHelp("gc"))
 	if dir == "" {
 		return code
 	}
 	switch {
-	case len(rest) > 0:
-		fmt.Fprintf(stderr, "billcons gc: unexpected argument %q; see billcons gc --help\n", rest[0])
-		return exitUsage
 	case *keep < 1:
 		fmt.Fprintf(stderr, "billcons gc: --keep %d: keep at least 1 version; see billcons gc --help\n", *keep)
 		return exitUsage

@@ -143,14 +143,11 @@ func cmdInvoice(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	cycle := fs.String("cycle", "", "the billing cycle, YYYY-MM (required)")
 	format := fs.String("format", "text", "text, csv or json")
 	ver := versionFlag(fs)
-	dir, rest, code := dirFirst("invoice", fs, args, stdout, stderr, commandHelp("invoice"))
+	dir, code := dirOnly("invoice", fs, args, stdout, stderr, commandHelp("invoice"))
 	if dir == "" {
 		return code
 	}
 	switch {
-	case len(rest) > 0:
-		fmt.Fprintf(stderr, "billcons invoice: unexpected argument %q; see billcons invoice --help\n", rest[0])
-		return exitUsage
 	case *payer == "" || *cycle == "":
 		fmt.Fprintln(stderr, "billcons invoice: --payer and --cycle are required; see billcons invoice --help")
 		return exitUsage
