@@ -82,7 +82,11 @@ func ParseTags(s string) (string, error) {
 		return "", fmt.Errorf("tags are not valid UTF-8: %s", quoteShort(s))
 	}
 	if t[0] == '{' {
-		return parseJSONTags(s, t)
+		keys, vals, err := jsonTagPairs(s, t)
+		if err != nil {
+			return "", err
+		}
+		return tagsJSON(s, keys, vals)
 	}
 	// Every line carries its tags: read them without allocating but for
 	// the result (a reference reading checks this one: TestParseTagsSame).
@@ -106,36 +110,36 @@ func ParseTags(s string) (string, error) {
 	return tagsJSON(s, keys, vals)
 }
 
-// parseJSONTags reads tags t given as a JSON object of strings.
-func parseJSONTags(s, t string) (string, error) {
-	var keys, vals []string
+// jsonTagPairs reads tags t given as a JSON object of strings (s as given,
+// for messages).
+func jsonTagPairs(s, t string) (keys, vals []string, err error) {
 	dec := json.NewDecoder(strings.NewReader(t))
 	dec.UseNumber()
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return "", fmt.Errorf("tags %s: not a JSON object", quoteShort(s))
+		return nil, nil, fmt.Errorf("tags %s: not a JSON object", quoteShort(s))
 	}
 	for dec.More() {
 		k, err := dec.Token()
 		if err != nil {
-			return "", fmt.Errorf("tags %s: not a JSON object: %v", quoteShort(s), err)
+			return nil, nil, fmt.Errorf("tags %s: not a JSON object: %v", quoteShort(s), err)
 		}
 		v, err := dec.Token()
 		if err != nil {
-			return "", fmt.Errorf("tags %s: not a JSON object: %v", quoteShort(s), err)
+			return nil, nil, fmt.Errorf("tags %s: not a JSON object: %v", quoteShort(s), err)
 		}
 		vs, ok := v.(string)
 		if !ok {
-			return "", fmt.Errorf("tags %s: the value of %q is not a string", quoteShort(s), k)
+			return nil, nil, fmt.Errorf("tags %s: the value of %q is not a string", quoteShort(s), k)
 		}
 		keys, vals = append(keys, k.(string)), append(vals, vs)
 	}
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return "", fmt.Errorf("tags %s: not a JSON object", quoteShort(s))
+		return nil, nil, fmt.Errorf("tags %s: not a JSON object", quoteShort(s))
 	}
 	if int(dec.InputOffset()) != len(t) {
-		return "", fmt.Errorf("tags %s: text after the JSON object", quoteShort(s))
+		return nil, nil, fmt.Errorf("tags %s: text after the JSON object", quoteShort(s))
 	}
-	return tagsJSON(s, keys, vals)
+	return keys, vals, nil
 }
 
 // tagsJSON checks tags s read as keys and vals, and writes them as one

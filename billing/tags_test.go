@@ -118,32 +118,10 @@ func referenceParseTags(s string) (string, error) {
 		return "", fmt.Errorf("tags are not valid UTF-8: %s", quoteShort(s))
 	}
 	var keys, vals []string
-	if t[0] == '{' {
-		dec := json.NewDecoder(strings.NewReader(t))
-		dec.UseNumber()
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-			return "", fmt.Errorf("tags %s: not a JSON object", quoteShort(s))
-		}
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return "", fmt.Errorf("tags %s: not a JSON object: %v", quoteShort(s), err)
-			}
-			v, err := dec.Token()
-			if err != nil {
-				return "", fmt.Errorf("tags %s: not a JSON object: %v", quoteShort(s), err)
-			}
-			vs, ok := v.(string)
-			if !ok {
-				return "", fmt.Errorf("tags %s: the value of %q is not a string", quoteShort(s), k)
-			}
-			keys, vals = append(keys, k.(string)), append(vals, vs)
-		}
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-			return "", fmt.Errorf("tags %s: not a JSON object", quoteShort(s))
-		}
-		if int(dec.InputOffset()) != len(t) {
-			return "", fmt.Errorf("tags %s: text after the JSON object", quoteShort(s))
+	if t[0] == '{' { // read as before: jsonTagPairs is the code it was
+		var err error
+		if keys, vals, err = jsonTagPairs(s, t); err != nil {
+			return "", err
 		}
 	} else {
 		for _, pair := range strings.Split(t, ";") {
