@@ -174,10 +174,10 @@ type UsageDecoder struct {
 	nExtra *ExtraColumns
 
 	// A profile whose exports write values in their own words (see
-	// profile.go): vocabulary translates them into the contract's, and
-	// timestamps without an offset are read in zone. nil for the
+	// profile.go): translate turns them into the contract's, and
+	// timestamps without an offset are read in zone. False for the
 	// contract's own columns.
-	vocabulary func(vals *[billing.NumUsageColumns]string, bad func(int, string, error) *billing.RowError) *billing.RowError
+	translates bool
 	zone       *time.Location     // of timestamps without an offset
 	clock      billing.LocalClock // reads them in zone
 	altOwner   int                // AccountID's position, for rows with no OwnerID; -1 if none
@@ -387,16 +387,11 @@ func (d *UsageDecoder) Decode(row *Row, line *billing.UsageLine) *billing.RowErr
 		}
 		return billing.ParseAmount(text(c))
 	}
-	if d.vocabulary != nil {
+	if d.translates {
 		parseTime = d.clock.Parse
-		// Translated in a copy: handed to a function value, vals would
-		// move to the heap for every row of every profile.
-		v := new([billing.NumUsageColumns]string)
-		*v = vals
-		if rerr := d.vocabulary(v, func(c int, code string, err error) *billing.RowError { return d.bad(row, c, code, err) }); rerr != nil {
+		if rerr := d.translate(&vals, row); rerr != nil {
 			return rerr
 		}
-		vals = *v
 	}
 	var err error
 	if line.LineID, err = billing.ParseID(vals[billing.ColLineID]); err != nil {
@@ -504,7 +499,7 @@ func (d *UsageDecoder) Header() []string { return d.header }
 // as integers (see [DeliverTyped]): the timestamps and list_amount. An
 // Alibaba export's are read as text, as its profile translates them.
 func (d *UsageDecoder) TypedColumns() []int {
-	if d.vocabulary != nil {
+	if d.translates {
 		return nil
 	}
 	var cols []int

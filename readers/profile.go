@@ -121,7 +121,7 @@ func newAlibabaDecoder(t Table, extras *ExtraColumns, opts UsageOptions) (*Usage
 	}
 	d := &UsageDecoder{file: t.Name(), header: t.Header(), col: make([]int, billing.NumUsageColumns),
 		extra: make([]int, len(t.Header())), nExtra: extras, zone: opts.Zone, altOwner: -1, currency: opts.Currency}
-	d.vocabulary = d.translate
+	d.translates = true
 	if d.zone == nil {
 		d.zone = time.FixedZone("+08:00", 8*3600)
 	}
@@ -198,7 +198,7 @@ var alibabaOptional = map[string]string{
 // PayUnsettle unsettled) and the Item of a line (PayAsYouGoBill: usage,
 // SubscriptionOrder: purchase, Refund: refund, Adjustment: adjustment),
 // matched case-insensitively.
-func (d *UsageDecoder) translate(vals *[billing.NumUsageColumns]string, bad func(int, string, error) *billing.RowError) *billing.RowError {
+func (d *UsageDecoder) translate(vals *[billing.NumUsageColumns]string, row *Row) *billing.RowError {
 	st := vals[billing.ColPaymentStatus]
 	switch {
 	case strings.EqualFold(st, "PayFinish"), strings.EqualFold(st, "NoSettle"):
@@ -206,7 +206,7 @@ func (d *UsageDecoder) translate(vals *[billing.NumUsageColumns]string, bad func
 	case strings.EqualFold(st, "PayUnclear"), strings.EqualFold(st, "PayUnsettle"):
 		vals[billing.ColPaymentStatus] = "unsettled"
 	default:
-		return bad(billing.ColPaymentStatus, "invalid_payment_status",
+		return d.bad(row, billing.ColPaymentStatus, "invalid_payment_status",
 			fmt.Errorf("%w: %q is not PayFinish, NoSettle, PayUnclear or PayUnsettle", billing.ErrEnum, st))
 	}
 	it := vals[billing.ColChargeType]
@@ -220,7 +220,7 @@ func (d *UsageDecoder) translate(vals *[billing.NumUsageColumns]string, bad func
 	case strings.EqualFold(it, "Adjustment"):
 		vals[billing.ColChargeType] = "adjustment"
 	default:
-		return bad(billing.ColChargeType, "invalid_charge_type",
+		return d.bad(row, billing.ColChargeType, "invalid_charge_type",
 			fmt.Errorf("%w: %q is not PayAsYouGoBill, SubscriptionOrder, Refund or Adjustment", billing.ErrEnum, it))
 	}
 	return nil
