@@ -33,9 +33,12 @@ focus-check: build
 	@test -x "$(FOCUS_VALIDATE)" || { echo "focus-check: no FOCUS validator at $(FOCUS_VALIDATE) (set FOCUS_VALIDATE)"; exit 1; }
 	bash fixtures/focus/check.sh $(BIN) $(FOCUS_VALIDATE)
 
+# The packages that read and sort on several goroutines run again under the
+# race detector (about a minute).
 test: fmt-check
 	$(GO) vet ./...
 	$(GO) test -timeout 20m ./...
+	$(GO) test -race -timeout 10m ./pipeline/ ./spill/ ./readers/
 
 # Times billcons against the same rules as DuckDB SQL on 1M and 10M generated
 # lines (kept in $(BENCH_CACHE) between runs), in gen's default shape and with

@@ -24,7 +24,8 @@ func TestPartsSameTree(t *testing.T) {
 	// 200 lines in row groups of 50: a line_id first read in the first
 	// group and again in the third (the first stays), a malformed amount
 	// in the fourth (rejected as row 170), and lines held back by a change
-	// in their cycle.
+	// in their cycle. Each reader remembers the tags it has read, and the
+	// zone offset of the times it read, on its own (-race checks it).
 	type line struct {
 		LineID           string `parquet:"line_id"`
 		AccountID        string `parquet:"account_id"`
@@ -38,12 +39,14 @@ func TestPartsSameTree(t *testing.T) {
 		PaymentStatus    string `parquet:"payment_status"`
 		IssuedAt         string `parquet:"issued_at"`
 		SettledAt        string `parquet:"settled_at"`
+		Tags             string `parquet:"tags"`
 	}
 	var lines []line
 	for i := 1; i <= 200; i++ {
 		l := line{LineID: fmt.Sprintf("L%03d", i), AccountID: fmt.Sprintf("m%d", i%7), ProductCode: "ecs", BillingCycle: "2023-01",
 			SubscriptionType: "payg", UsageStart: fmt.Sprintf("2023-01-%02dT00:00:00+08:00", 1+i%28), UsageEnd: fmt.Sprintf("2023-01-%02dT01:00:00+08:00", 1+i%28),
-			ListAmount: fmt.Sprintf("%d.5", i), Currency: "CNY", PaymentStatus: []string{"settled", "unsettled"}[i%2], IssuedAt: "2023-01-02T00:00:00+08:00"}
+			ListAmount: fmt.Sprintf("%d.5", i), Currency: "CNY", PaymentStatus: []string{"settled", "unsettled"}[i%2], IssuedAt: "2023-01-02T00:00:00+08:00",
+			Tags: fmt.Sprintf("env:prod;team:t%d", i%9)}
 		switch i {
 		case 120:
 			l.LineID = "L010"

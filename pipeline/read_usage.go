@@ -187,6 +187,7 @@ func (r *run) readUsageFile(ctx context.Context, u usageUnit, path string, dec *
 	if !slices.Equal(t.Header(), dec.Header()) {
 		return fmt.Errorf("%s: changed during the run (its header differs)", path)
 	}
+	dec = dec.ForReader() // a file's parts are read at once
 	readers.DeliverTyped(t, dec.TypedColumns())
 	// A rejected row's amount counts when its amount and currency parse,
 	// from the columns the profile reads them from, as verify recounts it.

@@ -186,6 +186,38 @@ type UsageDecoder struct {
 	// The optional usage columns (billing.ColNameUsageQuantity...) the
 	// header has, in header order; see checkOptional.
 	optional []optionalColumn
+	// tags remembers up to tagsRemembered tags values read and what they
+	// became: a resource's lines repeat its tags.
+	tags map[string]string
+}
+
+// tagsRemembered is how many distinct tags values a decoder remembers.
+const tagsRemembered = 1024
+
+// ForReader returns a decoder for one more goroutine reading the same
+// file (parts of a large Parquet file are read at once): it shares d's
+// columns and has its own clock, which remembers the zone's offset, and its
+// own memory of tags.
+func (d *UsageDecoder) ForReader() *UsageDecoder {
+	c := *d
+	c.tags = nil
+	return &c
+}
+
+// parseTags is billing.ParseTags, remembered.
+func (d *UsageDecoder) parseTags(s string) (string, error) {
+	if j, ok := d.tags[s]; ok {
+		return j, nil
+	}
+	j, err := billing.ParseTags(s)
+	if err == nil && len(d.tags) < tagsRemembered {
+		if d.tags == nil {
+			d.tags = make(map[string]string)
+		}
+		// s may be a view of the reader's buffer, and so may j.
+		d.tags[strings.Clone(s)] = strings.Clone(j)
+	}
+	return j, err
 }
 
 // NewUsageDecoder maps t's header onto the usage columns. Columns the contract
@@ -277,7 +309,7 @@ func (d *UsageDecoder) checkOptional(row *Row, line *billing.UsageLine) *billing
 		if !v.Valid {
 			continue
 		}
-		if strings.TrimSpace(v.S) == "" {
+		if blank(v.S) {
 			*v = billing.NullString{}
 			continue
 		}
@@ -288,7 +320,7 @@ func (d *UsageDecoder) checkOptional(row *Row, line *billing.UsageLine) *billing
 			v.S, err = billing.ParseQuantity(v.S)
 			code = "invalid_usage_quantity"
 		case billing.ColNameTags:
-			v.S, err = billing.ParseTags(v.S)
+			v.S, err = d.parseTags(v.S)
 			code = "invalid_tags"
 		} // usage_unit, region, resource_name: any text (the readers refuse text that is not UTF-8)
 		if err != nil {
@@ -297,6 +329,17 @@ func (d *UsageDecoder) checkOptional(row *Row, line *billing.UsageLine) *billing
 	}
 	return nil
 }
+
+// blank reports whether s is empty or all white space, as
+// strings.TrimSpace(s) == "" does: most values start with a letter or digit.
+func blank(s string) bool {
+	if s != "" && s[0] < utf8.RuneSelf && !asciiSpace[s[0]] {
+		return false
+	}
+	return strings.TrimSpace(s) == ""
+}
+
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // Account returns the raw account_id of row as Decode reads it (for an
 // Alibaba export, OwnerID, else AccountID), or "" when it has none: what a

@@ -2,7 +2,9 @@ package readers
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +73,63 @@ func TestOptionalUsageColumns(t *testing.T) {
 		if !slices.Equal(codes, tt.codes) || !slices.Equal(tags, tt.tags) {
 			t.Errorf("%s: reasons %q, tags %q; want %q, %q", tt.profile, codes, tags, tt.codes, tt.tags)
 		}
+	}
+}
+
+// TestTagsRemembered: a decoder remembers the tags values it has read, up
+// to tagsRemembered of them; every line still carries exactly what
+// billing.ParseTags makes of its own value, a bad value rejects its row
+// each time it comes, and values past the memory's size are read as well.
+func TestTagsRemembered(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(header + ",tags\n")
+	var raws []string
+	for i := range 3 * tagsRemembered {
+		var raw string
+		switch {
+		case i%7 == 3:
+			raw = "env" // not key:value
+		case i < tagsRemembered+200:
+			raw = fmt.Sprintf("env:prod;team:t%d", i%(tagsRemembered+100))
+		default:
+			raw = fmt.Sprintf("team:t%d;env:dev", i%50)
+		}
+		raws = append(raws, raw)
+		fmt.Fprintf(&b, "L%d,m1,ecs,2024-01,payg,2024-01-01T00:00:00+08:00,2024-01-02T00:00:00+08:00,1,CNY,settled,2024-01-03T00:00:00+08:00,,%s\n", i, raw)
+	}
+	tab, err := Open(writeFile(t, "u.csv", []byte(b.String())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	var extras ExtraColumns
+	dec, err := NewUsageDecoder(tab, &extras)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec = dec.ForReader()
+	i := 0
+	if err := Each(context.Background(), tab, func(r *Row) error {
+		var l billing.UsageLine
+		e := dec.Decode(r, &l)
+		want, werr := billing.ParseTags(raws[i])
+		switch {
+		case werr != nil && (e == nil || e.Code != "invalid_tags"):
+			t.Errorf("row %d (%q): %v; want invalid_tags", i+1, raws[i], e)
+		case werr == nil && e != nil:
+			t.Errorf("row %d (%q): %v", i+1, raws[i], e)
+		case werr == nil && l.Extra[0].S != want:
+			t.Errorf("row %d (%q): tags %s; want %s", i+1, raws[i], l.Extra[0].S, want)
+		}
+		i++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if i != len(raws) {
+		t.Fatalf("%d rows read of %d", i, len(raws))
+	}
+	if len(dec.tags) != tagsRemembered {
+		t.Errorf("%d tags values remembered; want %d", len(dec.tags), tagsRemembered)
 	}
 }
