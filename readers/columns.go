@@ -1,6 +1,7 @@
 package readers
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"unicode/utf8"
@@ -44,6 +45,9 @@ type column struct {
 	data []byte
 	offs []uint32
 	vals []parquet.Value // other kinds: one per row, nulls included
+	// ascii says every byte of the page's text is ASCII, and so valid
+	// UTF-8: its values need no check of their own.
+	ascii bool
 
 	stream    *stream // the chunk read by billcons itself (pages.go), when streaming
 	streaming bool
@@ -121,6 +125,7 @@ func (c *column) nextPage() error {
 		}
 	}
 	c.idx, c.i32, c.i64, c.data, c.offs, c.vals = nil, nil, nil, nil, nil, c.vals[:0]
+	c.ascii = false
 	data := p.Data()
 	c.phys = data.Kind()
 	if d := p.Dictionary(); d != nil {
@@ -141,6 +146,7 @@ func (c *column) nextPage() error {
 		return c.checkCount(len(c.i64))
 	case encoding.ByteArray:
 		c.data, c.offs = data.ByteArray()
+		c.ascii = isASCII(c.data)
 		return c.checkCount(len(c.offs) - 1)
 	}
 	c.phys = encoding.Undefined
@@ -380,6 +386,19 @@ func (c *column) int32Value(b *batch, i int, x int32) {
 	}
 }
 
+// isASCII reports whether every byte of b is below 0x80, eight at a time.
+func isASCII(b []byte) bool {
+	var or uint64
+	for len(b) >= 8 {
+		or |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	for _, x := range b {
+		or |= uint64(x)
+	}
+	return or&0x8080808080808080 == 0
+}
+
 // bytesValue makes v row i's value: text copied into the batch's buffer,
 // anything else (a decimal's bytes) rendered.
 func (c *column) bytesValue(b *batch, i int, v []byte) {
@@ -391,7 +410,7 @@ func (c *column) bytesValue(b *batch, i int, v []byte) {
 	b.text = append(b.text, v...)
 	s := viewString(b.text[start:])
 	b.set(i, c.pos, s)
-	if !utf8.ValidString(s) {
+	if !c.ascii && !utf8.ValidString(s) {
 		b.fail(i, c.pos, errInvalidUTF8)
 	}
 }

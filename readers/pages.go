@@ -280,10 +280,14 @@ func (s *stream) startData(c *column, n int, e format.Encoding, levels, data []b
 	s.values = n
 	s.defs = rle{data: levels, width: 1}
 	s.plain = nil
+	c.ascii = false
 	switch e {
 	case format.Plain:
 		s.dict = false
 		s.plain = data
+		// The lengths' bytes are below 0x80 too while values are shorter
+		// than 128 bytes; a longer value only costs the page its shortcut.
+		c.ascii = isASCII(data)
 	case format.PlainDictionary, format.RLEDictionary:
 		if !s.hasDict {
 			return fmt.Errorf("dictionary-encoded page without a dictionary")

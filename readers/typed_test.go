@@ -557,3 +557,24 @@ func TestReadOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestIsASCII holds isASCII to its byte-at-a-time meaning, at every length
+// and position of a high byte, so that a page it passes needs no check of
+// its values' UTF-8.
+func TestIsASCII(t *testing.T) {
+	for n := range 40 {
+		b := []byte(strings.Repeat("a", n))
+		if !isASCII(b) {
+			t.Fatalf("%d ASCII bytes: not ASCII", n)
+		}
+		for i := range n {
+			for _, x := range []byte{0x80, 0xc3, 0xff} {
+				c := slices.Clone(b)
+				c[i] = x
+				if isASCII(c) {
+					t.Fatalf("byte %#x at %d of %d: ASCII", x, i, n)
+				}
+			}
+		}
+	}
+}
