@@ -187,3 +187,37 @@ func TestLocalClockAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestParseEnums: subscription_type, payment_status and charge_type are
+// read case-insensitively (CONTRACT.md, usage columns), whether a value is
+// already the lower-case word or not; anything else is an ErrEnum, the
+// long s (U+017F) included, which simple case folding would take for an s.
+func TestParseEnums(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		sub  SubscriptionType
+		pay  PaymentStatus
+		kind ChargeType
+	}{
+		{"subscription", Subscription, 0, 0}, {"Subscription", Subscription, 0, 0},
+		{"payasyougo", PayAsYouGo, 0, 0}, {"PayAsYouGo", PayAsYouGo, 0, 0}, {"payg", PayAsYouGo, 0, 0}, {"PAYG", PayAsYouGo, 0, 0},
+		{"settled", 0, Settled, 0}, {"SETTLED", 0, Settled, 0}, {"unsettled", 0, Unsettled, 0}, {"UnSettled", 0, Unsettled, 0},
+		{"", 0, 0, ChargeUsage}, {"usage", 0, 0, ChargeUsage}, {"Usage", 0, 0, ChargeUsage}, {"refund", 0, 0, ChargeRefund},
+		{"PURCHASE", 0, 0, ChargePurchase}, {"adjustment", 0, 0, ChargeAdjustment},
+		{"ſettled", 0, 0, 0}, {"settled ", 0, 0, 0}, {"sub", 0, 0, 0},
+	} {
+		sub, err := ParseSubscriptionType(tt.in)
+		if (tt.sub == 0) != errors.Is(err, ErrEnum) || sub != tt.sub {
+			t.Errorf("ParseSubscriptionType(%q) = %v, %v; want %v", tt.in, sub, err, tt.sub)
+		}
+		pay, err := ParsePaymentStatus(tt.in)
+		if (tt.pay == 0) != errors.Is(err, ErrEnum) || pay != tt.pay {
+			t.Errorf("ParsePaymentStatus(%q) = %v, %v; want %v", tt.in, pay, err, tt.pay)
+		}
+		kind, err := ParseChargeType(tt.in)
+		want := tt.kind
+		if (want == 0 && tt.in != "") != errors.Is(err, ErrEnum) || kind != want {
+			t.Errorf("ParseChargeType(%q) = %v, %v; want %v", tt.in, kind, err, want)
+		}
+	}
+}

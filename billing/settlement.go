@@ -33,7 +33,7 @@ func (c ChargeType) String() string {
 
 // ParseChargeType reads charge_type, case-insensitively; empty is usage.
 func ParseChargeType(s string) (ChargeType, error) {
-	switch strings.ToLower(s) {
+	switch lower(s) {
 	case "", "usage":
 		return ChargeUsage, nil
 	case "purchase":

@@ -46,7 +46,7 @@ func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
 // ParseSubscriptionType reads subscription_type, case-insensitively:
 // "subscription", or "payasyougo" (also "payg").
 func ParseSubscriptionType(s string) (SubscriptionType, error) {
-	switch strings.ToLower(s) {
+	switch lower(s) {
 	case "subscription":
 		return Subscription, nil
 	case "payasyougo", "payg":
@@ -57,7 +57,7 @@ func ParseSubscriptionType(s string) (SubscriptionType, error) {
 
 // ParsePaymentStatus reads payment_status, case-insensitively.
 func ParsePaymentStatus(s string) (PaymentStatus, error) {
-	switch strings.ToLower(s) {
+	switch lower(s) {
 	case "settled":
 		return Settled, nil
 	case "unsettled":
@@ -75,6 +75,17 @@ func ParsePolicy(s string) (Policy, error) {
 		return PolicyNone, nil
 	}
 	return 0, fmt.Errorf("%w: %s is not trusteeship or none", ErrEnum, quoteShort(s))
+}
+
+// lower is strings.ToLower(s) without its pass over s when s is already
+// one of the lower-case words an enum column is read as: every line
+// carries its subscription type and payment status.
+func lower(s string) string {
+	switch s {
+	case "subscription", "payasyougo", "payg", "settled", "unsettled", "", "usage":
+		return s
+	}
+	return strings.ToLower(s)
 }
 
 // quoteShort quotes s for an error message, cutting it at 80 bytes so that a
