@@ -294,13 +294,8 @@ func (s *Sorter) Merge() (*Iter, error) {
 			it.Close()
 			return nil, err
 		}
-		if c.key != nil {
-			it.h = append(it.h, c)
-		}
 	}
-	for i := len(it.h)/2 - 1; i >= 0; i-- {
-		it.h.down(i)
-	}
+	it.tree.build(it.files)
 	return it, nil
 }
 
@@ -317,7 +312,7 @@ func (s *Sorter) Remove() {
 type Iter struct {
 	s     *Sorter
 	i     int // next in-memory record
-	h     cursorHeap
+	tree  loserTree
 	files []*cursor
 	top   *cursor
 	err   error
@@ -343,19 +338,15 @@ func (it *Iter) Next() (key, payload []byte, ok bool) {
 			it.err = err
 			return nil, nil, false
 		}
-		if it.top.key == nil {
-			n := len(it.h) - 1
-			it.h[0] = it.h[n]
-			it.h = it.h[:n]
-		}
-		it.h.down(0)
+		it.tree.replay(it.tree.t[0])
 		it.top = nil
 	}
-	if len(it.h) == 0 {
+	c := it.files[it.tree.t[0]]
+	if c.key == nil { // the least cursor is at its end, and so are all
 		return nil, nil, false
 	}
-	it.top = it.h[0]
-	return it.top.key, it.top.payload, true
+	it.top = c
+	return c.key, c.payload, true
 }
 
 // Err returns the first read error.
@@ -426,31 +417,60 @@ func unexpected(err error) error {
 	return err
 }
 
-// cursorHeap is a min-heap of cursors by their records, in
-// compareTie's order.
-type cursorHeap []*cursor
+// loserTree picks the least of the runs' cursors, in compareTie's order,
+// a cursor at its end being greater than any: a tournament whose inner
+// nodes keep the loser of their match, so that replacing the winner's
+// record replays one match per level (a heap's sift compares twice a
+// level). Cursor i is leaf k+i of the implicit tree over nodes 1..2k-1.
+type loserTree struct {
+	c []*cursor
+	t []int // t[0]: the winner; t[1..k-1]: each match's loser
+}
+
+// build plays every match of the tree over cs.
+func (lt *loserTree) build(cs []*cursor) {
+	lt.c = cs
+	lt.t = make([]int, max(len(cs), 1))
+	lt.t[0] = lt.play(1)
+}
+
+// play plays the matches of the subtree at node n and returns its winner.
+func (lt *loserTree) play(n int) int {
+	k := len(lt.c)
+	if n >= k {
+		return n - k
+	}
+	a, b := lt.play(2*n), lt.play(2*n+1)
+	if lt.less(b, a) {
+		a, b = b, a
+	}
+	lt.t[n] = b
+	return a
+}
+
+// replay plays again the matches from leaf w, whose record changed, to the
+// root.
+func (lt *loserTree) replay(w int) {
+	for n := (w + len(lt.c)) / 2; n > 0; n /= 2 {
+		if lt.less(lt.t[n], w) {
+			lt.t[n], w = w, lt.t[n]
+		}
+	}
+	lt.t[0] = w
+}
+
+// less orders cursors a and b by their records; one at its end is last.
+func (lt *loserTree) less(a, b int) bool {
+	x, y := lt.c[a], lt.c[b]
+	if x.key == nil || y.key == nil {
+		return y.key == nil && x.key != nil
+	}
+	return lessCursor(x, y)
+}
 
 func lessCursor(a, b *cursor) bool {
 	if a.prefix != b.prefix {
 		return a.prefix < b.prefix
 	}
 	return compareTie(a.key, b.key, a.payload, b.payload) < 0
-}
-
-// down moves h[i] down to its place.
-func (h cursorHeap) down(i int) {
-	for {
-		j := 2*i + 1
-		if j >= len(h) {
-			return
-		}
-		if r := j + 1; r < len(h) && lessCursor(h[r], h[j]) {
-			j = r
-		}
-		if !lessCursor(h[j], h[i]) {
-			return
-		}
-		h[i], h[j] = h[j], h[i]
-		i = j
-	}
 }

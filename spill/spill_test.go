@@ -159,3 +159,37 @@ func collect(t *testing.T, it Records, err error) [][2]string {
 	}
 	return recs
 }
+
+// TestMergeEveryRunCount: the merge's tournament gives the records in
+// order whatever the number of runs, a power of two or not, and with runs
+// of different lengths (the last one short), each pass alike.
+func TestMergeEveryRunCount(t *testing.T) {
+	payload := make([]byte, 1<<14)
+	for runs := 1; runs <= 13; runs++ {
+		s := New(t.TempDir(), "t", 1<<16)
+		r := rand.New(rand.NewPCG(uint64(runs), 7))
+		var want []string
+		// Records of 15,000 bytes fill a 64 KiB run with four, so runs*4-1
+		// records make runs runs, the last one of three.
+		for i := range runs*4 - 1 {
+			k := fmt.Sprintf("%06d-%d", r.IntN(50), i)
+			want = append(want, k)
+			if err := s.Add([]byte(k), payload[:15000]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		slices.Sort(want)
+		for pass := range 2 {
+			var got []string
+			for _, r := range merged(t, s) {
+				got = append(got, r[0])
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%d runs, pass %d: got %q, want %q", runs, pass, got, want)
+			}
+		}
+		if runs > 1 && s.Runs() != runs {
+			t.Errorf("%d runs wanted, %d written", runs, s.Runs())
+		}
+	}
+}
