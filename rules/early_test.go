@@ -2,9 +2,11 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/billcons/billcons/billing"
 	"github.com/google/go-cmp/cmp"
@@ -63,7 +65,7 @@ func TestAssignEarly(t *testing.T) {
 // heldState copies which products hold which change back.
 func heldState(p *Plan) map[string]map[string]bool {
 	out := map[string]map[string]bool{}
-	for _, steps := range p.members {
+	for _, steps := range append(slices.Collect(maps.Values(p.members.num)), slices.Collect(maps.Values(p.members.str))...) {
 		for _, s := range steps {
 			if len(s.held) > 0 {
 				out[s.changeID] = map[string]bool{}
@@ -131,4 +133,42 @@ func sortedChanges(cs []billing.Change) []billing.Change {
 	}
 	slices.SortFunc(out, func(a, b billing.Change) int { return Before(&a, &b) })
 	return out
+}
+
+// TestMemberIDsAsNumbers: the plan keeps ids of digits as numbers, and
+// every id is still its own member: "123", "0123" and "123a" are three
+// members, ids of 19 and 20 digits and the empty id are found as well,
+// and each member's line gets its own change's payer (CONTRACT.md, Rules:
+// the payer set by the latest accepted change the line falls after).
+func TestMemberIDsAsNumbers(t *testing.T) {
+	loc := time.UTC
+	at := billing.Time(time.Date(2024, 1, 10, 0, 0, 0, 0, loc).UnixMicro())
+	ids := []string{"123", "0123", "123a", "1230", "9999999999999999999", "18446744073709551616", "99999999999999999999", "0", "1", ""}
+	var changes []billing.Change
+	for i, id := range ids {
+		changes = append(changes, billing.Change{ChangeID: fmt.Sprintf("k%d", i), AccountID: id,
+			Policy: billing.PolicyTrusteeship, ManagementAccountID: fmt.Sprintf("MA%d", i), ChangedAt: at})
+	}
+	p := NewPlan(changes, loc, TimingEndTime)
+	for i, id := range ids {
+		for _, tt := range []struct {
+			end  billing.Time
+			want string
+		}{{at - 3600e6, id}, {at + 3600e6, fmt.Sprintf("MA%d", i)}} {
+			l := billing.UsageLine{AccountID: id, ProductCode: "ecs", Cycle: billing.CycleOf(tt.end, loc),
+				UsageStart: tt.end - 3600e6, UsageEnd: tt.end, IssuedAt: tt.end, PaymentStatus: billing.Settled}
+			if d := p.Assign(&l); d.Payer != tt.want {
+				t.Errorf("member %q, line ending %v: payer %q, want %q", id, tt.end, d.Payer, tt.want)
+			}
+		}
+		if !p.InTrusteeshipAtEnd(id) {
+			t.Errorf("member %q: not in trusteeship at the end", id)
+		}
+	}
+	if p.InTrusteeshipAtEnd("00123") || p.InTrusteeshipAtEnd("12") {
+		t.Error("an id no change names is in trusteeship")
+	}
+	if len(p.members.num) == 0 || len(p.members.str) == 0 {
+		t.Errorf("%d ids kept as numbers, %d as text; want both", len(p.members.num), len(p.members.str))
+	}
 }

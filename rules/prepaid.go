@@ -14,7 +14,7 @@ import (
 // back by an unsettled bill still moves the member).
 func (p *Plan) RelationshipPayer(member string, t billing.Time) string {
 	payer := member
-	steps := p.members[member]
+	steps := p.members.get(member)
 	for i := range steps {
 		if steps[i].at > t {
 			break
@@ -44,13 +44,13 @@ func (p *Plan) RejectsAdjustment(line *billing.UsageLine) bool {
 // member without accepted changes pays for itself at every instant, so
 // its refunds are never rejected and need not wait.
 func (p *Plan) NeedsPurchases(line *billing.UsageLine) bool {
-	return line.ChargeType == billing.ChargeRefund && line.ResourceID != "" && len(p.members[line.AccountID]) > 0
+	return line.ChargeType == billing.ChargeRefund && line.ResourceID != "" && len(p.members.get(line.AccountID)) > 0
 }
 
 // IsPurchaseToRecord reports whether line is a purchase the refund rule may
 // look at: a purchase with a resource_id of a member with accepted changes.
 func (p *Plan) IsPurchaseToRecord(line *billing.UsageLine) bool {
-	return line.ChargeType == billing.ChargePurchase && line.ResourceID != "" && len(p.members[line.AccountID]) > 0
+	return line.ChargeType == billing.ChargePurchase && line.ResourceID != "" && len(p.members.get(line.AccountID)) > 0
 }
 
 // Purchases holds the issue times of the accepted purchase lines the refund
