@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,37 +98,21 @@ func TestTagsRemembered(t *testing.T) {
 		raws = append(raws, raw)
 		fmt.Fprintf(&b, "L%d,m1,ecs,2024-01,payg,2024-01-01T00:00:00+08:00,2024-01-02T00:00:00+08:00,1,CNY,settled,2024-01-03T00:00:00+08:00,,%s\n", i, raw)
 	}
-	tab, err := Open(writeFile(t, "u.csv", []byte(b.String())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tab.Close()
-	var extras ExtraColumns
-	dec, err := NewUsageDecoder(tab, &extras)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec = dec.ForReader()
-	i := 0
-	if err := Each(context.Background(), tab, func(r *Row) error {
-		var l billing.UsageLine
-		e := dec.Decode(r, &l)
-		want, werr := billing.ParseTags(raws[i])
-		switch {
-		case werr != nil && (e == nil || e.Code != "invalid_tags"):
-			t.Errorf("row %d (%q): %v; want invalid_tags", i+1, raws[i], e)
-		case werr == nil && e != nil:
+	dec, lines, errs := decodeFile(t, writeFile(t, "u.csv", []byte(b.String())))
+	for _, e := range errs {
+		i := e.Pos.Row - 1
+		if _, err := billing.ParseTags(raws[i]); err == nil || e.Code != "invalid_tags" {
 			t.Errorf("row %d (%q): %v", i+1, raws[i], e)
-		case werr == nil && l.Extra[0].S != want:
-			t.Errorf("row %d (%q): tags %s; want %s", i+1, raws[i], l.Extra[0].S, want)
 		}
-		i++
-		return nil
-	}); err != nil {
-		t.Fatal(err)
 	}
-	if i != len(raws) {
-		t.Fatalf("%d rows read of %d", i, len(raws))
+	for _, l := range lines {
+		i, _ := strconv.Atoi(strings.TrimPrefix(l.LineID, "L"))
+		if want, err := billing.ParseTags(raws[i]); err != nil || l.Extra[0].S != want {
+			t.Errorf("row %d (%q): tags %s; want %s (%v)", i+1, raws[i], l.Extra[0].S, want, err)
+		}
+	}
+	if len(lines)+len(errs) != len(raws) {
+		t.Fatalf("%d rows read of %d", len(lines)+len(errs), len(raws))
 	}
 	if len(dec.tags) != tagsRemembered {
 		t.Errorf("%d tags values remembered; want %d", len(dec.tags), tagsRemembered)

@@ -30,13 +30,20 @@ func writeFile(t *testing.T, name string, data []byte) string {
 
 func decodeAll(t *testing.T, path string) (lines []billing.UsageLine, errs []*billing.RowError) {
 	t.Helper()
+	_, lines, errs = decodeFile(t, path)
+	return lines, errs
+}
+
+// decodeFile is decodeAll, with the decoder it read with.
+func decodeFile(t *testing.T, path string) (dec *UsageDecoder, lines []billing.UsageLine, errs []*billing.RowError) {
+	t.Helper()
 	tab, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tab.Close()
 	var extras ExtraColumns
-	dec, err := NewUsageDecoder(tab, &extras)
+	dec, err = NewUsageDecoder(tab, &extras)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +59,7 @@ func decodeAll(t *testing.T, path string) (lines []billing.UsageLine, errs []*bi
 	if err != nil {
 		t.Fatal(err)
 	}
-	return lines, errs
+	return dec, lines, errs
 }
 
 func TestCSVVariants(t *testing.T) {
