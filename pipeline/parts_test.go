@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/billcons/billcons/parquetio"
+	"github.com/billcons/billcons/readers"
 	"github.com/billcons/billcons/verify"
 	"github.com/billcons/billcons/writers"
 	"github.com/parquet-go/parquet-go"
@@ -133,5 +135,73 @@ func TestPartsSameTree(t *testing.T) {
 	// And the run says so, once.
 	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "names the file") || !strings.Contains(res.Warnings[0], "read twice") {
 		t.Errorf("the file given twice: warnings %q; want one saying its rows are read twice", res.Warnings)
+	}
+}
+
+// TestPartsZoneClock: an Alibaba export's times have no offset and are
+// read in --tz, by a clock that remembers the offset it last found. Read
+// in parts at once, each reader has its own clock: lines on both sides of
+// a daylight-saving change, in turn, give the tree read whole (-race
+// reports a clock shared by the readers).
+func TestPartsZoneClock(t *testing.T) {
+	dir := t.TempDir()
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	type line struct {
+		RecordID          string `parquet:"RecordID"`
+		OwnerID           string `parquet:"OwnerID"`
+		ProductCode       string `parquet:"ProductCode"`
+		BillingCycle      string `parquet:"BillingCycle"`
+		SubscriptionType  string `parquet:"SubscriptionType"`
+		UsageStartTime    string `parquet:"UsageStartTime"`
+		UsageEndTime      string `parquet:"UsageEndTime"`
+		PretaxGrossAmount string `parquet:"PretaxGrossAmount"`
+		Currency          string `parquet:"Currency"`
+		Status            string `parquet:"Status"`
+		PaymentTime       string `parquet:"PaymentTime"`
+	}
+	var lines []line
+	for i := 1; i <= 200; i++ {
+		day := 2 + 20*(i%2) // March 2 and 22, 2024: before and after the clocks go forward
+		lines = append(lines, line{RecordID: fmt.Sprintf("r%03d", i), OwnerID: fmt.Sprintf("m%d", i%7), ProductCode: "ecs",
+			BillingCycle: "2024-03", SubscriptionType: "PayAsYouGo",
+			UsageStartTime: fmt.Sprintf("2024-03-%02d %02d:00:00", day, i%23), UsageEndTime: fmt.Sprintf("2024-03-%02d %02d:00:00", day, i%23+1),
+			PretaxGrossAmount: fmt.Sprintf("%d.25", i), Currency: "USD", Status: "PayFinish", PaymentTime: "2024-04-02 00:00:00"})
+	}
+	os.MkdirAll(filepath.Join(dir, "usage"), 0o755)
+	f, err := os.Create(filepath.Join(dir, "usage", "part-0.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := parquet.NewGenericWriter[line](f, parquet.MaxRowsPerRowGroup(10))
+	if _, err := w.Write(lines); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	changes := "change_id,account_id,policy,management_account_id,changed_at\nk1,m1,trusteeship,MA,2024-03-12T00:00:00-04:00\n"
+	if err := os.WriteFile(filepath.Join(dir, "changes.csv"), []byte(changes), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string, partRows int64) *writers.Manifest {
+		res, err := Run(context.Background(), Config{Usage: []string{filepath.Join(dir, "usage")}, Changes: []string{filepath.Join(dir, "changes.csv")},
+			Out: filepath.Join(dir, name), Profile: readers.ProfileAlibaba, Zone: ny, PartRows: partRows, Jobs: 4})
+		if err != nil {
+			t.Fatalf("%s: Run() = %v", name, err)
+		}
+		return res.Manifest
+	}
+	whole, parts := run("whole", 1<<40), run("parts", 1)
+	for i := range whole.Outputs {
+		if whole.Outputs[i].Path != "views.sql" && whole.Outputs[i] != parts.Outputs[i] {
+			t.Errorf("read whole: %+v; read in parts: %+v", whole.Outputs[i], parts.Outputs[i])
+		}
+	}
+	if parts.Counts.UsageBilled != 200 {
+		t.Errorf("counts %+v; want 200 billed", parts.Counts)
 	}
 }
