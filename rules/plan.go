@@ -50,8 +50,8 @@ type Plan struct {
 // digits only (as Alibaba's account ids are) is kept as its number: every
 // usage line looks its member up, at random among up to hundreds of
 // thousands, and a number is compared in the table itself, where text
-// would be a pointer to follow to memory the cache does not hold (a
-// lookup took half the time: docs/performance.md).
+// is a pointer to follow to memory the cache does not hold: following it
+// was half of a lookup's time (docs/performance.md).
 type memberSteps struct {
 	num map[uint64][]step
 	str map[string][]step // every other id
