@@ -57,23 +57,7 @@ func TestPartsSameTree(t *testing.T) {
 		}
 		lines = append(lines, l)
 	}
-	os.MkdirAll(filepath.Join(dir, "usage"), 0o755)
-	f, err := os.Create(filepath.Join(dir, "usage", "part-0.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := parquet.NewGenericWriter[line](f, parquet.MaxRowsPerRowGroup(50))
-	if _, err := w.Write(lines); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	changes := "change_id,account_id,policy,management_account_id,changed_at\nk1,m1,trusteeship,MA,2023-01-10T00:00:00+08:00\nk2,m2,trusteeship,MA,2022-12-01T00:00:00+08:00\n"
-	if err := os.WriteFile(filepath.Join(dir, "changes.csv"), []byte(changes), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writePartsInputs(t, dir, lines, 50, "k1,m1,trusteeship,MA,2023-01-10T00:00:00+08:00\nk2,m2,trusteeship,MA,2022-12-01T00:00:00+08:00\n")
 	run := func(name string, partRows int64) *writers.Manifest {
 		res, err := Run(context.Background(), Config{Usage: []string{filepath.Join(dir, "usage")}, Changes: []string{filepath.Join(dir, "changes.csv")},
 			Out: filepath.Join(dir, name), MaxRejectRatio: -1, PartRows: partRows})
@@ -103,7 +87,7 @@ func TestPartsSameTree(t *testing.T) {
 		}
 	}
 	var rejects []string
-	err = parquetio.Read(filepath.Join(dir, "parts", "rejects/usage.parquet"), func(cols []string, v map[string]parquet.Value) error {
+	err := parquetio.Read(filepath.Join(dir, "parts", "rejects/usage.parquet"), func(cols []string, v map[string]parquet.Value) error {
 		rejects = append(rejects, v["source_row"].String()+" "+v["reason_code"].String())
 		return nil
 	})
@@ -170,23 +154,7 @@ func TestPartsZoneClock(t *testing.T) {
 			UsageStartTime: fmt.Sprintf("2024-03-%02d %02d:00:00", day, i%23), UsageEndTime: fmt.Sprintf("2024-03-%02d %02d:00:00", day, i%23+1),
 			PretaxGrossAmount: fmt.Sprintf("%d.25", i), Currency: "USD", Status: "PayFinish", PaymentTime: "2024-04-02 00:00:00"})
 	}
-	os.MkdirAll(filepath.Join(dir, "usage"), 0o755)
-	f, err := os.Create(filepath.Join(dir, "usage", "part-0.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := parquet.NewGenericWriter[line](f, parquet.MaxRowsPerRowGroup(10))
-	if _, err := w.Write(lines); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	changes := "change_id,account_id,policy,management_account_id,changed_at\nk1,m1,trusteeship,MA,2024-03-12T00:00:00-04:00\n"
-	if err := os.WriteFile(filepath.Join(dir, "changes.csv"), []byte(changes), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writePartsInputs(t, dir, lines, 10, "k1,m1,trusteeship,MA,2024-03-12T00:00:00-04:00\n")
 	run := func(name string, partRows int64) *writers.Manifest {
 		res, err := Run(context.Background(), Config{Usage: []string{filepath.Join(dir, "usage")}, Changes: []string{filepath.Join(dir, "changes.csv")},
 			Out: filepath.Join(dir, name), Profile: readers.ProfileAlibaba, Zone: ny, PartRows: partRows, Jobs: 4})
@@ -203,5 +171,28 @@ func TestPartsZoneClock(t *testing.T) {
 	}
 	if parts.Counts.UsageBilled != 200 {
 		t.Errorf("counts %+v; want 200 billed", parts.Counts)
+	}
+}
+
+// writePartsInputs writes dir/usage/part-0.parquet, rows in row groups of
+// groupRows, and dir/changes.csv with the given rows under its header.
+func writePartsInputs[T any](t *testing.T, dir string, rows []T, groupRows int64, changes string) {
+	t.Helper()
+	os.MkdirAll(filepath.Join(dir, "usage"), 0o755)
+	f, err := os.Create(filepath.Join(dir, "usage", "part-0.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := parquet.NewGenericWriter[T](f, parquet.MaxRowsPerRowGroup(groupRows))
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	changes = "change_id,account_id,policy,management_account_id,changed_at\n" + changes
+	if err := os.WriteFile(filepath.Join(dir, "changes.csv"), []byte(changes), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
