@@ -11,6 +11,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,6 +24,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/billcons/billcons/billing"
@@ -410,12 +413,20 @@ func (r *run) hashInputs(in *inputFiles) error {
 	inputHashes := hashes{}
 	var plainUsage []writers.Input // usage files, not zip members, hashed so far
 	var plainFiles []string        // and where they are
-	for _, group := range []struct {
+	groups := []struct {
 		kind  string
 		files []string
 	}{{"usage", usage}, {"changes", changes}, {"accounts", accounts},
 		{"discounts", settleFiles["discounts"]}, {"enterprises", settleFiles["enterprises"]},
-		{"credits", settleFiles["credits"]}, {"balances", settleFiles["balances"]}} {
+		{"credits", settleFiles["credits"]}, {"balances", settleFiles["balances"]}}
+	var all []string
+	for _, group := range groups {
+		if group.kind != "usage" || cfg.Shard == nil && cfg.Commit == nil {
+			all = append(all, group.files...)
+		}
+	}
+	inputHashes.prehash(all, cmp.Or(cfg.Jobs, UsageReaders))
+	for _, group := range groups {
 		if group.kind == "usage" && (cfg.Shard != nil || cfg.Commit != nil) {
 			// A sharded run's usage files were hashed by its split steps.
 			if cfg.Commit != nil {
@@ -847,28 +858,69 @@ type hashed struct {
 	st    stamp
 }
 
-// describe hashes one input file for the manifest.
-func (hs hashes) describe(kind, path string) (writers.Input, stamp, error) {
-	file := readers.ArchivePath(path) // a zip member: its archive
-	if h, ok := hs[file]; ok {
-		return writers.Input{Kind: kind, Path: path, Bytes: h.bytes, SHA256: h.sha}, h.st, nil
+// prehash hashes the files of paths (each archive once) on up to jobs
+// goroutines: a run's first stage, before any core has other work. A file
+// it cannot read is left to describe, which says why in the inputs' order.
+func (hs hashes) prehash(paths []string, jobs int) {
+	var files []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if f := readers.ArchivePath(p); !seen[f] {
+			seen[f] = true
+			files = append(files, f)
+		}
 	}
+	done := make([]*hashed, len(files))
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(jobs, len(files)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
+				if h, err := hashFile(files[i]); err == nil {
+					done[i] = &h
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, h := range done {
+		if h != nil {
+			hs[files[i]] = *h
+		}
+	}
+}
+
+// hashFile reads file whole for its size, SHA-256 and stamp.
+func hashFile(file string) (hashed, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return writers.Input{}, stamp{}, fmt.Errorf("%s: %w", path, unwrapPath(err))
+		return hashed{}, unwrapPath(err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return writers.Input{}, stamp{}, fmt.Errorf("%s: %w", path, unwrapPath(err))
+		return hashed{}, unwrapPath(err)
 	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
-		return writers.Input{}, stamp{}, fmt.Errorf("%s: reading: %w", path, unwrapPath(err))
+		return hashed{}, fmt.Errorf("reading: %w", unwrapPath(err))
 	}
-	hs[file] = hashed{n, hex.EncodeToString(h.Sum(nil)), stamp{size: st.Size(), mtime: st.ModTime()}}
-	return hs.describe(kind, path)
+	return hashed{n, hex.EncodeToString(h.Sum(nil)), stamp{size: st.Size(), mtime: st.ModTime()}}, nil
+}
+
+// describe hashes one input file for the manifest, unless prehash did.
+func (hs hashes) describe(kind, path string) (writers.Input, stamp, error) {
+	file := readers.ArchivePath(path) // a zip member: its archive
+	h, ok := hs[file]
+	if !ok {
+		var err error
+		if h, err = hashFile(file); err != nil {
+			return writers.Input{}, stamp{}, fmt.Errorf("%s: %w", path, err)
+		}
+		hs[file] = h
+	}
+	return writers.Input{Kind: kind, Path: path, Bytes: h.bytes, SHA256: h.sha}, h.st, nil
 }
 
 // unchanged checks, after an input was parsed, that it is still the file
