@@ -7,15 +7,13 @@ import (
 
 // AppendJSONObject appends a JSON object of n members in the order given:
 // member i is key(i) and the JSON of its value (nil is null). Go's maps
-// would sort the keys; a reject's record, a query row and tags keep theirs.
+// would sort the keys; a reject's record and a query row keep theirs (and
+// tags, written by tagsJSON with the same members, no value boxed).
 func AppendJSONObject(b []byte, n int, member func(i int) (key string, value any)) ([]byte, error) {
 	b = append(b, '{')
 	for i := range n {
-		if i > 0 {
-			b = append(b, ',')
-		}
 		k, v := member(i)
-		b = append(AppendJSONString(b, k), ':')
+		b = appendJSONKey(b, i, k)
 		if vs, ok := v.(string); ok {
 			b = AppendJSONString(b, vs)
 			continue
@@ -27,6 +25,15 @@ func AppendJSONObject(b []byte, n int, member func(i int) (key string, value any
 		b = append(b, vj...)
 	}
 	return append(b, '}'), nil
+}
+
+// appendJSONKey appends the key of an object's member i, after a comma but
+// for the first, and its colon.
+func appendJSONKey(b []byte, i int, k string) []byte {
+	if i > 0 {
+		b = append(b, ',')
+	}
+	return append(AppendJSONString(b, k), ':')
 }
 
 // AppendJSONString appends s as a JSON string, byte for byte as

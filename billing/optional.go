@@ -173,11 +173,7 @@ func tagsJSON(s string, keys, vals []string) (string, error) {
 	b := make([]byte, 0, n)
 	b = append(b, '{')
 	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(AppendJSONString(b, k), ':')
-		b = AppendJSONString(b, vals[i])
+		b = AppendJSONString(appendJSONKey(b, i, k), vals[i])
 	}
 	b = append(b, '}')
 	return unsafe.String(unsafe.SliceData(b), len(b)), nil // b is not written again

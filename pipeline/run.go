@@ -24,8 +24,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/billcons/billcons/billing"
@@ -34,6 +32,7 @@ import (
 	"github.com/billcons/billcons/spill"
 	"github.com/billcons/billcons/storage"
 	"github.com/billcons/billcons/writers"
+	"golang.org/x/sync/errgroup"
 )
 
 // Config is what one run reads, where it writes, and how it decides.
@@ -871,18 +870,17 @@ func (hs hashes) prehash(paths []string, jobs int) {
 		}
 	}
 	done := make([]*hashed, len(files))
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	for range min(jobs, len(files)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
-				if h, err := hashFile(files[i]); err == nil {
-					done[i] = &h
-				}
+	var g errgroup.Group
+	g.SetLimit(jobs)
+	for i, f := range files {
+		g.Go(func() error {
+			if h, err := hashFile(f); err == nil {
+				done[i] = &h
 			}
+			return nil
 		})
 	}
-	wg.Wait()
+	g.Wait()
 	for i, h := range done {
 		if h != nil {
 			hs[files[i]] = *h

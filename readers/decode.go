@@ -214,8 +214,8 @@ func (d *UsageDecoder) parseTags(s string) (string, error) {
 		if d.tags == nil {
 			d.tags = make(map[string]string)
 		}
-		// s may be a view of the reader's buffer, and so may j.
-		d.tags[strings.Clone(s)] = strings.Clone(j)
+		// s may be a view of the reader's buffer; j is ParseTags' own.
+		d.tags[strings.Clone(s)] = j
 	}
 	return j, err
 }
