@@ -139,7 +139,9 @@ func sortedChanges(cs []billing.Change) []billing.Change {
 // every id is still its own member: "123", "0123" and "123a" are three
 // members, ids of 19 and 20 digits and the empty id are found as well,
 // and each member's line gets its own change's payer (CONTRACT.md, Rules:
-// the payer set by the latest accepted change the line falls after).
+// the payer set by the latest accepted change the line falls after; seed
+// 000, Scenario 2, and seed 001, rule 5.2: a line ending after the change
+// goes to the new payer, one ending before it stays with the member).
 func TestMemberIDsAsNumbers(t *testing.T) {
 	loc := time.UTC
 	at := billing.Time(time.Date(2024, 1, 10, 0, 0, 0, 0, loc).UnixMicro())
